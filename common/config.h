@@ -1,0 +1,136 @@
+/*
+ * config: both daemons' configuration files (libconfuse) read into typed,
+ * validated, read-only structs.  Nothing outside config.c sees a cfg_t.
+ *
+ * Both loaders live here because smtpgate-check validates both kinds.
+ * Every error message names the file, the line (where libconfuse knows it)
+ * and the key, e.g.
+ *   "/etc/smtpgate/inbound.conf:12: max_recipients: 0 is out of range (1..100000)"
+ * Callers exit EX_CONFIG (78) on error.  Defaults are those of SPEC.md.
+ */
+#ifndef SMTPGATE_CONFIG_H
+#define SMTPGATE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "log.h"
+
+#define CONFIG_DEFAULT_INBOUND  "/etc/smtpgate/inbound.conf"
+#define CONFIG_DEFAULT_OUTBOUND "/etc/smtpgate/outbound.conf"
+
+enum config_role { CONFIG_INBOUND, CONFIG_OUTBOUND };
+
+/* A listen / metrics address: "1.2.3.4:25", "[::1]:25", "localhost:25" is NOT
+ * accepted (numeric only, so start-up never waits on DNS). */
+struct config_sockaddr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[80];			/* as written in the file */
+};
+
+/* A relay_hosts entry: "192.0.2.10/32", "2001:db8::/32"; a bare address
+ * means a host (/32 or /128). IPv4-mapped IPv6 peers match IPv4 entries. */
+struct config_cidr {
+	int family;			/* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	unsigned prefix;
+};
+
+struct inbound_mailbox {
+	char *name;			/* the Maildir under <spool>/mailboxes/ */
+	char **addresses;		/* lower-cased; "@domain" = catch-all */
+	size_t naddresses;
+};
+
+struct inbound_config {
+	char *path;			/* the file this came from */
+	char *hostname;			/* default: util_hostname() */
+	char *spool;			/* absolute path */
+	struct config_sockaddr *listen;	/* default: 127.0.0.1:25 */
+	size_t nlisten;
+	struct config_cidr *relay_hosts; /* empty = any client */
+	size_t nrelay_hosts;
+	uint64_t max_message_size;	/* 10485760 */
+	unsigned max_recipients;	/* 100 */
+	unsigned max_connections;	/* 1000 */
+	unsigned max_connections_per_client; /* 50 */
+	unsigned max_errors;		/* 10 */
+	unsigned max_line_length;	/* 2048 (not in SPEC's example, key "max_line_length") */
+	unsigned timeout_command;	/* 300 s */
+	unsigned timeout_data;		/* 600 s */
+	char *tls_certificate;		/* NULL: no STARTTLS */
+	char *tls_key;
+	bool tls_require;		/* false */
+	struct inbound_mailbox *mailboxes;
+	size_t nmailboxes;
+	bool metrics_enabled;
+	struct config_sockaddr metrics_listen;
+	enum log_target log;		/* stderr */
+};
+
+enum smarthost_tls {
+	SMARTHOST_TLS_STARTTLS,		/* default: required, never downgraded */
+	SMARTHOST_TLS_OPPORTUNISTIC,
+	SMARTHOST_TLS_IMPLICIT,		/* port 465 */
+	SMARTHOST_TLS_NONE,
+};
+
+struct outbound_smarthost {
+	char *name;			/* the section title */
+	char *host;			/* required */
+	unsigned port;			/* default 25; 465 for implicit */
+	enum smarthost_tls tls;
+	bool tls_verify;		/* true */
+	char *ca_file;			/* NULL: the system store */
+	char *auth_user;		/* NULL: no AUTH */
+	char *auth_password_file;	/* required with auth_user; checked readable */
+};
+
+struct outbound_config {
+	char *path;
+	char *hostname;
+	char *spool;
+	struct outbound_smarthost *smarthosts;	/* at least one, in order */
+	size_t nsmarthosts;
+	unsigned max_connections;	/* 8 */
+	unsigned messages_per_connection; /* 100 */
+	unsigned retry_min;		/* 60 */
+	unsigned retry_max;		/* 3600 */
+	unsigned max_queue_lifetime;	/* 432000 */
+	unsigned delay_warning;		/* 14400; 0 = off */
+	unsigned scan_interval;		/* 30 */
+	unsigned timeout_connect;	/* 30 */
+	unsigned timeout_greeting;	/* 300 */
+	unsigned timeout_command;	/* 300 */
+	unsigned timeout_data_init;	/* 120 */
+	unsigned timeout_data_block;	/* 180 */
+	unsigned timeout_data_end;	/* 600 */
+	bool metrics_enabled;
+	struct config_sockaddr metrics_listen;
+	enum log_target log;
+};
+
+/* Load and validate; NULL with a message in err on any error. */
+struct inbound_config *config_load_inbound(const char *path, char *err, size_t errlen);
+struct outbound_config *config_load_outbound(const char *path, char *err, size_t errlen);
+void config_free_inbound(struct inbound_config *c);
+void config_free_outbound(struct outbound_config *c);
+
+/*
+ * Tell which daemon a file configures: it is outbound when it has a
+ * smarthost section, inbound when it has listen or mailbox.  -1 with a
+ * message in err when it is unreadable or neither.
+ */
+int config_detect_role(const char *path, enum config_role *role, char *err, size_t errlen);
+
+/* Parse "a.b.c.d:port" or "[v6]:port"; 0 ok, -1 bad. */
+int config_parse_sockaddr(const char *text, struct config_sockaddr *out);
+/* Parse "addr[/prefix]"; 0 ok, -1 bad. */
+int config_parse_cidr(const char *text, struct config_cidr *out);
+/* true when sa (AF_INET or AF_INET6, v4-mapped handled) lies in c. */
+bool config_cidr_match(const struct config_cidr *c, const struct sockaddr *sa);
+
+#endif

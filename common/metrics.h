@@ -1,0 +1,32 @@
+/*
+ * metrics: named counters and gauges, served in the Prometheus text format
+ * over HTTP (libevent's evhttp) on metrics_listen.  Counters are plain
+ * uint64_t cells updated from the event-loop thread only.
+ */
+#ifndef SMTPGATE_METRICS_H
+#define SMTPGATE_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct config_sockaddr;
+struct metrics;
+
+struct metrics *metrics_new(const char *prefix);	/* e.g. "smtpgate_inbound" */
+void metrics_free(struct metrics *m);
+
+/* Register a counter (monotonic) and return its cell; name without prefix. */
+uint64_t *metrics_counter(struct metrics *m, const char *name, const char *help);
+/* Register a gauge read through fn at scrape time. */
+void metrics_gauge(struct metrics *m, const char *name, const char *help,
+    double (*fn)(void *arg), void *arg);
+
+/* Render the text exposition format into a malloc'd string. */
+char *metrics_render(struct metrics *m, size_t *lenp);
+
+/* Serve GET /metrics on addr; 0 ok, -1 with err. */
+int metrics_listen(struct metrics *m, struct event_base *base,
+    const struct config_sockaddr *addr, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * util: allocation that cannot fail silently, bounded string copies, clocks.
+ * Allocation failure is fatal (the daemons cannot do anything sensible
+ * without memory); everything else reports errors to the caller.
+ */
+#ifndef SMTPGATE_UTIL_H
+#define SMTPGATE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* asprintf that exits on failure. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Copy at most dstsz-1 bytes and NUL-terminate; returns strlen(src). */
+size_t util_strlcpy(char *dst, const char *src, size_t dstsz);
+/* ASCII lower-case in place; returns s. */
+char *util_lowercase(char *s);
+
+/* Monotonic clock in milliseconds / microseconds. */
+uint64_t util_monotonic_ms(void);
+uint64_t util_monotonic_us(void);
+
+/* The host name (gethostname), cached; never NULL. */
+const char *util_hostname(void);
+
+#endif

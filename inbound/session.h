@@ -1,0 +1,127 @@
+/*
+ * session: the inbound SMTP server state machine, pure.  Bytes from the
+ * client go in (session_feed), reply bytes and events come out.  No
+ * sockets, no libevent, no disk, no clock: the connection code (conn.c)
+ * owns those and drives this module; unit tests and the fuzzer drive it
+ * directly.
+ *
+ * Covers EHLO/HELO, MAIL, RCPT, DATA, BDAT (RFC 3030), RSET, NOOP, QUIT,
+ * VRFY (252), HELP, STARTTLS (RFC 3207), PIPELINING (RFC 2920), SIZE,
+ * 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES (every reply carries an RFC 3463
+ * code).  Command lines are split by linebuf (hard cap, one 500 5.5.2 per
+ * overlong line, then resync); DATA is decoded by dotstuff (only
+ * <CRLF>.<CRLF> ends it; bare CR/LF or NUL => 550 5.5.2 after the end).
+ */
+#ifndef SMTPGATE_SESSION_H
+#define SMTPGATE_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct session;
+
+struct session_params {
+	const char *hostname;		/* greeting / EHLO name */
+	size_t max_line;		/* command line cap incl. CRLF (2048) */
+	uint64_t max_message_size;	/* SIZE and body cap (552 5.3.4) */
+	unsigned max_recipients;	/* 452 4.5.3 past it */
+	unsigned max_errors;		/* then 421 4.7.0 and close */
+	bool tls_available;		/* advertise STARTTLS */
+	bool tls_required;		/* MAIL before STARTTLS: 530 5.7.0 */
+	/*
+	 * Recipient lookup (pure, e.g. a hash map): 0 accept, -1 unknown
+	 * (550 5.1.1).  addr is "local@domain" as parsed.
+	 */
+	int (*rcpt_check)(void *arg, const char *addr);
+	/* Optional: one key=value note per protocol event worth logging
+	 * (e.g. "reject=bare-lf"); may be NULL. */
+	void (*note)(void *arg, const char *kv);
+	void *arg;
+};
+
+enum session_event {
+	SESSION_EV_NONE,	/* wants more input */
+	SESSION_EV_MESSAGE,	/* a message awaits delivery (session_message);
+				   input is not consumed until session_delivered() */
+	SESSION_EV_STARTTLS,	/* "220 2.0.0 Ready to start TLS" is queued: flush
+				   it, DISCARD any unread input, handshake, then
+				   session_tls_started() (or close on failure) */
+	SESSION_EV_CLOSE,	/* flush the output, then close */
+};
+
+enum session_greeting {
+	SESSION_GREET_OK,	/* 220 <host> ESMTP smtpgate */
+	SESSION_GREET_DENIED,	/* 554 5.7.1 (relay_hosts), then close */
+	SESSION_GREET_BUSY,	/* 421 4.7.0 too many connections, then close */
+	SESSION_GREET_EARLY,	/* 554 5.5.1 input before greeting, then close */
+};
+
+enum session_delivery {
+	SESSION_DELIVERED,	/* 250 2.0.0 Ok: queued as <id> */
+	SESSION_TEMPFAIL,	/* 451 4.3.0 */
+	SESSION_DISKFULL,	/* 452 4.3.1 */
+};
+
+struct session_message {
+	const char *helo;		/* EHLO/HELO argument as given (printable) */
+	bool esmtp;			/* EHLO was used */
+	const char *mail_from;		/* "" for <> */
+	const char *const *rcpts;	/* accepted recipients */
+	size_t nrcpts;
+	bool smtputf8;			/* MAIL ... SMTPUTF8 */
+	bool body_8bitmime;		/* BODY=8BITMIME (or BDAT BINARYMIME n/a) */
+	bool chunking;			/* received with BDAT */
+	const char *body;		/* decoded message, CRLF line ends */
+	size_t body_len;
+};
+
+struct session *session_new(const struct session_params *p);
+void session_free(struct session *s);
+
+/* Queue the greeting (or a refusal, which also raises SESSION_EV_CLOSE). */
+void session_greet(struct session *s, enum session_greeting how);
+
+/*
+ * Feed client bytes; returns how many were consumed.  Consumes nothing
+ * while an event is pending; the caller keeps unconsumed bytes and feeds
+ * them again after handling the event.
+ */
+size_t session_feed(struct session *s, const char *buf, size_t len);
+
+enum session_event session_event(const struct session *s);
+
+/* Reply bytes waiting to be sent, and how to mark them sent. */
+const char *session_output(const struct session *s, size_t *len);
+void session_output_drain(struct session *s, size_t n);
+
+/* The pending message (valid while SESSION_EV_MESSAGE is raised). */
+const struct session_message *session_message(const struct session *s);
+
+/*
+ * Hand the body buffer to the caller (no copy); *len gets its length.
+ * Valid once per message while SESSION_EV_MESSAGE is raised; the caller
+ * frees it with free().  session_message()->body is NULL afterwards.
+ */
+char *session_take_body(struct session *s, size_t *len);
+
+/* The delivery outcome: queues the reply, clears the transaction and the event. */
+void session_delivered(struct session *s, enum session_delivery result, const char *queue_id);
+
+/* The TLS handshake succeeded: forget EHLO and the transaction (RFC 3207). */
+void session_tls_started(struct session *s);
+
+/* The command/data timer fired: 421 4.4.2, then close. */
+void session_timeout(struct session *s);
+
+/* The daemon is stopping: 421 4.3.2, then close. */
+void session_shutdown(struct session *s);
+
+/* true while inside DATA or a BDAT sequence (graceful stop waits for it). */
+bool session_in_data(const struct session *s);
+
+/* Counters for the log line. */
+unsigned session_errors(const struct session *s);
+bool session_tls_active(const struct session *s);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * dsn: RFC 3464 delivery status notifications, built as text, pure.
+ * A multipart/report; report-type=delivery-status message with a human
+ * part, a message/delivery-status part (per-message fields, then one block
+ * per named recipient with Action, Status and Diagnostic-Code: smtp; <the
+ * smart host's reply>), and the original message's headers
+ * (text/rfc822-headers).  The caller queues it from the null sender <>.
+ */
+#ifndef SMTPGATE_DSN_H
+#define SMTPGATE_DSN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "queue.h"
+
+enum dsn_kind {
+	DSN_FAILED,	/* Action: failed, for every QUEUE_RCPT_FAILED recipient */
+	DSN_DELAYED,	/* Action: delayed, for every QUEUE_RCPT_PENDING recipient */
+};
+
+/*
+ * Build the notification for e (to e->sender, which must not be "").
+ * reporting_mta: our host name; headers: the original message's header
+ * block (up to the blank line).  Returns a malloc'd message with CRLF line
+ * ends, or NULL when there is no recipient of that kind to report.
+ */
+char *dsn_build(const struct queue_entry *e, enum dsn_kind kind,
+    const char *reporting_mta, const char *headers, size_t headers_len,
+    int64_t now, size_t *lenp);
+
+#endif

@@ -1,0 +1,61 @@
+/*
+ * pickup: turn a producer's pickup file into a queue entry.
+ *
+ * A pickup file is an RFC 5322 message, optionally preceded by envelope
+ * lines "X-Sender: <addr>" (once) and "X-Receiver: <addr>" (one or more),
+ * as in the IIS/Exchange pickup directory.  Without them the envelope
+ * comes from Return-Path:/From: and To:/Cc:/Bcc: (like sendmail -t).  The
+ * envelope lines and Bcc: are removed from what is sent.
+ *
+ * Claiming is crash-safe: pickup/<name> is first renamed to
+ * tmp/claim.<id>, then queue/<id>.msg and .env are written, then the claim
+ * is removed.  pickup_recover() finishes or redoes half-done claims at
+ * start-up, so a crash never loses or duplicates a message.
+ */
+#ifndef SMTPGATE_PICKUP_H
+#define SMTPGATE_PICKUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "queue.h"
+
+/* The directory fds a pickup needs (all under one spool). */
+struct pickup_dirs {
+	int tmp, pickup, queue, bad;
+};
+
+/*
+ * Pure: parse a pickup file.  On success (0) e->sender and e->rcpts are
+ * set (other fields untouched) and *msg/*msglen is the malloc'd message to
+ * store.  On failure (-1) reason says why (for the bad/ log line).
+ */
+int pickup_parse(const char *buf, size_t len, struct queue_entry *e,
+    char **msg, size_t *msglen, char *reason, size_t reasonlen);
+
+enum pickup_outcome {
+	PICKUP_QUEUED,		/* e is the new queue entry */
+	PICKUP_BAD,		/* moved to bad/ with <name>.reason; reason set */
+	PICKUP_GONE,		/* someone else claimed it first */
+	PICKUP_ERROR,		/* I/O error; left for the next scan; err set */
+};
+
+/*
+ * Claim pickup/<name> and queue it.  With sync=false the caller must make
+ * the queue durable itself (group commit: pickup_commit() after a batch)
+ * before acting on the entry.
+ */
+enum pickup_outcome pickup_claim(const struct pickup_dirs *d, const char *name,
+    int64_t now, bool sync, struct queue_entry *e, char *reason, size_t reasonlen,
+    char *err, size_t errlen);
+
+/* Make a batch of sync=false claims durable (fsync files and directories),
+ * then remove their claim files.  0, or -1 with err. */
+int pickup_commit(const struct pickup_dirs *d, char *err, size_t errlen);
+
+/* At start-up: finish or redo claims a crash interrupted. Returns the number
+ * recovered, or -1 with err. */
+int pickup_recover(const struct pickup_dirs *d, int64_t now, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,97 @@
+/*
+ * queue: the outbound queue's on-disk form, shared by the daemon and the
+ * tools (smtpgate-queue, smtpgate-sendmail -bp).  The spool layout:
+ *
+ *   <spool>/pickup/<name>      producers' messages (tmp/ + rename)
+ *   <spool>/queue/<id>.msg     the message as it will be sent (envelope
+ *                              lines and Bcc: removed), written once
+ *   <spool>/queue/<id>.env     its state, key=value text, only ever
+ *                              replaced whole (tmp/ + rename)
+ *   <spool>/control/<verb>.<target>.<unique>
+ *                              requests from smtpgate-queue to the
+ *                              running daemon (retry, delete)
+ *   <spool>/bad/<name> and <name>.reason   pickup files that cannot be sent
+ *   <spool>/tmp/               all temporary files
+ *
+ * A message is queued when its .env exists (the .msg is written first);
+ * it is gone when its .env is gone (the .env is removed first).
+ */
+#ifndef SMTPGATE_QUEUE_H
+#define SMTPGATE_QUEUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "id.h"
+
+enum queue_rcpt_state {
+	QUEUE_RCPT_PENDING,
+	QUEUE_RCPT_DELIVERED,
+	QUEUE_RCPT_FAILED,	/* permanently; bounced (or to be bounced) */
+};
+
+struct queue_rcpt {
+	char *addr;
+	enum queue_rcpt_state state;
+	char *reply;		/* last reply for it, printable; may be NULL */
+};
+
+struct queue_entry {
+	char id[ID_LEN + 1];
+	char *sender;		/* "" for the null sender */
+	int64_t created;	/* unix time first queued */
+	int64_t next_attempt;	/* unix time; 0 = now */
+	uint64_t size;		/* bytes of .msg */
+	unsigned attempts;
+	bool delay_warned;	/* the "delayed" DSN was sent */
+	bool bounced;		/* the DSN for FAILED recipients was queued */
+	char *last_reply;	/* printable; may be NULL */
+	struct queue_rcpt *rcpts;
+	size_t nrcpts;
+};
+
+/* Pure: entry <-> text.  Parse errors name the line. */
+char *queue_env_format(const struct queue_entry *e, size_t *lenp);
+int queue_env_parse(const char *buf, size_t len, struct queue_entry *e,
+    char *err, size_t errlen);
+void queue_entry_free(struct queue_entry *e);
+
+/* "queued" (never tried), "deferred" (tried, some pending), "done". */
+const char *queue_entry_state(const struct queue_entry *e);
+
+/* Read queue/<id>.env; 0, or -1 with err (ENOENT: errno preserved). */
+int queue_entry_load(int queuedirfd, const char *id, struct queue_entry *e,
+    char *err, size_t errlen);
+/* Replace queue/<id>.env atomically (via tmpdirfd); fsync when sync. */
+int queue_entry_store(int tmpdirfd, int queuedirfd, const struct queue_entry *e,
+    bool sync, char *err, size_t errlen);
+/* Remove a message: .env first, then .msg. */
+int queue_entry_remove(int queuedirfd, const char *id, char *err, size_t errlen);
+
+/*
+ * Queue a new message: write queue/<id>.msg from msg, then its .env (all
+ * recipients pending, created = next_attempt = now), fsync both and the
+ * queue directory when sync.  Fills e (a fresh id).  0, or -1 with err.
+ */
+int queue_entry_create(int tmpdirfd, int queuedirfd, const char *sender,
+    const char *const *rcpts, size_t nrcpts, const char *msg, size_t msglen,
+    int64_t now, bool sync, struct queue_entry *e, char *err, size_t errlen);
+
+/* Call fn for every queued id (every *.env), in no particular order. */
+int queue_foreach(int queuedirfd, int (*fn)(void *arg, const char *id),
+    void *arg, char *err, size_t errlen);
+
+/*
+ * Apply a request directly (the daemon, or a tool holding the spool lock):
+ * verb "retry" (next_attempt = 0) or "delete"; target an id or "all"
+ * (retry only).  0, or -1 with err.
+ */
+int queue_apply(int tmpdirfd, int queuedirfd, const char *verb,
+    const char *target, char *err, size_t errlen);
+
+/* Post a request to the running daemon through <spool>/control/. */
+int queue_control_post(int tmpdirfd, int controldirfd, const char *verb,
+    const char *target, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,240 @@
+"""harness: run the real smtpgate programs on loopback for integration tests.
+
+Shared by every integration test (stdlib only: unittest, smtplib, ssl).
+Ports are picked free on 127.0.0.1, waits are on conditions (never bare
+sleeps), and every process started here is stopped by pid in tearDown.
+"""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+BUILD = os.environ.get("SMTPGATE_BUILD") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "build")
+SRC = os.environ.get("SMTPGATE_SRC") or os.path.join(os.path.dirname(__file__), "..", "..")
+
+PROGRAMS = {
+    "smtpgate-inbound": "inbound/smtpgate-inbound",
+    "smtpgate-outbound": "outbound/smtpgate-outbound",
+    "smtpgate-sendmail": "outbound/smtpgate-sendmail",
+    "smtpgate-queue": "outbound/smtpgate-queue",
+    "smtpgate-check": "common/smtpgate-check",
+}
+
+
+def binary(name):
+    """Absolute path of a built program."""
+    return os.path.abspath(os.path.join(BUILD, PROGRAMS[name]))
+
+
+def free_port(host="127.0.0.1"):
+    """A TCP port that was free on host a moment ago."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def wait_for(cond, timeout=10.0, what="condition"):
+    """Poll cond() until it returns a true value; return it or fail."""
+    deadline = time.monotonic() + timeout
+    delay = 0.002
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def run(argv, input=None, timeout=30, env=None):
+    """Run a program to completion; returns CompletedProcess (text)."""
+    return subprocess.run(argv, input=input, capture_output=True, timeout=timeout,
+                          env=env, text=isinstance(input, str) or input is None)
+
+
+class Daemon:
+    """A daemon started in the foreground, its stderr captured to a file."""
+
+    def __init__(self, argv, logpath, env=None):
+        self.argv = argv
+        self.logpath = logpath
+        self._log = open(logpath, "ab")
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=env)
+        self.pid = self.proc.pid
+
+    def log(self):
+        with open(self.logpath, "r", errors="replace") as f:
+            return f.read()
+
+    def wait_log(self, pattern, timeout=10.0):
+        """Wait until the log matches regex pattern; return the match."""
+        rx = re.compile(pattern)
+        return wait_for(lambda: rx.search(self.log()), timeout,
+                        "log line /%s/ in %s" % (pattern, self.logpath))
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def signal(self, sig):
+        if self.alive():
+            os.kill(self.pid, sig)
+
+    def stop(self, sig=signal.SIGTERM, timeout=15.0):
+        """Send sig, wait for exit (SIGKILL after timeout); return the exit code."""
+        if self.alive():
+            os.kill(self.pid, sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        self._log.close()
+        return self.proc.returncode
+
+    def kill9(self):
+        return self.stop(signal.SIGKILL, 5)
+
+
+def make_ca(directory, names=("localhost",), ips=("127.0.0.1",), prefix="server"):
+    """A throwaway CA and a server certificate for names/ips signed by it.
+
+    Returns dict(ca=, cert=, key=) of PEM paths.  EC keys keep it fast.
+    """
+    ca_key = os.path.join(directory, "ca.key")
+    ca_crt = os.path.join(directory, "ca.crt")
+    if not os.path.exists(ca_crt):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", ca_key,
+                        "-out", ca_crt, "-days", "2", "-subj", "/CN=smtpgate test CA"],
+                       check=True, capture_output=True)
+    key = os.path.join(directory, prefix + ".key")
+    csr = os.path.join(directory, prefix + ".csr")
+    crt = os.path.join(directory, prefix + ".crt")
+    ext = os.path.join(directory, prefix + ".ext")
+    san = ",".join(["DNS:" + n for n in names] + ["IP:" + i for i in ips])
+    with open(ext, "w") as f:
+        f.write("subjectAltName=%s\nbasicConstraints=CA:FALSE\n"
+                "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n" % san)
+    subprocess.run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=" + names[0]],
+                   check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key,
+                    "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", ext],
+                   check=True, capture_output=True)
+    return {"ca": ca_crt, "cert": crt, "key": key}
+
+
+def make_self_signed(directory, name="localhost", prefix="selfsigned"):
+    """A self-signed certificate (no CA) for name; returns dict(cert=, key=)."""
+    key = os.path.join(directory, prefix + ".key")
+    crt = os.path.join(directory, prefix + ".crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", crt,
+                    "-days", "2", "-subj", "/CN=" + name,
+                    "-addext", "subjectAltName=DNS:%s" % name],
+                   check=True, capture_output=True)
+    return {"cert": crt, "key": key}
+
+
+def inbound_config(spool, port, mailboxes=None, extra="", tls=None, host="127.0.0.1"):
+    """Text of an inbound.conf on loopback.
+
+    mailboxes: {"alice": ["alice@example.com"], ...}; tls: make_ca() dict.
+    """
+    if mailboxes is None:
+        mailboxes = {"alice": ["alice@example.com"], "bob": ["bob@example.com"],
+                     "branch": ["@branch.example.com"]}
+    lines = ['hostname = "gw-in.test"', 'spool = "%s"' % spool]
+    addr = "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
+    lines.append('listen = {"%s"}' % addr)
+    if tls:
+        lines.append('tls {\n  certificate = "%s"\n  key = "%s"\n}' % (tls["cert"], tls["key"]))
+    for name, addrs in mailboxes.items():
+        lines.append('mailbox "%s" { address = {%s} }'
+                     % (name, ", ".join('"%s"' % a for a in addrs)))
+    lines.append(extra)
+    return "\n".join(lines) + "\n"
+
+
+def outbound_config(spool, smarthosts, extra=""):
+    """Text of an outbound.conf; smarthosts: list of dicts with host, port, and
+    optional tls, tls_verify, ca_file, auth_user, auth_password_file."""
+    lines = ['hostname = "gw-out.test"', 'spool = "%s"' % spool]
+    for i, sh in enumerate(smarthosts):
+        body = []
+        for k in ("host", "port", "tls", "tls_verify", "ca_file", "auth_user", "auth_password_file"):
+            if k in sh:
+                v = sh[k]
+                if isinstance(v, bool):
+                    body.append("%s = %s" % (k, "true" if v else "false"))
+                elif isinstance(v, int):
+                    body.append("%s = %d" % (k, v))
+                else:
+                    body.append('%s = "%s"' % (k, v))
+        lines.append('smarthost "sh%d" {\n  %s\n}' % (i, "\n  ".join(body)))
+    lines.append(extra)
+    return "\n".join(lines) + "\n"
+
+
+class GatewayTestCase(unittest.TestCase):
+    """Base class: a temporary directory and daemons that are always stopped."""
+
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="smtpgate-test-")
+        self.tmp = self._tmp.name
+        self.daemons = []
+
+    def tearDown(self):
+        for d in self.daemons:
+            d.stop(signal.SIGKILL if d.alive() else signal.SIGTERM)
+        self._tmp.cleanup()
+
+    def path(self, *parts):
+        return os.path.join(self.tmp, *parts)
+
+    def write(self, name, text):
+        p = self.path(name)
+        with open(p, "w") as f:
+            f.write(text)
+        return p
+
+    def start(self, program, config, extra_args=(), env=None, wait_port=None, name=None):
+        """Start program -f -c config; wait until wait_port accepts connections."""
+        log = self.path((name or program) + ".%d.log" % len(self.daemons))
+        d = Daemon([binary(program), "-f", "-c", config] + list(extra_args), log, env=env)
+        self.daemons.append(d)
+        if wait_port:
+            wait_for(lambda: port_open(wait_port) or not d.alive(), 10,
+                     "%s listening on %d" % (program, wait_port))
+            if not d.alive():
+                raise AssertionError("%s exited %s:\n%s" % (program, d.proc.returncode, d.log()))
+        return d
+
+    def start_inbound(self, mailboxes=None, extra="", tls=None, spool=None):
+        """An inbound daemon on a free loopback port; returns (daemon, port, spool)."""
+        port = free_port()
+        spool = spool or self.path("in-spool")
+        conf = self.write("inbound.conf", inbound_config(spool, port, mailboxes, extra, tls))
+        d = self.start("smtpgate-inbound", conf, wait_port=port)
+        return d, port, spool
+
+
+def main():
+    unittest.main(verbosity=2)
