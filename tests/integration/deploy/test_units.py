@@ -1,0 +1,92 @@
+"""The systemd units, sysusers.d and tmpfiles.d files (issue 5).
+
+systemd-analyze verify must pass on both direction units and both template
+units, with the ExecStart paths pointing at the freshly built programs, and
+the units must carry the settings the README promises (notify, watchdog,
+restart policy, hardening, the spool as the only writable path).
+"""
+import configparser
+import os
+import shutil
+import subprocess
+import unittest
+
+import harness
+
+CONF = os.path.join(harness.SRC, "conf")
+UNITS = ["smtpgate-inbound.service", "smtpgate-outbound.service",
+         "smtpgate-inbound@.service", "smtpgate-outbound@.service"]
+
+
+def load_unit(text):
+    cp = configparser.ConfigParser(strict=False, interpolation=None, delimiters=("=",))
+    cp.optionxform = str
+    cp.read_string(text)
+    return cp
+
+
+class UnitTests(harness.GatewayTestCase):
+    def render(self, name):
+        with open(os.path.join(CONF, name)) as f:
+            text = f.read()
+        direction = "inbound" if "inbound" in name else "outbound"
+        text = (text.replace("@bindir@", os.path.dirname(harness.binary("smtpgate-check")))
+                .replace("@sbindir@", os.path.dirname(harness.binary("smtpgate-" + direction)))
+                .replace("@docdir@", harness.SRC))
+        path = self.path(name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path, text
+
+    @unittest.skipUnless(shutil.which("systemd-analyze"), "systemd-analyze is not installed")
+    def test_systemd_analyze_verify(self):
+        for name in UNITS:
+            path, _ = self.render(name)
+            # a template is verified through an instance of it
+            target = path.replace("@.service", "@test.service")
+            r = subprocess.run(["systemd-analyze", "verify", target], capture_output=True,
+                               text=True, timeout=60)
+            mine = [l for l in (r.stdout + r.stderr).splitlines() if self.tmp in l]
+            self.assertEqual(r.returncode, 0, "%s: %s%s" % (name, r.stdout, r.stderr))
+            self.assertEqual(mine, [], "%s: systemd-analyze complained: %s" % (name, mine))
+
+    def test_unit_settings(self):
+        for name in UNITS:
+            _, text = self.render(name)
+            svc = load_unit(text)["Service"]
+            inbound = "inbound" in name
+            suffix = "-%i" if "@" in name else ""
+            self.assertEqual(svc["Type"], "notify", name)
+            self.assertTrue(svc["WatchdogSec"].rstrip("s").isdigit(), name)
+            self.assertEqual(svc["Restart"], "on-failure", name)
+            self.assertEqual(svc["RestartPreventExitStatus"], "78", name)
+            self.assertIn("kill -HUP", svc["ExecReload"], name)
+            self.assertIn("smtpgate-check", svc["ExecStartPre"], name)
+            conf = "/etc/smtpgate/%s%s.conf" % ("inbound" if inbound else "outbound", suffix)
+            self.assertIn(conf, svc["ExecStartPre"], name)
+            self.assertIn("-c " + conf, svc["ExecStart"], name)
+            self.assertEqual(svc["ProtectSystem"], "strict", name)
+            self.assertEqual(svc["ReadWritePaths"], "/var/spool/smtpgate/%s%s"
+                             % ("inbound" if inbound else "outbound", suffix), name)
+            for key in ("NoNewPrivileges", "PrivateTmp", "ProtectHome"):
+                self.assertEqual(svc[key], "yes", "%s %s" % (name, key))
+            self.assertEqual(svc["User"], "smtpgate", name)
+            if inbound:
+                self.assertEqual(svc["AmbientCapabilities"], "CAP_NET_BIND_SERVICE", name)
+            else:
+                self.assertNotIn("AmbientCapabilities", svc, name)
+                self.assertEqual(svc["CapabilityBoundingSet"], "", name)
+
+    def test_sysusers_and_tmpfiles(self):
+        with open(os.path.join(CONF, "smtpgate.sysusers")) as f:
+            users = [l.split() for l in f if l.strip() and not l.startswith("#")]
+        self.assertEqual(users[0][:2], ["u", "smtpgate"])
+        with open(os.path.join(CONF, "smtpgate.tmpfiles")) as f:
+            dirs = {l.split()[1]: l.split() for l in f if l.strip() and not l.startswith("#")}
+        for d in ("/var/spool/smtpgate/inbound", "/var/spool/smtpgate/outbound"):
+            self.assertEqual(dirs[d][0], "d")
+            self.assertEqual(dirs[d][3:5], ["smtpgate", "smtpgate"])
+
+
+if __name__ == "__main__":
+    harness.main()
