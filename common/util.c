@@ -1,2 +1,157 @@
-/* stub: not written yet */
-typedef int stub_util;
+/*
+ * util: allocation that cannot fail silently, bounded string copies, clocks
+ * and the cached host name.
+ *
+ * Allocation failure is fatal (fatal() from log.c); nothing here knows about
+ * mail, configuration or the spool.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+/* malloc or die. */
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n == 0 ? 1 : n);
+
+	if (p == NULL)
+		fatal("malloc %zu bytes", n);
+	return p;
+}
+
+/* calloc or die. */
+void *
+xcalloc(size_t nmemb, size_t size)
+{
+	void *p = calloc(nmemb == 0 ? 1 : nmemb, size == 0 ? 1 : size);
+
+	if (p == NULL)
+		fatal("calloc %zu x %zu bytes", nmemb, size);
+	return p;
+}
+
+/* realloc or die. */
+void *
+xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n == 0 ? 1 : n);
+
+	if (q == NULL)
+		fatal("realloc %zu bytes", n);
+	return q;
+}
+
+/* strdup or die. */
+char *
+xstrdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (p == NULL)
+		fatal("strdup");
+	return p;
+}
+
+/* strndup or die. */
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = strndup(s, n);
+
+	if (p == NULL)
+		fatal("strndup");
+	return p;
+}
+
+/* asprintf or die. */
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *p;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		fatal("asprintf");
+	return p;
+}
+
+/* Bounded copy; returns strlen(src) so truncation can be detected. */
+size_t
+util_strlcpy(char *dst, const char *src, size_t dstsz)
+{
+	size_t len = strlen(src);
+
+	if (dstsz > 0) {
+		size_t n = len < dstsz - 1 ? len : dstsz - 1;
+
+		memcpy(dst, src, n);
+		dst[n] = '\0';
+	}
+	return len;
+}
+
+/* ASCII lower-case in place (locale-independent). */
+char *
+util_lowercase(char *s)
+{
+	for (char *p = s; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return s;
+}
+
+/* CLOCK_MONOTONIC in microseconds. */
+uint64_t
+util_monotonic_us(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		fatal("clock_gettime");
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* CLOCK_MONOTONIC in milliseconds. */
+uint64_t
+util_monotonic_ms(void)
+{
+	return util_monotonic_us() / 1000u;
+}
+
+static char util_host[256] = "localhost";
+static pthread_once_t util_host_once = PTHREAD_ONCE_INIT;
+
+/* Fill util_host once from gethostname(). */
+static void
+util_host_init(void)
+{
+	char buf[sizeof(util_host)];
+
+	if (gethostname(buf, sizeof(buf)) != 0 || buf[0] == '\0') {
+		log_warn("gethostname (using \"localhost\")");
+		return;
+	}
+	buf[sizeof(buf) - 1] = '\0';
+	util_strlcpy(util_host, buf, sizeof(util_host));
+}
+
+/* The host name, cached; never NULL. */
+const char *
+util_hostname(void)
+{
+	pthread_once(&util_host_once, util_host_init);
+	return util_host;
+}

@@ -1,2 +1,574 @@
-/* stub: not written yet */
-typedef int stub_delivery;
+/*
+ * delivery: durable Maildir delivery on a worker pool with group commit
+ * (see delivery.h).  Threads: the loop thread submits and receives
+ * results; workers only touch the jobs they took and the file system.
+ * Results go back through one eventfd wake-up per batch.
+ *
+ * Must not know about SMTP replies, sessions or sockets.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "delivery.h"
+#include "fsutil.h"
+#include "log.h"
+#include "util.h"
+
+#define DELIVERY_MAX_THREADS 16
+
+/* One file: the copy for one mailbox. */
+struct dfile {
+	char *mailbox;
+	char *header;
+	size_t header_len;
+	char name[256];		/* Maildir name, also the tmp/ name */
+	char *newdir;		/* <spool>/mailboxes/<mailbox>/new */
+	bool written;
+	bool linked;
+};
+
+struct delivery_job {
+	struct delivery_job *next;
+	char *body;
+	size_t body_len;
+	struct dfile *files;
+	size_t nfiles;
+	bool failed;
+	int err_no;
+	char err[256];
+	delivery_done_fn done;
+	void *arg;
+	bool cancelled;		/* loop thread only */
+};
+
+struct delivery {
+	struct event_base *base;
+	char *spool;
+	int tmpfd;
+	int wakefd;
+	struct event *wake_ev;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct delivery_job *todo, **todo_tail;
+	struct delivery_job *done, **done_tail;
+	bool stopping;
+	size_t pending;		/* loop thread only */
+	pthread_t threads[DELIVERY_MAX_THREADS];
+	unsigned nthreads;
+};
+
+/* Free one job and everything it owns. */
+static void
+job_free(struct delivery_job *j)
+{
+	for (size_t i = 0; i < j->nfiles; i++) {
+		free(j->files[i].mailbox);
+		free(j->files[i].header);
+		free(j->files[i].newdir);
+	}
+	free(j->files);
+	free(j->body);
+	free(j);
+}
+
+/* Mark a job failed with errno e and a message (first failure wins). */
+static void
+job_fail(struct delivery_job *j, int e, const char *fmt, const char *path)
+{
+	if (j->failed)
+		return;
+	j->failed = true;
+	j->err_no = e;
+	if (snprintf(j->err, sizeof(j->err), fmt, path, strerror(e)) >= (int)sizeof(j->err))
+		memcpy(j->err + sizeof(j->err) - 4, "...", 4);	/* truncated */
+}
+
+/* Write and fsync the tmp/ file of every mailbox of job j. */
+static void
+job_write(struct delivery *d, struct delivery_job *j)
+{
+	for (size_t i = 0; i < j->nfiles && !j->failed; i++) {
+		struct dfile *f = &j->files[i];
+		struct iovec iov[2] = {
+			{ f->header, f->header_len },
+			{ j->body, j->body_len },
+		};
+		char err[256];
+
+		fsutil_maildir_name(f->name, sizeof(f->name), util_hostname(),
+		    f->header_len + j->body_len);
+		if (fsutil_write_new(d->tmpfd, f->name, iov, 2, true, err, sizeof(err)) == -1) {
+			int e = errno;
+
+			j->failed = true;
+			j->err_no = e;
+			util_strlcpy(j->err, err, sizeof(j->err));
+			return;
+		}
+		f->written = true;
+	}
+}
+
+/* Remove the links made into new/ for job j. */
+static void
+job_unlink_new(struct delivery_job *j)
+{
+	char path[4096];
+
+	for (size_t i = 0; i < j->nfiles; i++) {
+		struct dfile *f = &j->files[i];
+
+		if (!f->linked)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", f->newdir, f->name);
+		if (unlink(path) == -1 && errno != ENOENT)
+			log_warn("delivery: unlink %s", path);
+		f->linked = false;
+	}
+}
+
+/* Hard-link every written tmp file of j into its mailbox's new/. */
+static void
+job_link(struct delivery *d, struct delivery_job *j)
+{
+	char path[4096];
+
+	for (size_t i = 0; i < j->nfiles && !j->failed; i++) {
+		struct dfile *f = &j->files[i];
+
+		snprintf(path, sizeof(path), "%s/%s", f->newdir, f->name);
+		if (linkat(d->tmpfd, f->name, AT_FDCWD, path, 0) == -1) {
+			job_fail(j, errno, "%s: link: %s", path);
+			break;
+		}
+		f->linked = true;
+	}
+	if (j->failed)
+		job_unlink_new(j);
+}
+
+/* Remove the tmp/ files of job j (after linking, or after a failure). */
+static void
+job_unlink_tmp(struct delivery *d, struct delivery_job *j)
+{
+	for (size_t i = 0; i < j->nfiles; i++) {
+		if (j->files[i].written && unlinkat(d->tmpfd, j->files[i].name, 0) == -1 &&
+		    errno != ENOENT)
+			log_warn("delivery: unlink %s/tmp/%s", d->spool, j->files[i].name);
+		j->files[i].written = false;
+	}
+}
+
+/* A set of directory paths (distinct within one batch). */
+struct dirset {
+	const char **dirs;
+	bool *bad;
+	size_t n, cap;
+};
+
+/* Add dir to the set unless present; returns its index. */
+static size_t
+dirset_add(struct dirset *s, const char *dir)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->dirs[i], dir) == 0)
+			return i;
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 16;
+		s->dirs = xrealloc(s->dirs, s->cap * sizeof(*s->dirs));
+		s->bad = xrealloc(s->bad, s->cap * sizeof(*s->bad));
+	}
+	s->dirs[s->n] = dir;
+	s->bad[s->n] = false;
+	return s->n++;
+}
+
+/* fsync every distinct new/ directory once; fail the jobs behind a bad one. */
+static void
+batch_sync_dirs(struct delivery_job *batch)
+{
+	struct dirset s = { 0 };
+	char err[256];
+	bool anybad = false;
+
+	for (struct delivery_job *j = batch; j; j = j->next)
+		for (size_t i = 0; i < j->nfiles && !j->failed; i++)
+			dirset_add(&s, j->files[i].newdir);
+	for (size_t i = 0; i < s.n; i++)
+		if (fsutil_fsync_path(s.dirs[i], err, sizeof(err)) == -1) {
+			s.bad[i] = true;
+			anybad = true;
+			log_warnx("delivery: %s", err);
+		}
+	for (struct delivery_job *j = batch; anybad && j; j = j->next)
+		for (size_t i = 0; i < j->nfiles && !j->failed; i++)
+			if (s.bad[dirset_add(&s, j->files[i].newdir)]) {
+				job_fail(j, EIO, "%s: fsync: %s", j->files[i].newdir);
+				job_unlink_new(j);
+			}
+	for (size_t i = 0; anybad && i < s.n; i++)
+		if (s.bad[i])
+			(void)fsutil_fsync_path(s.dirs[i], err, sizeof(err));
+	free(s.dirs);
+	free(s.bad);
+}
+
+/* The whole group commit of one batch of jobs. */
+static void
+batch_run(struct delivery *d, struct delivery_job *batch)
+{
+	for (struct delivery_job *j = batch; j; j = j->next)
+		job_write(d, j);
+	for (struct delivery_job *j = batch; j; j = j->next)
+		if (!j->failed)
+			job_link(d, j);
+	batch_sync_dirs(batch);
+	for (struct delivery_job *j = batch; j; j = j->next)
+		job_unlink_tmp(d, j);
+}
+
+/* Append a finished batch to the done list and wake the loop once. */
+static void
+batch_post(struct delivery *d, struct delivery_job *batch)
+{
+	struct delivery_job *last = batch;
+	bool wake;
+	uint64_t one = 1;
+
+	while (last->next)
+		last = last->next;
+	pthread_mutex_lock(&d->lock);
+	wake = d->done == NULL;
+	*d->done_tail = batch;
+	d->done_tail = &last->next;
+	pthread_mutex_unlock(&d->lock);
+	if (wake && write(d->wakefd, &one, sizeof(one)) == -1 && errno != EAGAIN)
+		log_warn("delivery: eventfd write");
+}
+
+/* Worker thread: take every pending job at once, commit, post. */
+static void *
+worker_main(void *arg)
+{
+	struct delivery *d = arg;
+
+	for (;;) {
+		struct delivery_job *batch;
+
+		pthread_mutex_lock(&d->lock);
+		while (d->todo == NULL && !d->stopping)
+			pthread_cond_wait(&d->cond, &d->lock);
+		batch = d->todo;
+		d->todo = NULL;
+		d->todo_tail = &d->todo;
+		pthread_mutex_unlock(&d->lock);
+		if (batch == NULL)
+			return NULL;
+		batch_run(d, batch);
+		batch_post(d, batch);
+	}
+}
+
+/* Loop side: hand every finished job's result to its submitter. */
+static void
+drain_done(struct delivery *d)
+{
+	struct delivery_job *list;
+
+	pthread_mutex_lock(&d->lock);
+	list = d->done;
+	d->done = NULL;
+	d->done_tail = &d->done;
+	pthread_mutex_unlock(&d->lock);
+	while (list) {
+		struct delivery_job *j = list;
+		enum delivery_result r = DELIVERY_OK;
+
+		list = j->next;
+		if (j->failed)
+			r = (j->err_no == ENOSPC || j->err_no == EDQUOT) ?
+			    DELIVERY_DISKFULL : DELIVERY_TEMPFAIL;
+		d->pending--;
+		if (!j->cancelled && j->done)
+			j->done(j->arg, r, j->failed ? j->err : "");
+		job_free(j);
+	}
+}
+
+/* eventfd readable: results are waiting. */
+static void
+wake_cb(int fd, short what, void *arg)
+{
+	uint64_t n;
+
+	if (read(fd, &n, sizeof(n)) == -1 && errno != EAGAIN)
+		log_warn("delivery: eventfd read");
+	drain_done(arg);
+}
+
+/* Start the worker pool and the loop-side wake-up event. */
+struct delivery *
+delivery_new(struct event_base *base, const char *spool_path, int tmpfd,
+    unsigned nthreads, char *err, size_t errlen)
+{
+	struct delivery *d = xcalloc(1, sizeof(*d));
+
+	d->base = base;
+	d->spool = xstrdup(spool_path);
+	d->tmpfd = tmpfd;
+	d->todo_tail = &d->todo;
+	d->done_tail = &d->done;
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->cond, NULL);
+	d->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (d->wakefd == -1) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		free(d->spool);
+		free(d);
+		return NULL;
+	}
+	d->wake_ev = event_new(base, d->wakefd, EV_READ | EV_PERSIST, wake_cb, d);
+	event_add(d->wake_ev, NULL);
+	if (nthreads == 0 || nthreads > DELIVERY_MAX_THREADS)
+		nthreads = 2;
+	for (d->nthreads = 0; d->nthreads < nthreads; d->nthreads++) {
+		int e = pthread_create(&d->threads[d->nthreads], NULL, worker_main, d);
+
+		if (e != 0) {
+			snprintf(err, errlen, "pthread_create: %s", strerror(e));
+			delivery_free(d);
+			return NULL;
+		}
+	}
+	return d;
+}
+
+/* Let the workers finish every queued job, join them, report, free. */
+void
+delivery_free(struct delivery *d)
+{
+	if (d == NULL)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->stopping = true;
+	pthread_cond_broadcast(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	for (unsigned i = 0; i < d->nthreads; i++)
+		pthread_join(d->threads[i], NULL);
+	drain_done(d);
+	event_free(d->wake_ev);
+	close(d->wakefd);
+	pthread_mutex_destroy(&d->lock);
+	pthread_cond_destroy(&d->cond);
+	free(d->spool);
+	free(d);
+}
+
+/* Append one formatted piece to a growing buffer. */
+static void
+buf_add(char **buf, size_t *len, size_t *cap, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (*len + n + 1 > *cap) {
+		*cap = (*len + n + 1) * 2;
+		*buf = xrealloc(*buf, *cap);
+	}
+	memcpy(*buf + *len, s, n + 1);
+	*len += n;
+}
+
+/* Copy peer text for a header: printable ASCII without spaces, bounded. */
+static void
+header_safe(char *dst, size_t dstsz, const char *src)
+{
+	size_t i = 0;
+
+	for (; src && *src && i + 1 < dstsz; src++)
+		dst[i++] = (*src > 0x20 && *src < 0x7f && *src != '(' && *src != ')') ?
+		    *src : '?';
+	dst[i] = '\0';
+	if (i == 0)
+		util_strlcpy(dst, "unknown", dstsz);
+}
+
+/* Print the address-literal of ip: [1.2.3.4] or [IPv6:...]. */
+static void
+addr_literal(char *dst, size_t dstsz, const char *ip)
+{
+	snprintf(dst, dstsz, strchr(ip, ':') ? "[IPv6:%s]" : "[%s]", ip);
+}
+
+/* The RFC 5322 date of now in local time (C locale names). */
+static void
+rfc5322_date(char *dst, size_t dstsz, time_t now)
+{
+	struct tm tm;
+
+	localtime_r(&now, &tm);
+	strftime(dst, dstsz, "%a, %d %b %Y %H:%M:%S %z", &tm);
+}
+
+/* Return-Path, Delivered-To lines and Received for one mailbox file. */
+char *
+delivery_header(const struct delivery_request *r, const char *mailbox,
+    time_t now, size_t *lenp)
+{
+	char *buf = NULL, line[1024], helo[256], lit[80], date[64];
+	size_t len = 0, cap = 0, nmine = 0, one = 0;
+
+	snprintf(line, sizeof(line), "Return-Path: <%s>\r\n", r->mail_from);
+	buf_add(&buf, &len, &cap, line);
+	for (size_t i = 0; i < r->nrcpts; i++) {
+		if (strcmp(r->rcpts[i].mailbox, mailbox) != 0)
+			continue;
+		snprintf(line, sizeof(line), "Delivered-To: %s\r\n", r->rcpts[i].addr);
+		buf_add(&buf, &len, &cap, line);
+		nmine++;
+		one = i;
+	}
+	header_safe(helo, sizeof(helo), r->helo);
+	addr_literal(lit, sizeof(lit), r->client_ip);
+	snprintf(line, sizeof(line), "Received: from %s (%s)\r\n\tby %s (smtpgate) with %s id %s\r\n",
+	    helo, lit, r->hostname, r->protocol, r->queue_id);
+	buf_add(&buf, &len, &cap, line);
+	if (r->tls_version) {
+		snprintf(line, sizeof(line), "\t(using %s with cipher %s)\r\n",
+		    r->tls_version, r->tls_cipher ? r->tls_cipher : "unknown");
+		buf_add(&buf, &len, &cap, line);
+	}
+	rfc5322_date(date, sizeof(date), now);
+	if (nmine == 1)
+		snprintf(line, sizeof(line), "\tfor <%s>; %s\r\n", r->rcpts[one].addr, date);
+	else
+		snprintf(line, sizeof(line), "\t; %s\r\n", date);
+	buf_add(&buf, &len, &cap, line);
+	*lenp = len;
+	return buf;
+}
+
+/* Fill the per-mailbox files of a new job (one per distinct mailbox). */
+static void
+job_files(struct delivery *d, struct delivery_job *j, const struct delivery_request *r)
+{
+	time_t now = time(NULL);
+
+	j->files = xcalloc(r->nrcpts ? r->nrcpts : 1, sizeof(*j->files));
+	for (size_t i = 0; i < r->nrcpts; i++) {
+		bool seen = false;
+
+		for (size_t k = 0; k < j->nfiles && !seen; k++)
+			seen = strcmp(j->files[k].mailbox, r->rcpts[i].mailbox) == 0;
+		if (seen)
+			continue;
+		struct dfile *f = &j->files[j->nfiles++];
+		f->mailbox = xstrdup(r->rcpts[i].mailbox);
+		f->header = delivery_header(r, f->mailbox, now, &f->header_len);
+		f->newdir = xasprintf("%s/mailboxes/%s/new", d->spool, f->mailbox);
+	}
+}
+
+/* Build the per-mailbox files of a message and queue it for the workers. */
+struct delivery_job *
+delivery_submit(struct delivery *d, const struct delivery_request *r,
+    delivery_done_fn done, void *arg)
+{
+	struct delivery_job *j = xcalloc(1, sizeof(*j));
+
+	j->body = r->body;
+	j->body_len = r->body_len;
+	j->done = done;
+	j->arg = arg;
+	job_files(d, j, r);
+	if (j->nfiles == 0) {
+		j->failed = true;
+		j->err_no = EINVAL;
+		util_strlcpy(j->err, "no recipients", sizeof(j->err));
+	}
+	d->pending++;
+	pthread_mutex_lock(&d->lock);
+	*d->todo_tail = j;
+	d->todo_tail = &j->next;
+	pthread_cond_signal(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	return j;
+}
+
+/* Forget the submitter of j: its result is dropped. */
+void
+delivery_cancel(struct delivery_job *j)
+{
+	if (j)
+		j->cancelled = true;
+}
+
+/* Jobs submitted and not yet reported back. */
+size_t
+delivery_pending(const struct delivery *d)
+{
+	return d->pending;
+}
+
+/* Create the Maildir of every configured mailbox. */
+int
+delivery_create_maildirs(const char *spool_path, const struct inbound_config *cfg,
+    char *err, size_t errlen)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/mailboxes", spool_path);
+	if (fsutil_mkdir_p(path, 0750, err, errlen) == -1)
+		return -1;
+	for (size_t i = 0; i < cfg->nmailboxes; i++) {
+		snprintf(path, sizeof(path), "%s/mailboxes/%s", spool_path, cfg->mailboxes[i].name);
+		if (fsutil_maildir_create(path, err, errlen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Remove stale regular files left in the spool tmp/ by a crash. */
+unsigned
+delivery_clean_tmp(int tmpfd, time_t max_age)
+{
+	int fd = dup(tmpfd);
+	DIR *dir;
+	struct dirent *de;
+	unsigned n = 0;
+	time_t now = time(NULL);
+
+	if (fd == -1 || (dir = fdopendir(fd)) == NULL) {
+		log_warn("delivery: cannot scan the spool tmp directory");
+		if (fd != -1)
+			close(fd);
+		return 0;
+	}
+	rewinddir(dir);
+	while ((de = readdir(dir)) != NULL) {
+		struct stat st;
+
+		if (de->d_name[0] == '.' ||
+		    fstatat(tmpfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISREG(st.st_mode) || now - st.st_mtime <= max_age)
+			continue;
+		if (unlinkat(tmpfd, de->d_name, 0) == 0)
+			n++;
+		else
+			log_warn("delivery: unlink stale tmp/%s", de->d_name);
+	}
+	closedir(dir);
+	return n;
+}

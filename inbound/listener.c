@@ -1,2 +1,323 @@
-/* stub: not written yet */
-typedef int stub_listener;
+/*
+ * listener: listening sockets and admission of new connections (see
+ * listener.h).  Counts open connections in total and per client address;
+ * the refusal reply itself is sent by conn/session.
+ *
+ * Must not know SMTP syntax or anything about delivery.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "listener.h"
+#include "log.h"
+#include "util.h"
+
+#define LISTEN_BACKLOG	1024
+#define CLIENT_BUCKETS	1024
+#define ACCEPT_PAUSE_MS	100	/* after EMFILE/ENFILE */
+
+/* Open connections from one client address. */
+struct client {
+	struct client *next;
+	unsigned n;
+	char ip[64];
+};
+
+/* One open connection, as the listener tracks it. */
+struct slot {
+	struct slot *prev, *next;
+	struct listener *l;
+	struct client *cl;
+	struct conn *c;
+};
+
+struct listener {
+	const struct conn_env *env;
+	struct inbound_gen *gen;
+	struct evconnlistener **socks;
+	size_t nsocks;
+	struct event *resume_ev;
+	struct slot *slots;
+	size_t nopen;
+	struct client *buckets[CLIENT_BUCKETS];
+	bool stopping;
+	void (*drained)(void *arg);
+	void *drained_arg;
+};
+
+/* FNV-1a of an address string. */
+static unsigned
+client_hash(const char *ip)
+{
+	unsigned h = 2166136261u;
+
+	for (; *ip; ip++)
+		h = (h ^ (unsigned char)*ip) * 16777619u;
+	return h % CLIENT_BUCKETS;
+}
+
+/* Find or add the counter of ip. */
+static struct client *
+client_get(struct listener *l, const char *ip)
+{
+	unsigned h = client_hash(ip);
+	struct client *cl;
+
+	for (cl = l->buckets[h]; cl; cl = cl->next)
+		if (strcmp(cl->ip, ip) == 0)
+			return cl;
+	cl = xcalloc(1, sizeof(*cl));
+	util_strlcpy(cl->ip, ip, sizeof(cl->ip));
+	cl->next = l->buckets[h];
+	l->buckets[h] = cl;
+	return cl;
+}
+
+/* Drop one connection of cl; forget cl at zero. */
+static void
+client_put(struct listener *l, struct client *cl)
+{
+	struct client **pp = &l->buckets[client_hash(cl->ip)];
+
+	if (--cl->n > 0)
+		return;
+	while (*pp != cl)
+		pp = &(*pp)->next;
+	*pp = cl->next;
+	free(cl);
+}
+
+/* conn callback: a connection is gone. */
+static void
+slot_closed(void *arg)
+{
+	struct slot *s = arg;
+	struct listener *l = s->l;
+
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		l->slots = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	client_put(l, s->cl);
+	free(s);
+	l->nopen--;
+	if (l->stopping && l->nopen == 0 && l->drained)
+		l->drained(l->drained_arg);
+}
+
+/* How to greet a new client, by the allowlist and the connection caps. */
+static enum session_greeting
+admit(const struct listener *l, const struct sockaddr *sa, const struct client *cl)
+{
+	const struct inbound_config *cfg = l->gen->cfg;
+
+	if (!policy_client_allowed(l->gen->policy, sa))
+		return SESSION_GREET_DENIED;
+	if (l->nopen >= cfg->max_connections)
+		return SESSION_GREET_BUSY;
+	if (cl->n >= cfg->max_connections_per_client)
+		return SESSION_GREET_BUSY;
+	return SESSION_GREET_OK;
+}
+
+/* evconnlistener: a new connection. */
+static void
+accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct listener *l = arg;
+	struct slot *s = xcalloc(1, sizeof(*s));
+	char ip[64];
+	unsigned port;
+	int one = 1;
+	enum session_greeting how;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	conn_addr_text(sa, ip, sizeof(ip), &port);
+	s->l = l;
+	s->cl = client_get(l, ip);
+	how = admit(l, sa, s->cl);
+	s->cl->n++;
+	l->nopen++;
+	s->next = l->slots;
+	if (l->slots)
+		l->slots->prev = s;
+	l->slots = s;
+	s->c = conn_new(l->env, l->gen, fd, sa, how, slot_closed, s);
+	if (s->c == NULL)
+		slot_closed(s);
+}
+
+/* Timer: accept again after running out of descriptors. */
+static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+
+	for (size_t i = 0; i < l->nsocks && !l->stopping; i++)
+		evconnlistener_enable(l->socks[i]);
+}
+
+/* evconnlistener: accept(2) failed. */
+static void
+accept_error_cb(struct evconnlistener *el, void *arg)
+{
+	struct listener *l = arg;
+	struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+	int e = EVUTIL_SOCKET_ERROR();
+
+	if (e != EMFILE && e != ENFILE && e != ENOBUFS && e != ENOMEM) {
+		log_warnx("listener: accept: %s", strerror(e));
+		return;
+	}
+	log_warnx("listener: accept: %s; pausing %d ms", strerror(e), ACCEPT_PAUSE_MS);
+	for (size_t i = 0; i < l->nsocks; i++)
+		evconnlistener_disable(l->socks[i]);
+	evtimer_add(l->resume_ev, &tv);
+}
+
+/* A listener with no sockets yet, handing out generation gen. */
+struct listener *
+listener_new(const struct conn_env *env, struct inbound_gen *gen)
+{
+	struct listener *l = xcalloc(1, sizeof(*l));
+
+	l->env = env;
+	l->gen = conn_gen_ref(gen);
+	l->resume_ev = evtimer_new(env->base, resume_cb, l);
+	return l;
+}
+
+/* A bound, non-blocking listening socket for a; -1 with err. */
+static int
+bind_one(const struct config_sockaddr *a, char *err, size_t errlen)
+{
+	int one = 1;
+	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd == -1) {
+		snprintf(err, errlen, "listen %s: socket: %s", a->text, strerror(errno));
+		return -1;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (a->ss.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == -1) {
+		snprintf(err, errlen, "listen %s: IPV6_V6ONLY: %s", a->text, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1) {
+		snprintf(err, errlen, "listen %s: bind: %s", a->text, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Bind and listen on every listen address of cfg. */
+int
+listener_bind(struct listener *l, const struct inbound_config *cfg, char *err, size_t errlen)
+{
+	l->socks = xcalloc(cfg->nlisten ? cfg->nlisten : 1, sizeof(*l->socks));
+	for (size_t i = 0; i < cfg->nlisten; i++) {
+		int fd = bind_one(&cfg->listen[i], err, errlen);
+		struct evconnlistener *el;
+
+		if (fd == -1)
+			return -1;
+		el = evconnlistener_new(l->env->base, accept_cb, l,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG, fd);
+		if (el == NULL) {
+			snprintf(err, errlen, "listen %s: listen: %s", cfg->listen[i].text,
+			    strerror(errno));
+			close(fd);
+			return -1;
+		}
+		evconnlistener_set_error_cb(el, accept_error_cb);
+		l->socks[l->nsocks++] = el;
+		log_info("listening on %s", cfg->listen[i].text);
+	}
+	return 0;
+}
+
+/* Swap the generation given to new connections. */
+void
+listener_set_gen(struct listener *l, struct inbound_gen *gen)
+{
+	conn_gen_ref(gen);
+	conn_gen_unref(l->gen);
+	l->gen = gen;
+}
+
+/* Close every listening socket. */
+static void
+close_socks(struct listener *l)
+{
+	for (size_t i = 0; i < l->nsocks; i++)
+		evconnlistener_free(l->socks[i]);
+	l->nsocks = 0;
+	evtimer_del(l->resume_ev);
+}
+
+/* Close the listening sockets and stop every connection. */
+void
+listener_stop(struct listener *l, void (*drained)(void *arg), void *arg)
+{
+	struct slot *s, *next;
+
+	l->stopping = true;
+	l->drained = drained;
+	l->drained_arg = arg;
+	close_socks(l);
+	if (l->nopen == 0) {
+		drained(arg);
+		return;
+	}
+	for (s = l->slots; s; s = next) {
+		next = s->next;
+		conn_stop(s->c);
+	}
+}
+
+/* Force every remaining connection closed. */
+void
+listener_kill(struct listener *l)
+{
+	struct slot *s, *next;
+
+	for (s = l->slots; s; s = next) {
+		next = s->next;
+		conn_kill(s->c);
+	}
+}
+
+/* Connections currently open (including refused ones still closing). */
+size_t
+listener_open_count(const struct listener *l)
+{
+	return l->nopen;
+}
+
+/* Close the sockets and free (connections must be gone). */
+void
+listener_free(struct listener *l)
+{
+	if (l == NULL)
+		return;
+	close_socks(l);
+	event_free(l->resume_ev);
+	conn_gen_unref(l->gen);
+	free(l->socks);
+	free(l);
+}

@@ -1,2 +1,389 @@
-/* stub: not written yet */
-int main(void) { return 70; }
+/*
+ * smtpgate-inbound: the receive-only ESMTP daemon.  Start-up (config,
+ * spool ownership, Maildirs, listening sockets, metrics), the event loop,
+ * signals (SIGTERM/SIGINT graceful stop, SIGHUP reload) and the periodic
+ * status line.  Everything per connection lives in conn.c, everything on
+ * disk in delivery.c.
+ *
+ * Must not speak SMTP or write mail files itself.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sysexits.h>
+
+#include <event2/event.h>
+
+#include "config.h"
+#include "conn.h"
+#include "daemon.h"
+#include "delivery.h"
+#include "listener.h"
+#include "log.h"
+#include "metrics.h"
+#include "policy.h"
+#include "spool.h"
+#include "tls.h"
+#include "util.h"
+
+#define PROGNAME	"smtpgate-inbound"
+#define STALE_TMP_AGE	(36 * 3600)	/* seconds */
+#define GRACE_SECONDS	10		/* DATA may finish after SIGTERM */
+#define STATUS_SECONDS	60
+#define DELIVERY_THREADS 2
+
+struct inbound {
+	struct daemon_opts opts;
+	struct event_base *base;
+	struct spool *spool;
+	struct delivery *delivery;
+	struct listener *listener;
+	struct inbound_gen *gen;	/* the current generation */
+	struct metrics *metrics;
+	struct inbound_stats stats;
+	struct conn_env env;
+	struct event *sig_term, *sig_int, *sig_hup;
+	struct event *status_ev, *grace_ev, *hard_ev;
+	bool stopping;
+};
+
+/* A generation from a loaded config: policy and TLS context; NULL + err. */
+static struct inbound_gen *
+gen_new(struct inbound_config *cfg, char *err, size_t errlen)
+{
+	struct inbound_gen *g = xcalloc(1, sizeof(*g));
+
+	if (cfg->tls_certificate) {
+		g->ssl_ctx = tls_server_ctx_new(cfg->tls_certificate, cfg->tls_key, err, errlen);
+		if (g->ssl_ctx == NULL) {
+			free(g);
+			return NULL;
+		}
+	}
+	g->cfg = cfg;
+	g->policy = policy_new(cfg);
+	g->refs = 1;
+	return g;
+}
+
+/* -t: check the config's spool and TLS files; print ok or the reason. */
+static int
+test_config(struct inbound_config *cfg)
+{
+	char err[1024], holder[256];
+	int rc = spool_check(cfg->spool, SPOOL_ROLE_INBOUND, holder, sizeof(holder),
+	    err, sizeof(err));
+	struct inbound_gen *g;
+
+	if (rc != 0) {
+		fprintf(stderr, "%s\n", err);
+		return rc;
+	}
+	if ((g = gen_new(cfg, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s: %s\n", cfg->path, err);
+		config_free_inbound(cfg);
+		return EX_CONFIG;
+	}
+	conn_gen_unref(g);
+	printf("ok\n");
+	return 0;
+}
+
+/* Raise the soft descriptor limit to the hard one (thousands of sessions). */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit RLIMIT_NOFILE");
+	}
+}
+
+/* Gauge: open connections. */
+static double
+gauge_open(void *arg)
+{
+	struct inbound *in = arg;
+
+	return in->listener ? (double)listener_open_count(in->listener) : 0;
+}
+
+/* Gauge: event-loop lag in milliseconds. */
+static double
+gauge_lag(void *arg)
+{
+	return (double)daemon_loop_lag_ms();
+}
+
+/* Register the counters; serve them when metrics_listen is set. */
+static int
+metrics_setup(struct inbound *in, char *err, size_t errlen)
+{
+	struct inbound_stats *st = &in->stats;
+	struct metrics *m = metrics_new("smtpgate_inbound");
+
+	in->metrics = m;
+	st->connections_total = metrics_counter(m, "connections_total", "Connections accepted");
+	st->messages_accepted = metrics_counter(m, "messages_accepted", "Messages delivered");
+	st->messages_rejected = metrics_counter(m, "messages_rejected", "Messages rejected");
+	st->bytes_received = metrics_counter(m, "bytes_received", "Bytes read from clients");
+	st->tls_handshakes = metrics_counter(m, "tls_handshakes", "STARTTLS handshakes done");
+	st->tls_failures = metrics_counter(m, "tls_failures", "STARTTLS handshakes failed");
+	metrics_gauge(m, "connections_open", "Open connections", gauge_open, in);
+	metrics_gauge(m, "loop_lag", "Event-loop lag in milliseconds", gauge_lag, in);
+	if (!in->gen->cfg->metrics_enabled)
+		return 0;
+	return metrics_listen(m, in->base, &in->gen->cfg->metrics_listen, err, errlen);
+}
+
+/* Every STATUS_SECONDS: one status line (and the service manager's STATUS). */
+static void
+status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct inbound *in = arg;
+	size_t open = listener_open_count(in->listener);
+	unsigned long long msgs = *in->stats.messages_accepted;
+
+	log_info("status connections=%zu messages=%llu rejected=%llu loop_lag_ms=%llu "
+	    "loop_lag_max_ms=%llu", open, msgs, (unsigned long long)*in->stats.messages_rejected,
+	    (unsigned long long)daemon_loop_lag_ms(), (unsigned long long)daemon_loop_lag_max_ms());
+	daemon_notify_status("%zu connections, %llu messages", open, msgs);
+}
+
+/* Every connection is gone: leave the loop. */
+static void
+drained_cb(void *arg)
+{
+	struct inbound *in = arg;
+
+	event_base_loopexit(in->base, NULL);
+}
+
+/* The grace period is over: cut the sessions still in DATA. */
+static void
+grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct inbound *in = arg;
+
+	log_info("stop: grace period over, closing %zu connections",
+	    listener_open_count(in->listener));
+	listener_kill(in->listener);
+}
+
+/* Last resort: the loop is left even if a client never reads its 421. */
+static void
+hard_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct inbound *in = arg;
+
+	event_base_loopexit(in->base, NULL);
+}
+
+/* SIGTERM / SIGINT: graceful stop. */
+static void
+stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct inbound *in = arg;
+	struct timeval grace = { GRACE_SECONDS, 0 }, hard = { GRACE_SECONDS + 10, 0 };
+
+	if (in->stopping)
+		return;
+	in->stopping = true;
+	daemon_notify_stopping();
+	log_info("stop: signal=%d connections=%zu", (int)sig, listener_open_count(in->listener));
+	in->grace_ev = evtimer_new(in->base, grace_cb, in);
+	in->hard_ev = evtimer_new(in->base, hard_cb, in);
+	evtimer_add(in->grace_ev, &grace);
+	evtimer_add(in->hard_ev, &hard);
+	listener_stop(in->listener, drained_cb, in);
+}
+
+/* Warn about reloaded keys that need a restart. */
+static void
+reload_warn(const struct inbound_config *old, const struct inbound_config *cfg)
+{
+	bool same = old->nlisten == cfg->nlisten;
+
+	if (strcmp(old->spool, cfg->spool) != 0)
+		log_warnx("reload: spool change %s -> %s refused; still using %s until restart",
+		    old->spool, cfg->spool, old->spool);
+	for (size_t i = 0; same && i < cfg->nlisten; i++)
+		same = strcmp(old->listen[i].text, cfg->listen[i].text) == 0;
+	if (!same)
+		log_warnx("reload: listen addresses changed; they apply after a restart");
+}
+
+/* SIGHUP: new limits, mailboxes and TLS context for new sessions. */
+static void
+reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct inbound *in = arg;
+	char err[1024];
+	struct inbound_config *cfg;
+	struct inbound_gen *g;
+
+	daemon_notify_reloading();
+	cfg = config_load_inbound(in->opts.config, err, sizeof(err));
+	if (cfg == NULL) {
+		log_warnx("reload: %s; keeping the running configuration", err);
+		daemon_notify_ready();
+		return;
+	}
+	reload_warn(in->gen->cfg, cfg);
+	free(cfg->spool);
+	cfg->spool = xstrdup(spool_path(in->spool));
+	if (delivery_create_maildirs(cfg->spool, cfg, err, sizeof(err)) == -1 ||
+	    (g = gen_new(cfg, err, sizeof(err))) == NULL) {
+		log_warnx("reload: %s; keeping the running configuration", err);
+		config_free_inbound(cfg);
+		daemon_notify_ready();
+		return;
+	}
+	log_set_target(cfg->log);
+	listener_set_gen(in->listener, g);
+	conn_gen_unref(in->gen);
+	in->gen = g;
+	log_info("reload: config=%s mailboxes=%zu", cfg->path, cfg->nmailboxes);
+	daemon_notify_ready();
+}
+
+/* Signal events, the status timer and the watchdog. */
+static void
+loop_setup(struct inbound *in)
+{
+	struct timeval tv = { STATUS_SECONDS, 0 };
+
+	in->sig_term = evsignal_new(in->base, SIGTERM, stop_cb, in);
+	in->sig_int = evsignal_new(in->base, SIGINT, stop_cb, in);
+	in->sig_hup = evsignal_new(in->base, SIGHUP, reload_cb, in);
+	evsignal_add(in->sig_term, NULL);
+	evsignal_add(in->sig_int, NULL);
+	evsignal_add(in->sig_hup, NULL);
+	in->status_ev = event_new(in->base, -1, EV_PERSIST, status_cb, in);
+	evtimer_add(in->status_ev, &tv);
+	daemon_watchdog_start(in->base);
+}
+
+/* Spool, Maildirs, stale tmp files; a sysexits code on failure. */
+static int
+spool_setup(struct inbound *in)
+{
+	const struct inbound_config *cfg = in->gen->cfg;
+	char err[1024];
+	unsigned stale;
+	int rc = spool_open(cfg->spool, SPOOL_ROLE_INBOUND, &in->spool, err, sizeof(err));
+
+	if (rc != 0) {
+		log_warnx("%s", err);
+		return rc;
+	}
+	if (delivery_create_maildirs(cfg->spool, cfg, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EX_CANTCREAT;
+	}
+	stale = delivery_clean_tmp(spool_tmpfd(in->spool), STALE_TMP_AGE);
+	if (stale)
+		log_info("spool: removed %u stale files from %s/tmp", stale, cfg->spool);
+	return 0;
+}
+
+/* Everything between the config and the loop; a sysexits code on failure. */
+static int
+start(struct inbound *in)
+{
+	char err[1024];
+	int rc;
+
+	if ((rc = spool_setup(in)) != 0)
+		return rc;
+	if ((in->base = event_base_new()) == NULL) {
+		log_warnx("event_base_new failed");
+		return EX_OSERR;
+	}
+	in->delivery = delivery_new(in->base, spool_path(in->spool), spool_tmpfd(in->spool),
+	    DELIVERY_THREADS, err, sizeof(err));
+	if (in->delivery == NULL) {
+		log_warnx("delivery: %s", err);
+		return EX_OSERR;
+	}
+	in->env = (struct conn_env){ in->base, in->delivery, &in->stats };
+	in->listener = listener_new(&in->env, in->gen);
+	if (metrics_setup(in, err, sizeof(err)) == -1 ||
+	    listener_bind(in->listener, in->gen->cfg, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EX_OSERR;
+	}
+	loop_setup(in);
+	return 0;
+}
+
+/* Free what start() and loop_setup() made. */
+static void
+finish(struct inbound *in)
+{
+	struct event *evs[] = { in->sig_term, in->sig_int, in->sig_hup,
+	    in->status_ev, in->grace_ev, in->hard_ev };
+
+	delivery_free(in->delivery);	/* first: results may still close conns */
+	listener_free(in->listener);
+	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		if (evs[i])
+			event_free(evs[i]);
+	if (in->metrics)
+		metrics_free(in->metrics);
+	if (in->base)
+		event_base_free(in->base);
+	if (in->spool)
+		spool_close(in->spool);
+	conn_gen_unref(in->gen);
+}
+
+/* Parse arguments, load the config, start, run the loop, stop. */
+int
+main(int argc, char **argv)
+{
+	struct inbound in = { 0 };
+	struct inbound_config *cfg;
+	char err[1024];
+	int rc;
+
+	daemon_parse_args(argc, argv, CONFIG_DEFAULT_INBOUND, &in.opts);
+	log_init(PROGNAME, LOG_TARGET_STDERR);
+	log_set_verbose(in.opts.verbose);
+	if ((cfg = config_load_inbound(in.opts.config, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s: %s\n", PROGNAME, err);
+		return EX_CONFIG;
+	}
+	if (in.opts.test_only)
+		return test_config(cfg);
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	if ((in.gen = gen_new(cfg, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s: %s: %s\n", PROGNAME, cfg->path, err);
+		return EX_CONFIG;
+	}
+	log_set_target(cfg->log);
+	if (daemon_detach(&in.opts) == -1) {
+		log_warn("detach");
+		return EX_OSERR;
+	}
+	if ((rc = start(&in)) != 0) {
+		finish(&in);
+		return rc;
+	}
+	log_info("start: version=%s spool=%s mailboxes=%zu", SMTPGATE_VERSION, cfg->spool,
+	    cfg->nmailboxes);
+	daemon_notify_ready();
+	event_base_dispatch(in.base);
+	log_info("stop: done");
+	finish(&in);
+	return 0;
+}

@@ -1,2 +1,351 @@
-/* stub: not written yet */
-typedef int stub_addrlist;
+/*
+ * addrlist: RFC 5322 3.4 address lists from header field bodies, pure.
+ *
+ * Two passes: first the body is cleaned (comments removed, folding and
+ * other white space made single spaces, quoted strings kept as written),
+ * then split at top-level commas and group delimiters into elements; each
+ * element is "display-name <addr>" or a bare addr-spec.  White space the
+ * obsolete syntax allows around '.' and '@' is dropped; anything else goes
+ * to smtp_addr_parse_path() for the real check.
+ *
+ * This module knows nothing about envelopes, pickup files or the queue.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "addrlist.h"
+#include "smtp_addr.h"
+#include "util.h"
+
+/* Cap on one element (display name and address) after cleaning. */
+#define ELEM_MAX 2048
+
+/* Fill err with a reason about text[0..n); returns -1. */
+static int
+fail(char *err, size_t errlen, const char *why, const char *text, size_t n)
+{
+	if (text != NULL)
+		snprintf(err, errlen, "%s in \"%.*s\"", why, (int)(n > 80 ? 80 : n), text);
+	else
+		snprintf(err, errlen, "%s", why);
+	return -1;
+}
+
+/* Copy a quoted string starting at v[*i] == '"' to out; false if unterminated. */
+static bool
+copy_quoted(const char *v, size_t len, size_t *i, char *out, size_t *o)
+{
+	out[(*o)++] = v[(*i)++];
+	while (*i < len) {
+		char c = v[(*i)++];
+		if (c == '\r' || c == '\n')
+			c = ' ';
+		out[(*o)++] = c;
+		if (c == '\\' && *i < len)
+			out[(*o)++] = v[(*i)++];
+		else if (c == '"')
+			return true;
+	}
+	return false;
+}
+
+/* Skip a (nested) comment starting at v[*i] == '('; false if unterminated. */
+static bool
+skip_comment(const char *v, size_t len, size_t *i)
+{
+	int depth = 0;
+
+	while (*i < len) {
+		char c = v[(*i)++];
+		if (c == '\\')
+			(*i)++;
+		else if (c == '(')
+			depth++;
+		else if (c == ')' && --depth == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Comments out, white space to single spaces; malloc'd, NULL with err. */
+static char *
+clean(const char *v, size_t len, size_t *outlen, char *err, size_t errlen)
+{
+	char *out = xmalloc(len + 1);
+	size_t i = 0, o = 0;
+
+	while (i < len) {
+		char c = v[i];
+		if (c == '"') {
+			if (!copy_quoted(v, len, &i, out, &o))
+				goto unterminated;
+		} else if (c == '(') {
+			if (!skip_comment(v, len, &i))
+				goto unterminated;
+			out[o++] = ' ';
+		} else {
+			if (c == '\r' || c == '\n' || c == '\t')
+				c = ' ';
+			if (c == '\0')
+				break;
+			if (!(c == ' ' && o > 0 && out[o - 1] == ' '))
+				out[o++] = c;
+			i++;
+		}
+	}
+	if (i < len) {
+		free(out);
+		fail(err, errlen, "NUL byte in address list", NULL, 0);
+		return NULL;
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return out;
+unterminated:
+	free(out);
+	fail(err, errlen, "unterminated quoted string or comment", v, len);
+	return NULL;
+}
+
+/* Characters next to which white space may be dropped from an address. */
+static bool
+is_addr_special(char c)
+{
+	return c == '.' || c == '@' || c == '<' || c == '>' || c == ',' || c == ':';
+}
+
+/*
+ * Copy the address a[0..n) to out without the white space the obsolete
+ * syntax allows (around specials); false when white space separates two
+ * words ("john doe@x").
+ */
+static bool
+compact(const char *a, size_t n, char *out, size_t *outlen)
+{
+	size_t i = 0, o = 0;
+	bool space = false;
+
+	while (i < n) {
+		if (a[i] == ' ') {
+			space = true;
+			i++;
+			continue;
+		}
+		if (space && o > 0 && !is_addr_special(out[o - 1]) && !is_addr_special(a[i]))
+			return false;
+		space = false;
+		if (a[i] == '"') {
+			if (!copy_quoted(a, n, &i, out, &o))
+				return false;
+		} else
+			out[o++] = a[i++];
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return true;
+}
+
+/* Index of the top-level '<' in e[0..n) (outside quotes), or n. */
+static size_t
+find_angle(const char *e, size_t n)
+{
+	bool q = false;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (q && e[i] == '\\')
+			i++;
+		else if (e[i] == '"')
+			q = !q;
+		else if (!q && e[i] == '<')
+			return i;
+	}
+	return n;
+}
+
+/* Check one address (bracketed or bare) and append it to l. */
+static int
+add_addr(const char *a, size_t n, unsigned flags, struct addrlist *l,
+    char *err, size_t errlen)
+{
+	char buf[ELEM_MAX + 1], out[SMTP_ADDR_MAX + 1];
+	unsigned f = SMTP_ADDR_NO_BRACKETS_OK;
+	enum smtp_addr_err r;
+	size_t bl, used;
+
+	if (n > ELEM_MAX || !compact(a, n, buf, &bl))
+		return fail(err, errlen, "bad address", a, n);
+	if (flags & ADDRLIST_ALLOW_NULL)
+		f |= SMTP_ADDR_ALLOW_NULL;
+	if (flags & ADDRLIST_UTF8)
+		f |= SMTP_ADDR_UTF8;
+	if (bl == 2 && memcmp(buf, "<>", 2) == 0 && !(flags & ADDRLIST_ALLOW_NULL))
+		return fail(err, errlen, "null address not allowed", a, n);
+	r = smtp_addr_parse_path(buf, bl, f, out, sizeof(out), &used);
+	if (r != SMTP_ADDR_OK || used != bl) {
+		snprintf(err, errlen, "bad address \"%.*s\": %s", (int)(bl > 80 ? 80 : bl),
+		    buf, r != SMTP_ADDR_OK ? smtp_addr_strerror(r) : "trailing text");
+		return -1;
+	}
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 8;
+		l->addrs = xrealloc(l->addrs, l->cap * sizeof(*l->addrs));
+	}
+	l->addrs[l->n++] = xstrdup(out);
+	return 0;
+}
+
+/* One list element: "[display name] <addr>" or a bare addr-spec. */
+static int
+element(const char *e, size_t n, unsigned flags, struct addrlist *l,
+    char *err, size_t errlen)
+{
+	size_t a, close;
+
+	while (n > 0 && e[0] == ' ')
+		e++, n--;
+	while (n > 0 && e[n - 1] == ' ')
+		n--;
+	if (n == 0)
+		return 0;	/* empty element: allowed by the obsolete syntax */
+	a = find_angle(e, n);
+	if (a == n) {
+		if (memchr(e, '@', n) == NULL)
+			return fail(err, errlen, "not an address (no '@')", e, n);
+		return add_addr(e, n, flags, l, err, errlen);
+	}
+	close = n - 1;
+	if (e[close] != '>')
+		return fail(err, errlen, "text after the angle-addr", e, n);
+	return add_addr(e + a, close - a + 1, flags, l, err, errlen);
+}
+
+struct splitter {
+	bool quote, group;
+	int angle, bracket;
+};
+
+/* Update the quoting state for c (at c[0], c[1] next); true when top level. */
+static bool
+top_level(struct splitter *s, const char *c, size_t *i)
+{
+	if (s->quote) {
+		if (c[0] == '\\')
+			(*i)++;
+		else if (c[0] == '"')
+			s->quote = false;
+		return false;
+	}
+	switch (c[0]) {
+	case '"':
+		s->quote = true;
+		return false;
+	case '<':
+		s->angle++;
+		return false;
+	case '>':
+		s->angle -= s->angle > 0;
+		return false;
+	case '[':
+		s->bracket++;
+		return false;
+	case ']':
+		s->bracket -= s->bracket > 0;
+		return false;
+	}
+	return s->angle == 0 && s->bracket == 0;
+}
+
+/* Split the cleaned body into elements and groups. */
+static int
+split(const char *c, size_t n, unsigned flags, struct addrlist *l,
+    char *err, size_t errlen)
+{
+	struct splitter s = { false, false, 0, 0 };
+	size_t i, start = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!top_level(&s, c + i, &i))
+			continue;
+		if (c[i] == ':' && !s.group) {
+			s.group = true;		/* the group's name is dropped */
+			start = i + 1;
+		} else if (c[i] == ',' || (c[i] == ';' && s.group)) {
+			if (element(c + start, i - start, flags, l, err, errlen) < 0)
+				return -1;
+			if (c[i] == ';')
+				s.group = false;
+			start = i + 1;
+		} else if (c[i] == ';' || c[i] == ':')
+			return fail(err, errlen, "misplaced group delimiter", c, n);
+	}
+	if (s.angle != 0)
+		return fail(err, errlen, "unbalanced '<'", c, n);
+	/* a group without its ';' is taken as ended (common in the wild) */
+	return element(c + start, n - start, flags, l, err, errlen);
+}
+
+/* Parse an address header body and append its addresses to l. */
+int
+addrlist_parse(const char *value, size_t len, unsigned flags,
+    struct addrlist *l, char *err, size_t errlen)
+{
+	size_t n0 = l->n, cl;
+	char *c;
+	int rc;
+
+	if ((c = clean(value, len, &cl, err, errlen)) == NULL)
+		return -1;
+	rc = split(c, cl, flags, l, err, errlen);
+	free(c);
+	if (rc < 0) {
+		while (l->n > n0)
+			free(l->addrs[--l->n]);
+	}
+	return rc;
+}
+
+/* Two addresses are equal when the local parts match exactly and the
+ * domains match without case. */
+static bool
+same_addr(const char *a, const char *b)
+{
+	const char *da = strrchr(a, '@'), *db = strrchr(b, '@');
+
+	if (da == NULL || db == NULL)
+		return strcmp(a, b) == 0;
+	return da - a == db - b && memcmp(a, b, (size_t)(da - a)) == 0 &&
+	    strcasecmp(da, db) == 0;
+}
+
+/* Append addr unless already present. */
+bool
+addrlist_add_unique(struct addrlist *l, const char *addr)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (same_addr(l->addrs[i], addr))
+			return false;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 8;
+		l->addrs = xrealloc(l->addrs, l->cap * sizeof(*l->addrs));
+	}
+	l->addrs[l->n++] = xstrdup(addr);
+	return true;
+}
+
+/* Free everything in l. */
+void
+addrlist_free(struct addrlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->addrs[i]);
+	free(l->addrs);
+	l->addrs = NULL;
+	l->n = l->cap = 0;
+}

@@ -1,2 +1,405 @@
-/* stub: not written yet */
-typedef int stub_dsn;
+/*
+ * dsn: RFC 3464 delivery status notifications as text, pure (no I/O, no
+ * clock: the caller passes the time).
+ *
+ * The message is a multipart/report; report-type=delivery-status (RFC
+ * 6522) with three parts: a short human text, the message/delivery-status
+ * fields (per message: Reporting-MTA, Arrival-Date; per recipient:
+ * Final-Recipient, Action, Status, Diagnostic-Code, Last-Attempt-Date,
+ * Will-Retry-Until), and the original header block as text/rfc822-headers.
+ * Status comes from the enhanced code of the reply (RFC 3463) when there is
+ * one, else 5.0.0 / 4.0.0.  CRLF line ends; long fields are folded so no
+ * line reaches 998 characters; reply text is made 7-bit printable.
+ *
+ * This module knows nothing about the queue files, SMTP sessions or when a
+ * notification is due: the scheduler decides that and queues the result.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "dsn.h"
+#include "util.h"
+
+#define FOLD_AT		76	/* preferred line length */
+#define HARD_AT		900	/* split a word longer than this (< 998) */
+
+struct obuf {
+	char *p;
+	size_t len, cap;
+};
+
+/* Append n bytes. */
+static void
+ob_add(struct obuf *b, const char *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->p = xrealloc(b->p, b->cap);
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* Append a string. */
+static void
+ob_str(struct obuf *b, const char *s)
+{
+	ob_add(b, s, strlen(s));
+}
+
+/* Append formatted text. */
+static void __attribute__((format(printf, 2, 3)))
+ob_printf(struct obuf *b, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	ob_add(b, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+/* s made 7-bit printable: controls become spaces, non-ASCII '?' (malloc'd). */
+static char *
+printable(const char *s)
+{
+	char *o = xstrdup(s != NULL ? s : "");
+	char *p;
+
+	for (p = o; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c < 0x20 || c == 0x7f)
+			*p = ' ';
+		else if (c >= 0x80)
+			*p = '?';
+	}
+	return o;
+}
+
+/*
+ * Append text word by word after first (already on the line, col wide),
+ * breaking lines before FOLD_AT with CRLF + indent, and splitting words
+ * longer than HARD_AT.  Ends with CRLF.
+ */
+static void
+ob_wrap(struct obuf *b, size_t col, const char *text, const char *indent)
+{
+	const char *p = text;
+	size_t w, il = strlen(indent);
+
+	while (*p == ' ')
+		p++;
+	while (*p != '\0') {
+		for (w = 0; p[w] != '\0' && p[w] != ' '; w++)
+			;
+		if (w > HARD_AT)
+			w = HARD_AT;
+		if (col > il && col + 1 + w > FOLD_AT) {
+			ob_str(b, "\r\n");
+			ob_str(b, indent);
+			col = il;
+		} else if (col > il || (col > 0 && il == 0)) {
+			ob_add(b, " ", 1);
+			col++;
+		}
+		ob_add(b, p, w);
+		col += w;
+		p += w;
+		while (*p == ' ')
+			p++;
+	}
+	ob_str(b, "\r\n");
+}
+
+/* A header field "Name: value", folded; the value made printable. */
+static void
+ob_field(struct obuf *b, const char *name, const char *value)
+{
+	char *v = printable(value);
+
+	ob_str(b, name);
+	ob_str(b, ":");
+	ob_wrap(b, strlen(name) + 1, v, " ");
+	free(v);
+}
+
+/* RFC 5322 date-time in UTC, locale-independent. */
+static void
+fmt_date(int64_t t, char *buf, size_t sz)
+{
+	static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+	static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL)
+		memset(&tm, 0, sizeof(tm));
+	snprintf(buf, sz, "%s, %d %s %d %02d:%02d:%02d +0000", days[tm.tm_wday % 7],
+	    tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec);
+}
+
+/* Length of 1-3 digits at s, or 0. */
+static size_t
+digits13(const char *s)
+{
+	size_t n = 0;
+
+	while (n < 4 && s[n] >= '0' && s[n] <= '9')
+		n++;
+	return n >= 1 && n <= 3 ? n : 0;
+}
+
+/* Status (RFC 3463 "c.s.d") for a reply, or the kind's default. */
+static void
+status_of(const char *reply, enum dsn_kind kind, char *out, size_t sz)
+{
+	const char *p = reply;
+	size_t a, c;
+
+	snprintf(out, sz, "%s", kind == DSN_FAILED ? "5.0.0" : "4.0.0");
+	if (p == NULL || strlen(p) < 3 || digits13(p) != 3)
+		return;
+	if (p[0] == '4' || p[0] == '5')
+		snprintf(out, sz, "%c.0.0", p[0]);
+	p += 3;
+	if (*p != ' ' && *p != '-')
+		return;
+	p++;
+	if ((*p != '2' && *p != '4' && *p != '5') || p[1] != '.')
+		return;
+	if ((a = digits13(p + 2)) == 0 || p[2 + a] != '.')
+		return;
+	if ((c = digits13(p + 3 + a)) == 0)
+		return;
+	if (p[3 + a + c] != '\0' && p[3 + a + c] != ' ')
+		return;
+	snprintf(out, sz, "%.*s", (int)(3 + a + c), p);
+}
+
+/* 1 when r is a recipient this kind of notice reports. */
+static int
+reported(const struct queue_rcpt *r, enum dsn_kind kind)
+{
+	return kind == DSN_FAILED ? r->state == QUEUE_RCPT_FAILED :
+	    r->state == QUEUE_RCPT_PENDING;
+}
+
+/* The reply to show for r: its own, else the message's last one. */
+static const char *
+reply_of(const struct queue_entry *e, const struct queue_rcpt *r)
+{
+	if (r->reply != NULL && r->reply[0] != '\0')
+		return r->reply;
+	if (e->last_reply != NULL && e->last_reply[0] != '\0')
+		return e->last_reply;
+	return NULL;
+}
+
+/* What the notice needs beyond the entry. */
+struct dsn_ctx {
+	const struct queue_entry *e;
+	enum dsn_kind kind;
+	const char *mta;
+	int64_t now, retry_until;
+	char boundary[80];
+};
+
+/* The top-level header section. */
+static void
+top_headers(struct obuf *b, const struct dsn_ctx *c)
+{
+	char date[64], v[512];
+
+	snprintf(v, sizeof(v), "Mail Delivery System <MAILER-DAEMON@%s>", c->mta);
+	ob_field(b, "From", v);
+	snprintf(v, sizeof(v), "<%s>", c->e->sender);
+	ob_field(b, "To", v);
+	ob_field(b, "Subject", c->kind == DSN_FAILED ?
+	    "Undelivered Mail Returned to Sender" : "Delayed Mail (still being retried)");
+	fmt_date(c->now, date, sizeof(date));
+	ob_field(b, "Date", date);
+	snprintf(v, sizeof(v), "<%" PRId64 ".dsn-%s.%s@%s>", c->now,
+	    c->kind == DSN_FAILED ? "failed" : "delayed", c->e->id, c->mta);
+	ob_field(b, "Message-ID", v);
+	ob_field(b, "MIME-Version", "1.0");
+	ob_printf(b, "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+	    "\tboundary=\"%s\"\r\n", c->boundary);
+	ob_field(b, "Auto-Submitted", "auto-replied");
+	ob_str(b, "\r\nThis is a MIME-encapsulated message.\r\n\r\n");
+}
+
+/* Part 1: the text for people. */
+static void
+human_part(struct obuf *b, const struct dsn_ctx *c)
+{
+	char date[64], *v;
+	size_t i;
+
+	ob_printf(b, "--%s\r\nContent-Description: Notification\r\n"
+	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n", c->boundary);
+	ob_printf(b, "This is the mail system at host %s.\r\n\r\n", c->mta);
+	if (c->kind == DSN_FAILED)
+		ob_wrap(b, 0, "I'm sorry to have to inform you that your message could not be "
+		    "delivered to one or more recipients. The recipients and the replies "
+		    "of the mail system are listed below; the headers of your message "
+		    "are attached.", "");
+	else {
+		fmt_date(c->e->created, date, sizeof(date));
+		v = xasprintf("Your message, queued since %s, could not be delivered yet to "
+		    "the recipients below. This is only a warning: you do not need to "
+		    "send it again. The mail system will keep trying and will tell you "
+		    "if delivery finally fails.", date);
+		ob_wrap(b, 0, v, "");
+		free(v);
+	}
+	ob_str(b, "\r\n");
+	for (i = 0; i < c->e->nrcpts; i++) {
+		const struct queue_rcpt *r = &c->e->rcpts[i];
+		if (!reported(r, c->kind))
+			continue;
+		v = printable(r->addr);
+		ob_printf(b, "<%s>:", v);
+		free(v);
+		v = printable(reply_of(c->e, r) != NULL ? reply_of(c->e, r) :
+		    c->kind == DSN_FAILED ? "delivery failed" : "delivery delayed");
+		ob_str(b, "\r\n    ");
+		ob_wrap(b, 4, v, "    ");
+		free(v);
+	}
+	ob_str(b, "\r\n");
+}
+
+/* One per-recipient block of the delivery-status part. */
+static void
+rcpt_block(struct obuf *b, const struct dsn_ctx *c, const struct queue_rcpt *r)
+{
+	char v[1024], st[32], *rep;
+	const char *reply = reply_of(c->e, r);
+
+	ob_str(b, "\r\n");
+	snprintf(v, sizeof(v), "rfc822; %s", r->addr);
+	ob_field(b, "Final-Recipient", v);
+	ob_field(b, "Action", c->kind == DSN_FAILED ? "failed" : "delayed");
+	status_of(reply, c->kind, st, sizeof(st));
+	ob_field(b, "Status", st);
+	if (reply != NULL) {
+		rep = xasprintf("smtp; %s", reply);
+		ob_field(b, "Diagnostic-Code", rep);
+		free(rep);
+	}
+	if (c->e->attempts > 0) {
+		fmt_date(c->now, v, sizeof(v));
+		ob_field(b, "Last-Attempt-Date", v);
+	}
+	if (c->kind == DSN_DELAYED && c->retry_until > 0) {
+		fmt_date(c->retry_until, v, sizeof(v));
+		ob_field(b, "Will-Retry-Until", v);
+	}
+}
+
+/* Part 2: message/delivery-status. */
+static void
+status_part(struct obuf *b, const struct dsn_ctx *c)
+{
+	char v[512];
+	size_t i;
+
+	ob_printf(b, "--%s\r\nContent-Description: Delivery report\r\n"
+	    "Content-Type: message/delivery-status\r\n\r\n", c->boundary);
+	snprintf(v, sizeof(v), "dns; %s", c->mta);
+	ob_field(b, "Reporting-MTA", v);
+	ob_field(b, "X-Smtpgate-Queue-ID", c->e->id);
+	fmt_date(c->e->created, v, sizeof(v));
+	ob_field(b, "Arrival-Date", v);
+	for (i = 0; i < c->e->nrcpts; i++)
+		if (reported(&c->e->rcpts[i], c->kind))
+			rcpt_block(b, c, &c->e->rcpts[i]);
+	ob_str(b, "\r\n");
+}
+
+/* Part 3: the original headers, CRLF line ends, without the blank line. */
+static void
+headers_part(struct obuf *b, const struct dsn_ctx *c, const char *h, size_t n)
+{
+	size_t i, start;
+	bool eight = false;
+
+	for (i = 0; i < n; i++)
+		eight |= (unsigned char)h[i] >= 0x80;
+	while (n > 0 && (h[n - 1] == '\n' || h[n - 1] == '\r'))
+		n--;
+	ob_printf(b, "--%s\r\nContent-Description: Undelivered Message Headers\r\n"
+	    "Content-Type: text/rfc822-headers\r\n%s\r\n", c->boundary,
+	    eight ? "Content-Transfer-Encoding: 8bit\r\n" : "");
+	for (start = 0, i = 0; i <= n; i++) {
+		if (i < n && h[i] != '\n')
+			continue;
+		ob_add(b, h + start, i - start - (i > start && h[i - 1] == '\r'));
+		ob_str(b, "\r\n");
+		start = i + 1;
+	}
+	ob_str(b, "\r\n");
+}
+
+/* A boundary that does not occur in the original headers. */
+static void
+make_boundary(struct dsn_ctx *c, const char *h, size_t n)
+{
+	unsigned k;
+
+	for (k = 0; k < 1000; k++) {
+		snprintf(c->boundary, sizeof(c->boundary), "=_smtpgate_%s_%" PRId64 "_%u",
+		    c->e->id, c->now, k);
+		if (h == NULL || memmem(h, n, c->boundary, strlen(c->boundary)) == NULL)
+			return;
+	}
+}
+
+/* Build the notification, with Will-Retry-Until for DSN_DELAYED. */
+char *
+dsn_build_until(const struct queue_entry *e, enum dsn_kind kind,
+    const char *reporting_mta, const char *headers, size_t headers_len,
+    int64_t now, int64_t retry_until, size_t *lenp)
+{
+	struct dsn_ctx c = { e, kind, reporting_mta, now, retry_until, "" };
+	struct obuf b = { NULL, 0, 0 };
+	size_t i;
+
+	if (e->sender == NULL || e->sender[0] == '\0')
+		return NULL;	/* never notify the null sender */
+	for (i = 0; i < e->nrcpts && !reported(&e->rcpts[i], kind); i++)
+		;
+	if (i == e->nrcpts)
+		return NULL;
+	make_boundary(&c, headers, headers_len);
+	top_headers(&b, &c);
+	human_part(&b, &c);
+	status_part(&b, &c);
+	if (headers != NULL && headers_len > 0)
+		headers_part(&b, &c, headers, headers_len);
+	ob_printf(&b, "--%s--\r\n", c.boundary);
+	if (lenp != NULL)
+		*lenp = b.len;
+	return b.p;
+}
+
+/* Build the notification (without Will-Retry-Until). */
+char *
+dsn_build(const struct queue_entry *e, enum dsn_kind kind,
+    const char *reporting_mta, const char *headers, size_t headers_len,
+    int64_t now, size_t *lenp)
+{
+	return dsn_build_until(e, kind, reporting_mta, headers, headers_len, now, 0, lenp);
+}

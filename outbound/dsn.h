@@ -29,4 +29,12 @@ char *dsn_build(const struct queue_entry *e, enum dsn_kind kind,
     const char *reporting_mta, const char *headers, size_t headers_len,
     int64_t now, size_t *lenp);
 
+/*
+ * The same, and for DSN_DELAYED with "Will-Retry-Until: <retry_until>"
+ * (created + max_queue_lifetime; 0 leaves the field out, as dsn_build does).
+ */
+char *dsn_build_until(const struct queue_entry *e, enum dsn_kind kind,
+    const char *reporting_mta, const char *headers, size_t headers_len,
+    int64_t now, int64_t retry_until, size_t *lenp);
+
 #endif

@@ -28,7 +28,7 @@ struct pickup_dirs {
 
 /*
  * Pure: parse a pickup file.  On success (0) e->sender and e->rcpts are
- * set (other fields untouched) and *msg/*msglen is the malloc'd message to
+ * set (other fields untouched) and *msg, *msglen is the malloc'd message to
  * store.  On failure (-1) reason says why (for the bad/ log line).
  */
 int pickup_parse(const char *buf, size_t len, struct queue_entry *e,

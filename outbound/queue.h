@@ -78,7 +78,17 @@ int queue_entry_create(int tmpdirfd, int queuedirfd, const char *sender,
     const char *const *rcpts, size_t nrcpts, const char *msg, size_t msglen,
     int64_t now, bool sync, struct queue_entry *e, char *err, size_t errlen);
 
-/* Call fn for every queued id (every *.env), in no particular order. */
+/*
+ * The same under a given id (pickup: the id of its claim, so a crash can
+ * be recovered).  queue/<id>.msg must not exist yet (EEXIST otherwise).
+ */
+int queue_entry_create_id(int tmpdirfd, int queuedirfd, const char *id,
+    const char *sender, const char *const *rcpts, size_t nrcpts,
+    const char *msg, size_t msglen, int64_t now, bool sync,
+    struct queue_entry *e, char *err, size_t errlen);
+
+/* Call fn for every queued id (every *.env), in no particular order; a
+ * non-zero return from fn stops the walk and is returned. */
 int queue_foreach(int queuedirfd, int (*fn)(void *arg, const char *id),
     void *arg, char *err, size_t errlen);
 

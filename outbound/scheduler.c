@@ -1,2 +1,1322 @@
-/* stub: not written yet */
-typedef int stub_scheduler;
+/*
+ * scheduler: the outbound queue runner.
+ *
+ * Every queued message lives in memory only as a heap item (id, next
+ * attempt, creation time: 40 bytes); its entry (.env) and body (.msg,
+ * mapped read-only) are loaded only while it is being delivered.  Due
+ * messages go to relay connections (at most max_connections, each reused
+ * for up to messages_per_connection messages).  Results update the entry:
+ * delivered / pending (4xx) / failed (5xx); a message with nothing pending
+ * is bounced (DSN from <> to its sender, for the failed recipients) and
+ * removed; otherwise it is retried with exponential backoff until
+ * max_queue_lifetime, with one "delayed" DSN after delay_warning.
+ *
+ * Pickup files and control requests are noticed by inotify and by a
+ * periodic scan.  Pickups are claimed in batches without fsync and made
+ * durable by one pickup_commit per batch before any delivery; state
+ * updates are likewise written unsynced and fsynced together (group
+ * commit) at the end of the loop iteration that produced them.
+ *
+ * It must not know about sockets, TLS or SMTP syntax (relay.c does).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/dns.h>
+#include <event2/event.h>
+
+#include "daemon.h"
+#include "dsn.h"
+#include "fsutil.h"
+#include "id.h"
+#include "log.h"
+#include "metrics.h"
+#include "pickup.h"
+#include "queue.h"
+#include "scheduler.h"
+#include "spool.h"
+#include "util.h"
+
+#define SCHED_PICKUP_BATCH	256
+#define SCHED_HEADERS_MAX	65536
+#define SCHED_STATUS_SECS	60
+#define SCHED_EXPIRED_REPLY	"451 4.4.7 delivery time expired"
+
+/* One queued message as the scheduler keeps it. */
+struct sched_item {
+	int64_t next;		/* next attempt, unix time */
+	int64_t created;
+	char id[ID_LEN + 1];
+};
+
+/* One message being delivered. */
+struct sched_delivery {
+	struct relay_job job;		/* first: relay hands it back */
+	struct sched *s;
+	struct queue_entry e;
+	size_t *idx;			/* job rcpt k is e.rcpts[idx[k]] */
+	const char **rcpts;
+	void *map;			/* the mapped .msg */
+	size_t maplen;
+	bool deleted;			/* a delete request came in meanwhile */
+	struct sched_delivery *prev, *next;
+};
+
+/* One relay connection. */
+struct sched_conn {
+	struct sched *s;
+	struct relay_conn *rc;
+	struct sched_conn *prev, *next;
+};
+
+struct sched {
+	struct event_base *base;
+	struct evdns_base *dns;
+	const struct outbound_config *cfg;
+	struct relay_profile *prof;
+	struct relay_counters rcount;
+	uint64_t *n_delivered, *n_deferred, *n_bounced;
+	uint64_t dummy[6];
+	char *spoolpath;
+	int tmpfd, controlfd;
+	struct pickup_dirs dirs;
+	struct sched_item *heap;
+	size_t nheap, capheap;
+	struct sched_delivery *inflight;
+	size_t ninflight;
+	struct sched_conn *conns;
+	size_t nconns;
+	char **backlog;			/* pickup names waiting for a claim */
+	size_t nbacklog, capbacklog, headbacklog;
+	char (*unsynced)[ID_LEN + 1];	/* .env files stored without fsync */
+	size_t nunsynced, capunsynced;
+	bool dirty;			/* queue/ changed since the last commit */
+	int inofd, wd_pickup, wd_control;
+	struct event *ev_ino, *ev_scan, *ev_timer, *ev_dispatch, *ev_pickup;
+	struct event *ev_commit, *ev_status, *ev_grace, *ev_stopped;
+	bool stopping;
+	void (*stop_done)(void *);
+	void *stop_arg;
+};
+
+static void sched_kick(struct sched *s);
+static void sched_commit(struct sched *s);
+
+/* Wall clock, seconds. */
+static int64_t
+sched_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* Heap order: earlier next attempt first, then older message first. */
+static bool
+sched_before(const struct sched_item *a, const struct sched_item *b)
+{
+	if (a->next != b->next)
+		return a->next < b->next;
+	return a->created < b->created;
+}
+
+/* Swap two heap slots. */
+static void
+sched_swap(struct sched *s, size_t i, size_t j)
+{
+	struct sched_item t = s->heap[i];
+
+	s->heap[i] = s->heap[j];
+	s->heap[j] = t;
+}
+
+/* Move heap item i up to its place. */
+static void
+sched_sift_up(struct sched *s, size_t i)
+{
+	while (i > 0 && sched_before(&s->heap[i], &s->heap[(i - 1) / 2])) {
+		sched_swap(s, i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+}
+
+/* Move heap item i down to its place. */
+static void
+sched_sift_down(struct sched *s, size_t i)
+{
+	size_t l, r, m;
+
+	for (;;) {
+		l = 2 * i + 1;
+		r = l + 1;
+		m = i;
+		if (l < s->nheap && sched_before(&s->heap[l], &s->heap[m]))
+			m = l;
+		if (r < s->nheap && sched_before(&s->heap[r], &s->heap[m]))
+			m = r;
+		if (m == i)
+			return;
+		sched_swap(s, i, m);
+		i = m;
+	}
+}
+
+/* Add a message to the heap. */
+static void
+sched_push(struct sched *s, const char *id, int64_t next, int64_t created)
+{
+	struct sched_item *it;
+
+	if (s->nheap == s->capheap) {
+		s->capheap = s->capheap ? s->capheap * 2 : 1024;
+		s->heap = xrealloc(s->heap, s->capheap * sizeof(*s->heap));
+	}
+	it = &s->heap[s->nheap];
+	it->next = next;
+	it->created = created;
+	util_strlcpy(it->id, id, sizeof(it->id));
+	sched_sift_up(s, s->nheap++);
+}
+
+/* Remove heap item i. */
+static void
+sched_heap_remove(struct sched *s, size_t i)
+{
+	s->heap[i] = s->heap[--s->nheap];
+	if (i < s->nheap) {
+		sched_sift_up(s, i);
+		sched_sift_down(s, i);
+	}
+}
+
+/* Index of id in the heap, or -1 (linear: only for control requests). */
+static long
+sched_heap_find(const struct sched *s, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < s->nheap; i++)
+		if (strcmp(s->heap[i].id, id) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* Rebuild the heap order after many keys changed. */
+static void
+sched_heapify(struct sched *s)
+{
+	size_t i;
+
+	for (i = s->nheap / 2; i-- > 0;)
+		sched_sift_down(s, i);
+}
+
+/* Remember an unsynced .env for the next group commit. */
+static void
+sched_note_unsynced(struct sched *s, const char *id)
+{
+	if (s->nunsynced == s->capunsynced) {
+		s->capunsynced = s->capunsynced ? s->capunsynced * 2 : 64;
+		s->unsynced = xrealloc(s->unsynced, s->capunsynced * sizeof(*s->unsynced));
+	}
+	util_strlcpy(s->unsynced[s->nunsynced++], id, ID_LEN + 1);
+	s->dirty = true;
+	event_active(s->ev_commit, 0, 0);
+}
+
+/* Note a change of queue/ itself (a removal) for the next commit. */
+static void
+sched_note_dirty(struct sched *s)
+{
+	s->dirty = true;
+	event_active(s->ev_commit, 0, 0);
+}
+
+/* Group commit: fsync every .env written since the last one, then queue/. */
+static void
+sched_commit(struct sched *s)
+{
+	char name[ID_LEN + 8], err[512];
+	size_t i;
+	int fd;
+
+	for (i = 0; i < s->nunsynced; i++) {
+		snprintf(name, sizeof(name), "%s.env", s->unsynced[i]);
+		fd = openat(s->dirs.queue, name, O_RDONLY | O_CLOEXEC);
+		if (fd == -1) {
+			if (errno != ENOENT)
+				log_warn("commit queue/%s: open", name);
+			continue;
+		}
+		if (fsync(fd) == -1)
+			log_warn("commit queue/%s: fsync", name);
+		close(fd);
+	}
+	s->nunsynced = 0;
+	if (s->dirty && fsutil_fsync_dirfd(s->dirs.queue, "queue", err, sizeof(err)) == -1)
+		log_warnx("commit: %s", err);
+	s->dirty = false;
+}
+
+/* Commit event callback. */
+static void
+sched_commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	sched_commit(arg);
+}
+
+/* Count recipients in a state. */
+static size_t
+sched_count(const struct queue_entry *e, enum queue_rcpt_state st)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < e->nrcpts; i++)
+		n += e->rcpts[i].state == st;
+	return n;
+}
+
+/* Replace a malloc'd string. */
+static void
+sched_set_str(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = src ? xstrdup(src) : NULL;
+}
+
+/* One log line per recipient and attempt. */
+static void
+sched_log_out(const struct queue_entry *e, const char *rcpt, const char *relay,
+    const char *status, const char *reply, const char *tls, int64_t now)
+{
+	log_info("out id=%s to=<%s> relay=%s status=%s reply=\"%s\" attempts=%u "
+	    "delay=%llds tls=%s", e->id, rcpt, relay ? relay : "none", status,
+	    reply ? reply : "", e->attempts, (long long)(now - e->created),
+	    tls ? tls : "none");
+}
+
+/* The header block of a message (up to the blank line). */
+static size_t
+sched_header_len(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < n; i++) {
+		if (p[i] != '\n')
+			continue;
+		if (p[i + 1] == '\n')
+			return i + 1;
+		if (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n')
+			return i + 1;
+	}
+	return n;
+}
+
+/* Read the start of queue/<id>.msg for the DSN's header part. */
+static char *
+sched_read_headers(struct sched *s, const struct sched_delivery *d, size_t *lenp)
+{
+	char name[ID_LEN + 8], *buf;
+	ssize_t r;
+	size_t n = 0;
+	int fd;
+
+	if (d->map != NULL) {
+		*lenp = sched_header_len(d->map, d->maplen);
+		return xstrndup(d->map, *lenp);
+	}
+	buf = xmalloc(SCHED_HEADERS_MAX + 1);
+	snprintf(name, sizeof(name), "%s.msg", d->e.id);
+	fd = openat(s->dirs.queue, name, O_RDONLY | O_CLOEXEC);
+	while (fd != -1 && n < SCHED_HEADERS_MAX &&
+	    (r = read(fd, buf + n, SCHED_HEADERS_MAX - n)) > 0)
+		n += (size_t)r;
+	if (fd != -1)
+		close(fd);
+	*lenp = sched_header_len(buf, n);
+	buf[*lenp] = '\0';
+	return buf;
+}
+
+/* Queue a DSN of kind for d to its sender, from <>.  0 (also when there
+ * is nothing to report), or -1 when it could not be queued. */
+static int
+sched_notify(struct sched *s, struct sched_delivery *d, enum dsn_kind kind, int64_t now)
+{
+	struct queue_entry ne;
+	const char *rcpt = d->e.sender;
+	char *hdr, *msg, err[512];
+	size_t hlen, len;
+	int rc;
+
+	hdr = sched_read_headers(s, d, &hlen);
+	msg = dsn_build_until(&d->e, kind, s->cfg->hostname, hdr, hlen, now,
+	    d->e.created + (int64_t)s->cfg->max_queue_lifetime, &len);
+	free(hdr);
+	if (msg == NULL)
+		return 0;
+	rc = queue_entry_create(s->tmpfd, s->dirs.queue, "", &rcpt, 1, msg, len, now,
+	    true, &ne, err, sizeof(err));
+	free(msg);
+	if (rc == -1) {
+		log_warnx("dsn orig=%s kind=%s status=error: %s", d->e.id,
+		    kind == DSN_FAILED ? "failed" : "delayed", err);
+		return -1;
+	}
+	log_info("dsn id=%s orig=%s kind=%s to=<%s>", ne.id, d->e.id,
+	    kind == DSN_FAILED ? "failed" : "delayed", d->e.sender);
+	sched_push(s, ne.id, ne.next_attempt, ne.created);
+	queue_entry_free(&ne);
+	sched_kick(s);
+	return 0;
+}
+
+/* Past max_queue_lifetime: every pending recipient fails. */
+static void
+sched_expire(struct sched *s, struct sched_delivery *d, int64_t now)
+{
+	struct queue_entry *e = &d->e;
+	char text[CLIENT_REPLY_MAX + 64];
+	size_t i;
+
+	if (now < e->created + (int64_t)s->cfg->max_queue_lifetime)
+		return;
+	for (i = 0; i < e->nrcpts; i++) {
+		if (e->rcpts[i].state != QUEUE_RCPT_PENDING)
+			continue;
+		e->rcpts[i].state = QUEUE_RCPT_FAILED;
+		if (e->rcpts[i].reply != NULL)
+			snprintf(text, sizeof(text), "%s; last reply: %s", SCHED_EXPIRED_REPLY,
+			    e->rcpts[i].reply);
+		else
+			util_strlcpy(text, SCHED_EXPIRED_REPLY, sizeof(text));
+		sched_set_str(&e->rcpts[i].reply, text);
+		sched_log_out(e, e->rcpts[i].addr, NULL, "bounced", text, NULL, now);
+		(*s->n_bounced)++;
+	}
+}
+
+/* Seconds until the next attempt after `attempts` tries, with jitter. */
+static int64_t
+sched_backoff(const struct sched *s, unsigned attempts)
+{
+	uint64_t d = s->cfg->retry_min ? s->cfg->retry_min : 1;
+	unsigned i;
+
+	for (i = 1; i < attempts && d < s->cfg->retry_max; i++)
+		d *= 2;
+	if (d > s->cfg->retry_max)
+		d = s->cfg->retry_max;
+	if (d >= 10)
+		d += (uint64_t)random() % (d / 10);
+	return (int64_t)d;
+}
+
+/* Remove a finished message from the spool. */
+static void
+sched_remove(struct sched *s, const char *id)
+{
+	char err[512];
+
+	if (queue_entry_remove(s->dirs.queue, id, err, sizeof(err)) == -1 && errno != ENOENT)
+		log_warnx("queue id=%s: remove: %s", id, err);
+	sched_note_dirty(s);
+}
+
+/* Store a message that is still pending and put it back in the heap. */
+static void
+sched_requeue(struct sched *s, struct sched_delivery *d, int64_t now)
+{
+	struct queue_entry *e = &d->e;
+	const struct outbound_config *cfg = s->cfg;
+	int64_t next, limit;
+	char err[512];
+
+	next = now + sched_backoff(s, e->attempts ? e->attempts : 1);
+	limit = e->created + (int64_t)cfg->max_queue_lifetime;
+	if (next > limit)
+		next = limit;
+	limit = e->created + (int64_t)cfg->delay_warning;
+	if (cfg->delay_warning && !e->delay_warned && e->sender[0] && limit > now &&
+	    next > limit)
+		next = limit;
+	e->next_attempt = next;
+	if (queue_entry_store(s->tmpfd, s->dirs.queue, e, false, err, sizeof(err)) == -1)
+		log_warnx("queue id=%s: store: %s", e->id, err);
+	else
+		sched_note_unsynced(s, e->id);
+	sched_push(s, e->id, next, e->created);
+}
+
+/* After an attempt (or instead of one): bounce, warn, remove or requeue. */
+static void
+sched_finalize(struct sched *s, struct sched_delivery *d, int64_t now)
+{
+	struct queue_entry *e = &d->e;
+	bool warn;
+
+	sched_expire(s, d, now);
+	if (sched_count(e, QUEUE_RCPT_PENDING) == 0) {
+		if (sched_count(e, QUEUE_RCPT_FAILED) && e->sender[0] && !e->bounced) {
+			if (sched_notify(s, d, DSN_FAILED, now) == -1) {
+				sched_requeue(s, d, now);
+				return;
+			}
+			e->bounced = true;
+		}
+		log_info("done id=%s delivered=%zu failed=%zu", e->id,
+		    sched_count(e, QUEUE_RCPT_DELIVERED), sched_count(e, QUEUE_RCPT_FAILED));
+		sched_remove(s, e->id);
+		return;
+	}
+	warn = s->cfg->delay_warning && !e->delay_warned && e->sender[0] &&
+	    now - e->created >= (int64_t)s->cfg->delay_warning;
+	if (warn && sched_notify(s, d, DSN_DELAYED, now) == 0)
+		e->delay_warned = true;
+	sched_requeue(s, d, now);
+}
+
+/* Free a delivery (unlinked from the in-flight list). */
+static void
+sched_delivery_free(struct sched_delivery *d)
+{
+	if (d->map != NULL)
+		munmap(d->map, d->maplen);
+	queue_entry_free(&d->e);
+	free(d->idx);
+	free(d->rcpts);
+	free(d);
+}
+
+/* Unlink a delivery from the in-flight list. */
+static void
+sched_inflight_del(struct sched *s, struct sched_delivery *d)
+{
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		s->inflight = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+	d->prev = d->next = NULL;
+	s->ninflight--;
+}
+
+/* Link a delivery into the in-flight list. */
+static void
+sched_inflight_add(struct sched *s, struct sched_delivery *d)
+{
+	d->next = s->inflight;
+	d->prev = NULL;
+	if (s->inflight)
+		s->inflight->prev = d;
+	s->inflight = d;
+	s->ninflight++;
+}
+
+/* The in-flight delivery of id, or NULL. */
+static struct sched_delivery *
+sched_inflight_find(const struct sched *s, const char *id)
+{
+	struct sched_delivery *d;
+
+	for (d = s->inflight; d != NULL; d = d->next)
+		if (strcmp(d->e.id, id) == 0)
+			return d;
+	return NULL;
+}
+
+/* Map queue/<id>.msg read-only. */
+static int
+sched_map(struct sched *s, struct sched_delivery *d, char *err, size_t errlen)
+{
+	char name[ID_LEN + 8];
+	struct stat st;
+	int fd;
+
+	snprintf(name, sizeof(name), "%s.msg", d->e.id);
+	fd = openat(s->dirs.queue, name, O_RDONLY | O_CLOEXEC);
+	if (fd == -1 || fstat(fd, &st) == -1) {
+		snprintf(err, errlen, "queue/%s: %s", name, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	d->maplen = (size_t)st.st_size;
+	if (d->maplen > 0)
+		d->map = mmap(NULL, d->maplen, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (d->map == MAP_FAILED) {
+		d->map = NULL;
+		snprintf(err, errlen, "queue/%s: mmap: %s", name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* true when s has a byte >= 0x80. */
+static bool
+sched_has_8bit(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] >= 0x80)
+			return true;
+	return false;
+}
+
+/* Fill the relay job from the entry's pending recipients. */
+static void
+sched_build_job(struct sched_delivery *d)
+{
+	struct queue_entry *e = &d->e;
+	struct client_message *m = &d->job.msg;
+	size_t i, k = 0;
+
+	d->idx = xcalloc(e->nrcpts, sizeof(*d->idx));
+	d->rcpts = xcalloc(e->nrcpts, sizeof(*d->rcpts));
+	m->smtputf8 = sched_has_8bit(e->sender, strlen(e->sender));
+	for (i = 0; i < e->nrcpts; i++) {
+		if (e->rcpts[i].state != QUEUE_RCPT_PENDING)
+			continue;
+		d->idx[k] = i;
+		d->rcpts[k++] = e->rcpts[i].addr;
+		if (sched_has_8bit(e->rcpts[i].addr, strlen(e->rcpts[i].addr)))
+			m->smtputf8 = true;
+	}
+	m->sender = e->sender;
+	m->rcpts = d->rcpts;
+	m->nrcpts = k;
+	m->size = d->maplen;
+	m->eightbit = sched_has_8bit(d->map, d->maplen);
+	d->job.body = d->map ? d->map : "";
+	d->job.bodylen = d->maplen;
+}
+
+/* Load a due message for delivery; NULL when it needs none now. */
+static struct sched_delivery *
+sched_prepare(struct sched *s, const struct sched_item *it, int64_t now)
+{
+	struct sched_delivery *d;
+	char err[512];
+
+	d = xcalloc(1, sizeof(*d));
+	d->s = s;
+	if (queue_entry_load(s->dirs.queue, it->id, &d->e, err, sizeof(err)) == -1) {
+		if (errno != ENOENT) {
+			log_warnx("queue id=%s: %s", it->id, err);
+			sched_push(s, it->id, now + (int64_t)s->cfg->retry_min, it->created);
+		}
+		free(d);
+		return NULL;
+	}
+	if (now >= d->e.created + (int64_t)s->cfg->max_queue_lifetime ||
+	    sched_count(&d->e, QUEUE_RCPT_PENDING) == 0) {
+		sched_finalize(s, d, now);
+		sched_delivery_free(d);
+		return NULL;
+	}
+	if (sched_map(s, d, err, sizeof(err)) == -1) {
+		log_warnx("queue id=%s: %s", d->e.id, err);
+		d->e.attempts++;
+		sched_set_str(&d->e.last_reply, "cannot read the queued message");
+		sched_finalize(s, d, now);
+		sched_delivery_free(d);
+		return NULL;
+	}
+	sched_build_job(d);
+	sched_inflight_add(s, d);
+	return d;
+}
+
+/* Pop the next due message ready for delivery, or NULL. */
+static struct sched_delivery *
+sched_take_due(struct sched *s)
+{
+	struct sched_delivery *d;
+	struct sched_item it;
+	int64_t now = sched_now();
+
+	while (!s->stopping && s->nheap > 0 && s->heap[0].next <= now) {
+		it = s->heap[0];
+		sched_heap_remove(s, 0);
+		if ((d = sched_prepare(s, &it, now)) != NULL)
+			return d;
+	}
+	return NULL;
+}
+
+/* Apply the outcome for one recipient of the job. */
+static void
+sched_apply_rcpt(struct sched *s, struct sched_delivery *d, size_t k,
+    const struct relay_outcome *o, int64_t now)
+{
+	struct queue_rcpt *r = &d->e.rcpts[d->idx[k]];
+	enum client_rcpt_status st = CLIENT_RCPT_TEMPFAIL;
+	const char *reply = o->failure ? o->failure->reply : "";
+	const char *status = "deferred";
+
+	if (o->results != NULL && k < o->nresults) {
+		st = o->results[k].status;
+		reply = o->results[k].reply;
+	}
+	sched_set_str(&r->reply, reply);
+	sched_set_str(&d->e.last_reply, reply);
+	if (st == CLIENT_RCPT_DELIVERED) {
+		r->state = QUEUE_RCPT_DELIVERED;
+		status = "sent";
+		(*s->n_delivered)++;
+	} else if (st == CLIENT_RCPT_PERMFAIL) {
+		r->state = QUEUE_RCPT_FAILED;
+		status = "bounced";
+		(*s->n_bounced)++;
+	} else
+		(*s->n_deferred)++;
+	sched_log_out(&d->e, r->addr, o->relay, status, reply, o->tls, now);
+}
+
+/* relay_ops.done: a job finished. */
+static void
+sched_job_done(void *arg, struct relay_job *job, const struct relay_outcome *o)
+{
+	struct sched_conn *sc = arg;
+	struct sched *s = sc->s;
+	struct sched_delivery *d = (struct sched_delivery *)job;
+	int64_t now = sched_now();
+	size_t k;
+
+	sched_inflight_del(s, d);
+	if (o->abandoned) {
+		log_info("out id=%s status=abandoned (shutdown); stays queued", d->e.id);
+		sched_delivery_free(d);
+		return;
+	}
+	d->e.attempts++;
+	for (k = 0; k < d->job.msg.nrcpts; k++)
+		sched_apply_rcpt(s, d, k, o, now);
+	if (d->deleted) {
+		log_info("queue id=%s status=deleted", d->e.id);
+		sched_remove(s, d->e.id);
+	} else
+		sched_finalize(s, d, now);
+	sched_delivery_free(d);
+	sched_kick(s);
+}
+
+/* relay_ops.next: another message for a connection. */
+static struct relay_job *
+sched_job_next(void *arg)
+{
+	struct sched_conn *sc = arg;
+	struct sched_delivery *d = sched_take_due(sc->s);
+
+	return d ? &d->job : NULL;
+}
+
+/* relay_ops.closed: a connection is gone. */
+static void
+sched_conn_closed(void *arg)
+{
+	struct sched_conn *sc = arg;
+	struct sched *s = sc->s;
+
+	if (sc->prev)
+		sc->prev->next = sc->next;
+	else
+		s->conns = sc->next;
+	if (sc->next)
+		sc->next->prev = sc->prev;
+	s->nconns--;
+	free(sc);
+	if (s->stopping && s->nconns == 0)
+		event_active(s->ev_stopped, 0, 0);
+	sched_kick(s);
+}
+
+static const struct relay_ops sched_relay_ops = {
+	.next = sched_job_next,
+	.done = sched_job_done,
+	.closed = sched_conn_closed,
+};
+
+/* Open a connection for a first message. */
+static void
+sched_spawn(struct sched *s, struct sched_delivery *d)
+{
+	struct sched_conn *sc = xcalloc(1, sizeof(*sc));
+
+	sc->s = s;
+	sc->next = s->conns;
+	if (s->conns)
+		s->conns->prev = sc;
+	s->conns = sc;
+	s->nconns++;
+	sc->rc = relay_conn_new(s->base, s->dns, s->prof, &s->rcount, &d->job,
+	    &sched_relay_ops, sc);
+}
+
+/* Start connections for due messages; arm the timer for the next one. */
+static void
+sched_dispatch_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	struct sched_delivery *d;
+	struct timeval tv = { 0, 0 };
+	int64_t now;
+
+	if (s->stopping)
+		return;
+	while (s->nconns < s->cfg->max_connections && (d = sched_take_due(s)) != NULL)
+		sched_spawn(s, d);
+	evtimer_del(s->ev_timer);
+	if (s->nheap == 0)
+		return;
+	now = sched_now();
+	if (s->heap[0].next > now)
+		tv.tv_sec = (time_t)(s->heap[0].next - now);
+	else if (s->nconns >= s->cfg->max_connections)
+		return;		/* a finishing connection kicks us */
+	else
+		tv.tv_usec = 200000;
+	evtimer_add(s->ev_timer, &tv);
+}
+
+/* Run the dispatcher soon (from any callback). */
+static void
+sched_kick(struct sched *s)
+{
+	if (!s->stopping)
+		event_active(s->ev_dispatch, 0, 0);
+}
+
+/* Add a pickup name to the backlog. */
+static void
+sched_backlog_add(struct sched *s, const char *name)
+{
+	if (name[0] == '.' || name[0] == '\0')
+		return;
+	if (s->headbacklog > 0 && s->headbacklog == s->nbacklog)
+		s->headbacklog = s->nbacklog = 0;
+	if (s->nbacklog == s->capbacklog) {
+		s->capbacklog = s->capbacklog ? s->capbacklog * 2 : 256;
+		s->backlog = xrealloc(s->backlog, s->capbacklog * sizeof(*s->backlog));
+	}
+	s->backlog[s->nbacklog++] = xstrdup(name);
+	event_active(s->ev_pickup, 0, 0);
+}
+
+/* Claim one pickup file; true when it was queued into e. */
+static bool
+sched_claim_one(struct sched *s, const char *name, int64_t now, struct queue_entry *e)
+{
+	char reason[512], err[512];
+
+	switch (pickup_claim(&s->dirs, name, now, false, e, reason, sizeof(reason),
+	    err, sizeof(err))) {
+	case PICKUP_QUEUED:
+		return true;
+	case PICKUP_BAD:
+		log_warnx("pickup name=%s status=bad reason=\"%s\"", name, reason);
+		return false;
+	case PICKUP_GONE:
+		return false;
+	case PICKUP_ERROR:
+	default:
+		log_warnx("pickup name=%s status=error: %s", name, err);
+		return false;
+	}
+}
+
+/* Claim a batch of pickup files, commit them once, then schedule them. */
+static void
+sched_pickup_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	struct queue_entry batch[SCHED_PICKUP_BATCH];
+	char *names[SCHED_PICKUP_BATCH];
+	int64_t now = sched_now(), delay = 0;
+	size_t n = 0, i;
+	char err[512];
+	char *name;
+
+	while (n < SCHED_PICKUP_BATCH && s->headbacklog < s->nbacklog) {
+		name = s->backlog[s->headbacklog++];
+		if (sched_claim_one(s, name, now, &batch[n]))
+			names[n++] = name;
+		else
+			free(name);
+	}
+	if (n > 0 && pickup_commit(&s->dirs, err, sizeof(err)) == -1) {
+		log_warnx("pickup commit: %s (delivery postponed)", err);
+		delay = s->cfg->retry_min;
+	}
+	for (i = 0; i < n; i++) {
+		log_info("pickup id=%s name=%s from=<%s> nrcpt=%zu size=%" PRIu64,
+		    batch[i].id, names[i], batch[i].sender, batch[i].nrcpts, batch[i].size);
+		sched_push(s, batch[i].id, now + delay, batch[i].created);
+		queue_entry_free(&batch[i]);
+		free(names[i]);
+	}
+	if (s->headbacklog < s->nbacklog)
+		event_active(s->ev_pickup, 0, 0);
+	else
+		s->headbacklog = s->nbacklog = 0;
+	if (n > 0)
+		sched_kick(s);
+}
+
+/* Apply one control request named <verb>.<target>.<unique>. */
+static void
+sched_control_one(struct sched *s, const char *name)
+{
+	char verb[32], target[64], err[512];
+	struct sched_delivery *d;
+	long i;
+
+	if (sscanf(name, "%31[a-z].%63[a-z0-9].", verb, target) != 2) {
+		log_warnx("control name=%s status=bad reason=\"malformed name\"", name);
+		return;
+	}
+	d = sched_inflight_find(s, target);
+	if (d != NULL && strcmp(verb, "delete") == 0) {
+		d->deleted = true;
+		log_info("control verb=delete target=%s status=pending (in flight)", target);
+		return;
+	}
+	if (queue_apply(s->tmpfd, s->dirs.queue, verb, target, err, sizeof(err)) == -1) {
+		log_warnx("control verb=%s target=%s status=error reason=\"%s\"", verb, target, err);
+		return;
+	}
+	log_info("control verb=%s target=%s status=ok", verb, target);
+	if (strcmp(verb, "delete") == 0) {
+		if ((i = sched_heap_find(s, target)) >= 0)
+			sched_heap_remove(s, (size_t)i);
+	} else if (strcmp(target, "all") == 0) {
+		for (i = 0; i < (long)s->nheap; i++)
+			s->heap[i].next = 0;
+		sched_heapify(s);
+	} else if ((i = sched_heap_find(s, target)) >= 0) {
+		s->heap[i].next = 0;
+		sched_sift_up(s, (size_t)i);
+	}
+	sched_kick(s);
+}
+
+/* Read every name of a directory (fd), calling fn for each. */
+static void
+sched_readdir(struct sched *s, int dirfd, const char *label,
+    void (*fn)(struct sched *, const char *))
+{
+	struct dirent *de;
+	DIR *dir;
+	int fd;
+
+	if ((fd = dup(dirfd)) == -1 || (dir = fdopendir(fd)) == NULL) {
+		log_warn("scan %s/%s", s->spoolpath, label);
+		if (fd != -1)
+			close(fd);
+		return;
+	}
+	rewinddir(dir);
+	while ((de = readdir(dir)) != NULL)
+		if (de->d_name[0] != '.')
+			fn(s, de->d_name);
+	closedir(dir);
+}
+
+/* Apply and remove one control file. */
+static void
+sched_control_file(struct sched *s, const char *name)
+{
+	sched_control_one(s, name);
+	if (unlinkat(s->controlfd, name, 0) == -1 && errno != ENOENT)
+		log_warn("control %s/control/%s: unlink", s->spoolpath, name);
+}
+
+/* Scan control/ for requests. */
+static void
+sched_control_scan(struct sched *s)
+{
+	sched_readdir(s, s->controlfd, "control", sched_control_file);
+}
+
+/* Scan pickup/ and control/ (start-up, scan_interval, inotify overflow). */
+static void
+sched_scan(struct sched *s)
+{
+	sched_readdir(s, s->dirs.pickup, "pickup", sched_backlog_add);
+	sched_control_scan(s);
+}
+
+/* Periodic scan timer. */
+static void
+sched_scan_cb(evutil_socket_t fd, short what, void *arg)
+{
+	sched_scan(arg);
+}
+
+/* inotify readable: new pickup files, control requests. */
+static void
+sched_inotify_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *ev;
+	bool control = false, overflow = false;
+	ssize_t n;
+	char *p;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
+			ev = (const struct inotify_event *)p;
+			if (ev->mask & IN_Q_OVERFLOW)
+				overflow = true;
+			else if (ev->wd == s->wd_control)
+				control = true;
+			else if (ev->wd == s->wd_pickup && ev->len > 0)
+				sched_backlog_add(s, ev->name);
+		}
+	}
+	if (n == -1 && errno != EAGAIN && errno != EINTR)
+		log_warn("inotify read");
+	if (overflow)
+		sched_scan(s);
+	else if (control)
+		sched_control_scan(s);
+}
+
+/* Messages queued: in the heap and in flight. */
+size_t
+sched_queue_size(const struct sched *s)
+{
+	return s->nheap + s->ninflight;
+}
+
+/* Age in seconds of the oldest queued message (0 when empty). */
+int64_t
+sched_oldest_age(const struct sched *s)
+{
+	const struct sched_delivery *d;
+	int64_t oldest = 0, now = sched_now();
+	size_t i;
+
+	for (i = 0; i < s->nheap; i++)
+		if (oldest == 0 || s->heap[i].created < oldest)
+			oldest = s->heap[i].created;
+	for (d = s->inflight; d != NULL; d = d->next)
+		if (oldest == 0 || d->e.created < oldest)
+			oldest = d->e.created;
+	return oldest ? now - oldest : 0;
+}
+
+/* Gauge: queue depth. */
+static double
+sched_gauge_depth(void *arg)
+{
+	return (double)sched_queue_size(arg);
+}
+
+/* Gauge: oldest message age. */
+static double
+sched_gauge_oldest(void *arg)
+{
+	return (double)sched_oldest_age(arg);
+}
+
+/* Status line every minute. */
+static void
+sched_status_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	size_t q = sched_queue_size(s);
+	long long age = (long long)sched_oldest_age(s);
+
+	log_info("status queue=%zu inflight=%zu connections=%zu oldest=%llds",
+	    q, s->ninflight, s->nconns, age);
+	daemon_notify_status("queue=%zu oldest=%llds", q, age);
+}
+
+/* queue_foreach callback at start-up: put one message in the heap. */
+static int
+sched_load_one(void *arg, const char *id)
+{
+	struct sched *s = arg;
+	struct queue_entry e;
+	char err[512];
+
+	if (queue_entry_load(s->dirs.queue, id, &e, err, sizeof(err)) == -1) {
+		if (errno != ENOENT)
+			log_warnx("queue id=%s: not loaded: %s", id, err);
+		return 0;
+	}
+	sched_push(s, e.id, e.next_attempt, e.created);
+	queue_entry_free(&e);
+	return 0;
+}
+
+/* Open (creating) a spool sub-directory. */
+static int
+sched_subdir(struct sched *s, int spooldirfd, const char *name, char *err, size_t errlen)
+{
+	int fd;
+
+	if (mkdirat(spooldirfd, name, 0750) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "%s/%s: mkdir: %s", s->spoolpath, name, strerror(errno));
+		return -1;
+	}
+	fd = openat(spooldirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		snprintf(err, errlen, "%s/%s: open: %s", s->spoolpath, name, strerror(errno));
+	return fd;
+}
+
+/* Create the directories, recover pickups, load the queue. */
+static int
+sched_open_spool(struct sched *s, int spooldirfd, char *err, size_t errlen)
+{
+	char e2[512];
+	int n;
+
+	if ((s->dirs.pickup = sched_subdir(s, spooldirfd, "pickup", err, errlen)) == -1 ||
+	    (s->dirs.queue = sched_subdir(s, spooldirfd, "queue", err, errlen)) == -1 ||
+	    (s->controlfd = sched_subdir(s, spooldirfd, "control", err, errlen)) == -1 ||
+	    (s->dirs.bad = sched_subdir(s, spooldirfd, "bad", err, errlen)) == -1)
+		return -1;
+	if (fsutil_fsync_dirfd(spooldirfd, s->spoolpath, e2, sizeof(e2)) == -1)
+		log_warnx("%s", e2);
+	if ((n = pickup_recover(&s->dirs, sched_now(), e2, sizeof(e2))) == -1) {
+		snprintf(err, errlen, "pickup recovery: %s", e2);
+		return -1;
+	}
+	if (n > 0)
+		log_info("pickup recovered=%d", n);
+	if (queue_foreach(s->dirs.queue, sched_load_one, s, e2, sizeof(e2)) == -1) {
+		snprintf(err, errlen, "loading the queue: %s", e2);
+		return -1;
+	}
+	log_info("queue loaded=%zu", s->nheap);
+	return 0;
+}
+
+/* Register counters and gauges. */
+static void
+sched_metrics(struct sched *s, struct metrics *m)
+{
+	uint64_t **cells[] = { &s->n_delivered, &s->n_deferred, &s->n_bounced,
+	    &s->rcount.connections, &s->rcount.tls_handshakes, &s->rcount.tls_failures };
+	size_t i;
+
+	for (i = 0; i < 6; i++)
+		*cells[i] = &s->dummy[i];
+	if (m == NULL)
+		return;
+	s->n_delivered = metrics_counter(m, "messages_delivered", "recipients delivered");
+	s->n_deferred = metrics_counter(m, "messages_deferred", "recipient attempts deferred");
+	s->n_bounced = metrics_counter(m, "messages_bounced", "recipients failed permanently");
+	s->rcount.connections = metrics_counter(m, "connections", "connections opened to smart hosts");
+	s->rcount.tls_handshakes = metrics_counter(m, "tls_handshakes", "TLS handshakes completed");
+	s->rcount.tls_failures = metrics_counter(m, "tls_failures", "TLS handshakes failed");
+	metrics_gauge(m, "queue_depth", "messages queued", sched_gauge_depth, s);
+	metrics_gauge(m, "queue_oldest_age_seconds", "age of the oldest queued message",
+	    sched_gauge_oldest, s);
+}
+
+/* Create every event of the scheduler. */
+static void
+sched_events(struct sched *s)
+{
+	s->ev_timer = evtimer_new(s->base, sched_dispatch_cb, s);
+	s->ev_dispatch = event_new(s->base, -1, 0, sched_dispatch_cb, s);
+	s->ev_pickup = event_new(s->base, -1, 0, sched_pickup_cb, s);
+	s->ev_commit = event_new(s->base, -1, 0, sched_commit_cb, s);
+	s->ev_scan = event_new(s->base, -1, EV_PERSIST, sched_scan_cb, s);
+	s->ev_status = event_new(s->base, -1, EV_PERSIST, sched_status_cb, s);
+	if (!s->ev_timer || !s->ev_dispatch || !s->ev_pickup || !s->ev_commit ||
+	    !s->ev_scan || !s->ev_status)
+		fatalx("scheduler: cannot create events");
+	/* commit after the work of an iteration: lowest priority is not
+	 * available without event_base_priority_init, so it is just active */
+}
+
+/* Create the scheduler (see scheduler.h). */
+struct sched *
+sched_new(struct event_base *base, struct spool *spool,
+    const struct outbound_config *cfg, struct relay_profile *prof,
+    struct metrics *m, char *err, size_t errlen)
+{
+	struct sched *s = xcalloc(1, sizeof(*s));
+
+	s->base = base;
+	s->cfg = cfg;
+	s->prof = prof;
+	s->spoolpath = xstrdup(spool_path(spool));
+	s->tmpfd = s->dirs.tmp = spool_tmpfd(spool);
+	s->dirs.pickup = s->dirs.queue = s->dirs.bad = s->controlfd = -1;
+	s->inofd = s->wd_pickup = s->wd_control = -1;
+	sched_metrics(s, m);
+	sched_events(s);
+	s->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (s->dns == NULL)
+		s->dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (s->dns == NULL || sched_open_spool(s, spool_dirfd(spool), err, errlen) == -1) {
+		if (s->dns == NULL)
+			snprintf(err, errlen, "cannot set up the resolver");
+		sched_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Add an inotify watch on a spool sub-directory. */
+static int
+sched_watch(struct sched *s, const char *sub, char *err, size_t errlen)
+{
+	char path[4096];
+	int wd;
+
+	snprintf(path, sizeof(path), "%s/%s", s->spoolpath, sub);
+	wd = inotify_add_watch(s->inofd, path, IN_MOVED_TO | IN_CLOSE_WRITE);
+	if (wd == -1)
+		snprintf(err, errlen, "%s: inotify_add_watch: %s", path, strerror(errno));
+	return wd;
+}
+
+/* Start the timers and watches, scan once. */
+int
+sched_start(struct sched *s, char *err, size_t errlen)
+{
+	struct timeval scan = { s->cfg->scan_interval ? s->cfg->scan_interval : 30, 0 };
+	struct timeval status = { SCHED_STATUS_SECS, 0 };
+
+	s->inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (s->inofd == -1) {
+		snprintf(err, errlen, "inotify_init1: %s", strerror(errno));
+		return -1;
+	}
+	if ((s->wd_pickup = sched_watch(s, "pickup", err, errlen)) == -1 ||
+	    (s->wd_control = sched_watch(s, "control", err, errlen)) == -1)
+		return -1;
+	s->ev_ino = event_new(s->base, s->inofd, EV_READ | EV_PERSIST, sched_inotify_cb, s);
+	if (s->ev_ino == NULL || event_add(s->ev_ino, NULL) == -1) {
+		snprintf(err, errlen, "inotify: cannot watch the descriptor");
+		return -1;
+	}
+	event_add(s->ev_scan, &scan);
+	event_add(s->ev_status, &status);
+	sched_scan(s);
+	sched_kick(s);
+	return 0;
+}
+
+/* Take a new configuration and relay profile. */
+void
+sched_reload(struct sched *s, const struct outbound_config *cfg, struct relay_profile *prof)
+{
+	struct timeval scan = { cfg->scan_interval ? cfg->scan_interval : 30, 0 };
+
+	s->cfg = cfg;
+	relay_profile_unref(s->prof);
+	s->prof = prof;
+	if (!s->stopping)
+		event_add(s->ev_scan, &scan);
+	sched_kick(s);
+}
+
+/* Grace period over: abandon what is still running. */
+static void
+sched_grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	struct sched_conn *sc;
+
+	log_info("stop: grace period over, abandoning %zu connection(s)", s->nconns);
+	for (sc = s->conns; sc != NULL; sc = sc->next)
+		relay_conn_abort(sc->rc);
+}
+
+/* Everything stopped: commit and tell the caller. */
+static void
+sched_stopped_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+
+	if (s->ev_grace != NULL)
+		evtimer_del(s->ev_grace);
+	sched_commit(s);
+	if (s->stop_done != NULL)
+		s->stop_done(s->stop_arg);
+	s->stop_done = NULL;
+}
+
+/* Graceful stop (see scheduler.h). */
+void
+sched_stop(struct sched *s, unsigned grace, void (*done)(void *), void *arg)
+{
+	struct timeval tv = { grace, 0 };
+	struct sched_conn *sc;
+
+	if (s->stopping)
+		return;
+	s->stopping = true;
+	s->stop_done = done;
+	s->stop_arg = arg;
+	if (s->ev_ino)
+		event_del(s->ev_ino);
+	event_del(s->ev_scan);
+	event_del(s->ev_timer);
+	event_del(s->ev_status);
+	for (sc = s->conns; sc != NULL; sc = sc->next)
+		relay_conn_drain(sc->rc);
+	s->ev_stopped = event_new(s->base, -1, 0, sched_stopped_cb, s);
+	s->ev_grace = evtimer_new(s->base, sched_grace_cb, s);
+	if (s->ev_stopped == NULL || s->ev_grace == NULL)
+		fatalx("scheduler: cannot create events");
+	if (s->nconns == 0)
+		event_active(s->ev_stopped, 0, 0);
+	else
+		evtimer_add(s->ev_grace, &tv);
+}
+
+/* Free an event if it exists. */
+static void
+sched_event_free(struct event *ev)
+{
+	if (ev != NULL)
+		event_free(ev);
+}
+
+/* Free everything (no connection may be running). */
+void
+sched_free(struct sched *s)
+{
+	struct event *evs[] = { s->ev_ino, s->ev_scan, s->ev_timer, s->ev_dispatch,
+	    s->ev_pickup, s->ev_commit, s->ev_status, s->ev_grace, s->ev_stopped };
+	int fds[] = { s->inofd, s->dirs.pickup, s->dirs.queue, s->dirs.bad, s->controlfd };
+	size_t i;
+
+	for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
+		sched_event_free(evs[i]);
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] != -1)
+			close(fds[i]);
+	if (s->dns != NULL)
+		evdns_base_free(s->dns, 0);
+	for (i = s->headbacklog; i < s->nbacklog; i++)
+		free(s->backlog[i]);
+	free(s->backlog);
+	free(s->unsynced);
+	free(s->heap);
+	free(s->spoolpath);
+	relay_profile_unref(s->prof);
+	free(s);
+}

@@ -1,0 +1,82 @@
+/*
+ * conn: one client connection of smtpgate-inbound -- the libevent edge
+ * around the pure session.  Socket bufferevent with read/write
+ * high-watermarks, command/data timeouts, STARTTLS by wrapping the socket
+ * bufferevent in an OpenSSL filter, and hand-off of finished messages to
+ * delivery.  The listener decides the greeting; conn only speaks it.
+ */
+#ifndef SMTPGATE_CONN_H
+#define SMTPGATE_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "policy.h"
+#include "session.h"
+
+struct event_base;
+struct delivery;
+struct conn;
+
+/*
+ * One generation of configuration (start-up or a SIGHUP reload).  A
+ * connection keeps the generation it started with for its whole life.
+ */
+struct inbound_gen {
+	unsigned refs;
+	struct inbound_config *cfg;	/* owned */
+	struct policy *policy;		/* owned */
+	SSL_CTX *ssl_ctx;		/* owned; NULL: no STARTTLS */
+};
+
+/* Counter cells (metrics registry); updated on the loop thread only. */
+struct inbound_stats {
+	uint64_t *connections_total;
+	uint64_t *messages_accepted;
+	uint64_t *messages_rejected;
+	uint64_t *bytes_received;
+	uint64_t *tls_handshakes;
+	uint64_t *tls_failures;
+};
+
+/* What every connection shares. */
+struct conn_env {
+	struct event_base *base;
+	struct delivery *delivery;
+	struct inbound_stats *stats;
+};
+
+/* Take one more reference / drop one (frees at zero). */
+struct inbound_gen *conn_gen_ref(struct inbound_gen *g);
+void conn_gen_unref(struct inbound_gen *g);
+
+/*
+ * Numeric text of a peer address (IPv4-mapped IPv6 shown as IPv4) into
+ * ip (>= 64 bytes); *port gets the port.
+ */
+void conn_addr_text(const struct sockaddr *sa, char *ip, size_t iplen, unsigned *port);
+
+/*
+ * Take over the accepted socket fd and greet (how: decided by the
+ * listener; an OK greeting becomes EARLY when input is already waiting).
+ * closed(arg) runs once when the connection is gone.  NULL on failure
+ * (fd closed, closed() not called).
+ */
+struct conn *conn_new(const struct conn_env *env, struct inbound_gen *gen, int fd,
+    const struct sockaddr *sa, enum session_greeting how,
+    void (*closed)(void *arg), void *arg);
+
+/*
+ * The daemon is stopping: 421 and close now, unless a message is in DATA
+ * or being delivered; then after that message.
+ */
+void conn_stop(struct conn *c);
+
+/* The grace period is over: 421 and close even inside DATA. */
+void conn_kill(struct conn *c);
+
+#endif

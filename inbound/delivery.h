@@ -1,0 +1,92 @@
+/*
+ * delivery: durable Maildir delivery of accepted messages, off the event
+ * loop.  The loop thread submits a message (envelope + body); a small pool
+ * of worker threads writes, fsyncs and hard-links the files with GROUP
+ * COMMIT (every pending job at once, each distinct new/ directory fsynced
+ * once per batch) and posts all results back to the loop with one wake-up.
+ *
+ * Per recipient mailbox one file is written to <spool>/tmp/ holding
+ * Return-Path, one Delivered-To per recipient of that mailbox, Received and
+ * the body, then linked into <spool>/mailboxes/<name>/new/.  On any failure
+ * nothing stays in any new/.  Knows nothing about SMTP sessions or sockets.
+ */
+#ifndef SMTPGATE_DELIVERY_H
+#define SMTPGATE_DELIVERY_H
+
+#include <stddef.h>
+#include <time.h>
+
+struct event_base;
+struct inbound_config;
+struct delivery;
+struct delivery_job;
+
+enum delivery_result {
+	DELIVERY_OK,
+	DELIVERY_TEMPFAIL,	/* 451 4.3.0 */
+	DELIVERY_DISKFULL,	/* 452 4.3.1 (ENOSPC, EDQUOT) */
+};
+
+struct delivery_rcpt {
+	const char *addr;	/* "local@domain" */
+	const char *mailbox;	/* Maildir name under <spool>/mailboxes/ */
+};
+
+struct delivery_request {
+	const char *queue_id;
+	const char *helo;		/* as given by the client */
+	const char *client_ip;		/* numeric */
+	const char *hostname;		/* our name for the Received header */
+	const char *mail_from;		/* "" for <> */
+	const struct delivery_rcpt *rcpts;
+	size_t nrcpts;
+	const char *protocol;		/* "ESMTP", "ESMTPS", "SMTP", "UTF8SMTPS", ... */
+	const char *tls_version;	/* NULL without TLS */
+	const char *tls_cipher;
+	char *body;			/* CRLF lines; ownership passes to delivery */
+	size_t body_len;
+};
+
+/* Called on the loop thread; err is a one-line reason ("" on success). */
+typedef void (*delivery_done_fn)(void *arg, enum delivery_result result, const char *err);
+
+/*
+ * Start nthreads workers for the spool at spool_path whose tmp/ is open
+ * as tmpfd.  NULL with err on failure.
+ */
+struct delivery *delivery_new(struct event_base *base, const char *spool_path,
+    int tmpfd, unsigned nthreads, char *err, size_t errlen);
+
+/* Finish every queued job, stop the workers and free (loop thread). */
+void delivery_free(struct delivery *d);
+
+/*
+ * Queue a message.  The headers are built now, the disk work happens on a
+ * worker; done(arg, ...) runs later on the loop thread unless the job was
+ * cancelled.  The returned handle is valid until done runs or cancel.
+ */
+struct delivery_job *delivery_submit(struct delivery *d, const struct delivery_request *r,
+    delivery_done_fn done, void *arg);
+
+/* The submitter goes away: the job still completes, done is not called. */
+void delivery_cancel(struct delivery_job *j);
+
+/* Jobs submitted and not yet reported back. */
+size_t delivery_pending(const struct delivery *d);
+
+/* Create <spool>/mailboxes/<name>/{tmp,new,cur} for every mailbox of cfg. */
+int delivery_create_maildirs(const char *spool_path, const struct inbound_config *cfg,
+    char *err, size_t errlen);
+
+/* Remove regular files in tmpfd older than max_age seconds; returns how many. */
+unsigned delivery_clean_tmp(int tmpfd, time_t max_age);
+
+/*
+ * Build the prepended header block for one mailbox file (exposed for
+ * tests): Return-Path, Delivered-To per rcpt of that mailbox, Received.
+ * malloc'd, *lenp gets its length.
+ */
+char *delivery_header(const struct delivery_request *r, const char *mailbox,
+    time_t now, size_t *lenp);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * listener: the listening sockets of smtpgate-inbound and the admission
+ * rules applied at accept time -- relay_hosts allowlist (554 5.7.1),
+ * max_connections and max_connections_per_client (421 4.7.0).  Keeps the
+ * list of open connections for a graceful stop.
+ */
+#ifndef SMTPGATE_LISTENER_H
+#define SMTPGATE_LISTENER_H
+
+#include <stddef.h>
+
+#include "conn.h"
+
+struct listener;
+
+/* A listener handing connections the current generation gen. */
+struct listener *listener_new(const struct conn_env *env, struct inbound_gen *gen);
+
+/*
+ * Bind every `listen` address of cfg (backlog 1024, IPv6 sockets
+ * v6-only); 0, or -1 with err naming the address.
+ */
+int listener_bind(struct listener *l, const struct inbound_config *cfg,
+    char *err, size_t errlen);
+
+/* New connections get gen from now on (SIGHUP reload). */
+void listener_set_gen(struct listener *l, struct inbound_gen *gen);
+
+/*
+ * Graceful stop: close the listening sockets, stop every connection
+ * (conn_stop); drained(arg) runs once no connection is left.
+ */
+void listener_stop(struct listener *l, void (*drained)(void *arg), void *arg);
+
+/* The grace period is over: conn_kill every connection left. */
+void listener_kill(struct listener *l);
+
+size_t listener_open_count(const struct listener *l);
+
+void listener_free(struct listener *l);
+
+#endif

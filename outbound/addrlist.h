@@ -1,0 +1,38 @@
+/*
+ * addrlist: the addresses in an RFC 5322 address header field body
+ * (To:, Cc:, Bcc:, From:, Sender:, Return-Path:), pure.  Handles display
+ * names, quoted strings, comments (nested), groups ("undisclosed-recipients:;"
+ * and "team: a@x, b@y;"), folded lines, angle-addr and bare addr-spec.  Each
+ * address is checked with smtp_addr_parse_path() and returned as
+ * "local@domain" (source routes dropped, domain case kept).
+ */
+#ifndef SMTPGATE_ADDRLIST_H
+#define SMTPGATE_ADDRLIST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define ADDRLIST_ALLOW_NULL 0x01	/* "<>" is fine (Return-Path:); gives "" */
+#define ADDRLIST_UTF8       0x02	/* allow UTF-8 addresses (RFC 6531) */
+
+struct addrlist {
+	char **addrs;		/* malloc'd strings */
+	size_t n, cap;
+};
+
+/*
+ * Parse the field body value[0..len) (after "Name:", folding CRLFs
+ * included) and append its addresses to l.  0, or -1 with err naming the
+ * bad address; on error nothing is appended.  An empty list is fine.
+ */
+int addrlist_parse(const char *value, size_t len, unsigned flags,
+    struct addrlist *l, char *err, size_t errlen);
+
+/* Append a copy of addr to l unless an equal address (domain compared
+ * without case) is there already; true when appended. */
+bool addrlist_add_unique(struct addrlist *l, const char *addr);
+
+/* Free the strings and the array; l is empty again. */
+void addrlist_free(struct addrlist *l);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * scheduler: the outbound daemon's queue runner.  Watches pickup/ and
+ * control/ (inotify plus a periodic scan), keeps every queued message in
+ * memory as a small heap item (id, next attempt, creation time), hands due
+ * messages to relay connections, and applies the per-recipient results:
+ * delivered, deferred with exponential backoff, bounced (RFC 3464 DSN
+ * from <>), expired, delay-warned.  State updates are written without
+ * fsync and made durable in groups.
+ *
+ * It must not know about sockets, TLS or SMTP syntax (relay.c does).
+ */
+#ifndef SMTPGATE_SCHEDULER_H
+#define SMTPGATE_SCHEDULER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "relay.h"
+
+struct event_base;
+struct metrics;
+struct sched;
+struct spool;
+
+/*
+ * Create the scheduler on an open outbound spool:
+ * creates pickup/ queue/ control/ bad/, recovers interrupted pickups and
+ * loads the queue.  cfg and prof must stay valid until sched_reload or
+ * sched_free; the caller's reference to prof passes to the scheduler
+ * (also on failure).  NULL with err.
+ */
+struct sched *sched_new(struct event_base *base, struct spool *spool,
+    const struct outbound_config *cfg, struct relay_profile *prof,
+    struct metrics *m, char *err, size_t errlen);
+
+/* Start watching and delivering. 0, or -1 with err. */
+int sched_start(struct sched *s, char *err, size_t errlen);
+
+/* New configuration (smart hosts, limits, timers); takes prof's reference. */
+void sched_reload(struct sched *s, const struct outbound_config *cfg,
+    struct relay_profile *prof);
+
+/*
+ * Graceful stop: no new work; connections finish their current message
+ * within grace seconds, then are abandoned (the messages stay queued).
+ * done(arg) is called once nothing is running any more.
+ */
+void sched_stop(struct sched *s, unsigned grace, void (*done)(void *), void *arg);
+
+/* Messages queued (in memory and in flight) and the age of the oldest. */
+size_t sched_queue_size(const struct sched *s);
+int64_t sched_oldest_age(const struct sched *s);
+
+void sched_free(struct sched *s);
+
+#endif

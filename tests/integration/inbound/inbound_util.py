@@ -1,0 +1,188 @@
+"""inbound_util: helpers for the smtpgate-inbound integration tests.
+
+A raw SMTP socket client (for pipelining, BDAT, broken input), Maildir
+read-back with Python's mailbox module, and a test base class that starts
+the daemon with a given config.  Stdlib only.
+"""
+
+import mailbox
+import os
+import re
+import socket
+import ssl
+import time
+
+import harness
+
+MAILBOXES = {"alice": ["alice@example.com"], "bob": ["bob@example.com"],
+             "branch": ["@branch.example.com"]}
+
+
+class Raw:
+    """A line-oriented SMTP client on a plain socket (optionally TLS later)."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=10.0):
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.s = socket.socket(fam, socket.SOCK_STREAM)
+        self.s.settimeout(timeout)
+        self.s.connect((host, port))
+        self.buf = b""
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.s.sendall(data)
+
+    def readline(self):
+        while b"\r\n" not in self.buf:
+            d = self.s.recv(65536)
+            if not d:
+                raise EOFError("connection closed; pending %r" % self.buf)
+            self.buf += d
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def reply(self):
+        """One complete (possibly multi-line) reply: (code, text)."""
+        lines = []
+        while True:
+            line = self.readline()
+            lines.append(line.decode("latin-1"))
+            if len(line) < 4 or line[3:4] != b"-":
+                break
+        return int(lines[-1][:3]), "\n".join(lines)
+
+    def cmd(self, line):
+        """Send one command line, return its reply."""
+        self.send(line + "\r\n")
+        return self.reply()
+
+    def ehlo(self, name="client.test"):
+        code, text = self.reply()
+        assert code == 220, text
+        code, text = self.cmd("EHLO " + name)
+        assert code == 250, text
+        return text
+
+    def eof(self, timeout=10.0):
+        """True when the server closes the connection (buffered data skipped)."""
+        self.s.settimeout(timeout)
+        try:
+            while True:
+                d = self.s.recv(65536)
+                if not d:
+                    return True
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+        except socket.timeout:
+            return False
+
+    def starttls(self, cafile, server_hostname="localhost"):
+        ctx = ssl.create_default_context(cafile=cafile)
+        self.s = ctx.wrap_socket(self.s, server_hostname=server_hostname)
+        return self.s
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+
+def maildir_messages(spool, name):
+    """[(filename, bytes)] of every message in <spool>/mailboxes/<name>/new."""
+    new = os.path.join(spool, "mailboxes", name, "new")
+    out = []
+    for fn in sorted(os.listdir(new)):
+        with open(os.path.join(new, fn), "rb") as f:
+            out.append((fn, f.read()))
+    return out
+
+
+def maildir(spool, name):
+    return mailbox.Maildir(os.path.join(spool, "mailboxes", name), factory=None, create=False)
+
+
+def size_in_name(fn):
+    m = re.search(r",S=(\d+)", fn)
+    return int(m.group(1)) if m else None
+
+
+def new_count(spool, name):
+    new = os.path.join(spool, "mailboxes", name, "new")
+    return len(os.listdir(new)) if os.path.isdir(new) else 0
+
+
+def all_new_files(spool):
+    root = os.path.join(spool, "mailboxes")
+    out = []
+    for name in sorted(os.listdir(root)):
+        new = os.path.join(root, name, "new")
+        if os.path.isdir(new):
+            out += [os.path.join(new, f) for f in os.listdir(new)]
+    return out
+
+
+def tmp_files(spool):
+    return [f for f in os.listdir(os.path.join(spool, "tmp")) if not f.startswith(".")]
+
+
+def message(mid="<m1@client.test>", subject="hello", body="Hello world.\r\n",
+            to="alice@example.com"):
+    return ("From: sender@client.test\r\nTo: %s\r\nSubject: %s\r\nMessage-ID: %s\r\n"
+            "\r\n%s" % (to, subject, mid, body))
+
+
+class InboundCase(harness.GatewayTestCase):
+    """Start smtpgate-inbound with MAILBOXES and extra config lines."""
+
+    def inbound(self, extra="", tls=None, mailboxes=None, host="127.0.0.1"):
+        self.port = harness.free_port(host)
+        self.spool = self.path("in-spool")
+        self.conf = self.write("inbound.conf", harness.inbound_config(
+            self.spool, self.port, mailboxes or MAILBOXES, extra, tls, host))
+        log = self.path("inbound.%d.log" % len(self.daemons))
+        self.daemon = harness.Daemon([harness.binary("smtpgate-inbound"), "-f", "-c", self.conf],
+                                     log)
+        self.daemons.append(self.daemon)
+        d = self.daemon
+        harness.wait_for(lambda: port_open(self.port, host) or not d.alive(), 10,
+                         "inbound listening on %d" % self.port)
+        if not d.alive():
+            raise AssertionError("smtpgate-inbound exited %s:\n%s" % (d.proc.returncode, d.log()))
+        # The probe connection must be gone before tests count connections.
+        d.wait_log(r"disconnect id=")
+        return d
+
+    def raw(self, **kw):
+        r = Raw(self.port, **kw)
+        self.addCleanup(r.close)
+        return r
+
+
+def port_open(port, host="127.0.0.1"):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            s.settimeout(0.5)
+            s.connect((host, port))
+            return True
+    except OSError:
+        return False
+
+
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(cond, timeout=10.0, what="condition"):
+    return harness.wait_for(cond, timeout, what)
+
+
+def sleep_tick():
+    time.sleep(0.01)

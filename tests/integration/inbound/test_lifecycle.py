@@ -1,0 +1,240 @@
+"""smtpgate-inbound: start-up checks, signals, reload, crash safety."""
+
+import email
+import os
+import re
+import signal
+import smtplib
+import threading
+import time
+import unittest
+
+import harness
+from inbound_util import (InboundCase, all_new_files, maildir, message, new_count,
+                          port_open, wait_until)
+
+
+class StartupTest(InboundCase):
+
+    def conf(self, extra="", port=None):
+        self.port = port or harness.free_port()
+        self.spool = self.path("in-spool")
+        return self.write("inbound.conf", harness.inbound_config(self.spool, self.port,
+                                                                 extra=extra))
+
+    def test_t_prints_ok(self):
+        conf = self.conf()
+        out = harness.run([harness.binary("smtpgate-inbound"), "-t", "-c", conf])
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stdout.strip(), "ok")
+
+    def test_t_bad_config_78(self):
+        conf = self.conf(extra="max_recipients = -5\n")
+        out = harness.run([harness.binary("smtpgate-inbound"), "-t", "-c", conf])
+        self.assertEqual(out.returncode, 78, out.stdout + out.stderr)
+        self.assertNotEqual(out.stderr.strip(), "")
+
+    def test_bad_config_exits_78(self):
+        conf = self.write("bad.conf", "this is { not valid\n")
+        out = harness.run([harness.binary("smtpgate-inbound"), "-f", "-c", conf])
+        self.assertEqual(out.returncode, 78)
+
+    def test_second_instance_same_spool_exits_75(self):
+        first = self.start("smtpgate-inbound", self.conf(), wait_port=self.port)
+        conf2 = self.write("inbound2.conf", harness.inbound_config(self.spool,
+                                                                   harness.free_port()))
+        out = harness.run([harness.binary("smtpgate-inbound"), "-f", "-c", conf2], timeout=30)
+        self.assertEqual(out.returncode, 75, out.stdout + out.stderr)
+        self.assertIn(str(first.pid), out.stdout + out.stderr)
+        self.assertTrue(first.alive())
+
+    def test_maildirs_created_and_stale_tmp_removed(self):
+        conf = self.conf()
+        d = self.start("smtpgate-inbound", conf, wait_port=self.port)
+        for name in ("alice", "bob", "branch"):
+            for sub in ("tmp", "new", "cur"):
+                self.assertTrue(os.path.isdir(os.path.join(self.spool, "mailboxes", name, sub)))
+        self.assertEqual(d.stop(), 0)
+        old = os.path.join(self.spool, "tmp", "stale.file")
+        fresh = os.path.join(self.spool, "tmp", "fresh.file")
+        for p in (old, fresh):
+            with open(p, "w") as f:
+                f.write("x")
+        t = time.time() - 37 * 3600
+        os.utime(old, (t, t))
+        self.start("smtpgate-inbound", conf, wait_port=self.port)
+        self.assertFalse(os.path.exists(old))
+        self.assertTrue(os.path.exists(fresh))
+
+
+class SignalTest(InboundCase):
+
+    def test_sigterm_exits_0(self):
+        d = self.inbound()
+        self.assertEqual(d.stop(signal.SIGTERM), 0)
+        self.assertIn("stop", d.log())
+
+    def test_sigterm_lets_data_finish(self):
+        d = self.inbound()
+        r = self.raw()
+        r.ehlo()
+        r.cmd("MAIL FROM:<s@c.test>")
+        r.cmd("RCPT TO:<alice@example.com>")
+        self.assertEqual(r.cmd("DATA")[0], 354)
+        r.send("Subject: in flight\r\n\r\nfirst half\r\n")
+        idle = self.raw()
+        idle.ehlo()
+        d.send_signal(signal.SIGTERM)
+        # The idle session gets 421 and is closed; the listener is closed.
+        code, text = idle.reply()
+        self.assertEqual(code, 421, text)
+        wait_until(lambda: not port_open(self.port), 10, "listener closed")
+        r.send("second half\r\n.\r\n")
+        code, text = r.reply()
+        self.assertEqual(code, 250, text)
+        self.assertEqual(r.reply()[0], 421)
+        d.proc.wait(15)
+        self.assertEqual(d.proc.returncode, 0)
+        with open(all_new_files(self.spool)[0], "rb") as f:
+            raw = f.read()
+        self.assertTrue(raw.endswith(b"first half\r\nsecond half\r\n"))
+
+    def test_sighup_adds_mailbox_keeps_session(self):
+        d = self.inbound(mailboxes={"alice": ["alice@example.com"]})
+        r = self.raw()
+        r.ehlo()
+        self.assertEqual(r.cmd("MAIL FROM:<s@c.test>")[0], 250)
+        self.assertEqual(r.cmd("RCPT TO:<carol@example.com>")[0], 550)
+        self.write("inbound.conf", harness.inbound_config(
+            self.spool, self.port, {"alice": ["alice@example.com"],
+                                    "carol": ["carol@example.com"]}))
+        d.send_signal(signal.SIGHUP)
+        d.wait_log(r"reload: ")
+        self.assertTrue(d.alive())
+        self.assertTrue(os.path.isdir(os.path.join(self.spool, "mailboxes", "carol", "new")))
+        # The open session carries on.
+        self.assertEqual(r.cmd("RCPT TO:<alice@example.com>")[0], 250)
+        self.assertEqual(r.cmd("DATA")[0], 354)
+        r.send(message() + ".\r\n")
+        self.assertEqual(r.reply()[0], 250)
+        # A new session sees the new mailbox.
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=10) as s:
+            s.ehlo("c.test")
+            self.assertEqual(s.sendmail("s@c.test", ["carol@example.com"], message()), {})
+        self.assertEqual(new_count(self.spool, "carol"), 1)
+        self.assertEqual(new_count(self.spool, "alice"), 1)
+        # A broken config on SIGHUP is refused, the daemon keeps running.
+        self.write("inbound.conf", "garbage {\n")
+        d.send_signal(signal.SIGHUP)
+        d.wait_log(r"keeping the running configuration")
+        self.assertTrue(d.alive())
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=10) as s:
+            s.ehlo("c.test")
+            self.assertEqual(s.sendmail("s@c.test", ["carol@example.com"], message()), {})
+
+
+class CrashTest(InboundCase):
+
+    CLIENTS = 20
+
+    def _client(self, n, acked, stop):
+        i = 0
+        while not stop.is_set():
+            mid = "<load-%d-%d@c.test>" % (n, i)
+            i += 1
+            try:
+                with smtplib.SMTP("127.0.0.1", self.port, timeout=10) as s:
+                    s.ehlo("load%d.test" % n)
+                    for _ in range(5):
+                        rcpts = ["alice@example.com"] if i % 2 else ["alice@example.com",
+                                                                     "bob@example.com"]
+                        s.sendmail("s@c.test", rcpts, message(mid=mid))
+                        acked.append((mid, tuple(rcpts)))
+                        mid = "<load-%d-%d@c.test>" % (n, i)
+                        i += 1
+            except (OSError, smtplib.SMTPException):
+                if stop.is_set():
+                    return
+                time.sleep(0.01)
+
+    def test_kill9_under_load_loses_nothing_acknowledged(self):
+        d = self.inbound()
+        acked, stop = [], threading.Event()
+        threads = [threading.Thread(target=self._client, args=(n, acked, stop))
+                   for n in range(self.CLIENTS)]
+        for t in threads:
+            t.start()
+        try:
+            wait_until(lambda: len(acked) >= 200, 60, "200 acknowledged messages")
+            d.kill9()
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(30)
+        snapshot = list(acked)
+        found = {}
+        for path in all_new_files(self.spool):
+            with open(path, "rb") as f:
+                raw = f.read()
+            m = re.search(rb",S=(\d+)", path.encode())
+            self.assertIsNotNone(m, path)
+            self.assertEqual(int(m.group(1)), len(raw), "%s is incomplete" % path)
+            msg = email.message_from_bytes(raw)
+            box = path.split(os.sep)[-3]
+            found.setdefault(msg["Message-ID"], set()).add(box)
+        for mid, rcpts in snapshot:
+            boxes = {r.split("@")[0] for r in rcpts}
+            self.assertIn(mid, found, "acknowledged %s is missing" % mid)
+            self.assertTrue(boxes <= found[mid], "%s: %s not in %s" % (mid, boxes, found[mid]))
+        # A restart on the same spool works and delivers.
+        self.inbound()
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=10) as s:
+            s.ehlo("c.test")
+            self.assertEqual(s.sendmail("s@c.test", ["bob@example.com"],
+                                        message(mid="<after@c.test>")), {})
+        ids = [maildir(self.spool, "bob").get_message(k)["Message-ID"]
+               for k in maildir(self.spool, "bob").keys()]
+        self.assertIn("<after@c.test>", ids)
+
+
+class MetricsTest(InboundCase):
+
+    def test_metrics_counters(self):
+        import urllib.request
+        mport = harness.free_port()
+        self.inbound(extra='metrics_listen = "127.0.0.1:%d"\n' % mport)
+        with smtplib.SMTP("127.0.0.1", self.port, timeout=10) as s:
+            s.ehlo("c.test")
+            s.sendmail("s@c.test", ["alice@example.com"], message())
+        body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=10).read()
+        text = body.decode()
+        self.assertRegex(text, r"smtpgate_inbound_messages_accepted 1\b")
+        self.assertRegex(text, r"smtpgate_inbound_connections_total [2-9]")
+        self.assertRegex(text, r"smtpgate_inbound_bytes_received [1-9]")
+        self.assertIn("smtpgate_inbound_connections_open", text)
+        self.assertIn("smtpgate_inbound_loop_lag", text)
+
+
+class GraceTest(InboundCase):
+
+    def test_grace_period_ends_stalled_data(self):
+        d = self.inbound()
+        r = self.raw()
+        r.ehlo()
+        r.cmd("MAIL FROM:<s@c.test>")
+        r.cmd("RCPT TO:<alice@example.com>")
+        self.assertEqual(r.cmd("DATA")[0], 354)
+        r.send("Subject: never finished\r\n\r\npartial\r\n")
+        start = time.monotonic()
+        d.send_signal(signal.SIGTERM)
+        r.s.settimeout(30)
+        code, text = r.reply()
+        self.assertEqual(code, 421, text)
+        self.assertGreaterEqual(time.monotonic() - start, 8)
+        d.proc.wait(20)
+        self.assertEqual(d.proc.returncode, 0)
+        self.assertEqual(new_count(self.spool, "alice"), 0)
+
+
+if __name__ == "__main__":
+    harness.main()

@@ -1,0 +1,135 @@
+"""smtpgate-outbound: plain delivery, envelopes, Bcc, connection reuse,
+crash safety, bad pickup files, reload, -t."""
+
+import os
+import re
+import signal
+import unittest
+
+from outbound_case import OutboundCase, message
+import harness
+
+
+class DeliveryTest(OutboundCase):
+
+    def test_xsender_pickup_delivered(self):
+        fake = self.fake()
+        d = self.start_outbound([self.host(fake)])
+        self.drop(message("alice@example.com", ["bob@example.net", "carol@example.net"],
+                          subject="envelope lines"))
+        msgs = self.wait_messages(fake, 1)
+        self.assertEqual(msgs[0]["sender"], "alice@example.com")
+        self.assertEqual(sorted(msgs[0]["rcpts"]), ["bob@example.net", "carol@example.net"])
+        data = msgs[0]["data"]
+        self.assertIn(b"Subject: envelope lines\r\n", data)
+        self.assertNotIn(b"X-Sender", data)
+        self.assertNotIn(b"X-Receiver", data)
+        self.wait_queue_empty()
+        log = d.wait_log(r"out id=\w+ to=<bob@example.net> relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d "
+                         r"status=sent reply=\"250[^\"]*\" attempts=1 delay=\d+s tls=none" % fake.port)
+        self.assertTrue(log)
+        d.wait_log(r"pickup id=\w+ name=drop00001.eml from=<alice@example.com> nrcpt=2")
+        self.stop_outbound(d)
+
+    def test_header_only_file_and_bcc_removed(self):
+        fake = self.fake()
+        d = self.start_outbound([self.host(fake)])
+        text = ("From: Dave <dave@example.com>\r\nTo: erin@example.net\r\n"
+                "Cc: frank@example.net\r\nBcc: secret@example.net\r\n"
+                "Subject: headers only\r\n\r\nbody line\r\n.leading dot\r\n")
+        self.drop(text)
+        msgs = self.wait_messages(fake, 1)
+        m = msgs[0]
+        self.assertEqual(m["sender"], "dave@example.com")
+        self.assertEqual(sorted(m["rcpts"]),
+                         ["erin@example.net", "frank@example.net", "secret@example.net"])
+        self.assertNotIn(b"Bcc:", m["data"])
+        self.assertNotIn(b"secret@example.net", m["data"])
+        self.assertIn(b"\r\n.leading dot\r\n", m["data"])   # dot-stuffing undone by the fake
+        self.wait_queue_empty()
+        self.stop_outbound(d)
+
+    def test_connection_reuse_with_rset(self):
+        fake = self.fake()
+        d = self.start_outbound([self.host(fake)],
+                                extra="max_connections = 1\nmessages_per_connection = 10\n")
+        self.stop_outbound(d)       # the spool exists now; queue 5 while stopped
+        for i in range(5):
+            self.drop(message("s@example.com", ["r%d@example.net" % i], subject="reuse %d" % i))
+        d = self.start_outbound()
+        self.wait_messages(fake, 5)
+        self.wait_queue_empty()
+        conns, msgs = fake.snapshot()
+        used = [c for c in conns if any(x.startswith("MAIL") for x in c["commands"])]
+        self.assertEqual(len(used), 1, conns)
+        cmds = used[0]["commands"]
+        self.assertEqual(sum(1 for x in cmds if x.startswith("MAIL")), 5)
+        self.assertEqual(sum(1 for x in cmds if x == "RSET"), 4)
+        self.assertEqual(sorted(m["rcpts"][0] for m in msgs),
+                         ["r%d@example.net" % i for i in range(5)])
+        self.stop_outbound(d)
+
+    def test_kill9_with_hundreds_queued_loses_nothing(self):
+        fake = self.fake(script={"greeting": "421 4.3.2 not now"})
+        d = self.start_outbound([self.host(fake)])
+        n = 300
+        for i in range(n):
+            self.drop(message("s@example.com", ["r@example.net"], subject="crash-%d" % i))
+        harness.wait_for(lambda: len(self.pickup_left()) < n // 2, 20, "pickup under way")
+        d.kill9()
+        fake.set(greeting="220 fake.test ESMTP")
+        d = self.start_outbound()
+        harness.wait_for(lambda: len({m["data"] for m in fake.snapshot()[1]}) >= n, 60,
+                         "all %d messages delivered" % n)
+        subjects = set()
+        for m in fake.snapshot()[1]:
+            subjects.add(re.search(rb"Subject: (crash-\d+)", m["data"]).group(1))
+        self.assertEqual(subjects, {b"crash-%d" % i for i in range(n)})
+        self.wait_queue_empty(30)
+        self.stop_outbound(d)
+
+    def test_bad_pickup_file_moved_to_bad(self):
+        fake = self.fake()
+        d = self.start_outbound([self.host(fake)])
+        name = self.drop("this is not a message\r\nno header\x00at all\r\n")
+        bad = os.path.join(self.spool, "bad", name)
+        harness.wait_for(lambda: os.path.exists(bad) and os.path.exists(bad + ".reason"), 10,
+                         "bad/ file and reason")
+        with open(bad + ".reason") as f:
+            self.assertTrue(f.read().strip())
+        d.wait_log(r"pickup name=%s status=bad reason=" % re.escape(name))
+        self.assertEqual(self.pickup_left(), [])
+        self.assertEqual(fake.message_count(), 0)
+        self.stop_outbound(d)
+
+    def test_sighup_reloads_smart_hosts(self):
+        a, b = self.fake(), self.fake()
+        d = self.start_outbound([self.host(a)])
+        self.configure([self.host(b)])
+        d.send_signal(signal.SIGHUP)
+        d.wait_log(r"reload status=ok")
+        self.drop(message("s@example.com", ["r@example.net"], subject="after reload"))
+        self.wait_messages(b, 1)
+        self.assertEqual(a.message_count(), 0)
+        self.assertTrue(d.alive())
+        # a broken config is refused and the daemon keeps running
+        self.write("outbound.conf", "this is { not valid\n")
+        d.send_signal(signal.SIGHUP)
+        d.wait_log(r"reload status=failed")
+        self.assertTrue(d.alive())
+        self.stop_outbound(d)
+
+    def test_check_flag(self):
+        fake = self.fake()
+        conf = self.configure([self.host(fake)])
+        r = harness.run([harness.binary("smtpgate-outbound"), "-t", "-c", conf])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.strip(), "ok")
+        bad = self.write("bad.conf", 'spool = "%s"\n' % self.spool)
+        r = harness.run([harness.binary("smtpgate-outbound"), "-t", "-c", bad])
+        self.assertEqual(r.returncode, 78)
+        self.assertTrue(r.stderr.strip())
+
+
+if __name__ == "__main__":
+    harness.main()

@@ -1,0 +1,56 @@
+/*
+ * slowfsync: an LD_PRELOAD shim for the fault tests that makes fsync(2)
+ * and fdatasync(2) sleep first, like a slow or overloaded disk (the old
+ * gateway hung on slow file I/O).  The delay in milliseconds is read from
+ * the file named by SMTPGATE_SLOW_FSYNC_FILE at every call, so a test can
+ * start the daemon at full speed and slow the disk down afterwards.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+int fsync(int fd);
+int fdatasync(int fd);
+
+/* Sleep for the configured delay. */
+static void
+slowfsync_delay(void)
+{
+	const char *path = getenv("SMTPGATE_SLOW_FSYNC_FILE");
+	long v = 0;
+	FILE *f = path ? fopen(path, "r") : NULL;
+	if (f != NULL) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	if (v <= 0)
+		return;
+	struct timespec ts = { v / 1000, (v % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) == -1)
+		;
+}
+
+int
+fsync(int fd)
+{
+	static int (*real)(int);
+	if (real == NULL)
+		real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+	slowfsync_delay();
+	return real(fd);
+}
+
+int
+fdatasync(int fd)
+{
+	static int (*real)(int);
+	if (real == NULL)
+		real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+	slowfsync_delay();
+	return real(fd);
+}

@@ -1,0 +1,183 @@
+"""Faults against the real smtpgate-inbound (issue 7): a full disk, a spool
+that becomes unwritable, a slow disk, SIGTERM in the middle of DATA.
+
+Nothing acknowledged with 250 may be lost, nothing partial may appear in
+any Maildir new/, and the gateway must keep answering other sessions.
+"""
+import os
+import shutil
+import signal
+import smtplib
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import harness
+
+IS_ROOT = os.geteuid() == 0
+
+
+def new_files(spool, box="alice"):
+    d = os.path.join(spool, "mailboxes", box, "new")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def tmp_files(spool):
+    return sorted(os.listdir(os.path.join(spool, "tmp")))
+
+
+def send(port, body, rcpt="alice@example.com", timeout=30):
+    """Send one message; return (code, text) of the final reply."""
+    s = smtplib.SMTP("127.0.0.1", port, timeout=timeout)
+    try:
+        s.ehlo("fault.example")
+        s.mail("f@example.org")
+        s.rcpt(rcpt)
+        return s.data(body)
+    finally:
+        try:
+            s.quit()
+        except smtplib.SMTPException:
+            pass
+
+
+class FaultTest(harness.GatewayTestCase):
+    @unittest.skipUnless(IS_ROOT, "mounting a small tmpfs needs root")
+    def test_disk_full_during_data(self):
+        # outside self.tmp: cleanups run after tearDown has stopped the daemon
+        spool = tempfile.mkdtemp(prefix="smtpgate-full-")
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", spool], check=True)
+        self.addCleanup(os.rmdir, spool)
+        self.addCleanup(subprocess.run, ["umount", "-l", spool])
+        gw, port, _ = self.start_inbound(spool=spool, extra="max_message_size = 52428800")
+        # fill the filesystem almost completely
+        filler = os.path.join(spool, "filler")
+        with open(filler, "wb") as f:
+            try:
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+            except OSError:
+                pass
+        code, text = send(port, "Subject: big\r\n\r\n" + ("y" * 998 + "\r\n") * 3000)
+        self.assertEqual(code, 452, text)
+        self.assertIn(b"4.3.1", text)
+        self.assertEqual(new_files(spool), [])
+        self.assertEqual(tmp_files(spool), [])
+        # space freed: service resumes without a restart
+        os.unlink(filler)
+        code, text = send(port, "Subject: after\r\n\r\nspace again\r\n")
+        self.assertEqual(code, 250, text)
+        self.assertEqual(len(new_files(spool)), 1)
+        self.assertTrue(gw.alive())
+
+    @unittest.skipUnless(IS_ROOT and shutil.which("setpriv"), "needs root and setpriv to drop privileges")
+    def test_spool_becomes_unwritable(self):
+        spool = self.path("nobody-spool")
+        os.mkdir(spool)
+        os.chmod(self.tmp, 0o755)
+        os.chown(spool, 65534, 65534)
+        port = harness.free_port()
+        conf = self.write("inbound.conf", harness.inbound_config(spool, port))
+        os.chmod(conf, 0o644)
+        log = self.path("nobody.log")
+        d = harness.Daemon(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                            harness.binary("smtpgate-inbound"), "-f", "-c", conf], log)
+        self.daemons.append(d)
+        harness.wait_for(lambda: harness.port_open(port) or not d.alive(), 10, "inbound as nobody")
+        self.assertTrue(d.alive(), d.log())
+        self.assertEqual(send(port, "Subject: one\r\n\r\nok\r\n")[0], 250)
+        new = os.path.join(spool, "mailboxes", "alice", "new")
+        os.chmod(new, 0o555)
+        code, text = send(port, "Subject: two\r\n\r\nrefused\r\n")
+        self.assertEqual(code, 451, text)
+        self.assertIn(b"4.3.0", text)
+        self.assertEqual(len(new_files(spool)), 1)
+        self.assertEqual(tmp_files(spool), [])
+        self.assertRegex(d.log(), r"Permission denied")
+        os.chmod(new, 0o755)
+        self.assertEqual(send(port, "Subject: three\r\n\r\nok\r\n")[0], 250)
+        self.assertEqual(len(new_files(spool)), 2)
+
+    def test_slow_disk_does_not_stall_other_sessions(self):
+        shim = os.environ.get("SMTPGATE_SLOWFSYNC")
+        if not shim or not os.path.exists(shim):
+            self.skipTest("slowfsync shim not built")
+        delay = self.write("fsync-delay-ms", "0")
+        env = dict(os.environ, LD_PRELOAD=shim, SMTPGATE_SLOW_FSYNC_FILE=delay)
+        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+        port = harness.free_port()
+        spool = self.path("slow-spool")
+        conf = self.write("inbound.conf", harness.inbound_config(spool, port))
+        d = self.start("smtpgate-inbound", conf, env=env, wait_port=port)
+        self.write("fsync-delay-ms", "1500")  # from now on the disk is slow
+        result = {}
+
+        def slow_sender():
+            result["reply"] = send(port, "Subject: slow\r\n\r\nslow disk\r\n", timeout=60)
+
+        t = threading.Thread(target=slow_sender)
+        t.start()
+        # wait until the slow message is inside the delivery (its DATA is done)
+        harness.wait_for(lambda: tmp_files(spool) or new_files(spool), 10, "delivery started")
+        t0 = time.monotonic()
+        s = socket.create_connection(("127.0.0.1", port), 5)
+        f = s.makefile("rb")
+        self.assertTrue(f.readline().startswith(b"220"))
+        s.sendall(b"EHLO quick.example\r\n")
+        while True:
+            line = f.readline()
+            if line[3:4] != b"-":
+                break
+        s.sendall(b"NOOP\r\n")
+        self.assertTrue(f.readline().startswith(b"250"))
+        elapsed = time.monotonic() - t0
+        s.close()
+        self.assertLess(elapsed, 1.0, "a slow fsync stalled another session for %.2fs" % elapsed)
+        t.join(60)
+        self.assertEqual(result["reply"][0], 250)
+        self.assertEqual(len(new_files(spool)), 1)
+        self.assertTrue(d.alive())
+
+    def test_sigterm_in_the_middle_of_data(self):
+        gw, port, spool = self.start_inbound()
+        s = socket.create_connection(("127.0.0.1", port), 10)
+        f = s.makefile("rb")
+
+        def reply():
+            while True:
+                line = f.readline()
+                if line[3:4] != b"-":
+                    return line
+
+        reply()
+        s.sendall(b"EHLO term.example\r\nMAIL FROM:<t@example.org>\r\n"
+                  b"RCPT TO:<alice@example.com>\r\nDATA\r\n")
+        reply(), reply(), reply()
+        self.assertTrue(reply().startswith(b"354"))
+        s.sendall(b"Subject: in flight\r\n\r\nfirst half\r\n")
+        idle = socket.create_connection(("127.0.0.1", port), 10)
+        idle_f = idle.makefile("rb")
+        self.assertTrue(idle_f.readline().startswith(b"220"))
+        gw.send_signal(signal.SIGTERM)
+        # the idle session is told the service is going away
+        self.assertTrue(idle_f.readline().startswith(b"421"))
+        # no new connections are accepted
+        harness.wait_for(lambda: not harness.port_open(port), 5, "listener closed")
+        # the transaction in DATA may finish within the grace period
+        s.sendall(b"second half\r\n.\r\n")
+        r = reply()
+        self.assertTrue(r.startswith(b"250"), r)
+        s.close()
+        self.assertEqual(gw.proc.wait(15), 0)
+        files = new_files(spool)
+        self.assertEqual(len(files), 1)
+        with open(os.path.join(spool, "mailboxes", "alice", "new", files[0])) as fh:
+            self.assertIn("second half", fh.read())
+
+
+if __name__ == "__main__":
+    harness.main()

@@ -1,0 +1,315 @@
+"""smtpgate-sendmail: the sendmail-compatible injector, black-box.
+
+No daemon runs here: each test prepares an outbound spool the way the
+daemon lays it out (role marker, pickup/, tmp/, queue/, control/, bad/),
+runs the injector, and inspects the pickup file it leaves.
+"""
+
+import os
+import pwd
+import re
+import sys
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import harness  # noqa: E402
+
+SM = harness.binary("smtpgate-sendmail")
+HOST = "gw-out.test"
+
+
+def make_spool(path, role="outbound", dirs=("pickup", "tmp", "queue", "control", "bad")):
+    """An initialised spool: role marker and the outbound sub-directories."""
+    os.makedirs(path)
+    with open(os.path.join(path, ".smtpgate"), "w") as f:
+        f.write("role=%s\ninstance=0123456789abcdef\nhost=test\ncreated=2024-01-01T00:00:00Z\n"
+                % role)
+    for d in dirs:
+        os.mkdir(os.path.join(path, d))
+
+
+def parse_pickup(data):
+    """Split a pickup file into (sender, [receivers], header lines, body)."""
+    text = data.decode("utf-8")
+    head, sep, body = text.partition("\r\n\r\n")
+    lines = head.split("\r\n")
+    sender, rcpts, i = None, [], 0
+    while i < len(lines) and lines[i].startswith(("X-Sender:", "X-Receiver:")):
+        name, _, value = lines[i].partition(": ")
+        if name == "X-Sender":
+            assert sender is None, "two X-Sender lines"
+            sender = value
+        else:
+            rcpts.append(value)
+        i += 1
+    return sender, rcpts, lines[i:], body
+
+
+class SendmailTest(harness.GatewayTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.spool = self.path("spool")
+        make_spool(self.spool)
+        self.conf = self.write("outbound.conf", harness.outbound_config(
+            self.spool, [{"host": "127.0.0.1", "port": 2525, "tls": "none"}]))
+        self.login = pwd.getpwuid(os.getuid()).pw_name
+
+    def send(self, args, message, config=None, code=0):
+        """Run the injector; check its exit code; return the CompletedProcess."""
+        data = message.encode() if isinstance(message, str) else message
+        r = harness.run([SM, "-C", config or self.conf] + list(args), input=data)
+        self.assertEqual(r.returncode, code, "exit %d, stderr: %r" % (r.returncode, r.stderr))
+        return r
+
+    def pickup_files(self):
+        return sorted(os.listdir(os.path.join(self.spool, "pickup")))
+
+    def one_pickup(self):
+        """The only pickup file, parsed; also checks tmp/ is left empty."""
+        files = self.pickup_files()
+        self.assertEqual(len(files), 1, files)
+        self.assertEqual(os.listdir(os.path.join(self.spool, "tmp")), [])
+        with open(os.path.join(self.spool, "pickup", files[0]), "rb") as f:
+            data = f.read()
+        self.assertNotIn(b"\r\r", data)
+        self.assertIsNone(re.search(rb"[^\r]\n", data), "bare LF in pickup file")
+        return parse_pickup(data)
+
+    def header(self, lines, name):
+        """Values of every field called name (unfolded)."""
+        out, last = [], None
+        for ln in lines:
+            if ln[:1] in (" ", "\t") and out and last == name.lower():
+                out[-1] += ln
+                continue
+            field, _, value = ln.partition(":")
+            last = field.lower()
+            if last == name.lower():
+                out.append(value.strip())
+        return out
+
+    def assert_nothing_written(self):
+        self.assertEqual(self.pickup_files(), [])
+        self.assertEqual(os.listdir(os.path.join(self.spool, "tmp")), [])
+
+    # --- envelope -----------------------------------------------------
+
+    def test_argv_recipients_and_default_sender(self):
+        self.send(["alice@example.com", "Bob@Example.COM"], "Subject: hi\n\nhello\n")
+        sender, rcpts, hdr, body = self.one_pickup()
+        self.assertEqual(sender, "<%s@%s>" % (self.login, HOST))
+        self.assertEqual(rcpts, ["<alice@example.com>", "<Bob@example.com>"])
+        self.assertEqual(self.header(hdr, "Subject"), ["hi"])
+        self.assertEqual(body, "hello\r\n")
+
+    def test_missing_date_message_id_from_added(self):
+        self.send(["alice@example.com"], "Subject: x\n\nbody\n")
+        _, _, hdr, _ = self.one_pickup()
+        (date,) = self.header(hdr, "Date")
+        self.assertRegex(date, r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} "
+                         r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
+                         r"\d\d:\d\d:\d\d [+-]\d{4}$")
+        (mid,) = self.header(hdr, "Message-ID")
+        self.assertRegex(mid, r"^<[^<>@\s]+@%s>$" % re.escape(HOST))
+        (frm,) = self.header(hdr, "From")
+        self.assertTrue(frm.endswith("<%s@%s>" % (self.login, HOST)), frm)
+
+    def test_existing_headers_kept_not_duplicated(self):
+        msg = ("From: Someone <someone@example.org>\nDate: Tue, 1 Jan 2030 00:00:00 +0000\n"
+               "Message-ID: <fixed@example.org>\nSubject: s\n\nbody\n")
+        self.send(["alice@example.com"], msg)
+        _, _, hdr, _ = self.one_pickup()
+        self.assertEqual(self.header(hdr, "From"), ["Someone <someone@example.org>"])
+        self.assertEqual(self.header(hdr, "Date"), ["Tue, 1 Jan 2030 00:00:00 +0000"])
+        self.assertEqual(self.header(hdr, "Message-ID"), ["<fixed@example.org>"])
+
+    def test_sender_f_and_r(self):
+        self.send(["-f", "owner@example.net", "alice@example.com"], "Subject: x\n\nb\n")
+        sender, _, hdr, _ = self.one_pickup()
+        self.assertEqual(sender, "<owner@example.net>")
+        self.assertEqual(self.header(hdr, "From"), ["<owner@example.net>"])
+        os.unlink(os.path.join(self.spool, "pickup", self.pickup_files()[0]))
+        self.send(["-rother@example.net", "alice@example.com"], "Subject: x\n\nb\n")
+        sender, _, _, _ = self.one_pickup()
+        self.assertEqual(sender, "<other@example.net>")
+
+    def test_null_sender(self):
+        self.send(["-f", "<>", "alice@example.com"], "Subject: x\n\nb\n")
+        sender, rcpts, hdr, _ = self.one_pickup()
+        self.assertEqual(sender, "<>")
+        self.assertEqual(rcpts, ["<alice@example.com>"])
+        self.assertEqual(len(self.header(hdr, "From")), 1)
+
+    def test_full_name(self):
+        self.send(["-F", 'Jane "JD" Doe', "-f", "jane@example.net", "alice@example.com"],
+                  "Subject: x\n\nb\n")
+        _, _, hdr, _ = self.one_pickup()
+        self.assertEqual(self.header(hdr, "From"), ['"Jane \\"JD\\" Doe" <jane@example.net>'])
+
+    def test_unqualified_address_gets_hostname(self):
+        self.send(["root"], "Subject: x\n\nb\n")
+        _, rcpts, _, _ = self.one_pickup()
+        self.assertEqual(rcpts, ["<root@%s>" % HOST])
+
+    def test_t_with_bcc_and_argv(self):
+        msg = ('To: "Doe, Jane" <jane@example.com>, grp: a@example.org, b@example.org;\n'
+               "Cc: carol@example.com (Carol),\n dave@example.com\n"
+               "Bcc: secret@example.net\n"
+               "Subject: t\n\nbody\n")
+        self.send(["-t", "extra@example.com", "jane@example.com"], msg)
+        _, rcpts, hdr, body = self.one_pickup()
+        self.assertEqual(rcpts, ["<extra@example.com>", "<jane@example.com>", "<a@example.org>",
+                                 "<b@example.org>", "<carol@example.com>", "<dave@example.com>",
+                                 "<secret@example.net>"])
+        self.assertEqual(self.header(hdr, "Bcc"), [])
+        self.assertNotIn("secret", "\r\n".join(hdr) + body)
+        self.assertEqual(len(self.header(hdr, "To")), 1)
+        self.assertEqual(len(self.header(hdr, "Cc")), 1)
+
+    def test_t_without_recipients(self):
+        r = self.send(["-t"], "Subject: none\n\nb\n", code=64)
+        self.assertIn("No recipient addresses found in header", r.stderr.decode())
+        self.assert_nothing_written()
+
+    def test_no_recipient_at_all(self):
+        r = self.send([], "Subject: none\n\nb\n", code=64)
+        self.assertRegex(r.stderr.decode(), r"^smtpgate-sendmail: .*recipient")
+        self.assert_nothing_written()
+
+    def test_clustered_flags(self):
+        self.send(["-ti", "-oi"], "To: a@example.com\n\none\n.\ntwo\n")
+        _, rcpts, _, body = self.one_pickup()
+        self.assertEqual(rcpts, ["<a@example.com>"])
+        self.assertEqual(body, "one\r\n.\r\ntwo\r\n")
+
+    def test_double_dash(self):
+        self.send(["-f", "s@example.com", "--", "-odd@example.com"], "Subject: x\n\nb\n")
+        _, rcpts, _, _ = self.one_pickup()
+        self.assertEqual(rcpts, ["<-odd@example.com>"])
+
+    # --- message body ------------------------------------------------
+
+    def test_lone_dot_ends_message_without_i(self):
+        self.send(["alice@example.com"], "Subject: x\n\nbefore\n.\nafter\n")
+        _, _, _, body = self.one_pickup()
+        self.assertEqual(body, "before\r\n")
+
+    def test_lone_dot_kept_with_i_and_oi(self):
+        for flag in ("-i", "-oi"):
+            self.send([flag, "alice@example.com"], "Subject: x\n\nbefore\n.\nafter\n")
+            _, _, _, body = self.one_pickup()
+            self.assertEqual(body, "before\r\n.\r\nafter\r\n", flag)
+            os.unlink(os.path.join(self.spool, "pickup", self.pickup_files()[0]))
+
+    def test_dot_lines_kept_as_is(self):
+        self.send(["alice@example.com"], "Subject: x\n\n..two\n.one\n. space\n...\n")
+        _, _, _, body = self.one_pickup()
+        self.assertEqual(body, "..two\r\n.one\r\n. space\r\n...\r\n")
+
+    def test_crlf_input_and_no_final_newline(self):
+        self.send(["alice@example.com"], b"Subject: x\r\n\r\nline1\r\nline2")
+        _, _, hdr, body = self.one_pickup()
+        self.assertEqual(self.header(hdr, "Subject"), ["x"])
+        self.assertEqual(body, "line1\r\nline2\r\n")
+
+    def test_mbox_from_line_dropped(self):
+        self.send(["alice@example.com"], "From someone Tue Jan  1 00:00:00 2030\nSubject: x\n\nb\n")
+        _, _, hdr, _ = self.one_pickup()
+        self.assertFalse(any(h.startswith("From ") for h in hdr), hdr)
+        self.assertEqual(self.header(hdr, "Subject"), ["x"])
+
+    def test_message_without_header(self):
+        self.send(["alice@example.com"], "just a body line\nsecond\n")
+        _, _, hdr, body = self.one_pickup()
+        self.assertEqual(len(self.header(hdr, "Date")), 1)
+        self.assertEqual(body, "just a body line\r\nsecond\r\n")
+
+    def test_ignored_flags(self):
+        args = ["-odb", "-oem", "-v", "-U", "-n", "-B", "8BITMIME", "-N", "never", "-o", "x",
+                "-X", "/dev/null", "-L", "tag", "-h", "5", "-V", "envid", "-R", "hdrs",
+                "-O", "DeliveryMode=b", "-d", "0.1", "-q", "1h", "-bm",
+                "alice@example.com"]
+        self.send(args, "Subject: x\n\nb\n")
+        _, rcpts, _, _ = self.one_pickup()
+        self.assertEqual(rcpts, ["<alice@example.com>"])
+
+    def test_unknown_option_is_usage_error(self):
+        r = self.send(["-Z", "alice@example.com"], "Subject: x\n\nb\n", code=64)
+        self.assertIn("smtpgate-sendmail:", r.stderr.decode())
+        self.assert_nothing_written()
+
+    # --- errors ------------------------------------------------------
+
+    def test_bad_addresses(self):
+        cases = [["not an address@"], ["a@@example.com"], ["-f", "bad@", "alice@example.com"],
+                 ["a@example..com"]]
+        for args in cases:
+            r = self.send(args, "Subject: x\n\nb\n", code=65)
+            self.assertRegex(r.stderr.decode(), r"^smtpgate-sendmail: bad .*address", args)
+        r = self.send(["-t"], "To: good@example.com, bad@@example.com\n\nb\n", code=65)
+        self.assert_nothing_written()
+
+    def test_bare_cr_and_nul_refused(self):
+        for data in (b"Subject: x\r\n\r\nbare\rcr\r\n", b"Subject: x\n\nnul\x00byte\n",
+                     b"Subject: x\r\r\n\r\nb\r\n"):
+            r = self.send(["alice@example.com"], data, code=65)
+            self.assertRegex(r.stderr.decode(), r"^smtpgate-sendmail: line \d+ of the message")
+        self.assert_nothing_written()
+
+    def test_missing_spool(self):
+        conf = self.write("missing.conf", harness.outbound_config(
+            self.path("nospool"), [{"host": "127.0.0.1", "port": 2525, "tls": "none"}]))
+        r = self.send(["alice@example.com"], "Subject: x\n\nb\n", config=conf, code=75)
+        self.assertIn("nospool", r.stderr.decode())
+        self.assertFalse(os.path.exists(self.path("nospool")))
+
+    def test_spool_without_pickup(self):
+        spool = self.path("half")
+        make_spool(spool, dirs=("tmp",))
+        conf = self.write("half.conf", harness.outbound_config(
+            spool, [{"host": "127.0.0.1", "port": 2525, "tls": "none"}]))
+        r = self.send(["alice@example.com"], "Subject: x\n\nb\n", config=conf, code=75)
+        self.assertIn("pickup", r.stderr.decode())
+        self.assertEqual(os.listdir(os.path.join(spool, "tmp")), [])
+
+    def test_inbound_spool_refused(self):
+        spool = self.path("in")
+        make_spool(spool, role="inbound")
+        conf = self.write("in.conf", harness.outbound_config(
+            spool, [{"host": "127.0.0.1", "port": 2525, "tls": "none"}]))
+        r = self.send(["alice@example.com"], "Subject: x\n\nb\n", config=conf, code=78)
+        self.assertIn("inbound", r.stderr.decode())
+        self.assertEqual(os.listdir(os.path.join(spool, "pickup")), [])
+
+    def test_bad_config(self):
+        conf = self.write("bad.conf", "this is not { a config\n")
+        r = self.send(["alice@example.com"], "Subject: x\n\nb\n", config=conf, code=78)
+        self.assertTrue(r.stderr.decode().startswith("smtpgate-sendmail: "))
+
+    def test_does_not_need_or_take_the_lock(self):
+        """The daemon holds the lock while producers write: must still work."""
+        import fcntl
+        fd = os.open(os.path.join(self.spool, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, b"host=test pid=%d\n" % os.getpid())
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self.send(["alice@example.com"], "Subject: x\n\nb\n")
+            self.one_pickup()
+        finally:
+            os.close(fd)
+
+    def test_many_messages_unique_names(self):
+        for i in range(20):
+            self.send(["alice@example.com"], "Subject: %d\n\nb\n" % i)
+        self.assertEqual(len(self.pickup_files()), 20)
+        self.assertEqual(os.listdir(os.path.join(self.spool, "tmp")), [])
+
+    def test_bp_lists_queue(self):
+        r = self.send(["-bp"], b"")
+        out = r.stdout.decode()
+        self.assertIn("queue is empty", out)
+
+
+if __name__ == "__main__":
+    harness.main()

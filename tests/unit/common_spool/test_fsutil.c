@@ -1,0 +1,378 @@
+/*
+ * Unit tests for common/fsutil.c: exclusive and atomic writes, clean-up on
+ * failure, Maildir creation and unique Maildir names across threads.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "testdir.h"
+
+static char tdir[PATH_MAX];
+static int tfd = -1;
+static struct rlimit saved_fsize;
+
+static void
+setup(void)
+{
+	getrlimit(RLIMIT_FSIZE, &saved_fsize);
+	testdir_make(tdir, sizeof(tdir));
+	tfd = open(tdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(tfd, 0);
+}
+
+static void
+teardown(void)
+{
+	setrlimit(RLIMIT_FSIZE, &saved_fsize);
+	close(tfd);
+	testdir_remove(tdir);
+}
+
+/* Number of entries in dir (without . and ..). */
+static int
+count_entries(const char *dir)
+{
+	char cmd[PATH_MAX + 64];
+	FILE *p;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls -A '%s' | wc -l", dir);
+	p = popen(cmd, "r");
+	if (p == NULL || fscanf(p, "%d", &n) != 1)
+		n = -1;
+	if (p != NULL)
+		pclose(p);
+	return n;
+}
+
+/* Make tdir/name as a directory and return an fd for it. */
+static int
+subdir_fd(const char *name)
+{
+	char p[PATH_MAX * 2];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/%s", tdir, name);
+	ck_assert_int_eq(mkdir(p, 0750), 0);
+	fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+/* write_new with two iovecs reads back the same bytes. */
+START_TEST(test_write_new_roundtrip)
+{
+	struct iovec iov[2] = {
+		{ .iov_base = "hello, ", .iov_len = 7 },
+		{ .iov_base = "world\n", .iov_len = 6 },
+	};
+	char err[512];
+	size_t len = 0;
+	char *got;
+
+	ck_assert_int_eq(fsutil_write_new(tfd, "f", iov, 2, true, err, sizeof(err)), 0);
+	got = fsutil_read_file(tfd, "f", 1024, &len, err, sizeof(err));
+	ck_assert_ptr_nonnull(got);
+	ck_assert_uint_eq(len, 13);
+	ck_assert_str_eq(got, "hello, world\n");
+	free(got);
+}
+END_TEST
+
+/* O_EXCL clash: -1, EEXIST, the existing file untouched, path in err. */
+START_TEST(test_write_new_exclusive)
+{
+	struct iovec one = { .iov_base = "first", .iov_len = 5 };
+	struct iovec two = { .iov_base = "second", .iov_len = 6 };
+	char err[PATH_MAX + 256], want[PATH_MAX + 64];
+	char *got;
+
+	ck_assert_int_eq(fsutil_write_new(tfd, "f", &one, 1, false, err, sizeof(err)), 0);
+	errno = 0;
+	ck_assert_int_eq(fsutil_write_new(tfd, "f", &two, 1, true, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, EEXIST);
+	snprintf(want, sizeof(want), "%s/f: open: %s", tdir, strerror(EEXIST));
+	ck_assert_str_eq(err, want);
+	got = fsutil_read_file(tfd, "f", 1024, NULL, err, sizeof(err));
+	ck_assert_str_eq(got, "first");
+	free(got);
+}
+END_TEST
+
+/* Cap the file size so write(2) fails part way with EFBIG. */
+static void
+limit_file_size(rlim_t bytes)
+{
+	struct rlimit rl = { .rlim_cur = bytes, .rlim_max = RLIM_INFINITY };
+
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &rl);
+	rl.rlim_cur = bytes;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+}
+
+/* A write that fails part way leaves no file and keeps errno. */
+START_TEST(test_write_new_partial_failure)
+{
+	static char big[8192];
+	struct iovec iov = { .iov_base = big, .iov_len = sizeof(big) };
+	char err[PATH_MAX + 256], want[PATH_MAX + 64];
+
+	memset(big, 'x', sizeof(big));
+	limit_file_size(1000);
+	errno = 0;
+	ck_assert_int_eq(fsutil_write_new(tfd, "big", &iov, 1, true, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, EFBIG);
+	snprintf(want, sizeof(want), "%s/big: write: %s", tdir, strerror(EFBIG));
+	ck_assert_str_eq(err, want);
+	ck_assert_int_eq(faccessat(tfd, "big", F_OK, 0), -1);
+	ck_assert_int_eq(count_entries(tdir), 0);
+}
+END_TEST
+
+/* write_atomic creates and replaces; nothing stays in tmp. */
+START_TEST(test_write_atomic_roundtrip)
+{
+	char err[512], tmp[PATH_MAX + 8], *got;
+	int tmpfd = subdir_fd("tmp"), dstfd = subdir_fd("dst");
+
+	ck_assert_int_eq(fsutil_write_atomic(tmpfd, dstfd, "state", "v1", 2, true,
+	    err, sizeof(err)), 0);
+	ck_assert_int_eq(fsutil_write_atomic(tmpfd, dstfd, "state", "version 2", 9, true,
+	    err, sizeof(err)), 0);
+	got = fsutil_read_file(dstfd, "state", 64, NULL, err, sizeof(err));
+	ck_assert_str_eq(got, "version 2");
+	free(got);
+	snprintf(tmp, sizeof(tmp), "%s/tmp", tdir);
+	ck_assert_int_eq(count_entries(tmp), 0);
+	close(tmpfd);
+	close(dstfd);
+}
+END_TEST
+
+/* write_atomic failing part way keeps the old file and leaves no temp. */
+START_TEST(test_write_atomic_failure_keeps_old)
+{
+	static char big[8192];
+	char err[512], tmp[PATH_MAX + 8], *got;
+	int tmpfd = subdir_fd("tmp"), dstfd = subdir_fd("dst");
+
+	ck_assert_int_eq(fsutil_write_atomic(tmpfd, dstfd, "state", "old", 3, true,
+	    err, sizeof(err)), 0);
+	limit_file_size(100);
+	errno = 0;
+	ck_assert_int_eq(fsutil_write_atomic(tmpfd, dstfd, "state", big, sizeof(big),
+	    true, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, EFBIG);
+	ck_assert_ptr_nonnull(strstr(err, tdir));
+	ck_assert_ptr_nonnull(strstr(err, ": write: "));
+	got = fsutil_read_file(dstfd, "state", 64, NULL, err, sizeof(err));
+	ck_assert_str_eq(got, "old");
+	free(got);
+	snprintf(tmp, sizeof(tmp), "%s/tmp", tdir);
+	ck_assert_int_eq(count_entries(tmp), 0);
+	close(tmpfd);
+	close(dstfd);
+}
+END_TEST
+
+/* A failed rename (target is a non-empty directory) removes the temp file. */
+START_TEST(test_write_atomic_rename_failure)
+{
+	char err[PATH_MAX + 256], tmp[PATH_MAX + 8];
+	int tmpfd = subdir_fd("tmp"), dstfd = subdir_fd("dst");
+	int blocker = subdir_fd("dst/state");
+
+	ck_assert_int_eq(mkdirat(blocker, "inner", 0750), 0);
+	ck_assert_int_eq(fsutil_write_atomic(tmpfd, dstfd, "state", "x", 1, true,
+	    err, sizeof(err)), -1);
+	ck_assert(errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST);
+	ck_assert_ptr_nonnull(strstr(err, "/dst/state: rename: "));
+	snprintf(tmp, sizeof(tmp), "%s/tmp", tdir);
+	ck_assert_int_eq(count_entries(tmp), 0);
+	close(blocker);
+	close(tmpfd);
+	close(dstfd);
+}
+END_TEST
+
+/* read_file refuses a file larger than maxlen with EFBIG. */
+START_TEST(test_read_file_limits)
+{
+	struct iovec iov = { .iov_base = "0123456789", .iov_len = 10 };
+	char err[PATH_MAX + 256];
+
+	ck_assert_int_eq(fsutil_write_new(tfd, "f", &iov, 1, false, err, sizeof(err)), 0);
+	errno = 0;
+	ck_assert_ptr_null(fsutil_read_file(tfd, "f", 9, NULL, err, sizeof(err)));
+	ck_assert_int_eq(errno, EFBIG);
+	ck_assert_ptr_nonnull(strstr(err, "/f: read: "));
+	ck_assert_ptr_null(fsutil_read_file(tfd, "missing", 9, NULL, err, sizeof(err)));
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_ptr_nonnull(strstr(err, "/missing: open: "));
+}
+END_TEST
+
+/* mkdir_p makes parents, accepts existing dirs, refuses a file in the way. */
+START_TEST(test_mkdir_p)
+{
+	char p[PATH_MAX + 64], err[PATH_MAX + 256];
+	struct stat st;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/x/y/z", tdir);
+	ck_assert_int_eq(fsutil_mkdir_p(p, 0750, err, sizeof(err)), 0);
+	ck_assert_int_eq(stat(p, &st), 0);
+	ck_assert(S_ISDIR(st.st_mode));
+	ck_assert_int_eq(fsutil_mkdir_p(p, 0750, err, sizeof(err)), 0);
+	snprintf(p, sizeof(p), "%s/file", tdir);
+	f = fopen(p, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	snprintf(p, sizeof(p), "%s/file/sub", tdir);
+	ck_assert_int_eq(fsutil_mkdir_p(p, 0750, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, ENOTDIR);
+	ck_assert_ptr_nonnull(strstr(err, "/file"));
+}
+END_TEST
+
+/* fsync_path reports the path on failure. */
+START_TEST(test_fsync_path)
+{
+	char p[PATH_MAX + 64], err[PATH_MAX + 256];
+
+	ck_assert_int_eq(fsutil_fsync_path(tdir, err, sizeof(err)), 0);
+	ck_assert_int_eq(fsutil_fsync_dirfd(tfd, "label", err, sizeof(err)), 0);
+	snprintf(p, sizeof(p), "%s/nope", tdir);
+	ck_assert_int_eq(fsutil_fsync_path(p, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_ptr_nonnull(strstr(err, p));
+}
+END_TEST
+
+/* maildir_create makes tmp, new and cur (and missing parents); idempotent. */
+START_TEST(test_maildir_create)
+{
+	static const char *const subs[] = { "tmp", "new", "cur" };
+	char p[PATH_MAX + 64], s[PATH_MAX + 80], err[PATH_MAX + 256];
+	struct stat st;
+	size_t i;
+
+	snprintf(p, sizeof(p), "%s/mailboxes/alice", tdir);
+	ck_assert_int_eq(fsutil_maildir_create(p, err, sizeof(err)), 0);
+	for (i = 0; i < 3; i++) {
+		snprintf(s, sizeof(s), "%s/%s", p, subs[i]);
+		ck_assert_int_eq(stat(s, &st), 0);
+		ck_assert(S_ISDIR(st.st_mode));
+	}
+	ck_assert_int_eq(fsutil_maildir_create(p, err, sizeof(err)), 0);
+}
+END_TEST
+
+/* The name has the Maildir shape, size and escaped host. */
+START_TEST(test_maildir_name_format)
+{
+	char buf[256], want[64];
+	size_t n;
+
+	n = fsutil_maildir_name(buf, sizeof(buf), "gw/in:1", 1234);
+	ck_assert_uint_eq(n, strlen(buf));
+	ck_assert_ptr_nonnull(strstr(buf, ".gw\\057in\\0721,S=1234"));
+	snprintf(want, sizeof(want), "P%ldQ", (long)getpid());
+	ck_assert_ptr_nonnull(strstr(buf, want));
+	ck_assert_ptr_nonnull(strstr(buf, ".M"));
+	ck_assert_ptr_null(strchr(buf, '/'));
+	ck_assert_ptr_null(strchr(buf, ':'));
+	/* the default host is used when none is given */
+	ck_assert_uint_gt(fsutil_maildir_name(buf, sizeof(buf), NULL, 0), 0);
+	ck_assert_ptr_nonnull(strstr(buf, ",S=0"));
+}
+END_TEST
+
+#define NAME_THREADS	4
+#define NAME_PER_THREAD	10000
+static char (*names)[128];
+
+/* Thread body: fill its share of names[]. */
+static void *
+name_worker(void *arg)
+{
+	size_t base = (size_t)(uintptr_t)arg * NAME_PER_THREAD, i;
+
+	for (i = 0; i < NAME_PER_THREAD; i++)
+		fsutil_maildir_name(names[base + i], sizeof(names[0]), "host", 1);
+	return NULL;
+}
+
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* 40,000 names from 4 threads are all different. */
+START_TEST(test_maildir_name_unique_threads)
+{
+	pthread_t th[NAME_THREADS];
+	size_t i, total = NAME_THREADS * NAME_PER_THREAD;
+
+	names = calloc(total, sizeof(names[0]));
+	ck_assert_ptr_nonnull(names);
+	for (i = 0; i < NAME_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, name_worker,
+		    (void *)(uintptr_t)i), 0);
+	for (i = 0; i < NAME_THREADS; i++)
+		pthread_join(th[i], NULL);
+	qsort(names, total, sizeof(names[0]), cmp_names);
+	for (i = 1; i < total; i++)
+		ck_assert_msg(strcmp(names[i - 1], names[i]) != 0, "duplicate %s",
+		    names[i]);
+	free(names);
+}
+END_TEST
+
+static Suite *
+fsutil_suite(void)
+{
+	Suite *s = suite_create("fsutil");
+	TCase *tc = tcase_create("files");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_write_new_roundtrip);
+	tcase_add_test(tc, test_write_new_exclusive);
+	tcase_add_test(tc, test_write_new_partial_failure);
+	tcase_add_test(tc, test_write_atomic_roundtrip);
+	tcase_add_test(tc, test_write_atomic_failure_keeps_old);
+	tcase_add_test(tc, test_write_atomic_rename_failure);
+	tcase_add_test(tc, test_read_file_limits);
+	tcase_add_test(tc, test_mkdir_p);
+	tcase_add_test(tc, test_fsync_path);
+	tcase_add_test(tc, test_maildir_create);
+	tcase_add_test(tc, test_maildir_name_format);
+	tcase_add_test(tc, test_maildir_name_unique_threads);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(fsutil_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,160 @@
+/*
+ * Unit tests for outbound/addrlist.c: RFC 5322 address lists, table-driven.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addrlist.h"
+
+static const struct {
+	const char *in;
+	unsigned flags;
+	const char *want;	/* addresses joined by '|'; NULL = error */
+	const char *err;	/* substring of the error */
+} cases[] = {
+	{ "a@example.com", 0, "a@example.com", NULL },
+	{ " a@example.com ", 0, "a@example.com", NULL },
+	{ "<a@example.com>", 0, "a@example.com", NULL },
+	{ "Alice <a@example.com>", 0, "a@example.com", NULL },
+	{ "Alice Smith <a@example.com>, b@example.org", 0, "a@example.com|b@example.org", NULL },
+	{ "\"Smith, Alice\" <a@example.com>, \"Bob <x>\" <b@example.org>", 0,
+	  "a@example.com|b@example.org", NULL },
+	{ "a@example.com (Alice, from sales), b@example.org", 0, "a@example.com|b@example.org", NULL },
+	{ "(nested (comment) here) a@example.com", 0, "a@example.com", NULL },
+	{ "Alice <a@example.com> (work)", 0, "a@example.com", NULL },
+	{ "undisclosed-recipients:;", 0, "", NULL },
+	{ "undisclosed-recipients:", 0, "", NULL },
+	{ "team: a@x.org, Bob <b@y.org>;, c@z.org", 0, "a@x.org|b@y.org|c@z.org", NULL },
+	{ "a@x.org,\r\n\tb@y.org,\r\n c@z.org", 0, "a@x.org|b@y.org|c@z.org", NULL },
+	{ "a@x.org,\n b@y.org", 0, "a@x.org|b@y.org", NULL },
+	{ "a@x.org, , ,b@y.org,", 0, "a@x.org|b@y.org", NULL },
+	{ "", 0, "", NULL },
+	{ "   ", 0, "", NULL },
+	{ "\"john doe\"@example.com", 0, "\"john doe\"@example.com", NULL },
+	{ "john . doe @ example.com", 0, "john.doe@example.com", NULL },
+	{ "<@relay.example:a@example.com>", 0, "a@example.com", NULL },
+	{ "x@[192.0.2.1]", 0, "x@[192.0.2.1]", NULL },
+	{ "Name <x@[IPv6:2001:db8::1]>", 0, "x@[IPv6:2001:db8::1]", NULL },
+	{ "<>", ADDRLIST_ALLOW_NULL, "", NULL },
+	{ "<> (null)", ADDRLIST_ALLOW_NULL, "", NULL },
+	{ "<>", 0, NULL, "null address not allowed" },
+	{ "=?utf-8?q?J=C3=B6rg?= <j@example.de>", 0, "j@example.de", NULL },
+	{ "J\xc3\xb6rg <j@example.de>", 0, "j@example.de", NULL },
+	{ "<j\xc3\xb6rg@example.de>", ADDRLIST_UTF8, "j\xc3\xb6rg@example.de", NULL },
+	{ "<j\xc3\xb6rg@example.de>", 0, NULL, "non-ASCII" },
+	{ "Alice", 0, NULL, "no '@'" },
+	{ "Smith, Alice <a@example.com>", 0, NULL, "no '@'" },
+	{ "john doe@example.com", 0, NULL, "bad address" },
+	{ "Alice <a@example.com", 0, NULL, "unbalanced" },
+	{ "Alice <a@example.com> trailing", 0, NULL, "text after the angle-addr" },
+	{ "\"unterminated@example.com", 0, NULL, "unterminated" },
+	{ "(unterminated a@example.com", 0, NULL, "unterminated" },
+	{ "a@@example.com", 0, NULL, "syntax error" },
+	{ "<a@example.com>x@y", 0, NULL, "text after" },
+	{ "a@example.com; b@example.com", 0, NULL, "misplaced group delimiter" },
+	{ "g1: a@x.org; g2: b@y.org;", 0, "a@x.org|b@y.org", NULL },
+	{ "a@-bad-.example", 0, NULL, "bad address" },
+};
+
+/* Join l's addresses with '|' into buf. */
+static void
+join(const struct addrlist *l, char *buf, size_t sz)
+{
+	size_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < l->n; i++) {
+		if (i > 0)
+			strncat(buf, "|", sz - strlen(buf) - 1);
+		strncat(buf, l->addrs[i], sz - strlen(buf) - 1);
+	}
+}
+
+START_TEST(addrlist_table)
+{
+	struct addrlist l = { NULL, 0, 0 };
+	char err[256], got[1024];
+	int rc;
+
+	err[0] = '\0';
+	/* a pre-existing entry must survive both success and failure */
+	addrlist_add_unique(&l, "keep@example.com");
+	rc = addrlist_parse(cases[_i].in, strlen(cases[_i].in), cases[_i].flags, &l,
+	    err, sizeof(err));
+	if (cases[_i].want == NULL) {
+		ck_assert_msg(rc == -1, "case %d \"%s\" should fail", _i, cases[_i].in);
+		ck_assert_msg(strstr(err, cases[_i].err) != NULL, "case %d: err \"%s\" want \"%s\"",
+		    _i, err, cases[_i].err);
+		ck_assert_uint_eq(l.n, 1);
+	} else {
+		ck_assert_msg(rc == 0, "case %d \"%s\": %s", _i, cases[_i].in, err);
+		join(&l, got, sizeof(got));
+		ck_assert_str_eq(got + strlen("keep@example.com") + (l.n > 1),
+		    cases[_i].want);
+	}
+	ck_assert_str_eq(l.addrs[0], "keep@example.com");
+	addrlist_free(&l);
+	ck_assert_uint_eq(l.n, 0);
+}
+END_TEST
+
+/* Every prefix of every case, in an exact-size buffer: parses or fails
+ * with a reason, never reads past the end (ASan). */
+START_TEST(addrlist_prefixes)
+{
+	struct addrlist l = { NULL, 0, 0 };
+	size_t n, len = strlen(cases[_i].in);
+	char err[256], *buf;
+
+	for (n = 0; n <= len; n++) {
+		buf = malloc(n ? n : 1);
+		memcpy(buf, cases[_i].in, n);
+		err[0] = '\0';
+		if (addrlist_parse(buf, n, cases[_i].flags, &l, err, sizeof(err)) < 0)
+			ck_assert_int_ne(err[0], '\0');
+		addrlist_free(&l);
+		free(buf);
+	}
+}
+END_TEST
+
+START_TEST(addrlist_unique)
+{
+	struct addrlist l = { NULL, 0, 0 };
+
+	ck_assert(addrlist_add_unique(&l, "a@Example.COM"));
+	ck_assert(!addrlist_add_unique(&l, "a@example.com"));
+	ck_assert(addrlist_add_unique(&l, "A@example.com"));
+	ck_assert(addrlist_add_unique(&l, "a@example.org"));
+	ck_assert_uint_eq(l.n, 3);
+	addrlist_free(&l);
+}
+END_TEST
+
+/* The suite. */
+static Suite *
+addrlist_suite(void)
+{
+	Suite *s = suite_create("addrlist");
+	TCase *tc = tcase_create("parse");
+
+	tcase_add_loop_test(tc, addrlist_table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
+	tcase_add_loop_test(tc, addrlist_prefixes, 0, (int)(sizeof(cases) / sizeof(cases[0])));
+	tcase_add_test(tc, addrlist_unique);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+/* Run the suite; the exit status says whether every check passed. */
+int
+main(void)
+{
+	SRunner *sr = srunner_create(addrlist_suite());
+	int nfailed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	nfailed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
