@@ -486,6 +486,8 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 		conn_starttls_wrap(c);
 	else if (c->state == CONN_OPEN)
 		conn_process(c);
+	else if (c->state == CONN_CLOSING && conn_unsent(c) == 0)
+		conn_drop(c);	/* the last reply has left: free at once */
 }
 
 /* A read or write timeout. */

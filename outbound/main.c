@@ -149,19 +149,19 @@ main_run(struct main_ctx *m, struct spool *spool, struct relay_profile *p,
 	char err[1024];
 	size_t i;
 
-	m->sched = sched_new(m->base, spool, m->cfg, p, metrics, err, sizeof(err));
-	if (m->sched == NULL) {
-		log_warnx("%s: %s", spool_path(spool), err);
-		return EX_CANTCREAT;
-	}
-	if (sched_start(m->sched, err, sizeof(err)) == -1) {
-		log_warnx("%s: %s", spool_path(spool), err);
-		sched_free(m->sched);
-		return EX_OSERR;
-	}
+	/* watched before the (possibly long) queue load, handled after it */
 	sigs[0] = main_signal(m, SIGTERM, main_sigterm);
 	sigs[1] = main_signal(m, SIGINT, main_sigterm);
 	sigs[2] = main_signal(m, SIGHUP, main_sighup);
+	m->sched = sched_new(m->base, spool, m->cfg, p, metrics, err, sizeof(err));
+	if (m->sched == NULL || sched_start(m->sched, err, sizeof(err)) == -1) {
+		log_warnx("%s: %s", spool_path(spool), err);
+		if (m->sched != NULL)
+			sched_free(m->sched);
+		for (i = 0; i < 3; i++)
+			event_free(sigs[i]);
+		return EX_CANTCREAT;
+	}
 	daemon_watchdog_start(m->base);
 	daemon_notify_ready();
 	log_info("start version=%s spool=%s smarthosts=%zu queue=%zu", SMTPGATE_VERSION,

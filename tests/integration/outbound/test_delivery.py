@@ -4,7 +4,8 @@ crash safety, bad pickup files, reload, -t."""
 import os
 import re
 import signal
-import unittest
+import time
+import urllib.request
 
 from outbound_case import OutboundCase, message
 import harness
@@ -117,6 +118,64 @@ class DeliveryTest(OutboundCase):
         d.send_signal(signal.SIGHUP)
         d.wait_log(r"reload status=failed")
         self.assertTrue(d.alive())
+        self.stop_outbound(d)
+
+    def test_sigterm_abandons_hung_transaction_after_grace(self):
+        fake = self.fake(script={"data_end": ["hang", "250 2.0.0 ok"]})
+        d = self.start_outbound([self.host(fake)], extra="timeout_data_end = 120\n")
+        self.drop(message("a@example.com", ["b@example.net"], subject="in flight"))
+        harness.wait_for(lambda: any("DATA" in c["commands"] for c in fake.snapshot()[0]),
+                         10, "DATA sent")
+        t0 = time.monotonic()
+        rc = d.stop(signal.SIGTERM, 30)
+        took = time.monotonic() - t0
+        self.assertEqual(rc, 0, d.log())
+        self.assertGreater(took, 8)
+        self.assertLess(took, 20)
+        self.assertIn("status=abandoned", d.log())
+        self.assertEqual(len(self.queued()), 1)         # still queued
+        d = self.start_outbound()
+        self.wait_messages(fake, 1)
+        self.wait_queue_empty()
+        self.stop_outbound(d)
+
+    def test_metrics_count_deliveries(self):
+        fake = self.fake()
+        port = harness.free_port()
+        d = self.start_outbound([self.host(fake)],
+                                extra='metrics_listen = "127.0.0.1:%d"\n' % port)
+        self.drop(message("a@example.com", ["b@example.net", "c@example.net"], subject="m"))
+        self.wait_messages(fake, 1)
+        self.wait_queue_empty()
+
+        def scrape():
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+                return r.read().decode()
+        text = harness.wait_for(lambda: (lambda t: re.search(
+            r"(?m)^smtpgate_outbound_messages_delivered\S* 2$", t) and t)(scrape()),
+            10, "messages_delivered = 2")
+        self.assertRegex(text, r"(?m)^smtpgate_outbound_queue_depth\S* 0")
+        self.assertRegex(text, r"(?m)^smtpgate_outbound_connections\S* 1$")
+        self.stop_outbound(d)
+
+    def test_control_retry_and_delete(self):
+        fake = self.fake(script={"rcpt": {"later@example.net": ["451 4.3.0 later", "250 ok"],
+                                          "never@example.net": "451 4.3.0 never"}})
+        d = self.start_outbound([self.host(fake)], extra="retry_min = 3600\nretry_max = 3600\n")
+        self.drop(message("a@example.com", ["later@example.net"], subject="retry me"))
+        m = d.wait_log(r"out id=(\w+) to=<later@example.net> .*status=deferred")
+        queue = harness.binary("smtpgate-queue")
+        r = harness.run([queue, "-c", self.conf, "retry", m.group(1)])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.wait_messages(fake, 1)
+        d.wait_log(r"control verb=retry target=%s status=ok" % m.group(1))
+        self.drop(message("a@example.com", ["never@example.net"], subject="delete me"))
+        m = d.wait_log(r"out id=(\w+) to=<never@example.net> .*status=deferred")
+        r = harness.run([queue, "-c", self.conf, "delete", m.group(1)])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        d.wait_log(r"control verb=delete target=%s status=ok" % m.group(1))
+        self.wait_queue_empty()
+        self.assertEqual(os.listdir(os.path.join(self.spool, "control")), [])
         self.stop_outbound(d)
 
     def test_check_flag(self):

@@ -84,6 +84,16 @@ class TLSTest(OutboundCase):
         self.stop_outbound(d)
         self.assertNotIn(secret, d.log())
 
+    def test_input_after_starttls_reply_is_discarded(self):
+        # a line smuggled after "220" must not reach the TLS layer or the session
+        fake = self.fake(tls=self.ca, script={"starttls": "220 2.0.0 go ahead\r\n250 2.0.0 injected"})
+        d = self.start_outbound([self.host(fake, host="localhost", tls="starttls",
+                                           ca_file=self.ca["ca"])])
+        self.drop(message("a@example.com", ["b@example.net"], subject="smuggle"))
+        msgs = self.wait_messages(fake, 1)
+        self.assertTrue(msgs[0]["tls"])
+        self.stop_outbound(d)
+
     def test_implicit_tls(self):
         fake = self.fake(tls=self.ca, implicit=True)
         d = self.start_outbound([self.host(fake, host="localhost", tls="implicit",

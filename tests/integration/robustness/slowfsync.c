@@ -1,6 +1,6 @@
 /*
- * slowfsync: an LD_PRELOAD shim for the fault tests that makes fsync(2)
- * and fdatasync(2) sleep first, like a slow or overloaded disk (the old
+ * slowfsync: an LD_PRELOAD shim for the fault tests that makes fsync(2),
+ * fdatasync(2) and syncfs(2) sleep first, like a slow or overloaded disk (the old
  * gateway hung on slow file I/O).  The delay in milliseconds is read from
  * the file named by SMTPGATE_SLOW_FSYNC_FILE at every call, so a test can
  * start the daemon at full speed and slow the disk down afterwards.
@@ -15,6 +15,7 @@
 
 int fsync(int fd);
 int fdatasync(int fd);
+int syncfs(int fd);
 
 /* Sleep for the configured delay. */
 static void
@@ -51,6 +52,16 @@ fdatasync(int fd)
 	static int (*real)(int);
 	if (real == NULL)
 		real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+	slowfsync_delay();
+	return real(fd);
+}
+
+int
+syncfs(int fd)
+{
+	static int (*real)(int);
+	if (real == NULL)
+		real = (int (*)(int))dlsym(RTLD_NEXT, "syncfs");
 	slowfsync_delay();
 	return real(fd);
 }
