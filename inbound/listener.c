@@ -149,7 +149,7 @@ accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa,
 	s->cl = client_get(l, ip);
 	how = admit(l, sa, s->cl);
 	if (how == SESSION_GREET_BUSY)
-		log_info("busy client=%s open=%u from_client=%u", ip, l->nopen, s->cl->n);
+		log_info("busy client=%s open=%zu from_client=%u", ip, l->nopen, s->cl->n);
 	s->cl->n++;
 	l->nopen++;
 	s->next = l->slots;

@@ -382,6 +382,7 @@ main(int argc, char **argv)
 	log_info("start: version=%s spool=%s mailboxes=%zu", SMTPGATE_VERSION, cfg->spool,
 	    cfg->nmailboxes);
 	daemon_notify_ready();
+	status_cb(-1, 0, &in);	/* the first status line (and STATUS=) at once */
 	event_base_dispatch(in.base);
 	log_info("stop: done");
 	finish(&in);

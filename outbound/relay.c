@@ -755,7 +755,7 @@ static void
 relay_name(struct relay_conn *c, const struct sockaddr *sa, socklen_t salen)
 {
 	const struct relay_host *h = &c->prof->hosts[c->host];
-	char ip[NI_MAXHOST] = "?";
+	char ip[INET6_ADDRSTRLEN + 16] = "?";	/* numeric, with a scope id */
 
 	if (sa != NULL)
 		getnameinfo(sa, salen, ip, sizeof(ip), NULL, 0, NI_NUMERICHOST);

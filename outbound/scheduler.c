@@ -1215,6 +1215,7 @@ sched_start(struct sched *s, char *err, size_t errlen)
 	event_add(s->ev_status, &status);
 	sched_scan(s);
 	sched_kick(s);
+	event_active(s->ev_status, EV_TIMEOUT, 0);	/* the first status line at once */
 	return 0;
 }
 
