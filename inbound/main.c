@@ -316,12 +316,12 @@ start(struct inbound *in)
 	}
 	in->env = (struct conn_env){ in->base, in->delivery, &in->stats };
 	in->listener = listener_new(&in->env, in->gen);
+	loop_setup(in);		/* signals are handled before anyone can connect */
 	if (metrics_setup(in, err, sizeof(err)) == -1 ||
 	    listener_bind(in->listener, in->gen->cfg, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_OSERR;
 	}
-	loop_setup(in);
 	return 0;
 }
 

@@ -32,6 +32,13 @@ def binary(name):
     return os.path.abspath(os.path.join(BUILD, PROGRAMS[name]))
 
 
+def sanitized(name="smtpgate-inbound"):
+    """True when the program is built with AddressSanitizer: its allocator
+    keeps freed memory in quarantine, so RSS figures mean nothing there."""
+    r = subprocess.run(["ldd", binary(name)], capture_output=True, text=True)
+    return "libasan" in r.stdout
+
+
 def free_port(host="127.0.0.1"):
     """A TCP port that was free on host a moment ago."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET

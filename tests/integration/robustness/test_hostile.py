@@ -188,7 +188,8 @@ class HostileTest(harness.GatewayTestCase):
         self.assertTrue(r.startswith("552 5.3.4"), r)
         peak = max(peak, rss_kb(self.gw.pid))
         # the limit is 10 MiB; holding at most that (plus buffers) is "flat"
-        self.assertLess(peak - base, 40 * 1024, "RSS grew by %d KB streaming %d MB" % (peak - base, total))
+        if not harness.sanitized():
+            self.assertLess(peak - base, 40 * 1024, "RSS grew by %d KB streaming %d MB" % (peak - base, total))
         self.assertTrue(c.cmd("NOOP").startswith("250"))
         self.assertEqual(os.listdir(os.path.join(self.spool, "mailboxes", "alice", "new")), [])
         self.assert_serving()
@@ -226,7 +227,8 @@ class HostileTest(harness.GatewayTestCase):
             pass  # the server stopped reading from us: back-pressure works
         grown = rss_kb(self.gw.pid) - base
         self.assertLess(sent, 64 * 1024 * 1024, "server buffered everything we sent")
-        self.assertLess(grown, 32 * 1024, "RSS grew by %d KB for one deaf client" % grown)
+        if not harness.sanitized():
+            self.assertLess(grown, 32 * 1024, "RSS grew by %d KB for one deaf client" % grown)
         self.assert_serving()
         c.close()
 
