@@ -28,6 +28,7 @@
 #include "util.h"
 
 #define DELIVERY_MAX_THREADS 16
+#define BATCH_EXTEND 8		/* rounds of late arrivals joining a batch */
 
 /* One file: the copy for one mailbox. */
 struct dfile {
@@ -197,15 +198,21 @@ batch_sync(struct delivery *d, struct delivery_job *batch)
 	}
 }
 
-/* The whole group commit of one batch of jobs. */
+/* Write and link every job of a list (not yet durable). */
 static void
-batch_run(struct delivery *d, struct delivery_job *batch)
+batch_stage(struct delivery *d, struct delivery_job *list)
 {
-	for (struct delivery_job *j = batch; j; j = j->next)
+	for (struct delivery_job *j = list; j; j = j->next)
 		job_write(d, j);
-	for (struct delivery_job *j = batch; j; j = j->next)
+	for (struct delivery_job *j = list; j; j = j->next)
 		if (!j->failed)
 			job_link(d, j);
+}
+
+/* Make the batch durable with one sync, then drop the tmp/ names. */
+static void
+batch_finish(struct delivery *d, struct delivery_job *batch)
+{
 	batch_sync(d, batch);
 	for (struct delivery_job *j = batch; j; j = j->next)
 		job_unlink_tmp(d, j);
@@ -230,27 +237,48 @@ batch_post(struct delivery *d, struct delivery_job *batch)
 		log_warn("delivery: eventfd write");
 }
 
-/* Worker thread: take every pending job at once, commit, post. */
+/* Take every pending job (NULL when none); with wait, block for one. */
+static struct delivery_job *
+take_pending(struct delivery *d, bool wait)
+{
+	struct delivery_job *list;
+
+	pthread_mutex_lock(&d->lock);
+	while (wait && d->todo == NULL && !d->stopping)
+		pthread_cond_wait(&d->cond, &d->lock);
+	list = d->todo;
+	d->todo = NULL;
+	d->todo_tail = &d->todo;
+	pthread_mutex_unlock(&d->lock);
+	return list;
+}
+
+/*
+ * Worker thread: take every pending job, write and link them, then take
+ * whatever arrived meanwhile too (up to BATCH_EXTEND rounds) before the
+ * one sync of the batch.  Idle, a job is synced at once; busy, batches
+ * grow by themselves, and so does the number of messages per syncfs.
+ */
 static void *
 worker_main(void *arg)
 {
 	struct delivery *d = arg;
+	struct delivery_job *batch, *more, **tail;
 
-	for (;;) {
-		struct delivery_job *batch;
-
-		pthread_mutex_lock(&d->lock);
-		while (d->todo == NULL && !d->stopping)
-			pthread_cond_wait(&d->cond, &d->lock);
-		batch = d->todo;
-		d->todo = NULL;
-		d->todo_tail = &d->todo;
-		pthread_mutex_unlock(&d->lock);
-		if (batch == NULL)
-			return NULL;
-		batch_run(d, batch);
+	while ((batch = take_pending(d, true)) != NULL) {
+		batch_stage(d, batch);
+		for (int round = 0; round < BATCH_EXTEND; round++) {
+			if ((more = take_pending(d, false)) == NULL)
+				break;
+			batch_stage(d, more);
+			for (tail = &batch; *tail; tail = &(*tail)->next)
+				;
+			*tail = more;
+		}
+		batch_finish(d, batch);
 		batch_post(d, batch);
 	}
+	return NULL;
 }
 
 /* Loop side: hand every finished job's result to its submitter. */
