@@ -623,7 +623,8 @@ load_claim(const struct pickup_dirs *d, const char *id, struct queue_entry *p,
 static enum pickup_outcome
 process_claim(const struct pickup_dirs *d, const char *id, const char *bname,
     const char *back, int64_t now, bool sync, struct queue_entry *e,
-    char *reason, size_t reasonlen, char *err, size_t errlen)
+    char **msgp, size_t *msglenp, char *reason, size_t reasonlen, char *err,
+    size_t errlen)
 {
 	struct queue_entry p;
 	char cname[64], *msg = NULL;
@@ -637,6 +638,11 @@ process_claim(const struct pickup_dirs *d, const char *id, const char *bname,
 	if (rc == 0) {
 		rc = queue_parsed(d, id, &p, msg, msglen, now, sync, e, err, errlen);
 		queue_entry_free(&p);
+		if (rc == 0 && msgp != NULL) {
+			*msgp = msg;
+			*msglenp = msglen;
+			msg = NULL;
+		}
 		free(msg);
 	}
 	if (rc < 0) {
@@ -660,6 +666,16 @@ pickup_claim(const struct pickup_dirs *d, const char *name,
     int64_t now, bool sync, struct queue_entry *e, char *reason, size_t reasonlen,
     char *err, size_t errlen)
 {
+	return pickup_claim_body(d, name, now, sync, e, NULL, NULL, reason, reasonlen,
+	    err, errlen);
+}
+
+/* pickup_claim(), also handing back the stored message (see pickup.h). */
+enum pickup_outcome
+pickup_claim_body(const struct pickup_dirs *d, const char *name,
+    int64_t now, bool sync, struct queue_entry *e, char **msg, size_t *msglen,
+    char *reason, size_t reasonlen, char *err, size_t errlen)
+{
 	char id[ID_LEN + 1], cname[64];
 
 	memset(e, 0, sizeof(*e));
@@ -678,8 +694,8 @@ pickup_claim(const struct pickup_dirs *d, const char *name,
 		    strerror(errno));
 		return PICKUP_ERROR;
 	}
-	return process_claim(d, id, name, name, now, sync, e, reason, reasonlen,
-	    err, errlen);
+	return process_claim(d, id, name, name, now, sync, e, msg, msglen, reason,
+	    reasonlen, err, errlen);
 }
 
 /* fsync queue/<id>.<ext>. */
@@ -807,8 +823,8 @@ recover_one(const struct pickup_dirs *d, const char *id, int64_t now, char *err,
 	(void)unlinkat(d->queue, name, 0);
 	snprintf(name, sizeof(name), "%s.msg", id);
 	(void)unlinkat(d->queue, name, 0);
-	switch (process_claim(d, id, cname, NULL, now, true, &e, reason, sizeof(reason),
-	    err, errlen)) {
+	switch (process_claim(d, id, cname, NULL, now, true, &e, NULL, NULL, reason,
+	    sizeof(reason), err, errlen)) {
 	case PICKUP_QUEUED:
 		queue_entry_free(&e);
 		return 0;

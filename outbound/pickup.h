@@ -50,6 +50,13 @@ enum pickup_outcome pickup_claim(const struct pickup_dirs *d, const char *name,
     int64_t now, bool sync, struct queue_entry *e, char *reason, size_t reasonlen,
     char *err, size_t errlen);
 
+/* The same; on PICKUP_QUEUED also *msg, *msglen: the message as stored in
+ * queue/<id>.msg (malloc'd, the caller frees it), so a caller can send it
+ * without reading it back. */
+enum pickup_outcome pickup_claim_body(const struct pickup_dirs *d, const char *name,
+    int64_t now, bool sync, struct queue_entry *e, char **msg, size_t *msglen,
+    char *reason, size_t reasonlen, char *err, size_t errlen);
+
 /* Make a batch of sync=false claims durable (fsync files and directories),
  * then remove their claim files.  0, or -1 with err. */
 int pickup_commit(const struct pickup_dirs *d, char *err, size_t errlen);

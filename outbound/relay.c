@@ -88,6 +88,7 @@ struct relay_conn {
 	bool session;			/* READY reached: no more failover */
 	bool quitting, draining, abandon, dead;
 	bool wrote;			/* commands sent since the timer was armed */
+	bool waiting;			/* ops->next said RELAY_WAIT */
 	enum client_stage stage;	/* stage the timer was armed for */
 	struct relay_job *first, *job;
 	unsigned sent;
@@ -98,6 +99,8 @@ struct relay_conn {
 	char tls[32];
 	struct client_failure fail;
 };
+
+struct relay_job relay_wait_marker;
 
 static void relay_host_start(struct relay_conn *c);
 static void relay_process(struct relay_conn *c);
@@ -463,6 +466,11 @@ relay_ready(struct relay_conn *c)
 		c->first = NULL;
 	} else if (!c->draining && c->sent < c->prof->per_conn)
 		job = c->ops->next(c->arg);
+	if (job == RELAY_WAIT) {
+		c->waiting = true;
+		relay_arm(c, RELAY_IDLE_SECS);
+		return;
+	}
 	if (job == NULL) {
 		c->quitting = true;
 		client_quit(c->client);
@@ -597,6 +605,8 @@ relay_process(struct relay_conn *c)
 			break;
 		case CLIENT_EV_READY:
 			relay_ready(c);
+			if (c->waiting)
+				return;
 			break;
 		case CLIENT_EV_STARTTLS:
 			relay_starttls(c);
@@ -732,6 +742,11 @@ relay_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		relay_drop_bev(c);
 		c->ai_cur = c->ai_cur ? c->ai_cur->ai_next : NULL;
 		relay_try_addr(c);
+		return;
+	}
+	if (c->waiting) {	/* idle too long: QUIT */
+		c->draining = true;
+		relay_conn_wake(c);
 		return;
 	}
 	if (c->in_handshake) {
@@ -890,11 +905,25 @@ relay_conn_new(struct event_base *base, struct evdns_base *dns, struct relay_pro
 	return c;
 }
 
+/* Ask ops->next again after RELAY_WAIT. */
+void
+relay_conn_wake(struct relay_conn *c)
+{
+	if (!c->waiting || c->dead)
+		return;
+	c->waiting = false;
+	evtimer_del(c->timer);
+	c->stage = CLIENT_STAGE_IDLE;
+	c->wrote = true;
+	relay_process(c);
+}
+
 /* Stop after the current message. */
 void
 relay_conn_drain(struct relay_conn *c)
 {
 	c->draining = true;
+	relay_conn_wake(c);
 }
 
 /* Drop the connection now; jobs held are reported abandoned. */

@@ -54,8 +54,16 @@ struct relay_outcome {
 	bool abandoned;			/* shutdown: nothing is known, keep queued */
 };
 
+/* What ops->next returns for "nothing now, but more is coming": the
+ * connection idles (no command sent) until relay_conn_wake(), or QUITs
+ * after RELAY_IDLE_SECS. */
+extern struct relay_job relay_wait_marker;
+#define RELAY_WAIT (&relay_wait_marker)
+#define RELAY_IDLE_SECS 10
+
 struct relay_ops {
-	/* The connection can take another message: a job, or NULL to QUIT. */
+	/* The connection can take another message: a job, RELAY_WAIT, or NULL
+	 * to QUIT. */
 	struct relay_job *(*next)(void *arg);
 	/* A job finished (always called once per job handed over). */
 	void (*done)(void *arg, struct relay_job *job, const struct relay_outcome *o);
@@ -74,6 +82,9 @@ void relay_profile_unref(struct relay_profile *p);
 struct relay_conn *relay_conn_new(struct event_base *base, struct evdns_base *dns,
     struct relay_profile *p, const struct relay_counters *counters,
     struct relay_job *first, const struct relay_ops *ops, void *arg);
+
+/* A connection that got RELAY_WAIT asks ops->next again (no-op otherwise). */
+void relay_conn_wake(struct relay_conn *c);
 
 /* Finish the current message, then QUIT instead of asking for more. */
 void relay_conn_drain(struct relay_conn *c);

@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -48,6 +50,7 @@
 #include "util.h"
 
 #define SCHED_PICKUP_BATCH	256
+#define SCHED_READY_MAX		1024	/* claimed messages held in memory */
 #define SCHED_HEADERS_MAX	65536
 #define SCHED_STATUS_SECS	60
 #define SCHED_EXPIRED_REPLY	"451 4.4.7 delivery time expired"
@@ -66,8 +69,10 @@ struct sched_delivery {
 	struct queue_entry e;
 	size_t *idx;			/* job rcpt k is e.rcpts[idx[k]] */
 	const char **rcpts;
-	void *map;			/* the mapped .msg */
+	void *map;			/* the mapped (or malloc'd) .msg */
 	size_t maplen;
+	bool owned;			/* map is malloc'd: just picked up */
+	bool postponed;			/* its pickup commit failed */
 	bool deleted;			/* a delete request came in meanwhile */
 	struct sched_delivery *prev, *next;
 };
@@ -76,6 +81,7 @@ struct sched_delivery {
 struct sched_conn {
 	struct sched *s;
 	struct relay_conn *rc;
+	bool waiting;			/* got RELAY_WAIT */
 	struct sched_conn *prev, *next;
 };
 
@@ -96,21 +102,46 @@ struct sched {
 	size_t ninflight;
 	struct sched_conn *conns;
 	size_t nconns;
-	char **backlog;			/* pickup names waiting for a claim */
-	size_t nbacklog, capbacklog, headbacklog;
+	struct sched_worker *w;
+	struct sched_delivery *fresh, *fresh_tail;	/* picked up, not yet sent */
+	size_t nfresh;
 	char (*unsynced)[ID_LEN + 1];	/* .env files stored without fsync */
 	size_t nunsynced, capunsynced;
 	bool dirty;			/* queue/ changed since the last commit */
 	int inofd, wd_pickup, wd_control;
-	struct event *ev_ino, *ev_scan, *ev_timer, *ev_dispatch, *ev_pickup;
+	struct event *ev_ino, *ev_scan, *ev_timer, *ev_dispatch, *ev_worker;
 	struct event *ev_commit, *ev_status, *ev_grace, *ev_stopped;
 	bool stopping;
 	void (*stop_done)(void *);
 	void *stop_arg;
 };
 
+/*
+ * The disk worker: one thread that claims batches of pickup files, makes
+ * each batch durable with one pickup_commit(), hands the new entries (with
+ * their message in memory) back through an eventfd, and removes finished
+ * messages.  The event loop itself does only network and scheduling.
+ */
+struct sched_worker {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int wakefd;			/* eventfd: results are waiting */
+	const struct pickup_dirs *dirs;
+	int64_t retry_min;
+	bool started, quit, busy;
+	bool noclaim;			/* stopping: claim nothing more */
+	char **names;			/* pickup names to claim */
+	size_t hnames, nnames, capnames;	/* names[hnames..nnames) */
+	char (*rm)[ID_LEN + 1];		/* ids to remove */
+	size_t nrm, caprm;
+	struct sched_delivery *done, *done_tail;	/* claimed and durable */
+	size_t outstanding;		/* claimed, not yet taken for sending */
+};
+
 static void sched_kick(struct sched *s);
 static void sched_commit(struct sched *s);
+static void sched_worker_remove(struct sched_worker *w, const char *id);
 
 /* Wall clock, seconds. */
 static int64_t
@@ -420,12 +451,16 @@ sched_backoff(const struct sched *s, unsigned attempts)
 	return (int64_t)d;
 }
 
-/* Remove a finished message from the spool. */
+/* Remove a finished message from the spool (by the worker, when running). */
 static void
 sched_remove(struct sched *s, const char *id)
 {
 	char err[512];
 
+	if (s->w != NULL && s->w->started) {
+		sched_worker_remove(s->w, id);
+		return;
+	}
 	if (queue_entry_remove(s->dirs.queue, id, err, sizeof(err)) == -1 && errno != ENOENT)
 		log_warnx("queue id=%s: remove: %s", id, err);
 	sched_note_dirty(s);
@@ -488,7 +523,9 @@ sched_finalize(struct sched *s, struct sched_delivery *d, int64_t now)
 static void
 sched_delivery_free(struct sched_delivery *d)
 {
-	if (d->map != NULL)
+	if (d->owned)
+		free(d->map);
+	else if (d->map != NULL)
 		munmap(d->map, d->maplen);
 	queue_entry_free(&d->e);
 	free(d->idx);
@@ -529,6 +566,18 @@ sched_inflight_find(const struct sched *s, const char *id)
 	struct sched_delivery *d;
 
 	for (d = s->inflight; d != NULL; d = d->next)
+		if (strcmp(d->e.id, id) == 0)
+			return d;
+	return NULL;
+}
+
+/* The picked-up (not yet sent) delivery of id, or NULL. */
+static struct sched_delivery *
+sched_fresh_find(const struct sched *s, const char *id)
+{
+	struct sched_delivery *d;
+
+	for (d = s->fresh; d != NULL; d = d->next)
 		if (strcmp(d->e.id, id) == 0)
 			return d;
 	return NULL;
@@ -638,6 +687,34 @@ sched_prepare(struct sched *s, const struct sched_item *it, int64_t now)
 	return d;
 }
 
+/* Take the oldest just-picked-up message (entry and body in memory). */
+static struct sched_delivery *
+sched_take_fresh(struct sched *s)
+{
+	struct sched_delivery *d;
+
+	while ((d = s->fresh) != NULL) {
+		s->fresh = d->next;
+		if (s->fresh == NULL)
+			s->fresh_tail = NULL;
+		d->next = NULL;
+		s->nfresh--;
+		pthread_mutex_lock(&s->w->lock);
+		s->w->outstanding--;
+		pthread_cond_signal(&s->w->cond);
+		pthread_mutex_unlock(&s->w->lock);
+		if (!d->deleted) {
+			sched_build_job(d);
+			sched_inflight_add(s, d);
+			return d;
+		}
+		log_info("queue id=%s status=deleted", d->e.id);
+		sched_remove(s, d->e.id);
+		sched_delivery_free(d);
+	}
+	return NULL;
+}
+
 /* Pop the next due message ready for delivery, or NULL. */
 static struct sched_delivery *
 sched_take_due(struct sched *s)
@@ -652,7 +729,23 @@ sched_take_due(struct sched *s)
 		if ((d = sched_prepare(s, &it, now)) != NULL)
 			return d;
 	}
+	if (!s->stopping && s->fresh != NULL)
+		return sched_take_fresh(s);
 	return NULL;
+}
+
+/* true while the worker has pickup files to claim (more work is coming). */
+static bool
+sched_worker_pending(struct sched *s)
+{
+	bool pending;
+
+	if (s->w == NULL || !s->w->started)
+		return false;
+	pthread_mutex_lock(&s->w->lock);
+	pending = s->w->nnames > s->w->hnames || s->w->busy || s->w->done != NULL;
+	pthread_mutex_unlock(&s->w->lock);
+	return pending;
 }
 
 /* Apply the outcome for one recipient of the job. */
@@ -719,7 +812,13 @@ sched_job_next(void *arg)
 	struct sched_conn *sc = arg;
 	struct sched_delivery *d = sched_take_due(sc->s);
 
-	return d ? &d->job : NULL;
+	if (d != NULL)
+		return &d->job;
+	if (!sc->s->stopping && sched_worker_pending(sc->s)) {
+		sc->waiting = true;	/* a batch is being claimed: keep the session */
+		return RELAY_WAIT;
+	}
+	return NULL;
 }
 
 /* relay_ops.closed: a connection is gone. */
@@ -764,6 +863,22 @@ sched_spawn(struct sched *s, struct sched_delivery *d)
 	    &sched_relay_ops, sc);
 }
 
+/* Let idle (RELAY_WAIT) connections ask for work again. */
+static void
+sched_wake_conns(struct sched *s)
+{
+	struct sched_conn *sc;
+
+	for (sc = s->conns; sc != NULL; sc = sc->next) {
+		if (!sc->waiting)
+			continue;
+		sc->waiting = false;
+		relay_conn_wake(sc->rc);	/* may set waiting again */
+		if (sc->waiting)
+			return;		/* nothing more to hand out */
+	}
+}
+
 /* Start connections for due messages; arm the timer for the next one. */
 static void
 sched_dispatch_cb(evutil_socket_t fd, short what, void *arg)
@@ -775,6 +890,7 @@ sched_dispatch_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (s->stopping)
 		return;
+	sched_wake_conns(s);
 	while (s->nconns < s->cfg->max_connections && (d = sched_take_due(s)) != NULL)
 		sched_spawn(s, d);
 	evtimer_del(s->ev_timer);
@@ -798,80 +914,298 @@ sched_kick(struct sched *s)
 		event_active(s->ev_dispatch, 0, 0);
 }
 
-/* Add a pickup name to the backlog. */
+/* Hand a pickup name to the worker. */
 static void
 sched_backlog_add(struct sched *s, const char *name)
 {
-	if (name[0] == '.' || name[0] == '\0')
+	struct sched_worker *w = s->w;
+
+	if (name[0] == '.' || name[0] == '\0' || w == NULL)
 		return;
-	if (s->headbacklog > 0 && s->headbacklog == s->nbacklog)
-		s->headbacklog = s->nbacklog = 0;
-	if (s->nbacklog == s->capbacklog) {
-		s->capbacklog = s->capbacklog ? s->capbacklog * 2 : 256;
-		s->backlog = xrealloc(s->backlog, s->capbacklog * sizeof(*s->backlog));
+	pthread_mutex_lock(&w->lock);
+	if (w->hnames > 0 && w->hnames == w->nnames)
+		w->hnames = w->nnames = 0;
+	if (w->nnames == w->capnames) {
+		w->capnames = w->capnames ? w->capnames * 2 : 256;
+		w->names = xrealloc(w->names, w->capnames * sizeof(*w->names));
 	}
-	s->backlog[s->nbacklog++] = xstrdup(name);
-	event_active(s->ev_pickup, 0, 0);
+	w->names[w->nnames++] = xstrdup(name);
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
 }
 
-/* Claim one pickup file; true when it was queued into e. */
-static bool
-sched_claim_one(struct sched *s, const char *name, int64_t now, struct queue_entry *e)
+/* Queue a removal for the worker. */
+static void
+sched_worker_remove(struct sched_worker *w, const char *id)
 {
-	char reason[512], err[512];
+	pthread_mutex_lock(&w->lock);
+	if (w->nrm == w->caprm) {
+		w->caprm = w->caprm ? w->caprm * 2 : 256;
+		w->rm = xrealloc(w->rm, w->caprm * sizeof(*w->rm));
+	}
+	util_strlcpy(w->rm[w->nrm++], id, ID_LEN + 1);
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
 
-	switch (pickup_claim(&s->dirs, name, now, false, e, reason, sizeof(reason),
-	    err, sizeof(err))) {
+/* Worker: claim one pickup file; a delivery holding it, or NULL. */
+static struct sched_delivery *
+sched_worker_claim(struct sched_worker *w, const char *name, int64_t now)
+{
+	struct sched_delivery *d = xcalloc(1, sizeof(*d));
+	char reason[512], err[512], *msg = NULL;
+	size_t msglen = 0;
+
+	switch (pickup_claim_body(w->dirs, name, now, false, &d->e, &msg, &msglen,
+	    reason, sizeof(reason), err, sizeof(err))) {
 	case PICKUP_QUEUED:
-		return true;
+		d->map = msg;
+		d->maplen = msglen;
+		d->owned = true;
+		log_info("pickup id=%s name=%s from=<%s> nrcpt=%zu size=%" PRIu64,
+		    d->e.id, name, d->e.sender, d->e.nrcpts, d->e.size);
+		return d;
 	case PICKUP_BAD:
 		log_warnx("pickup name=%s status=bad reason=\"%s\"", name, reason);
-		return false;
+		break;
 	case PICKUP_GONE:
-		return false;
+		break;
 	case PICKUP_ERROR:
 	default:
 		log_warnx("pickup name=%s status=error: %s", name, err);
-		return false;
+		break;
+	}
+	free(d);
+	return NULL;
+}
+
+/* Worker: remove finished messages. */
+static void
+sched_worker_unlink(struct sched_worker *w, char (*ids)[ID_LEN + 1], size_t n)
+{
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (queue_entry_remove(w->dirs->queue, ids[i], err, sizeof(err)) == -1 &&
+		    errno != ENOENT)
+			log_warnx("queue id=%s: remove: %s", ids[i], err);
+}
+
+/* Worker: claim names, commit them once; the claimed list (count in *np). */
+static struct sched_delivery *
+sched_worker_batch(struct sched_worker *w, char **names, size_t n, size_t *np)
+{
+	struct sched_delivery *head = NULL, **tail = &head, *d;
+	int64_t now = sched_now();
+	char err[512];
+	size_t i;
+
+	*np = 0;
+	for (i = 0; i < n; i++) {
+		if ((d = sched_worker_claim(w, names[i], now)) != NULL) {
+			*tail = d;
+			tail = &d->next;
+			(*np)++;
+		}
+		free(names[i]);
+	}
+	if (*np > 0 && pickup_commit(w->dirs, err, sizeof(err)) == -1) {
+		log_warnx("pickup commit: %s (delivery postponed)", err);
+		for (d = head; d != NULL; d = d->next)
+			d->postponed = true;
+	}
+	return head;
+}
+
+/* Worker: wait for work; false when told to quit with nothing left. */
+static bool
+sched_worker_wait(struct sched_worker *w)
+{
+	while (!w->quit && w->nrm == 0 &&
+	    (w->nnames == w->hnames || w->noclaim || w->outstanding >= SCHED_READY_MAX))
+		pthread_cond_wait(&w->cond, &w->lock);
+	return !(w->quit && w->nrm == 0);
+}
+
+/* Worker: take what there is to do, do it, hand the result back. */
+static void
+sched_worker_round(struct sched_worker *w)
+{
+	char *names[SCHED_PICKUP_BATCH], (*rm)[ID_LEN + 1];
+	struct sched_delivery *got;
+	size_t n = 0, nrm, ngot;
+	uint64_t one = 1;
+	char err[512];
+
+	rm = w->rm;
+	nrm = w->nrm;
+	w->rm = NULL;
+	w->nrm = w->caprm = 0;
+	while (!w->quit && !w->noclaim && n < SCHED_PICKUP_BATCH && w->hnames < w->nnames &&
+	    w->outstanding + n < SCHED_READY_MAX)
+		names[n++] = w->names[w->hnames++];
+	if (w->hnames == w->nnames)
+		w->hnames = w->nnames = 0;
+	w->busy = true;
+	pthread_mutex_unlock(&w->lock);
+	sched_worker_unlink(w, rm, nrm);
+	got = sched_worker_batch(w, names, n, &ngot);
+	if (ngot == 0 && nrm > 0 &&
+	    fsutil_fsync_dirfd(w->dirs->queue, "queue", err, sizeof(err)) == -1)
+		log_warnx("commit: %s", err);
+	free(rm);
+	pthread_mutex_lock(&w->lock);
+	w->busy = false;
+	if (got != NULL) {
+		if (w->done_tail != NULL)
+			w->done_tail->next = got;
+		else
+			w->done = got;
+		while (got->next != NULL)
+			got = got->next;
+		w->done_tail = got;
+		w->outstanding += ngot;
+	}
+	if (n > 0 && write(w->wakefd, &one, sizeof(one)) == -1 && errno != EAGAIN)
+		log_warn("scheduler: eventfd write");
+}
+
+/* The worker thread. */
+static void *
+sched_worker_main(void *arg)
+{
+	struct sched_worker *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	while (sched_worker_wait(w))
+		sched_worker_round(w);
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* Loop side: take the worker's claimed messages and schedule them. */
+static void
+sched_worker_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sched *s = arg;
+	struct sched_delivery *got, *d;
+	int64_t now = sched_now();
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) == -1 && errno != EAGAIN)
+		log_warn("scheduler: eventfd read");
+	pthread_mutex_lock(&s->w->lock);
+	got = s->w->done;
+	s->w->done = s->w->done_tail = NULL;
+	pthread_mutex_unlock(&s->w->lock);
+	while ((d = got) != NULL) {
+		got = d->next;
+		d->next = NULL;
+		d->s = s;
+		if (d->postponed || s->stopping) {
+			sched_push(s, d->e.id, now + (d->postponed ? s->w->retry_min : 0),
+			    d->e.created);
+			pthread_mutex_lock(&s->w->lock);
+			s->w->outstanding--;
+			pthread_mutex_unlock(&s->w->lock);
+			sched_delivery_free(d);
+			continue;
+		}
+		if (s->fresh_tail != NULL)
+			s->fresh_tail->next = d;
+		else
+			s->fresh = d;
+		s->fresh_tail = d;
+		s->nfresh++;
+	}
+	sched_kick(s);
+}
+
+/* Create the worker (not started). */
+static struct sched_worker *
+sched_worker_new(struct sched *s, char *err, size_t errlen)
+{
+	struct sched_worker *w = xcalloc(1, sizeof(*w));
+
+	w->dirs = &s->dirs;
+	w->retry_min = (int64_t)s->cfg->retry_min;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->wakefd == -1) {
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+/* Start the worker thread and watch its eventfd. */
+static int
+sched_worker_start(struct sched *s, char *err, size_t errlen)
+{
+	int rc;
+
+	s->ev_worker = event_new(s->base, s->w->wakefd, EV_READ | EV_PERSIST,
+	    sched_worker_cb, s);
+	if (s->ev_worker == NULL || event_add(s->ev_worker, NULL) == -1) {
+		snprintf(err, errlen, "scheduler: cannot watch the worker");
+		return -1;
+	}
+	if ((rc = pthread_create(&s->w->thread, NULL, sched_worker_main, s->w)) != 0) {
+		snprintf(err, errlen, "pthread_create: %s", strerror(rc));
+		return -1;
+	}
+	s->w->started = true;
+	return 0;
+}
+
+/* Stop the worker: it finishes pending removals, claims nothing more. */
+static void
+sched_worker_stop(struct sched *s)
+{
+	struct sched_worker *w = s->w;
+
+	if (w == NULL || !w->started)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->quit = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	w->started = false;
+}
+
+/* Free a list of deliveries linked by next. */
+static void
+sched_delivery_list_free(struct sched_delivery *d)
+{
+	struct sched_delivery *n;
+
+	for (; d != NULL; d = n) {
+		n = d->next;
+		sched_delivery_free(d);
 	}
 }
 
-/* Claim a batch of pickup files, commit them once, then schedule them. */
+/* Free the (stopped) worker. */
 static void
-sched_pickup_cb(evutil_socket_t fd, short what, void *arg)
+sched_worker_free(struct sched_worker *w)
 {
-	struct sched *s = arg;
-	struct queue_entry batch[SCHED_PICKUP_BATCH];
-	char *names[SCHED_PICKUP_BATCH];
-	int64_t now = sched_now(), delay = 0;
-	size_t n = 0, i;
-	char err[512];
-	char *name;
+	size_t i;
 
-	while (n < SCHED_PICKUP_BATCH && s->headbacklog < s->nbacklog) {
-		name = s->backlog[s->headbacklog++];
-		if (sched_claim_one(s, name, now, &batch[n]))
-			names[n++] = name;
-		else
-			free(name);
-	}
-	if (n > 0 && pickup_commit(&s->dirs, err, sizeof(err)) == -1) {
-		log_warnx("pickup commit: %s (delivery postponed)", err);
-		delay = s->cfg->retry_min;
-	}
-	for (i = 0; i < n; i++) {
-		log_info("pickup id=%s name=%s from=<%s> nrcpt=%zu size=%" PRIu64,
-		    batch[i].id, names[i], batch[i].sender, batch[i].nrcpts, batch[i].size);
-		sched_push(s, batch[i].id, now + delay, batch[i].created);
-		queue_entry_free(&batch[i]);
-		free(names[i]);
-	}
-	if (s->headbacklog < s->nbacklog)
-		event_active(s->ev_pickup, 0, 0);
-	else
-		s->headbacklog = s->nbacklog = 0;
-	if (n > 0)
-		sched_kick(s);
+	if (w == NULL)
+		return;
+	for (i = w->hnames; i < w->nnames; i++)
+		free(w->names[i]);
+	free(w->names);
+	free(w->rm);
+	sched_delivery_list_free(w->done);
+	close(w->wakefd);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	free(w);
 }
 
 /* Apply one control request named <verb>.<target>.<unique>. */
@@ -887,6 +1221,8 @@ sched_control_one(struct sched *s, const char *name)
 		return;
 	}
 	d = sched_inflight_find(s, target);
+	if (d == NULL)
+		d = sched_fresh_find(s, target);
 	if (d != NULL && strcmp(verb, "delete") == 0) {
 		d->deleted = true;
 		log_info("control verb=delete target=%s status=pending (in flight)", target);
@@ -998,7 +1334,7 @@ sched_inotify_cb(evutil_socket_t fd, short what, void *arg)
 size_t
 sched_queue_size(const struct sched *s)
 {
-	return s->nheap + s->ninflight;
+	return s->nheap + s->ninflight + s->nfresh;
 }
 
 /* Age in seconds of the oldest queued message (0 when empty). */
@@ -1013,6 +1349,9 @@ sched_oldest_age(const struct sched *s)
 		if (oldest == 0 || s->heap[i].created < oldest)
 			oldest = s->heap[i].created;
 	for (d = s->inflight; d != NULL; d = d->next)
+		if (oldest == 0 || d->e.created < oldest)
+			oldest = d->e.created;
+	for (d = s->fresh; d != NULL; d = d->next)
 		if (oldest == 0 || d->e.created < oldest)
 			oldest = d->e.created;
 	return oldest ? now - oldest : 0;
@@ -1136,11 +1475,10 @@ sched_events(struct sched *s)
 {
 	s->ev_timer = evtimer_new(s->base, sched_dispatch_cb, s);
 	s->ev_dispatch = event_new(s->base, -1, 0, sched_dispatch_cb, s);
-	s->ev_pickup = event_new(s->base, -1, 0, sched_pickup_cb, s);
 	s->ev_commit = event_new(s->base, -1, 0, sched_commit_cb, s);
 	s->ev_scan = event_new(s->base, -1, EV_PERSIST, sched_scan_cb, s);
 	s->ev_status = event_new(s->base, -1, EV_PERSIST, sched_status_cb, s);
-	if (!s->ev_timer || !s->ev_dispatch || !s->ev_pickup || !s->ev_commit ||
+	if (!s->ev_timer || !s->ev_dispatch || !s->ev_commit ||
 	    !s->ev_scan || !s->ev_status)
 		fatalx("scheduler: cannot create events");
 	/* commit after the work of an iteration: lowest priority is not
@@ -1168,7 +1506,8 @@ sched_new(struct event_base *base, struct spool *spool,
 	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
 	if (s->dns == NULL)
 		s->dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-	if (s->dns == NULL || sched_open_spool(s, spool_dirfd(spool), err, errlen) == -1) {
+	if (s->dns == NULL || (s->w = sched_worker_new(s, err, errlen)) == NULL ||
+	    sched_open_spool(s, spool_dirfd(spool), err, errlen) == -1) {
 		if (s->dns == NULL)
 			snprintf(err, errlen, "cannot set up the resolver");
 		sched_free(s);
@@ -1198,6 +1537,8 @@ sched_start(struct sched *s, char *err, size_t errlen)
 	struct timeval scan = { s->cfg->scan_interval ? s->cfg->scan_interval : 30, 0 };
 	struct timeval status = { SCHED_STATUS_SECS, 0 };
 
+	if (sched_worker_start(s, err, errlen) == -1)
+		return -1;
 	s->inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (s->inofd == -1) {
 		snprintf(err, errlen, "inotify_init1: %s", strerror(errno));
@@ -1253,6 +1594,7 @@ sched_stopped_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (s->ev_grace != NULL)
 		evtimer_del(s->ev_grace);
+	sched_worker_stop(s);
 	sched_commit(s);
 	if (s->stop_done != NULL)
 		s->stop_done(s->stop_arg);
@@ -1276,6 +1618,9 @@ sched_stop(struct sched *s, unsigned grace, void (*done)(void *), void *arg)
 	event_del(s->ev_scan);
 	event_del(s->ev_timer);
 	event_del(s->ev_status);
+	pthread_mutex_lock(&s->w->lock);
+	s->w->noclaim = true;
+	pthread_mutex_unlock(&s->w->lock);
 	for (sc = s->conns; sc != NULL; sc = sc->next)
 		relay_conn_drain(sc->rc);
 	s->ev_stopped = event_new(s->base, -1, 0, sched_stopped_cb, s);
@@ -1301,20 +1646,20 @@ void
 sched_free(struct sched *s)
 {
 	struct event *evs[] = { s->ev_ino, s->ev_scan, s->ev_timer, s->ev_dispatch,
-	    s->ev_pickup, s->ev_commit, s->ev_status, s->ev_grace, s->ev_stopped };
+	    s->ev_worker, s->ev_commit, s->ev_status, s->ev_grace, s->ev_stopped };
 	int fds[] = { s->inofd, s->dirs.pickup, s->dirs.queue, s->dirs.bad, s->controlfd };
 	size_t i;
 
+	sched_worker_stop(s);
 	for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		sched_event_free(evs[i]);
+	sched_worker_free(s->w);
+	sched_delivery_list_free(s->fresh);
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] != -1)
 			close(fds[i]);
 	if (s->dns != NULL)
 		evdns_base_free(s->dns, 0);
-	for (i = s->headbacklog; i < s->nbacklog; i++)
-		free(s->backlog[i]);
-	free(s->backlog);
 	free(s->unsynced);
 	free(s->heap);
 	free(s->spoolpath);
