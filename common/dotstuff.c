@@ -9,6 +9,8 @@
  * of sockets, spools or SMTP sessions, and emit spans into the input
  * wherever they can.
  */
+#include <string.h>
+
 #include "dotstuff.h"
 
 enum dec_state {
@@ -134,6 +136,24 @@ dec_byte(struct dot_decoder *d, struct span *sp, size_t i)
 	}
 }
 
+/*
+ * How many leading bytes of p[0..n) are plain (not CR, LF or NUL): inside
+ * a line they need no decision, so they are skipped with memchr rather
+ * than one state-machine step each (most of a body is such bytes).
+ */
+static size_t
+dec_plain_run(const char *p, size_t n)
+{
+	const char *hit = memchr(p, '\r', n);
+	size_t m = hit ? (size_t)(hit - p) : n;
+
+	if ((hit = memchr(p, '\n', m)) != NULL)
+		m = (size_t)(hit - p);
+	if ((hit = memchr(p, '\0', m)) != NULL)
+		m = (size_t)(hit - p);
+	return m;
+}
+
 /* Decode in[0..len) until the end marker (see dotstuff.h). */
 size_t
 dot_decode(struct dot_decoder *d, const char *in, size_t len,
@@ -146,6 +166,8 @@ dot_decode(struct dot_decoder *d, const char *in, size_t len,
 	if (*done)
 		return 0;
 	for (i = 0; i < len; i++) {
+		if (d->state == DEC_MID && (i += dec_plain_run(in + i, len - i)) == len)
+			break;
 		if (dec_byte(d, &sp, i)) {
 			*done = true;
 			return i + 1;
