@@ -35,6 +35,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
+
 #include "client.h"
 #include "reply.h"
 #include "log.h"
@@ -158,29 +160,18 @@ out_add(struct client *c, const char *fmt, ...)
 	c->outlen += (size_t)n;
 }
 
-/* Append the base64 encoding of s[0..n) to the output. */
+/* Append the base64 encoding of s[0..n) to the output (OpenSSL's encoder;
+ * the scratch copy of the credentials is wiped). */
 static void
 out_base64(struct client *c, const unsigned char *s, size_t n)
 {
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char q[4];
-	size_t i;
-	unsigned v;
+	size_t cap = 4 * ((n + 2) / 3) + 1;
+	unsigned char *b64 = xmalloc(cap);
+	int len = EVP_EncodeBlock(b64, s, (int)n);
 
-	for (i = 0; i < n; i += 3) {
-		v = (unsigned)s[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned)s[i + 1] << 8;
-		if (i + 2 < n)
-			v |= s[i + 2];
-		q[0] = tab[(v >> 18) & 63];
-		q[1] = tab[(v >> 12) & 63];
-		q[2] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-		q[3] = i + 2 < n ? tab[v & 63] : '=';
-		out_raw(c, q, 4);
-	}
-	explicit_bzero(q, sizeof(q));
+	out_raw(c, (const char *)b64, (size_t)len);
+	explicit_bzero(b64, cap);
+	free(b64);
 }
 
 /* The name of the current step, for failure reports. */
