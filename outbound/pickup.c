@@ -42,6 +42,7 @@
 struct pparse {
 	const char *buf;
 	size_t len, off;
+	size_t start;		/* where the message starts (after envelope lines) */
 	unsigned lineno;
 	char *out;		/* the message to store */
 	size_t olen, ocap;
@@ -387,10 +388,10 @@ choose_envelope(struct pparse *pp, struct queue_entry *e)
 	return 0;
 }
 
-/* Pure: parse a pickup file (see pickup.h). */
-int
-pickup_parse(const char *buf, size_t len, struct queue_entry *e,
-    char **msg, size_t *msglen, char *reason, size_t reasonlen)
+/* pickup_parse(), also giving where the message starts in buf. */
+static int
+parse_at(const char *buf, size_t len, struct queue_entry *e, char **msg,
+    size_t *msglen, size_t *start, char *reason, size_t reasonlen)
 {
 	struct pparse pp;
 	int rc;
@@ -403,6 +404,7 @@ pickup_parse(const char *buf, size_t len, struct queue_entry *e,
 	rc = check_bytes(&pp);
 	if (rc == 0)
 		rc = parse_envelope_lines(&pp);
+	pp.start = pp.off;
 	if (rc == 0)
 		rc = parse_headers(&pp);
 	if (rc == 0) {
@@ -419,7 +421,38 @@ pickup_parse(const char *buf, size_t len, struct queue_entry *e,
 	}
 	*msg = pp.out != NULL ? pp.out : xstrdup("");
 	*msglen = pp.olen;
+	*start = pp.start;
 	return 0;
+}
+
+/* Pure: parse a pickup file (see pickup.h). */
+int
+pickup_parse(const char *buf, size_t len, struct queue_entry *e,
+    char **msg, size_t *msglen, char *reason, size_t reasonlen)
+{
+	size_t start;
+
+	return parse_at(buf, len, e, msg, msglen, &start, reason, reasonlen);
+}
+
+/* 1 when out is raw with every line end made CRLF (nothing else changed). */
+static int
+same_but_line_ends(const char *raw, size_t rawlen, const char *out, size_t olen)
+{
+	size_t i = 0, j = 0;
+
+	while (i < rawlen && j < olen) {
+		if (raw[i] == '\n' && (i == 0 || raw[i - 1] != '\r')) {
+			if (out[j] != '\r' || j + 1 >= olen || out[j + 1] != '\n')
+				return 0;
+			i++;
+			j += 2;
+			continue;
+		}
+		if (raw[i++] != out[j++])
+			return 0;
+	}
+	return i == rawlen && j == olen;
 }
 
 /*
@@ -597,21 +630,198 @@ queue_parsed(const struct pickup_dirs *d, const char *id, const struct queue_ent
 	return rc;
 }
 
-/* Read and parse tmp/claim.<id>: 0 parsed, 1 bad (reason), -1 error. */
+/*
+ * Spare inodes: on this kind of file system creating a file (allocating an
+ * inode and its first block) costs far more than renaming or overwriting
+ * one.  A finished message's .env is kept as tmp/spare.<n> and the next
+ * .env is written over it (pwrite + ftruncate within its block) and
+ * renamed into queue/.  A spare is never part of the queue, so a crash
+ * with one half-written loses nothing; pickup_recover() collects them.
+ */
+#define SPARE_PREFIX		"spare."
+#define SPARE_MAX		4096
+
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned *spares;	/* numbers of the tmp/spare.<n> files */
+static size_t nspares, spare_cap;
+static unsigned spare_next;	/* the next free number */
+
+/* Add spare number n to the pool. */
+static void
+spare_push(unsigned n)
+{
+	pthread_mutex_lock(&spare_lock);
+	if (nspares == spare_cap) {
+		spare_cap = spare_cap ? spare_cap * 2 : 256;
+		spares = xrealloc(spares, spare_cap * sizeof(*spares));
+	}
+	spares[nspares++] = n;
+	if (n >= spare_next)
+		spare_next = n + 1;
+	pthread_mutex_unlock(&spare_lock);
+}
+
+/* Take a spare number (1), or reserve a new number when the pool is full
+ * enough to keep another (0), or neither (-1). */
+static int
+spare_take(unsigned *n, bool want_new)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&spare_lock);
+	if (!want_new && nspares > 0) {
+		*n = spares[--nspares];
+		rc = 1;
+	} else if (want_new && nspares < SPARE_MAX) {
+		*n = spare_next++;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&spare_lock);
+	return rc;
+}
+
+/* The name of spare n. */
+static void
+spare_name(char *buf, size_t sz, unsigned n)
+{
+	snprintf(buf, sz, SPARE_PREFIX "%u", n);
+}
+
+/* Write text over spare n; 0, or -1 (the spare is then removed). */
+static int
+spare_write(const struct pickup_dirs *d, unsigned n, const char *text, size_t len,
+    char *err, size_t errlen)
+{
+	char sname[32];
+	ssize_t w;
+	int fd;
+
+	spare_name(sname, sizeof(sname), n);
+	fd = openat(d->tmp, sname, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0 && (w = pwrite(fd, text, len, 0)) == (ssize_t)len &&
+	    ftruncate(fd, (off_t)len) == 0 && close(fd) == 0)
+		return 0;
+	snprintf(err, errlen, "tmp/%s: write: %s", sname, fd < 0 ? strerror(errno) :
+	    "short write or truncate failure");
+	if (fd >= 0)
+		close(fd);
+	(void)unlinkat(d->tmp, sname, 0);
+	return -1;
+}
+
+/* Write queue/<id>.env (new) from text: over a spare when there is one. */
+static int
+write_env(const struct pickup_dirs *d, const char *id, const char *text, size_t len,
+    char *err, size_t errlen)
+{
+	char tname[64], name[ID_LEN + 8];
+	struct iovec iov = { (void *)text, len };
+	unsigned n;
+
+	snprintf(name, sizeof(name), "%s.env", id);
+	if (spare_take(&n, false) == 1 && spare_write(d, n, text, len, err, errlen) == 0) {
+		spare_name(tname, sizeof(tname), n);
+	} else {	/* no spare (or it is gone): a new file */
+		snprintf(tname, sizeof(tname), "env.%s", id);
+		(void)unlinkat(d->tmp, tname, 0);
+		if (fsutil_write_new(d->tmp, tname, &iov, 1, false, err, errlen) < 0)
+			return -1;
+	}
+	if (renameat2(d->tmp, tname, d->queue, name, RENAME_NOREPLACE) < 0) {
+		snprintf(err, errlen, "tmp/%s -> queue/%s: rename: %s", tname, name,
+		    strerror(errno));
+		(void)unlinkat(d->tmp, tname, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Queue the claim of id as it is (sync=false only): queue/<id>.env with
+ * the message's offset in the file, then queue/<id>.msg as a second link
+ * to the claim (no copy).  Until pickup_commit() drops the claim, a crash
+ * is recovered from the claim like any other.  p's envelope moves to e.
+ */
+static int
+queue_raw(const struct pickup_dirs *d, const char *id, struct queue_entry *p,
+    size_t start, size_t msglen, int64_t now, struct queue_entry *e,
+    char *err, size_t errlen)
+{
+	char cname[64], name[ID_LEN + 8], *text;
+	size_t len;
+	int rc;
+
+	*e = *p;
+	memset(p, 0, sizeof(*p));
+	util_strlcpy(e->id, id, sizeof(e->id));
+	e->created = e->next_attempt = now;
+	e->size = msglen;
+	e->offset = start;
+	text = queue_env_format(e, &len);
+	rc = write_env(d, id, text, len, err, errlen);
+	free(text);
+	claim_name(cname, sizeof(cname), id);
+	snprintf(name, sizeof(name), "%s.msg", id);
+	if (rc == 0 && linkat(d->tmp, cname, d->queue, name, 0) < 0) {
+		snprintf(err, errlen, "tmp/%s -> queue/%s: link: %s", cname, name,
+		    strerror(errno));
+		snprintf(name, sizeof(name), "%s.env", id);
+		(void)unlinkat(d->queue, name, 0);
+		rc = -1;
+	}
+	if (rc < 0)
+		queue_entry_free(e);
+	return rc;
+}
+
+/* Remove a finished message (see pickup.h). */
+int
+pickup_release(const struct pickup_dirs *d, const char *id, char *err, size_t errlen)
+{
+	char name[ID_LEN + 8], sname[32];
+	unsigned n;
+
+	if (!id_valid(id)) {
+		snprintf(err, errlen, "bad queue id \"%.40s\"", id);
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(name, sizeof(name), "%s.env", id);
+	if (spare_take(&n, true) == 0) {
+		spare_name(sname, sizeof(sname), n);
+		if (renameat(d->queue, name, d->tmp, sname) == 0) {
+			spare_push(n);
+			snprintf(name, sizeof(name), "%s.msg", id);
+			if (unlinkat(d->queue, name, 0) == 0 || errno == ENOENT)
+				return 0;
+			snprintf(err, errlen, "queue/%s: unlink: %s", name, strerror(errno));
+			return -1;
+		}
+	}
+	return queue_entry_remove(d->queue, id, err, errlen);
+}
+
+/* Read and parse tmp/claim.<id>: 0 parsed, 1 bad (reason), -1 error.
+ * *rawstart is where the message starts in the file when the stored
+ * message is the file from there on, up to line ends; else SIZE_MAX. */
 static int
 load_claim(const struct pickup_dirs *d, const char *id, struct queue_entry *p,
-    char **msg, size_t *msglen, char *reason, size_t reasonlen, char *err, size_t errlen)
+    char **msg, size_t *msglen, size_t *rawstart, char *reason, size_t reasonlen,
+    char *err, size_t errlen)
 {
 	char cname[64];
 	char *buf = NULL;
-	size_t len = 0;
+	size_t len = 0, start = 0;
 	int rc;
 
 	memset(p, 0, sizeof(*p));
+	*rawstart = SIZE_MAX;
 	claim_name(cname, sizeof(cname), id);
 	if ((rc = read_claim(d, cname, &buf, &len, reason, reasonlen, err, errlen)) != 0)
 		return rc;
-	rc = pickup_parse(buf, len, p, msg, msglen, reason, reasonlen) < 0 ? 1 : 0;
+	rc = parse_at(buf, len, p, msg, msglen, &start, reason, reasonlen) < 0 ? 1 : 0;
+	if (rc == 0 && same_but_line_ends(buf + start, len - start, *msg, *msglen))
+		*rawstart = start;
 	free(buf);
 	return rc;
 }
@@ -628,23 +838,24 @@ process_claim(const struct pickup_dirs *d, const char *id, const char *bname,
 {
 	struct queue_entry p;
 	char cname[64], *msg = NULL;
-	size_t msglen = 0;
+	size_t msglen = 0, rawstart;
 	int rc;
 
-	rc = load_claim(d, id, &p, &msg, &msglen, reason, reasonlen, err, errlen);
+	rc = load_claim(d, id, &p, &msg, &msglen, &rawstart, reason, reasonlen, err, errlen);
 	if (rc == 1)
 		return move_to_bad(d, id, bname, reason, sync, err, errlen) < 0 ?
 		    PICKUP_ERROR : PICKUP_BAD;
-	if (rc == 0) {
+	if (rc == 0 && !sync && rawstart != SIZE_MAX)
+		rc = queue_raw(d, id, &p, rawstart, msglen, now, e, err, errlen);
+	else if (rc == 0)
 		rc = queue_parsed(d, id, &p, msg, msglen, now, sync, e, err, errlen);
-		queue_entry_free(&p);
-		if (rc == 0 && msgp != NULL) {
-			*msgp = msg;
-			*msglenp = msglen;
-			msg = NULL;
-		}
-		free(msg);
+	queue_entry_free(&p);
+	if (rc == 0 && msgp != NULL) {
+		*msgp = msg;
+		*msglenp = msglen;
+		msg = NULL;
 	}
+	free(msg);
 	if (rc < 0) {
 		claim_name(cname, sizeof(cname), id);
 		if (back != NULL)
@@ -795,6 +1006,27 @@ already_queued(const struct pickup_dirs *d, const char *id, const char *msg, siz
 	return same;
 }
 
+/* 1 when queue/<id>.env parses with the given offset and queue/<id>.msg
+ * is the claim itself (queued by queue_raw()). */
+static int
+raw_queued(const struct pickup_dirs *d, const char *id, size_t rawstart)
+{
+	struct queue_entry q;
+	char cname[64], name[ID_LEN + 8], err[256];
+	struct stat a, b;
+	int same;
+
+	if (queue_entry_load(d->queue, id, &q, err, sizeof(err)) < 0)
+		return 0;
+	same = q.offset == rawstart;
+	queue_entry_free(&q);
+	claim_name(cname, sizeof(cname), id);
+	snprintf(name, sizeof(name), "%s.msg", id);
+	return same && fstatat(d->tmp, cname, &a, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    fstatat(d->queue, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
 /* Finish or redo the claim of id; 0 done, -1 error. */
 static int
 recover_one(const struct pickup_dirs *d, const char *id, int64_t now, char *err, size_t errlen)
@@ -802,14 +1034,16 @@ recover_one(const struct pickup_dirs *d, const char *id, int64_t now, char *err,
 	char cname[64], name[ID_LEN + 8], reason[512];
 	struct queue_entry p, e;
 	char *msg = NULL;
-	size_t msglen = 0;
+	size_t msglen = 0, rawstart;
 	int rc;
 
 	claim_name(cname, sizeof(cname), id);
-	rc = load_claim(d, id, &p, &msg, &msglen, reason, sizeof(reason), err, errlen);
+	rc = load_claim(d, id, &p, &msg, &msglen, &rawstart, reason, sizeof(reason),
+	    err, errlen);
 	if (rc < 0)
 		return -1;
-	if (rc == 0 && already_queued(d, id, msg, msglen)) {
+	if (rc == 0 && (already_queued(d, id, msg, msglen) ||
+	    (rawstart != SIZE_MAX && raw_queued(d, id, rawstart)))) {
 		queue_entry_free(&p);
 		free(msg);
 		return drop_claim(d, id, true, err, errlen);
@@ -847,13 +1081,32 @@ is_claim(const char *name, char id[ID_LEN + 1])
 	return id_valid(id);
 }
 
-/* The ids of every claim in tmp/ (malloc'd array). */
+/* 1 when name is "spare.<n>" (a number below 10^9), with n. */
+static int
+is_spare(const char *name, unsigned *n)
+{
+	size_t k = strlen(SPARE_PREFIX), i;
+	unsigned long v = 0;
+
+	if (strncmp(name, SPARE_PREFIX, k) != 0 || name[k] == '\0' || strlen(name + k) > 9)
+		return 0;
+	for (i = k; name[i] != '\0'; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return 0;
+		v = v * 10 + (unsigned long)(name[i] - '0');
+	}
+	*n = (unsigned)v;
+	return 1;
+}
+
+/* The ids of every claim in tmp/ (malloc'd array); spares go to the pool. */
 static int
 list_claims(const struct pickup_dirs *d, char (**idsp)[ID_LEN + 1], size_t *np,
     char *err, size_t errlen)
 {
 	char (*ids)[ID_LEN + 1] = NULL, id[ID_LEN + 1];
 	size_t n = 0, cap = 0;
+	unsigned sn;
 	struct dirent *de;
 	DIR *dir;
 	int fd;
@@ -868,6 +1121,8 @@ list_claims(const struct pickup_dirs *d, char (**idsp)[ID_LEN + 1], size_t *np,
 	while ((de = readdir(dir)) != NULL) {
 		if (strncmp(de->d_name, "env.", 4) == 0 && id_valid(de->d_name + 4))
 			(void)unlinkat(d->tmp, de->d_name, 0);	/* queue.c's, half-written */
+		if (is_spare(de->d_name, &sn))
+			spare_push(sn);
 		if (!is_claim(de->d_name, id))
 			continue;
 		if (n == cap) {

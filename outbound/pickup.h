@@ -8,8 +8,9 @@
  * envelope lines and Bcc: are removed from what is sent.
  *
  * Claiming is crash-safe: pickup/<name> is first renamed to
- * tmp/claim.<id>, then queue/<id>.msg and .env are written, then the claim
- * is removed.  pickup_recover() finishes or redoes half-done claims at
+ * tmp/claim.<id>, then queue/<id>.msg and .env are written (or, when only
+ * envelope lines must go, .env gets the message's offset and .msg is a
+ * second link to the claim), then the claim is removed.  pickup_recover() finishes or redoes half-done claims at
  * start-up, so a crash never loses or duplicates a message.
  */
 #ifndef SMTPGATE_PICKUP_H
@@ -60,6 +61,13 @@ enum pickup_outcome pickup_claim_body(const struct pickup_dirs *d, const char *n
 /* Make a batch of sync=false claims durable (fsync files and directories),
  * then remove their claim files.  0, or -1 with err. */
 int pickup_commit(const struct pickup_dirs *d, char *err, size_t errlen);
+
+/*
+ * Remove a finished message like queue_entry_remove() (.env first, then
+ * .msg), keeping the .env's inode as a spare in tmp/ for a later claim.
+ * 0, or -1 with err (ENOENT: errno preserved).
+ */
+int pickup_release(const struct pickup_dirs *d, const char *id, char *err, size_t errlen);
 
 /* At start-up: finish or redo claims a crash interrupted. Returns the number
  * recovered, or -1 with err. */

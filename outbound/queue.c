@@ -123,6 +123,8 @@ queue_env_format(const struct queue_entry *e, size_t *lenp)
 	    e->delay_warned ? 1 : 0, e->bounced ? 1 : 0);
 	ob_escaped(&b, e->last_reply, ENV_REPLY_MAX);
 	ob_add(&b, "\n", 1);
+	if (e->offset > 0)
+		ob_printf(&b, "offset=%" PRIu64 "\n", e->offset);
 	for (i = 0; i < e->nrcpts; i++) {
 		const struct queue_rcpt *r = &e->rcpts[i];
 		ob_printf(&b, "rcpt=%s ", rcpt_state_name(r->state));
@@ -172,12 +174,12 @@ queue_entry_state(const struct queue_entry *e)
 /* Parser state: which scalar keys were seen, for duplicates and misses. */
 enum env_key {
 	K_VERSION, K_ID, K_SENDER, K_CREATED, K_NEXT, K_SIZE, K_ATTEMPTS,
-	K_DWARNED, K_BOUNCED, K_LASTREPLY, K_NKEYS
+	K_DWARNED, K_BOUNCED, K_LASTREPLY, K_OFFSET, K_NKEYS
 };
 
 static const char *const env_key_names[K_NKEYS] = {
 	"version", "id", "sender", "created", "next_attempt", "size",
-	"attempts", "delay_warned", "bounced", "last_reply",
+	"attempts", "delay_warned", "bounced", "last_reply", "offset",
 };
 
 struct env_parse {
@@ -313,7 +315,7 @@ static int
 parse_scalar(struct env_parse *p, enum env_key k, const char *v, size_t n)
 {
 	struct queue_entry *e = p->e;
-	uint64_t x;
+	uint64_t x = 0;
 
 	switch (k) {
 	case K_VERSION:
@@ -339,6 +341,8 @@ parse_scalar(struct env_parse *p, enum env_key k, const char *v, size_t n)
 			return -1;
 		e->attempts = (unsigned)x;
 		return 0;
+	case K_OFFSET:
+		return parse_num(p, v, n, UINT64_MAX, &e->offset);
 	case K_DWARNED:
 		return parse_bool(p, v, n, &e->delay_warned);
 	case K_BOUNCED:
@@ -442,7 +446,7 @@ parse_finish(struct env_parse *p)
 
 	p->lineno = 0;
 	for (k = 0; k < K_NKEYS; k++)
-		if (!p->seen[k])
+		if (!p->seen[k] && k != K_OFFSET)	/* offset: optional, 0 */
 			return perr(p, "missing key \"%s\"", env_key_names[k]);
 	if (p->e->nrcpts == 0)
 		return perr(p, "no recipients");

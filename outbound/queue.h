@@ -4,7 +4,11 @@
  *
  *   <spool>/pickup/<name>      producers' messages (tmp/ + rename)
  *   <spool>/queue/<id>.msg     the message as it will be sent (envelope
- *                              lines and Bcc: removed), written once
+ *                              lines and Bcc: removed), written once; or
+ *                              the pickup file itself, renamed, when only
+ *                              envelope lines must go: the message then
+ *                              starts at the .env's offset (line ends
+ *                              may be LF; the relay sends CRLF)
  *   <spool>/queue/<id>.env     its state, key=value text, only ever
  *                              replaced whole (tmp/ + rename)
  *   <spool>/control/<verb>.<target>.<unique>
@@ -42,7 +46,8 @@ struct queue_entry {
 	char *sender;		/* "" for the null sender */
 	int64_t created;	/* unix time first queued */
 	int64_t next_attempt;	/* unix time; 0 = now */
-	uint64_t size;		/* bytes of .msg */
+	uint64_t size;		/* bytes of the message as sent (CRLF) */
+	uint64_t offset;	/* where the message starts in .msg (0 normally) */
 	unsigned attempts;
 	bool delay_warned;	/* the "delayed" DSN was sent */
 	bool bounced;		/* the DSN for FAILED recipients was queued */

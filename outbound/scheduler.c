@@ -49,8 +49,12 @@
 #include "spool.h"
 #include "util.h"
 
-#define SCHED_PICKUP_BATCH	256
-#define SCHED_READY_MAX		1024	/* claimed messages held in memory */
+#define SCHED_PICKUP_BATCH	128
+#define SCHED_REAP_PAUSE_NS	10000000	/* 10 ms between removal groups */
+#ifndef SCHED_READY_BYTES
+#define SCHED_READY_BYTES	(32u << 20)	/* bodies held in memory */
+#endif
+#define SCHED_READY_MAX		384	/* claimed messages held in memory */
 #define SCHED_HEADERS_MAX	65536
 #define SCHED_STATUS_SECS	60
 #define SCHED_EXPIRED_REPLY	"451 4.4.7 delivery time expired"
@@ -123,7 +127,7 @@ struct sched {
  * messages.  The event loop itself does only network and scheduling.
  */
 struct sched_worker {
-	pthread_t thread;
+	pthread_t claimer, reaper;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int wakefd;			/* eventfd: results are waiting */
@@ -137,10 +141,12 @@ struct sched_worker {
 	size_t nrm, caprm;
 	struct sched_delivery *done, *done_tail;	/* claimed and durable */
 	size_t outstanding;		/* claimed, not yet taken for sending */
+	size_t outbytes;		/* their bodies held in memory */
 };
 
 static void sched_kick(struct sched *s);
 static void sched_commit(struct sched *s);
+static const char *sched_body(const struct sched_delivery *d, size_t *lenp);
 static void sched_worker_remove(struct sched_worker *w, const char *id);
 
 /* Wall clock, seconds. */
@@ -356,19 +362,21 @@ static char *
 sched_read_headers(struct sched *s, const struct sched_delivery *d, size_t *lenp)
 {
 	char name[ID_LEN + 8], *buf;
+	const char *body;
+	size_t n = 0, blen;
 	ssize_t r;
-	size_t n = 0;
 	int fd;
 
 	if (d->map != NULL) {
-		*lenp = sched_header_len(d->map, d->maplen);
-		return xstrndup(d->map, *lenp);
+		body = sched_body(d, &blen);
+		*lenp = sched_header_len(body, blen);
+		return xstrndup(body, *lenp);
 	}
 	buf = xmalloc(SCHED_HEADERS_MAX + 1);
 	snprintf(name, sizeof(name), "%s.msg", d->e.id);
 	fd = openat(s->dirs.queue, name, O_RDONLY | O_CLOEXEC);
-	while (fd != -1 && n < SCHED_HEADERS_MAX &&
-	    (r = read(fd, buf + n, SCHED_HEADERS_MAX - n)) > 0)
+	while (fd != -1 && n < SCHED_HEADERS_MAX && (r = pread(fd, buf + n,
+	    SCHED_HEADERS_MAX - n, (off_t)(d->e.offset + n))) > 0)
 		n += (size_t)r;
 	if (fd != -1)
 		close(fd);
@@ -623,6 +631,21 @@ sched_has_8bit(const char *p, size_t n)
 	return false;
 }
 
+/* The message to send: a just-picked-up one in memory, else the mapped
+ * .msg from the entry's offset on. */
+static const char *
+sched_body(const struct sched_delivery *d, size_t *lenp)
+{
+	size_t off = d->owned ? 0 : (size_t)d->e.offset;
+
+	if (d->map == NULL || off > d->maplen) {
+		*lenp = 0;
+		return "";
+	}
+	*lenp = d->maplen - off;
+	return (const char *)d->map + off;
+}
+
 /* Fill the relay job from the entry's pending recipients. */
 static void
 sched_build_job(struct sched_delivery *d)
@@ -645,10 +668,9 @@ sched_build_job(struct sched_delivery *d)
 	m->sender = e->sender;
 	m->rcpts = d->rcpts;
 	m->nrcpts = k;
-	m->size = d->maplen;
-	m->eightbit = sched_has_8bit(d->map, d->maplen);
-	d->job.body = d->map ? d->map : "";
-	d->job.bodylen = d->maplen;
+	d->job.body = sched_body(d, &d->job.bodylen);
+	m->size = e->size ? e->size : d->job.bodylen;
+	m->eightbit = sched_has_8bit(d->job.body, d->job.bodylen);
 }
 
 /* Load a due message for delivery; NULL when it needs none now. */
@@ -687,11 +709,25 @@ sched_prepare(struct sched *s, const struct sched_item *it, int64_t now)
 	return d;
 }
 
-/* Take the oldest just-picked-up message (entry and body in memory). */
+/* A claimed message left the worker's hands: release its budget. */
+static void
+sched_worker_taken(struct sched_worker *w, const struct sched_delivery *d)
+{
+	pthread_mutex_lock(&w->lock);
+	w->outstanding--;
+	if (d->owned)
+		w->outbytes -= d->maplen;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Take the oldest just-picked-up message (entry and body in memory, or
+ * mapped now when it was too big to keep). */
 static struct sched_delivery *
 sched_take_fresh(struct sched *s)
 {
 	struct sched_delivery *d;
+	char err[512];
 
 	while ((d = s->fresh) != NULL) {
 		s->fresh = d->next;
@@ -699,10 +735,14 @@ sched_take_fresh(struct sched *s)
 			s->fresh_tail = NULL;
 		d->next = NULL;
 		s->nfresh--;
-		pthread_mutex_lock(&s->w->lock);
-		s->w->outstanding--;
-		pthread_cond_signal(&s->w->cond);
-		pthread_mutex_unlock(&s->w->lock);
+		sched_worker_taken(s->w, d);
+		if (!d->deleted && d->map == NULL && sched_map(s, d, err, sizeof(err)) == -1) {
+			log_warnx("queue id=%s: %s (retried later)", d->e.id, err);
+			sched_push(s, d->e.id, sched_now() + (int64_t)s->cfg->retry_min,
+			    d->e.created);
+			sched_delivery_free(d);
+			continue;
+		}
 		if (!d->deleted) {
 			sched_build_job(d);
 			sched_inflight_add(s, d);
@@ -930,7 +970,7 @@ sched_backlog_add(struct sched *s, const char *name)
 		w->names = xrealloc(w->names, w->capnames * sizeof(*w->names));
 	}
 	w->names[w->nnames++] = xstrdup(name);
-	pthread_cond_signal(&w->cond);
+	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -944,7 +984,7 @@ sched_worker_remove(struct sched_worker *w, const char *id)
 		w->rm = xrealloc(w->rm, w->caprm * sizeof(*w->rm));
 	}
 	util_strlcpy(w->rm[w->nrm++], id, ID_LEN + 1);
-	pthread_cond_signal(&w->cond);
+	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 }
 
@@ -987,23 +1027,32 @@ sched_worker_unlink(struct sched_worker *w, char (*ids)[ID_LEN + 1], size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (queue_entry_remove(w->dirs->queue, ids[i], err, sizeof(err)) == -1 &&
+		if (pickup_release(w->dirs, ids[i], err, sizeof(err)) == -1 &&
 		    errno != ENOENT)
 			log_warnx("queue id=%s: remove: %s", ids[i], err);
 }
 
-/* Worker: claim names, commit them once; the claimed list (count in *np). */
+/* Worker: claim names, commit them once; the claimed list (count in *np).
+ * Bodies beyond budget bytes are not kept in memory (read back later). */
 static struct sched_delivery *
-sched_worker_batch(struct sched_worker *w, char **names, size_t n, size_t *np)
+sched_worker_batch(struct sched_worker *w, char **names, size_t n, size_t budget,
+    size_t *np, size_t *bytesp)
 {
 	struct sched_delivery *head = NULL, **tail = &head, *d;
 	int64_t now = sched_now();
 	char err[512];
 	size_t i;
 
-	*np = 0;
+	*np = *bytesp = 0;
 	for (i = 0; i < n; i++) {
 		if ((d = sched_worker_claim(w, names[i], now)) != NULL) {
+			if (*bytesp + d->maplen > budget) {
+				free(d->map);
+				d->map = NULL;
+				d->maplen = 0;
+				d->owned = false;
+			}
+			*bytesp += d->maplen;
 			*tail = d;
 			tail = &d->next;
 			(*np)++;
@@ -1018,43 +1067,34 @@ sched_worker_batch(struct sched_worker *w, char **names, size_t n, size_t *np)
 	return head;
 }
 
-/* Worker: wait for work; false when told to quit with nothing left. */
+/* Claimer: wait for names to claim; false when told to quit. */
 static bool
-sched_worker_wait(struct sched_worker *w)
+sched_claimer_wait(struct sched_worker *w)
 {
-	while (!w->quit && w->nrm == 0 &&
-	    (w->nnames == w->hnames || w->noclaim || w->outstanding >= SCHED_READY_MAX))
+	while (!w->quit &&
+	    (w->nnames == w->hnames || w->noclaim || w->outstanding >= SCHED_READY_MAX ||
+	    w->outbytes >= SCHED_READY_BYTES))
 		pthread_cond_wait(&w->cond, &w->lock);
-	return !(w->quit && w->nrm == 0);
+	return !w->quit;
 }
 
-/* Worker: take what there is to do, do it, hand the result back. */
+/* Claimer: claim up to batch names, commit, hand the entries back. */
 static void
-sched_worker_round(struct sched_worker *w)
+sched_claimer_round(struct sched_worker *w, size_t batch)
 {
-	char *names[SCHED_PICKUP_BATCH], (*rm)[ID_LEN + 1];
+	char *names[SCHED_PICKUP_BATCH];
 	struct sched_delivery *got;
-	size_t n = 0, nrm, ngot;
+	size_t n = 0, ngot, bytes, budget;
 	uint64_t one = 1;
-	char err[512];
 
-	rm = w->rm;
-	nrm = w->nrm;
-	w->rm = NULL;
-	w->nrm = w->caprm = 0;
-	while (!w->quit && !w->noclaim && n < SCHED_PICKUP_BATCH && w->hnames < w->nnames &&
-	    w->outstanding + n < SCHED_READY_MAX)
+	budget = w->outbytes < SCHED_READY_BYTES ? SCHED_READY_BYTES - w->outbytes : 0;
+	while (n < batch && w->hnames < w->nnames && w->outstanding + n < SCHED_READY_MAX)
 		names[n++] = w->names[w->hnames++];
 	if (w->hnames == w->nnames)
 		w->hnames = w->nnames = 0;
 	w->busy = true;
 	pthread_mutex_unlock(&w->lock);
-	sched_worker_unlink(w, rm, nrm);
-	got = sched_worker_batch(w, names, n, &ngot);
-	if (ngot == 0 && nrm > 0 &&
-	    fsutil_fsync_dirfd(w->dirs->queue, "queue", err, sizeof(err)) == -1)
-		log_warnx("commit: %s", err);
-	free(rm);
+	got = sched_worker_batch(w, names, n, budget, &ngot, &bytes);
 	pthread_mutex_lock(&w->lock);
 	w->busy = false;
 	if (got != NULL) {
@@ -1066,20 +1106,57 @@ sched_worker_round(struct sched_worker *w)
 			got = got->next;
 		w->done_tail = got;
 		w->outstanding += ngot;
+		w->outbytes += bytes;
 	}
-	if (n > 0 && write(w->wakefd, &one, sizeof(one)) == -1 && errno != EAGAIN)
+	if (write(w->wakefd, &one, sizeof(one)) == -1 && errno != EAGAIN)
 		log_warn("scheduler: eventfd write");
 }
 
-/* The worker thread. */
+/* The claimer thread: small first batches so sending starts at once. */
 static void *
-sched_worker_main(void *arg)
+sched_claimer_main(void *arg)
 {
 	struct sched_worker *w = arg;
+	size_t batch = 16;
 
 	pthread_mutex_lock(&w->lock);
-	while (sched_worker_wait(w))
-		sched_worker_round(w);
+	while (sched_claimer_wait(w)) {
+		sched_claimer_round(w, batch);
+		if (batch < SCHED_PICKUP_BATCH)
+			batch *= 2;
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* The reaper thread: removes finished messages, in groups, until told to
+ * quit with none left. */
+static void *
+sched_reaper_main(void *arg)
+{
+	struct sched_worker *w = arg;
+	const struct timespec pause = { 0, SCHED_REAP_PAUSE_NS };
+	char (*rm)[ID_LEN + 1], err[512];
+	size_t nrm;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		while (!w->quit && w->nrm == 0)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (w->nrm == 0)
+			break;
+		rm = w->rm;
+		nrm = w->nrm;
+		w->rm = NULL;
+		w->nrm = w->caprm = 0;
+		pthread_mutex_unlock(&w->lock);
+		sched_worker_unlink(w, rm, nrm);
+		free(rm);
+		if (fsutil_fsync_dirfd(w->dirs->queue, "queue", err, sizeof(err)) == -1)
+			log_warnx("commit: %s", err);
+		nanosleep(&pause, NULL);	/* let the next group gather */
+		pthread_mutex_lock(&w->lock);
+	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
 }
@@ -1106,9 +1183,7 @@ sched_worker_cb(evutil_socket_t fd, short what, void *arg)
 		if (d->postponed || s->stopping) {
 			sched_push(s, d->e.id, now + (d->postponed ? s->w->retry_min : 0),
 			    d->e.created);
-			pthread_mutex_lock(&s->w->lock);
-			s->w->outstanding--;
-			pthread_mutex_unlock(&s->w->lock);
+			sched_worker_taken(s->w, d);
 			sched_delivery_free(d);
 			continue;
 		}
@@ -1153,8 +1228,17 @@ sched_worker_start(struct sched *s, char *err, size_t errlen)
 		snprintf(err, errlen, "scheduler: cannot watch the worker");
 		return -1;
 	}
-	if ((rc = pthread_create(&s->w->thread, NULL, sched_worker_main, s->w)) != 0) {
+	if ((rc = pthread_create(&s->w->claimer, NULL, sched_claimer_main, s->w)) != 0) {
 		snprintf(err, errlen, "pthread_create: %s", strerror(rc));
+		return -1;
+	}
+	if ((rc = pthread_create(&s->w->reaper, NULL, sched_reaper_main, s->w)) != 0) {
+		snprintf(err, errlen, "pthread_create: %s", strerror(rc));
+		pthread_mutex_lock(&s->w->lock);
+		s->w->quit = true;
+		pthread_cond_broadcast(&s->w->cond);
+		pthread_mutex_unlock(&s->w->lock);
+		pthread_join(s->w->claimer, NULL);
 		return -1;
 	}
 	s->w->started = true;
@@ -1171,9 +1255,10 @@ sched_worker_stop(struct sched *s)
 		return;
 	pthread_mutex_lock(&w->lock);
 	w->quit = true;
-	pthread_cond_signal(&w->cond);
+	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->lock);
-	pthread_join(w->thread, NULL);
+	pthread_join(w->claimer, NULL);
+	pthread_join(w->reaper, NULL);
 	w->started = false;
 }
 
@@ -1289,7 +1374,14 @@ sched_control_scan(struct sched *s)
 static void
 sched_scan(struct sched *s)
 {
-	sched_readdir(s, s->dirs.pickup, "pickup", sched_backlog_add);
+	size_t left;
+
+	pthread_mutex_lock(&s->w->lock);
+	left = s->w->nnames - s->w->hnames;
+	pthread_mutex_unlock(&s->w->lock);
+	/* names still waiting for a claim: the next scan will do (no duplicates) */
+	if (left == 0)
+		sched_readdir(s, s->dirs.pickup, "pickup", sched_backlog_add);
 	sched_control_scan(s);
 }
 

@@ -12,6 +12,7 @@
 #include "pickup.h"
 #include "queue.h"
 #include "spooltest.h"
+#include "util.h"
 
 static const struct {
 	const char *in;		/* LF line ends */
@@ -477,6 +478,152 @@ START_TEST(recover_bad_claim)
 }
 END_TEST
 
+/* Envelope lines and LF line ends only: queued without a copy. */
+static const char rawmsg[] = "X-Sender: <a@x.org>\nX-Receiver: <b@y.org>\n"
+    "From: a@x.org\nTo: b@y.org\n\nhello\n.dot\n";
+static const char rawstored[] = "From: a@x.org\r\nTo: b@y.org\r\n\r\nhello\r\n.dot\r\n";
+#define RAWOFF 42	/* strlen of the two envelope lines */
+
+/* Assert queue/<id> is rawmsg queued as it is, from RAWOFF. */
+static void
+assert_queued_raw(const struct tspool *s, const char *id, int64_t created)
+{
+	struct queue_entry e;
+	char err[256], name[64], *m;
+	size_t len;
+
+	ck_assert_int_eq(queue_entry_load(s->queue, id, &e, err, sizeof(err)), 0);
+	ck_assert_str_eq(e.sender, "a@x.org");
+	ck_assert_uint_eq(e.nrcpts, 1);
+	ck_assert_str_eq(e.rcpts[0].addr, "b@y.org");
+	ck_assert(e.size == sizeof(rawstored) - 1);
+	ck_assert(e.offset == RAWOFF);
+	ck_assert(e.created == created);
+	queue_entry_free(&e);
+	snprintf(name, sizeof(name), "%s.msg", id);
+	m = tspool_get(s->queue, name, &len);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(len, sizeof(rawmsg) - 1);
+	ck_assert_mem_eq(m, rawmsg, len);
+	free(m);
+}
+
+START_TEST(claim_raw)
+{
+	struct tspool s;
+	struct pickup_dirs d;
+	struct queue_entry e;
+	char reason[256], err[256], id[ID_LEN + 1], *msg = NULL;
+	size_t msglen = 0;
+
+	ck_assert_int_eq(memcmp(rawmsg + RAWOFF, "From:", 5), 0);
+	tspool_open(&s);
+	d = dirs_of(&s);
+	tspool_put(s.pickup, "r1", rawmsg, sizeof(rawmsg) - 1);
+	ck_assert_int_eq(pickup_claim_body(&d, "r1", 500, false, &e, &msg, &msglen,
+	    reason, sizeof(reason), err, sizeof(err)), PICKUP_QUEUED);
+	ck_assert_uint_eq(msglen, sizeof(rawstored) - 1);
+	ck_assert_mem_eq(msg, rawstored, msglen);
+	free(msg);
+	ck_assert(e.offset == RAWOFF);
+	only_queued(&s, id);
+	ck_assert_str_eq(id, e.id);
+	assert_queued_raw(&s, id, 500);
+	ck_assert_int_eq(tspool_count(s.tmp, "claim."), 1);
+	ck_assert_int_eq(pickup_commit(&d, err, sizeof(err)), 0);
+	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
+	assert_queued_raw(&s, id, 500);
+	/* finished: the .env's inode becomes a spare, used by the next claim */
+	ck_assert_int_eq(pickup_release(&d, id, err, sizeof(err)), 0);
+	ck_assert_int_eq(tspool_count(s.queue, NULL), 0);
+	ck_assert_int_eq(tspool_count(s.tmp, "spare."), 1);
+	queue_entry_free(&e);
+	tspool_put(s.pickup, "r2", rawmsg, sizeof(rawmsg) - 1);
+	ck_assert_int_eq(pickup_claim(&d, "r2", 600, false, &e, reason, sizeof(reason),
+	    err, sizeof(err)), PICKUP_QUEUED);
+	ck_assert_int_eq(tspool_count(s.tmp, "spare."), 0);
+	ck_assert_int_eq(pickup_commit(&d, err, sizeof(err)), 0);
+	only_queued(&s, id);
+	assert_queued_raw(&s, id, 600);
+	queue_entry_free(&e);
+	ck_assert_int_eq(pickup_release(&d, id, err, sizeof(err)), 0);
+	ck_assert_int_eq(pickup_release(&d, id, err, sizeof(err)), -1);	/* gone */
+	/* a spare left from an earlier run is found and used */
+	ck_assert_int_eq(pickup_recover(&d, 700, err, sizeof(err)), 0);
+	tspool_put(s.pickup, "r3", rawmsg, sizeof(rawmsg) - 1);
+	ck_assert_int_eq(pickup_claim(&d, "r3", 700, false, &e, reason, sizeof(reason),
+	    err, sizeof(err)), PICKUP_QUEUED);
+	ck_assert_int_eq(tspool_count(s.tmp, "spare."), 0);
+	ck_assert_int_eq(pickup_commit(&d, err, sizeof(err)), 0);
+	only_queued(&s, id);
+	assert_queued_raw(&s, id, 700);
+	queue_entry_free(&e);
+	tspool_close(&s);
+}
+END_TEST
+
+/* Assert queue/<id>.msg holds want (copied) and the entry was made at created. */
+static void
+assert_queued_ok_as(const struct tspool *s, const char *id, const char *want, size_t wlen,
+    int64_t created)
+{
+	struct queue_entry e;
+	char err[256], name[64], *m;
+	size_t len;
+
+	ck_assert_int_eq(queue_entry_load(s->queue, id, &e, err, sizeof(err)), 0);
+	ck_assert(e.offset == 0);
+	ck_assert(e.size == wlen);
+	ck_assert(e.created == created);
+	queue_entry_free(&e);
+	snprintf(name, sizeof(name), "%s.msg", id);
+	m = tspool_get(s->queue, name, &len);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(len, wlen);
+	ck_assert_mem_eq(m, want, len);
+	free(m);
+}
+
+/*
+ * Crash states of a claim queued without a copy (before pickup_commit):
+ * 0 claim and .env, no .msg yet; 1 claim, .env and .msg (the claim's second
+ * link); 2 as 1 with a stale spare in tmp/.  Each ends as one entry with the
+ * claim gone; a complete one is kept as it was.
+ */
+START_TEST(recover_raw)
+{
+	struct tspool s;
+	struct pickup_dirs d;
+	struct queue_entry e;
+	char reason[256], err[256], id[ID_LEN + 1], name[64];
+
+	tspool_open(&s);
+	d = dirs_of(&s);
+	tspool_put(s.pickup, "r1", rawmsg, sizeof(rawmsg) - 1);
+	ck_assert_int_eq(pickup_claim(&d, "r1", 500, false, &e, reason, sizeof(reason),
+	    err, sizeof(err)), PICKUP_QUEUED);
+	util_strlcpy(id, e.id, sizeof(id));
+	queue_entry_free(&e);
+	if (_i == 0) {
+		snprintf(name, sizeof(name), "%s.msg", id);
+		ck_assert_int_eq(unlinkat(s.queue, name, 0), 0);
+	}
+	if (_i == 2)
+		tspool_put(s.tmp, "spare.7", "version=1\nid=zz\n", 16);
+	ck_assert_int_eq(pickup_recover(&d, 800, err, sizeof(err)), 1);
+	ck_assert_int_eq(tspool_count(s.tmp, "claim."), 0);
+	only_queued(&s, id);
+	if (_i == 0)
+		assert_queued_ok_as(&s, id, rawstored, sizeof(rawstored) - 1, 800);
+	else
+		assert_queued_raw(&s, id, 500);
+	ck_assert_int_eq(pickup_recover(&d, 900, err, sizeof(err)), 0);
+	only_queued(&s, id);
+	tspool_close(&s);
+}
+END_TEST
+
+
 /* The suite. */
 static Suite *
 pickup_suite(void)
@@ -498,6 +645,8 @@ pickup_suite(void)
 	tcase_add_test(tc, claim_batch_commit);
 	tcase_add_loop_test(tc, recover_crash, 0, 5);
 	tcase_add_test(tc, recover_bad_claim);
+	tcase_add_test(tc, claim_raw);
+	tcase_add_loop_test(tc, recover_raw, 0, 3);
 	suite_add_tcase(s, tc);
 	return s;
 }

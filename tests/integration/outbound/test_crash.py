@@ -1,0 +1,105 @@
+"""it-outbound-crash: kill -9 smtpgate-outbound in the middle of a drain.
+
+About 2,000 pickup files (envelope lines with CRLF or bare LF line ends,
+some with a Bcc: that must be removed, some without envelope lines) are
+dropped while the daemon is stopped; the daemon is then killed with
+SIGKILL several times at different points of the drain and restarted.
+Afterwards every Message-ID must have reached the fake smart host at least
+once, with the envelope lines and Bcc: gone and CRLF line ends, and the
+spool must be empty (no pickup file, no queue entry, no claim left).
+"""
+
+import os
+import re
+import signal
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness                  # noqa: E402
+from outbound_case import OutboundCase  # noqa: E402
+
+N = 2000
+MID = re.compile(rb"^Message-ID: <([^>]+)>\r$", re.M | re.I)
+
+
+def pickup_text(i):
+    """Pickup file i: varied envelope and line-end forms, ~2 KB."""
+    rcpt = "rcpt%d@example.net" % (i % 7)
+    head = []
+    if i % 5 != 4:
+        head = ["X-Sender: <sender@example.com>", "X-Receiver: <%s>" % rcpt]
+    head += ["From: Sender <sender@example.com>", "To: <%s>" % rcpt,
+             "Subject: crash test %d" % i, "Message-ID: <crash.%d@test.example>" % i]
+    if i % 11 == 3:
+        head.append("Bcc: <hidden%d@example.org>" % i)
+    body = ["line %d of message %d ....................................." % (k, i)
+            for k in range(30)]
+    eol = "\n" if i % 3 == 1 else "\r\n"
+    return eol.join(head + [""] + body) + eol
+
+
+class CrashTest(OutboundCase):
+    """SIGKILL during a drain loses nothing."""
+
+    def drop_all(self):
+        pickup = os.path.join(self.spool, "pickup")
+        tmp = os.path.join(self.spool, "tmp")
+        for i in range(N):
+            name = "crash%05d.eml" % i
+            with open(os.path.join(tmp, "producer." + name), "wb") as f:
+                f.write(pickup_text(i).encode())
+            os.rename(os.path.join(tmp, "producer." + name), os.path.join(pickup, name))
+
+    def leftovers(self):
+        tmp = os.path.join(self.spool, "tmp")
+        return (self.pickup_left(), self.queued(),
+                [n for n in os.listdir(tmp) if n.startswith("claim.")],
+                os.listdir(os.path.join(self.spool, "bad")))
+
+    def check_delivered(self, fake):
+        _, msgs = fake.snapshot()
+        seen = set()
+        for m in msgs:
+            data = m["data"]
+            ids = MID.findall(data)
+            self.assertEqual(len(ids), 1, data[:400])
+            i = int(re.match(rb"crash\.(\d+)@", ids[0]).group(1))
+            self.assertNotIn(b"X-Sender", data)
+            self.assertNotIn(b"X-Receiver", data)
+            self.assertNotIn(b"Bcc:", data)
+            self.assertNotIn(b"\n", data.replace(b"\r\n", b""), "bare LF in %d" % i)
+            self.assertTrue(data.endswith(b"\r\n"))
+            self.assertIn("rcpt%d@example.net" % (i % 7), m["rcpts"][0])
+            seen.add(i)
+        missing = sorted(set(range(N)) - seen)
+        self.assertEqual(missing, [], "%d message(s) never delivered" % len(missing))
+        return len(msgs)
+
+    def test_kill9_during_drain(self):
+        fake = self.fake()
+        d = self.start_outbound([self.host(fake)], extra="max_connections = 8\n"
+                                "messages_per_connection = 50\n")
+        self.stop_outbound(d)
+        self.drop_all()
+        # kill points: during the first claims, early and late in the drain
+        d = self.start_outbound()
+        d.wait_log(r"pickup id=", 20)
+        d.kill9()
+        for target in (N // 5, N // 2, (N * 4) // 5):
+            d = self.start_outbound()
+            harness.wait_for(lambda: fake.message_count() >= target or not d.alive(), 60,
+                             "%d messages delivered" % target)
+            self.assertTrue(d.alive(), d.log())
+            d.kill9()
+        d = self.start_outbound()
+        harness.wait_for(lambda: self.leftovers() == ([], [], [], []), 120,
+                         "an empty spool (left: %s)" % (self.leftovers(),))
+        got = self.check_delivered(fake)
+        self.stop_outbound(d)
+        self.assertGreaterEqual(got, N)
+
+
+if __name__ == "__main__":
+    unittest.main()
