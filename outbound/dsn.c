@@ -23,51 +23,11 @@
 #include <time.h>
 
 #include "dsn.h"
+#include "strbuf.h"
 #include "util.h"
 
 #define FOLD_AT		76	/* preferred line length */
 #define HARD_AT		900	/* split a word longer than this (< 998) */
-
-struct obuf {
-	char *p;
-	size_t len, cap;
-};
-
-/* Append n bytes. */
-static void
-ob_add(struct obuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-/* Append a string. */
-static void
-ob_str(struct obuf *b, const char *s)
-{
-	ob_add(b, s, strlen(s));
-}
-
-/* Append formatted text. */
-static void __attribute__((format(printf, 2, 3)))
-ob_printf(struct obuf *b, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	ob_add(b, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
-}
 
 /* s made 7-bit printable: controls become spaces, non-ASCII '?' (malloc'd). */
 static char *
@@ -92,7 +52,7 @@ printable(const char *s)
  * longer than HARD_AT.  Ends with CRLF.
  */
 static void
-ob_wrap(struct obuf *b, size_t col, const char *text, const char *indent)
+ob_wrap(struct strbuf *b, size_t col, const char *text, const char *indent)
 {
 	const char *p = text;
 	size_t w, il = strlen(indent);
@@ -105,30 +65,30 @@ ob_wrap(struct obuf *b, size_t col, const char *text, const char *indent)
 		if (w > HARD_AT)
 			w = HARD_AT;
 		if (col > il && col + 1 + w > FOLD_AT) {
-			ob_str(b, "\r\n");
-			ob_str(b, indent);
+			strbuf_str(b, "\r\n");
+			strbuf_str(b, indent);
 			col = il;
 		} else if (col > il || (col > 0 && il == 0)) {
-			ob_add(b, " ", 1);
+			strbuf_add(b, " ", 1);
 			col++;
 		}
-		ob_add(b, p, w);
+		strbuf_add(b, p, w);
 		col += w;
 		p += w;
 		while (*p == ' ')
 			p++;
 	}
-	ob_str(b, "\r\n");
+	strbuf_str(b, "\r\n");
 }
 
 /* A header field "Name: value", folded; the value made printable. */
 static void
-ob_field(struct obuf *b, const char *name, const char *value)
+ob_field(struct strbuf *b, const char *name, const char *value)
 {
 	char *v = printable(value);
 
-	ob_str(b, name);
-	ob_str(b, ":");
+	strbuf_str(b, name);
+	strbuf_str(b, ":");
 	ob_wrap(b, strlen(name) + 1, v, " ");
 	free(v);
 }
@@ -218,7 +178,7 @@ struct dsn_ctx {
 
 /* The top-level header section. */
 static void
-top_headers(struct obuf *b, const struct dsn_ctx *c)
+top_headers(struct strbuf *b, const struct dsn_ctx *c)
 {
 	char date[64], v[512];
 
@@ -234,22 +194,22 @@ top_headers(struct obuf *b, const struct dsn_ctx *c)
 	    c->kind == DSN_FAILED ? "failed" : "delayed", c->e->id, c->mta);
 	ob_field(b, "Message-ID", v);
 	ob_field(b, "MIME-Version", "1.0");
-	ob_printf(b, "Content-Type: multipart/report; report-type=delivery-status;\r\n"
+	strbuf_printf(b, "Content-Type: multipart/report; report-type=delivery-status;\r\n"
 	    "\tboundary=\"%s\"\r\n", c->boundary);
 	ob_field(b, "Auto-Submitted", "auto-replied");
-	ob_str(b, "\r\nThis is a MIME-encapsulated message.\r\n\r\n");
+	strbuf_str(b, "\r\nThis is a MIME-encapsulated message.\r\n\r\n");
 }
 
 /* Part 1: the text for people. */
 static void
-human_part(struct obuf *b, const struct dsn_ctx *c)
+human_part(struct strbuf *b, const struct dsn_ctx *c)
 {
 	char date[64], *v;
 	size_t i;
 
-	ob_printf(b, "--%s\r\nContent-Description: Notification\r\n"
+	strbuf_printf(b, "--%s\r\nContent-Description: Notification\r\n"
 	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n", c->boundary);
-	ob_printf(b, "This is the mail system at host %s.\r\n\r\n", c->mta);
+	strbuf_printf(b, "This is the mail system at host %s.\r\n\r\n", c->mta);
 	if (c->kind == DSN_FAILED)
 		ob_wrap(b, 0, "I'm sorry to have to inform you that your message could not be "
 		    "delivered to one or more recipients. The recipients and the replies "
@@ -264,31 +224,31 @@ human_part(struct obuf *b, const struct dsn_ctx *c)
 		ob_wrap(b, 0, v, "");
 		free(v);
 	}
-	ob_str(b, "\r\n");
+	strbuf_str(b, "\r\n");
 	for (i = 0; i < c->e->nrcpts; i++) {
 		const struct queue_rcpt *r = &c->e->rcpts[i];
 		if (!reported(r, c->kind))
 			continue;
 		v = printable(r->addr);
-		ob_printf(b, "<%s>:", v);
+		strbuf_printf(b, "<%s>:", v);
 		free(v);
 		v = printable(reply_of(c->e, r) != NULL ? reply_of(c->e, r) :
 		    c->kind == DSN_FAILED ? "delivery failed" : "delivery delayed");
-		ob_str(b, "\r\n    ");
+		strbuf_str(b, "\r\n    ");
 		ob_wrap(b, 4, v, "    ");
 		free(v);
 	}
-	ob_str(b, "\r\n");
+	strbuf_str(b, "\r\n");
 }
 
 /* One per-recipient block of the delivery-status part. */
 static void
-rcpt_block(struct obuf *b, const struct dsn_ctx *c, const struct queue_rcpt *r)
+rcpt_block(struct strbuf *b, const struct dsn_ctx *c, const struct queue_rcpt *r)
 {
 	char v[1024], st[32], *rep;
 	const char *reply = reply_of(c->e, r);
 
-	ob_str(b, "\r\n");
+	strbuf_str(b, "\r\n");
 	snprintf(v, sizeof(v), "rfc822; %s", r->addr);
 	ob_field(b, "Final-Recipient", v);
 	ob_field(b, "Action", c->kind == DSN_FAILED ? "failed" : "delayed");
@@ -311,12 +271,12 @@ rcpt_block(struct obuf *b, const struct dsn_ctx *c, const struct queue_rcpt *r)
 
 /* Part 2: message/delivery-status. */
 static void
-status_part(struct obuf *b, const struct dsn_ctx *c)
+status_part(struct strbuf *b, const struct dsn_ctx *c)
 {
 	char v[512];
 	size_t i;
 
-	ob_printf(b, "--%s\r\nContent-Description: Delivery report\r\n"
+	strbuf_printf(b, "--%s\r\nContent-Description: Delivery report\r\n"
 	    "Content-Type: message/delivery-status\r\n\r\n", c->boundary);
 	snprintf(v, sizeof(v), "dns; %s", c->mta);
 	ob_field(b, "Reporting-MTA", v);
@@ -326,12 +286,12 @@ status_part(struct obuf *b, const struct dsn_ctx *c)
 	for (i = 0; i < c->e->nrcpts; i++)
 		if (reported(&c->e->rcpts[i], c->kind))
 			rcpt_block(b, c, &c->e->rcpts[i]);
-	ob_str(b, "\r\n");
+	strbuf_str(b, "\r\n");
 }
 
 /* Part 3: the original headers, CRLF line ends, without the blank line. */
 static void
-headers_part(struct obuf *b, const struct dsn_ctx *c, const char *h, size_t n)
+headers_part(struct strbuf *b, const struct dsn_ctx *c, const char *h, size_t n)
 {
 	size_t i, start;
 	bool eight = false;
@@ -340,17 +300,17 @@ headers_part(struct obuf *b, const struct dsn_ctx *c, const char *h, size_t n)
 		eight |= (unsigned char)h[i] >= 0x80;
 	while (n > 0 && (h[n - 1] == '\n' || h[n - 1] == '\r'))
 		n--;
-	ob_printf(b, "--%s\r\nContent-Description: Undelivered Message Headers\r\n"
+	strbuf_printf(b, "--%s\r\nContent-Description: Undelivered Message Headers\r\n"
 	    "Content-Type: text/rfc822-headers\r\n%s\r\n", c->boundary,
 	    eight ? "Content-Transfer-Encoding: 8bit\r\n" : "");
 	for (start = 0, i = 0; i <= n; i++) {
 		if (i < n && h[i] != '\n')
 			continue;
-		ob_add(b, h + start, i - start - (i > start && h[i - 1] == '\r'));
-		ob_str(b, "\r\n");
+		strbuf_add(b, h + start, i - start - (i > start && h[i - 1] == '\r'));
+		strbuf_str(b, "\r\n");
 		start = i + 1;
 	}
-	ob_str(b, "\r\n");
+	strbuf_str(b, "\r\n");
 }
 
 /* A boundary that does not occur in the original headers. */
@@ -374,7 +334,7 @@ dsn_build_until(const struct queue_entry *e, enum dsn_kind kind,
     int64_t now, int64_t retry_until, size_t *lenp)
 {
 	struct dsn_ctx c = { e, kind, reporting_mta, now, retry_until, "" };
-	struct obuf b = { NULL, 0, 0 };
+	struct strbuf b = { NULL, 0, 0 };
 	size_t i;
 
 	if (e->sender == NULL || e->sender[0] == '\0')
@@ -389,7 +349,7 @@ dsn_build_until(const struct queue_entry *e, enum dsn_kind kind,
 	status_part(&b, &c);
 	if (headers != NULL && headers_len > 0)
 		headers_part(&b, &c, headers, headers_len);
-	ob_printf(&b, "--%s--\r\n", c.boundary);
+	strbuf_printf(&b, "--%s--\r\n", c.boundary);
 	if (lenp != NULL)
 		*lenp = b.len;
 	return b.p;

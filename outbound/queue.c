@@ -28,6 +28,7 @@
 #include "id.h"
 #include "queue.h"
 #include "smtp_addr.h"
+#include "strbuf.h"
 #include "util.h"
 
 #define ENV_MAX		(8u << 20)	/* whole .env file */
@@ -35,45 +36,9 @@
 #define ENV_RCPT_MAX	100000		/* recipients per message */
 #define ENV_REPLY_MAX	2000		/* stored reply text, raw bytes */
 
-/* A growing output buffer. */
-struct obuf {
-	char *p;
-	size_t len, cap;
-};
-
-/* Append n bytes to b. */
-static void
-ob_add(struct obuf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-/* Append a formatted string to b. */
-static void __attribute__((format(printf, 2, 3)))
-ob_printf(struct obuf *b, const char *fmt, ...)
-{
-	char *s;
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		abort();
-	ob_add(b, s, (size_t)n);
-	free(s);
-}
-
 /* Append s escaped for a .env value (at most max raw bytes). */
 static void
-ob_escaped(struct obuf *b, const char *s, size_t max)
+ob_escaped(struct strbuf *b, const char *s, size_t max)
 {
 	char hex[5];
 	size_t i;
@@ -81,16 +46,16 @@ ob_escaped(struct obuf *b, const char *s, size_t max)
 	for (i = 0; s != NULL && s[i] != '\0' && i < max; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c == '\\')
-			ob_add(b, "\\\\", 2);
+			strbuf_add(b, "\\\\", 2);
 		else if (c == '\n')
-			ob_add(b, "\\n", 2);
+			strbuf_add(b, "\\n", 2);
 		else if (c == '\r')
-			ob_add(b, "\\r", 2);
+			strbuf_add(b, "\\r", 2);
 		else if (c < 0x20 || c == 0x7f) {
 			snprintf(hex, sizeof(hex), "\\x%02x", c);
-			ob_add(b, hex, 4);
+			strbuf_add(b, hex, 4);
 		} else
-			ob_add(b, (const char *)&s[i], 1);
+			strbuf_add(b, (const char *)&s[i], 1);
 	}
 }
 
@@ -112,28 +77,28 @@ rcpt_state_name(enum queue_rcpt_state st)
 char *
 queue_env_format(const struct queue_entry *e, size_t *lenp)
 {
-	struct obuf b = { NULL, 0, 0 };
+	struct strbuf b = { NULL, 0, 0 };
 	size_t i;
 
-	ob_printf(&b, "version=1\nid=%s\nsender=", e->id);
+	strbuf_printf(&b, "version=1\nid=%s\nsender=", e->id);
 	ob_escaped(&b, e->sender, SIZE_MAX);
-	ob_printf(&b, "\ncreated=%" PRId64 "\nnext_attempt=%" PRId64
+	strbuf_printf(&b, "\ncreated=%" PRId64 "\nnext_attempt=%" PRId64
 	    "\nsize=%" PRIu64 "\nattempts=%u\ndelay_warned=%d\nbounced=%d\nlast_reply=",
 	    e->created, e->next_attempt, e->size, e->attempts,
 	    e->delay_warned ? 1 : 0, e->bounced ? 1 : 0);
 	ob_escaped(&b, e->last_reply, ENV_REPLY_MAX);
-	ob_add(&b, "\n", 1);
+	strbuf_add(&b, "\n", 1);
 	if (e->offset > 0)
-		ob_printf(&b, "offset=%" PRIu64 "\n", e->offset);
+		strbuf_printf(&b, "offset=%" PRIu64 "\n", e->offset);
 	for (i = 0; i < e->nrcpts; i++) {
 		const struct queue_rcpt *r = &e->rcpts[i];
-		ob_printf(&b, "rcpt=%s ", rcpt_state_name(r->state));
+		strbuf_printf(&b, "rcpt=%s ", rcpt_state_name(r->state));
 		ob_escaped(&b, r->addr, SIZE_MAX);
-		ob_add(&b, "\n", 1);
+		strbuf_add(&b, "\n", 1);
 		if (r->reply != NULL && r->reply[0] != '\0') {
-			ob_add(&b, "rcpt_reply=", 11);
+			strbuf_add(&b, "rcpt_reply=", 11);
 			ob_escaped(&b, r->reply, ENV_REPLY_MAX);
-			ob_add(&b, "\n", 1);
+			strbuf_add(&b, "\n", 1);
 		}
 	}
 	if (lenp != NULL)
