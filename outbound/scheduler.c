@@ -55,6 +55,8 @@
 #define SCHED_READY_BYTES	(32u << 20)	/* bodies held in memory */
 #endif
 #define SCHED_READY_MAX		384	/* claimed messages held in memory */
+#define SCHED_FRESH_KEEP	256	/* picked-up messages kept in memory
+					   when the relay does not take them */
 #define SCHED_HEADERS_MAX	65536
 #define SCHED_STATUS_SECS	60
 #define SCHED_EXPIRED_REPLY	"451 4.4.7 delivery time expired"
@@ -1161,6 +1163,29 @@ sched_reaper_main(void *arg)
 	return NULL;
 }
 
+/*
+ * When the smart hosts do not take messages as fast as they are picked
+ * up (down, slow, hanging), hand the oldest just-picked-up messages over
+ * to the on-disk schedule: they are durable already, so only their memory
+ * is released, and the claimer, which stops at SCHED_READY_MAX held
+ * messages, keeps moving pickup/ into the queue.
+ */
+static void
+sched_spill_fresh(struct sched *s, int64_t now)
+{
+	struct sched_delivery *d;
+
+	while (s->nfresh > SCHED_FRESH_KEEP && (d = s->fresh) != NULL) {
+		s->fresh = d->next;
+		if (s->fresh == NULL)
+			s->fresh_tail = NULL;
+		s->nfresh--;
+		sched_push(s, d->e.id, now, d->e.created);
+		sched_worker_taken(s->w, d);
+		sched_delivery_free(d);
+	}
+}
+
 /* Loop side: take the worker's claimed messages and schedule them. */
 static void
 sched_worker_cb(evutil_socket_t fd, short what, void *arg)
@@ -1194,6 +1219,7 @@ sched_worker_cb(evutil_socket_t fd, short what, void *arg)
 		s->fresh_tail = d;
 		s->nfresh++;
 	}
+	sched_spill_fresh(s, now);
 	sched_kick(s);
 }
 
