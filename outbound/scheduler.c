@@ -97,8 +97,8 @@ struct sched {
 	const struct outbound_config *cfg;
 	struct relay_profile *prof;
 	struct relay_counters rcount;
-	uint64_t *n_delivered, *n_deferred, *n_bounced;
-	uint64_t dummy[6];
+	uint64_t *n_delivered, *n_deferred, *n_bounced, *n_bytes;
+	uint64_t dummy[7];
 	char *spoolpath;
 	int tmpfd, controlfd;
 	struct pickup_dirs dirs;
@@ -838,6 +838,11 @@ sched_job_done(void *arg, struct relay_job *job, const struct relay_outcome *o)
 	d->e.attempts++;
 	for (k = 0; k < d->job.msg.nrcpts; k++)
 		sched_apply_rcpt(s, d, k, o, now);
+	for (k = 0; k < o->nresults && o->results != NULL; k++)
+		if (o->results[k].status == CLIENT_RCPT_DELIVERED) {
+			*s->n_bytes += d->job.msg.size;	/* one transaction sent */
+			break;
+		}
 	if (d->deleted) {
 		log_info("queue id=%s status=deleted", d->e.id);
 		sched_remove(s, d->e.id);
@@ -1569,16 +1574,18 @@ static void
 sched_metrics(struct sched *s, struct metrics *m)
 {
 	uint64_t **cells[] = { &s->n_delivered, &s->n_deferred, &s->n_bounced,
-	    &s->rcount.connections, &s->rcount.tls_handshakes, &s->rcount.tls_failures };
+	    &s->rcount.connections, &s->rcount.tls_handshakes, &s->rcount.tls_failures,
+	    &s->n_bytes };
 	size_t i;
 
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < sizeof(cells) / sizeof(cells[0]); i++)
 		*cells[i] = &s->dummy[i];
 	if (m == NULL)
 		return;
 	s->n_delivered = metrics_counter(m, "messages_delivered", "recipients delivered");
 	s->n_deferred = metrics_counter(m, "messages_deferred", "recipient attempts deferred");
 	s->n_bounced = metrics_counter(m, "messages_bounced", "recipients failed permanently");
+	s->n_bytes = metrics_counter(m, "bytes_sent", "message bytes accepted by smart hosts");
 	s->rcount.connections = metrics_counter(m, "connections", "connections opened to smart hosts");
 	s->rcount.tls_handshakes = metrics_counter(m, "tls_handshakes", "TLS handshakes completed");
 	s->rcount.tls_failures = metrics_counter(m, "tls_failures", "TLS handshakes failed");

@@ -156,6 +156,9 @@ class DeliveryTest(OutboundCase):
             10, "messages_delivered = 2")
         self.assertRegex(text, r"(?m)^smtpgate_outbound_queue_depth\S* 0")
         self.assertRegex(text, r"(?m)^smtpgate_outbound_connections\S* 1$")
+        sent = int(re.search(r"(?m)^smtpgate_outbound_bytes_sent\S* (\d+)$", text).group(1))
+        self.assertGreater(sent, 100)  # one message, counted once for two recipients
+        self.assertLess(sent, 1000)
         self.stop_outbound(d)
 
     def test_control_retry_and_delete(self):
