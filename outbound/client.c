@@ -39,6 +39,7 @@
 
 #include "client.h"
 #include "reply.h"
+#include "strbuf.h"
 #include "log.h"
 #include "util.h"
 
@@ -93,9 +94,7 @@ struct client {
 	enum smarthost_tls tls;
 	struct reply_parser *rp;
 
-	char *out;
-	size_t outlen;
-	size_t outcap;
+	struct strbuf out;		/* commands to send (may hold AUTH secrets) */
 
 	enum cstate st;
 	enum client_event ev;
@@ -119,47 +118,6 @@ struct client {
 	struct client_failure fail;
 };
 
-/* Make room for n more output bytes and a NUL. */
-static void
-out_reserve(struct client *c, size_t n)
-{
-	if (c->outlen + n + 1 > c->outcap) {
-		c->outcap = (c->outlen + n + 1) * 2;
-		c->out = xrealloc(c->out, c->outcap);
-	}
-}
-
-/* Append n raw bytes to the output. */
-static void
-out_raw(struct client *c, const char *p, size_t n)
-{
-	out_reserve(c, n);
-	memcpy(c->out + c->outlen, p, n);
-	c->outlen += n;
-	c->out[c->outlen] = '\0';
-}
-
-/* Append formatted bytes to the output. */
-static void out_add(struct client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-out_add(struct client *c, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		fatalx("client: cannot format a command");
-	out_reserve(c, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(c->out + c->outlen, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	c->outlen += (size_t)n;
-}
-
 /* Append the base64 encoding of s[0..n) to the output (OpenSSL's encoder;
  * the scratch copy of the credentials is wiped). */
 static void
@@ -169,7 +127,7 @@ out_base64(struct client *c, const unsigned char *s, size_t n)
 	unsigned char *b64 = xmalloc(cap);
 	int len = EVP_EncodeBlock(b64, s, (int)n);
 
-	out_raw(c, (const char *)b64, (size_t)len);
+	strbuf_add(&c->out, (const char *)b64, (size_t)len);
 	explicit_bzero(b64, cap);
 	free(b64);
 }
@@ -280,7 +238,7 @@ fail(struct client *c, bool temporary, int code, const char *text, bool quit)
 	c->fail.stage = stage_name(c);
 	util_strlcpy(c->fail.reply, text, sizeof(c->fail.reply));
 	if (quit)
-		out_add(c, "QUIT\r\n");
+		strbuf_printf(&c->out, "QUIT\r\n");
 	if (in_txn(c)) {
 		rcpt_decide_open(c, true, CLIENT_RCPT_TEMPFAIL, code, text);
 		c->fail_after_done = true;
@@ -314,7 +272,7 @@ static void
 send_ehlo(struct client *c)
 {
 	memset(&c->caps, 0, sizeof(c->caps));
-	out_add(c, "EHLO %s\r\n", c->helo_name);
+	strbuf_printf(&c->out, "EHLO %s\r\n", c->helo_name);
 	c->st = ST_EHLO;
 }
 
@@ -401,14 +359,14 @@ start_auth(struct client *c)
 		memcpy(blob + 1, c->auth_user, ul);
 		blob[ul + 1] = '\0';
 		memcpy(blob + ul + 2, c->auth_password, pl);
-		out_add(c, "AUTH PLAIN ");
+		strbuf_printf(&c->out, "AUTH PLAIN ");
 		out_base64(c, blob, ul + pl + 2);
-		out_raw(c, "\r\n", 2);
+		strbuf_add(&c->out, "\r\n", 2);
 		explicit_bzero(blob, ul + pl + 2);
 		free(blob);
 		c->st = ST_AUTH_PLAIN;
 	} else if (c->caps.auth_login) {
-		out_add(c, "AUTH LOGIN\r\n");
+		strbuf_printf(&c->out, "AUTH LOGIN\r\n");
 		c->st = ST_AUTH_LOGIN_USER;
 	} else {
 		c->st = ST_AUTH_PLAIN;
@@ -430,7 +388,7 @@ after_hello(struct client *c)
 		}
 	}
 	if (!c->tls_active && c->caps.starttls && c->tls != SMARTHOST_TLS_NONE) {
-		out_add(c, "STARTTLS\r\n");
+		strbuf_printf(&c->out, "STARTTLS\r\n");
 		c->st = ST_STARTTLS;
 		return;
 	}
@@ -463,7 +421,7 @@ on_ehlo(struct client *c, int code)
 	} else if (code / 100 == 5 &&
 	    (c->tls_active || c->tls == SMARTHOST_TLS_NONE ||
 	    c->tls == SMARTHOST_TLS_OPPORTUNISTIC)) {
-		out_add(c, "HELO %s\r\n", c->helo_name);
+		strbuf_printf(&c->out, "HELO %s\r\n", c->helo_name);
 		c->st = ST_HELO;
 	} else
 		fail_reply(c, false, true);
@@ -504,12 +462,12 @@ on_auth(struct client *c, int code)
 	} else if (code == 334 && c->st == ST_AUTH_LOGIN_USER) {
 		s = c->auth_user;
 		out_base64(c, (const unsigned char *)s, strlen(s));
-		out_raw(c, "\r\n", 2);
+		strbuf_add(&c->out, "\r\n", 2);
 		c->st = ST_AUTH_LOGIN_PASS;
 	} else if (code == 334 && c->st == ST_AUTH_LOGIN_PASS) {
 		s = c->auth_password;
 		out_base64(c, (const unsigned char *)s, strlen(s));
-		out_raw(c, "\r\n", 2);
+		strbuf_add(&c->out, "\r\n", 2);
 		c->st = ST_AUTH_LOGIN_DONE;
 	} else if (code == 334) {
 		/* more challenges than PLAIN/LOGIN have: a QUIT now would be
@@ -530,7 +488,7 @@ txn_next(struct client *c)
 		txn_finish(c);
 		return;
 	}
-	out_add(c, "%s", c->cmds[c->next_send].line);
+	strbuf_printf(&c->out, "%s", c->cmds[c->next_send].line);
 	c->next_send++;
 }
 
@@ -544,7 +502,7 @@ on_data(struct client *c, int code)
 		c->st = ST_BODY;
 		c->ev = CLIENT_EV_BODY;
 	} else if (code == 354) {
-		out_add(c, ".\r\n");	/* RFC 2920 3.1: a single dot */
+		strbuf_printf(&c->out, ".\r\n");	/* RFC 2920 3.1: a single dot */
 		c->lone_dot = true;
 		c->st = ST_DATA_END;
 	} else if (code / 100 == 2 || code / 100 == 3) {
@@ -714,12 +672,12 @@ client_free(struct client *c)
 	txn_free(c);
 	if (c->auth_password != NULL)
 		explicit_bzero(c->auth_password, strlen(c->auth_password));
-	if (c->out != NULL)
-		explicit_bzero(c->out, c->outcap);
+	if (c->out.p != NULL)
+		explicit_bzero(c->out.p, c->out.cap);
 	free(c->auth_password);
 	free(c->auth_user);
 	free(c->helo_name);
-	free(c->out);
+	free(c->out.p);
 	reply_parser_free(c->rp);
 	free(c);
 }
@@ -789,21 +747,21 @@ client_stage(const struct client *c)
 const char *
 client_output(const struct client *c, size_t *len)
 {
-	*len = c->outlen;
-	return c->outlen > 0 ? c->out : "";
+	*len = c->out.len;
+	return c->out.len > 0 ? c->out.p : "";
 }
 
 /* n output bytes were sent; wipe them (they may hold AUTH secrets). */
 void
 client_output_drain(struct client *c, size_t n)
 {
-	if (n > c->outlen)
-		n = c->outlen;
+	if (n > c->out.len)
+		n = c->out.len;
 	if (n == 0)
 		return;
-	memmove(c->out, c->out + n, c->outlen - n);
-	c->outlen -= n;
-	explicit_bzero(c->out + c->outlen, n);
+	memmove(c->out.p, c->out.p + n, c->out.len - n);
+	c->out.len -= n;
+	explicit_bzero(c->out.p + c->out.len, n);
 }
 
 /* True when an address is safe to put in a command. */
@@ -907,7 +865,7 @@ client_send_message(struct client *c, const struct client_message *m)
 		return 0;
 	}
 	for (i = 0; i < c->ncmds; i++)
-		out_add(c, "%s", c->cmds[i].line);
+		strbuf_printf(&c->out, "%s", c->cmds[i].line);
 	c->next_send = c->ncmds;
 	return 0;
 }
@@ -940,7 +898,7 @@ client_quit(struct client *c)
 {
 	if (c->st != ST_READY)
 		return;
-	out_add(c, "QUIT\r\n");
+	strbuf_printf(&c->out, "QUIT\r\n");
 	c->st = ST_QUIT;
 	c->ev = CLIENT_EV_NONE;
 }
