@@ -66,25 +66,33 @@ fsutil_err(int dirfd, const char *name, const char *step, char *err,
 	errno = saved;
 }
 
-/* Write all of iov to fd, resuming after short writes and EINTR. */
+/* Write all of iov to fd in as few writev(2) calls as the kernel allows,
+ * resuming after short writes and EINTR. */
 static int
 fsutil_writev_all(int fd, const struct iovec *iov, int iovcnt)
 {
-	int i;
+	struct iovec v[FSUTIL_IOV_MAX];
+	int n = 0;
 
-	for (i = 0; i < iovcnt; i++) {
-		const char *p = iov[i].iov_base;
-		size_t left = iov[i].iov_len;
+	if (iovcnt > FSUTIL_IOV_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (int i = 0; i < iovcnt; i++)
+		if (iov[i].iov_len > 0)
+			v[n++] = iov[i];
+	for (int first = 0; first < n;) {
+		ssize_t w = writev(fd, v + first, n - first);
 
-		while (left > 0) {
-			ssize_t n = write(fd, p, left);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0)
-				return -1;
-			p += n;
-			left -= (size_t)n;
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		while (first < n && (size_t)w >= v[first].iov_len)
+			w -= (ssize_t)v[first++].iov_len;
+		if (first < n) {
+			v[first].iov_base = (char *)v[first].iov_base + w;
+			v[first].iov_len -= (size_t)w;
 		}
 	}
 	return 0;
@@ -143,7 +151,7 @@ fsutil_write_atomic(int tmpdirfd, int dstdirfd, const char *name,
 	struct iovec iov;
 	int n;
 
-	n = snprintf(tmpname, sizeof(tmpname), ".%ld.%ju.%s.tmp", (long)getpid(),
+	n = snprintf(tmpname, sizeof(tmpname), ".%ld.%ju.%s.tmp", util_pid(),
 	    (uintmax_t)atomic_fetch_add(&fsutil_counter, 1), name);
 	if (n < 0 || (size_t)n >= sizeof(tmpname)) {
 		errno = ENAMETOOLONG;
@@ -316,7 +324,7 @@ fsutil_maildir_name(char *buf, size_t bufsz, const char *host, size_t size)
 	fsutil_maildir_host(host, esc, sizeof(esc));
 	gettimeofday(&tv, NULL);
 	n = snprintf(buf, bufsz, "%lld.M%ldP%ldQ%ju.%s,S=%zu",
-	    (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(),
+	    (long long)tv.tv_sec, (long)tv.tv_usec, util_pid(),
 	    (uintmax_t)q, esc, size);
 	if (n < 0)
 		return 0;

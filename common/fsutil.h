@@ -16,8 +16,11 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#define FSUTIL_IOV_MAX 16	/* most iovecs fsutil_write_new takes */
+
 /*
- * Create dirfd/name exclusively, write iov, fsync when `sync`, close.
+ * Create dirfd/name exclusively, write iov (at most FSUTIL_IOV_MAX), fsync
+ * when `sync`, close.
  * 0 on success; -1 with errno preserved and "path: what: strerror" in err,
  * and the partial file unlinked.
  */

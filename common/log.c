@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 #define LOG_LINE_MAX 2048
 
@@ -86,10 +87,10 @@ log_vemit(int prio, int errnum, const char *fmt, va_list ap)
 	}
 	if (errnum != 0)
 		n = snprintf(line, sizeof(line), "%s[%ld]: %s: %s\n", log_ident,
-		    (long)getpid(), msg, strerror(errnum));
+		    util_pid(), msg, strerror(errnum));
 	else
 		n = snprintf(line, sizeof(line), "%s[%ld]: %s\n", log_ident,
-		    (long)getpid(), msg);
+		    util_pid(), msg);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {

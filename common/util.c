@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,4 +155,36 @@ util_hostname(void)
 {
 	pthread_once(&util_host_once, util_host_init);
 	return util_host;
+}
+
+static _Atomic long util_pid_cached;
+static pthread_once_t util_pid_once = PTHREAD_ONCE_INIT;
+
+/* Forget the cached pid (in a forked child). */
+static void
+util_pid_reset(void)
+{
+	atomic_store(&util_pid_cached, 0);
+}
+
+/* First use: make children forget the parent's pid. */
+static void
+util_pid_init(void)
+{
+	pthread_atfork(NULL, NULL, util_pid_reset);
+}
+
+/* getpid(), cached. */
+long
+util_pid(void)
+{
+	long pid;
+
+	pthread_once(&util_pid_once, util_pid_init);
+	pid = atomic_load(&util_pid_cached);
+	if (pid == 0) {
+		pid = (long)getpid();
+		atomic_store(&util_pid_cached, pid);
+	}
+	return pid;
 }

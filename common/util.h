@@ -28,5 +28,8 @@ uint64_t util_monotonic_us(void);
 
 /* The host name (gethostname), cached; never NULL. */
 const char *util_hostname(void);
+/* getpid(), cached (refreshed in a forked child): log lines and file names
+ * ask for it on every message. */
+long util_pid(void);
 
 #endif

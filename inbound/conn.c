@@ -1,9 +1,16 @@
 /*
  * conn: the libevent edge of one inbound SMTP connection (see conn.h).
- * Bytes read from the bufferevent go to the pure session; its replies go
- * back out; its events (message, STARTTLS, close) are acted on here.
- * Reading is bounded by a read high-watermark, and a client that does not
- * read its replies stops being read once OUT_HIGH bytes are queued.
+ * Bytes read from the socket go to the pure session; its replies go back
+ * out; its events (message, STARTTLS, close) are acted on here.  Reading is
+ * bounded by a read high-watermark, and a client that does not read its
+ * replies stops being read once OUT_HIGH bytes are queued.
+ *
+ * Plaintext runs on two plain events and two evbuffers: a reply is sent
+ * straight away with send(2) and EV_WRITE is only armed for what the
+ * kernel did not take; a read takes up to READ_CHUNK bytes in one call.
+ * (A socket bufferevent costs two epoll_ctl calls and a loop pass per
+ * reply, and an ioctl per read of at most 4 KB.)  After STARTTLS the
+ * socket belongs to an OpenSSL bufferevent.
  *
  * Must not know SMTP syntax (session does) or how files are written
  * (delivery does).
@@ -31,6 +38,7 @@
 #include "util.h"
 
 #define READ_HIGH	(256 * 1024)	/* read high-watermark */
+#define READ_CHUNK	(64 * 1024)	/* one plaintext read */
 #define OUT_HIGH	(64 * 1024)	/* stop feeding past this much output */
 #define LINGER_MS	20		/* poll interval while the last bytes go out */
 #define LINGER_MAX	250		/* polls before giving up (5 s) */
@@ -47,8 +55,13 @@ struct conn {
 	const struct conn_env *env;
 	struct inbound_gen *gen;
 	struct session *sess;
-	struct bufferevent *bev;	/* the top: socket or TLS filter */
-	struct bufferevent *under;	/* the socket under a TLS filter */
+	int fd;				/* -1 once dropped */
+	/* plaintext I/O (NULL once TLS or dropped) */
+	struct event *rd_ev, *wr_ev;
+	struct evbuffer *in, *out;
+	bool reading;			/* rd_ev wanted (not paused) */
+	bool read_full;			/* rd_ev off: input at READ_HIGH */
+	struct bufferevent *bev;	/* TLS: OpenSSL bufferevent on fd */
 	struct event *linger_ev;
 	unsigned linger_n;
 	enum conn_state state;
@@ -70,6 +83,11 @@ struct conn {
 
 static void conn_process(struct conn *c);
 static void conn_close(struct conn *c);
+static void conn_plain_read_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_plain_write_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_timeout(struct conn *c, bool reading);
+static void conn_io_error(struct conn *c, int err);
+static void conn_output_drained(struct conn *c);
 
 /* One more holder of generation g. */
 struct inbound_gen *
@@ -158,16 +176,101 @@ conn_note(void *arg, const char *kv)
 		log_info("session id=%s client=%s %s=%s", c->id, c->client, key, val);
 }
 
-/* Move the session's pending replies into the output buffer. */
+/* The buffer input is read into: plaintext or TLS. */
+static struct evbuffer *
+conn_input(const struct conn *c)
+{
+	return c->bev ? bufferevent_get_input(c->bev) : c->in;
+}
+
+/* Bytes still queued for the client. */
+static size_t
+conn_unsent(const struct conn *c)
+{
+	if (c->bev)
+		return evbuffer_get_length(bufferevent_get_output(c->bev));
+	return c->out ? evbuffer_get_length(c->out) : 0;
+}
+
+/* Timeouts for reading (command or DATA phase) and writing. */
+static void
+conn_timeouts(const struct conn *c, struct timeval *rtv, struct timeval *wtv)
+{
+	const struct inbound_config *cfg = c->gen->cfg;
+
+	rtv->tv_sec = c->in_data ? cfg->timeout_data : cfg->timeout_command;
+	rtv->tv_usec = 0;
+	wtv->tv_sec = cfg->timeout_command;
+	wtv->tv_usec = 0;
+}
+
+/* Plaintext: (re)arm the read event unless paused or full. */
+static void
+conn_plain_arm_read(struct conn *c)
+{
+	struct timeval rtv, wtv;
+
+	if (c->rd_ev == NULL)
+		return;
+	if (!c->reading || c->read_full) {
+		event_del(c->rd_ev);
+		return;
+	}
+	conn_timeouts(c, &rtv, &wtv);
+	event_add(c->rd_ev, &rtv);
+}
+
+/* Stop (or resume) reading from the client. */
+static void
+conn_read_enable(struct conn *c, bool on)
+{
+	if (c->bev) {
+		if (on)
+			bufferevent_enable(c->bev, EV_READ);
+		else
+			bufferevent_disable(c->bev, EV_READ);
+		return;
+	}
+	c->reading = on;
+	conn_plain_arm_read(c);
+}
+
+/* Plaintext: queue bytes, sending at once when nothing is queued ahead. */
+static void
+conn_plain_send(struct conn *c, const char *buf, size_t len)
+{
+	struct timeval rtv, wtv;
+
+	if (evbuffer_get_length(c->out) == 0) {
+		ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n == (ssize_t)len)
+			return;
+		if (n > 0) {
+			buf += n;
+			len -= (size_t)n;
+		}
+		/* EAGAIN or an error: the write event sends the rest or
+		 * reports the error from its callback, never from here */
+	}
+	evbuffer_add(c->out, buf, len);
+	conn_timeouts(c, &rtv, &wtv);
+	event_add(c->wr_ev, &wtv);
+}
+
+/* Move the session's pending replies out to the client. */
 static void
 conn_flush(struct conn *c)
 {
 	size_t len;
 	const char *out = session_output(c->sess, &len);
 
-	if (len == 0 || c->bev == NULL)
+	if (len == 0)
 		return;
-	bufferevent_write(c->bev, out, len);
+	if (c->bev)
+		bufferevent_write(c->bev, out, len);
+	else if (c->out)
+		conn_plain_send(c, out, len);
 	session_output_drain(c->sess, len);
 }
 
@@ -175,12 +278,45 @@ conn_flush(struct conn *c)
 static void
 conn_set_timeouts(struct conn *c, bool data)
 {
-	const struct inbound_config *cfg = c->gen->cfg;
-	struct timeval rtv = { data ? cfg->timeout_data : cfg->timeout_command, 0 };
-	struct timeval wtv = { cfg->timeout_command, 0 };
+	struct timeval rtv, wtv;
 
 	c->in_data = data;
-	bufferevent_set_timeouts(c->bev, &rtv, &wtv);
+	if (c->bev) {
+		conn_timeouts(c, &rtv, &wtv);
+		bufferevent_set_timeouts(c->bev, &rtv, &wtv);
+	} else
+		conn_plain_arm_read(c);
+}
+
+/* Plaintext: free the events and buffers, keep the socket open. */
+static void
+conn_plain_free(struct conn *c)
+{
+	if (c->rd_ev)
+		event_free(c->rd_ev);
+	if (c->wr_ev)
+		event_free(c->wr_ev);
+	if (c->in)
+		evbuffer_free(c->in);
+	if (c->out)
+		evbuffer_free(c->out);
+	c->rd_ev = c->wr_ev = NULL;
+	c->in = c->out = NULL;
+}
+
+/* Close the socket and everything reading or writing it. */
+static void
+conn_io_free(struct conn *c)
+{
+	if (c->bev) {
+		bufferevent_free(c->bev);	/* closes fd */
+		c->bev = NULL;
+		c->fd = -1;
+	}
+	conn_plain_free(c);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
 }
 
 /* The last step: free everything and tell the listener. */
@@ -192,8 +328,7 @@ conn_free(struct conn *c)
 	    c->tls_version[0] ? c->tls_version : "no");
 	if (c->linger_ev)
 		event_free(c->linger_ev);
-	if (c->bev)
-		bufferevent_free(c->bev);
+	conn_io_free(c);
 	session_free(c->sess);
 	conn_gen_unref(c->gen);
 	if (c->closed)
@@ -211,21 +346,8 @@ conn_drop(struct conn *c)
 	}
 	if (c->linger_ev)
 		event_del(c->linger_ev);
-	if (c->bev)
-		bufferevent_free(c->bev);
-	c->bev = c->under = NULL;
+	conn_io_free(c);
 	c->state = CONN_DEAD;
-}
-
-/* Bytes still queued for the client (both layers under TLS). */
-static size_t
-conn_unsent(const struct conn *c)
-{
-	size_t n = evbuffer_get_length(bufferevent_get_output(c->bev));
-
-	if (c->under)
-		n += evbuffer_get_length(bufferevent_get_output(c->under));
-	return n;
 }
 
 /* Timer while closing: free once every byte has left (or give up). */
@@ -250,10 +372,77 @@ conn_close(struct conn *c)
 		return;
 	c->state = CONN_CLOSING;
 	conn_flush(c);
-	bufferevent_disable(c->bev, EV_READ);
+	conn_read_enable(c, false);
 	if (c->linger_ev == NULL)
 		c->linger_ev = evtimer_new(c->env->base, conn_linger_cb, c);
 	event_active(c->linger_ev, EV_TIMEOUT, 0);	/* never frees c here */
+}
+
+/* Plaintext: the socket is readable (or the read timeout passed). */
+static void
+conn_plain_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer_iovec v[2];
+	int nv;
+	ssize_t n;
+
+	if (what & EV_TIMEOUT) {
+		conn_timeout(c, true);
+		return;
+	}
+	nv = evbuffer_reserve_space(c->in, READ_CHUNK, v, 2);
+	if (nv < 1) {
+		conn_io_error(c, ENOMEM);
+		return;
+	}
+	n = readv(fd, (struct iovec *)v, nv);
+	if (n < 0) {
+		int err = errno;
+
+		evbuffer_commit_space(c->in, v, 0);
+		if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR)
+			conn_io_error(c, err);
+		return;
+	}
+	if (n == 0) {
+		evbuffer_commit_space(c->in, v, 0);
+		conn_io_error(c, 0);	/* EOF */
+		return;
+	}
+	if ((size_t)n <= v[0].iov_len) {
+		v[0].iov_len = (size_t)n;
+		nv = 1;
+	} else
+		v[1].iov_len = (size_t)n - v[0].iov_len;
+	evbuffer_commit_space(c->in, v, nv);
+	if (evbuffer_get_length(c->in) >= READ_HIGH) {
+		c->read_full = true;
+		conn_plain_arm_read(c);
+	}
+	if (c->state == CONN_OPEN)
+		conn_process(c);
+}
+
+/* Plaintext: the socket took more output (or the write timeout passed). */
+static void
+conn_plain_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & EV_TIMEOUT) {
+		conn_timeout(c, false);
+		return;
+	}
+	if (evbuffer_get_length(c->out) > 0 && evbuffer_write(c->out, fd) < 0 &&
+	    errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+		conn_io_error(c, errno);
+		return;
+	}
+	if (evbuffer_get_length(c->out) > 0)
+		return;
+	event_del(c->wr_ev);
+	conn_output_drained(c);
 }
 
 /* Log line for a message once its delivery outcome is known. */
@@ -343,51 +532,53 @@ conn_submit(struct conn *c)
 	free(rc);
 }
 
-/* SESSION_EV_STARTTLS: drop unread plaintext, pause reading, flush the 220. */
-static void
-conn_starttls_begin(struct conn *c)
-{
-	struct evbuffer *in = bufferevent_get_input(c->bev);
-
-	conn_flush(c);
-	evbuffer_drain(in, evbuffer_get_length(in));
-	bufferevent_disable(c->bev, EV_READ);
-	c->state = CONN_TLS_FLUSH;
-}
-
 static void conn_read_cb(struct bufferevent *bev, void *arg);
 static void conn_write_cb(struct bufferevent *bev, void *arg);
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
 
-/* The 220 is out: wrap the socket in a TLS filter (server side). */
+/* The 220 is out: hand the socket to an OpenSSL bufferevent (server side). */
 static void
 conn_starttls_wrap(struct conn *c)
 {
 	SSL *ssl = SSL_new(c->gen->ssl_ctx);
-	struct bufferevent *f;
+	struct bufferevent *b;
 
 	if (ssl == NULL) {
 		log_warnx("tls id=%s client=%s status=failed reason=SSL_new", c->id, c->client);
 		conn_drop(c);
 		return;
 	}
-	f = bufferevent_openssl_filter_new(c->env->base, c->bev, ssl,
+	b = bufferevent_openssl_socket_new(c->env->base, c->fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (f == NULL) {
+	if (b == NULL) {
 		SSL_free(ssl);
-		log_warnx("tls id=%s client=%s status=failed reason=filter", c->id, c->client);
+		log_warnx("tls id=%s client=%s status=failed reason=bufferevent", c->id, c->client);
 		conn_drop(c);
 		return;
 	}
-	bufferevent_openssl_set_allow_dirty_shutdown(f, 1);
-	c->under = c->bev;
-	c->bev = f;
+	conn_plain_free(c);
+	bufferevent_openssl_set_allow_dirty_shutdown(b, 1);
+	c->bev = b;
 	c->state = CONN_TLS_HANDSHAKE;
-	bufferevent_setcb(f, conn_read_cb, conn_write_cb, conn_event_cb, c);
-	bufferevent_setwatermark(f, EV_READ, 0, READ_HIGH);
+	bufferevent_setcb(b, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_setwatermark(b, EV_READ, 0, READ_HIGH);
 	conn_set_timeouts(c, false);
-	bufferevent_enable(f, EV_READ | EV_WRITE);
-	bufferevent_enable(c->under, EV_READ | EV_WRITE);
+	bufferevent_enable(b, EV_READ | EV_WRITE);
+}
+
+/* SESSION_EV_STARTTLS: drop unread plaintext, stop reading, send the 220;
+ * the handshake starts once it has left. */
+static void
+conn_starttls_begin(struct conn *c)
+{
+	struct evbuffer *in = conn_input(c);
+
+	conn_flush(c);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	conn_read_enable(c, false);
+	c->state = CONN_TLS_FLUSH;
+	if (conn_unsent(c) == 0 && c->wr_ev)	/* wrap from the write callback, never here */
+		event_active(c->wr_ev, EV_WRITE, 0);
 }
 
 /* The handshake is done: note version and cipher, restart the session. */
@@ -432,7 +623,7 @@ conn_handle_event(struct conn *c)
 static void
 conn_process(struct conn *c)
 {
-	struct evbuffer *in = bufferevent_get_input(c->bev);
+	struct evbuffer *in = conn_input(c);
 
 	while (c->state == CONN_OPEN && conn_handle_event(c)) {
 		struct evbuffer_iovec v;
@@ -443,8 +634,7 @@ conn_process(struct conn *c)
 			conn_close(c);
 			break;
 		}
-		if (evbuffer_get_length(bufferevent_get_output(c->bev)) > OUT_HIGH ||
-		    evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+		if (conn_unsent(c) > OUT_HIGH || evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
 		used = session_feed(c->sess, v.iov_base, v.iov_len);
 		evbuffer_drain(in, used);
@@ -462,11 +652,29 @@ conn_process(struct conn *c)
 			    total : v.iov_len + 4096));
 		}
 	}
-	if (c->state == CONN_OPEN && session_in_data(c->sess) != c->in_data)
+	if (c->state != CONN_OPEN)
+		return;
+	if (c->read_full && evbuffer_get_length(in) < READ_HIGH) {
+		c->read_full = false;
+		conn_plain_arm_read(c);
+	}
+	if (session_in_data(c->sess) != c->in_data)
 		conn_set_timeouts(c, !c->in_data);
 }
 
-/* Input arrived. */
+/* Every queued byte has left: go on with what waited for that. */
+static void
+conn_output_drained(struct conn *c)
+{
+	if (c->state == CONN_TLS_FLUSH)
+		conn_starttls_wrap(c);
+	else if (c->state == CONN_OPEN)
+		conn_process(c);
+	else if (c->state == CONN_CLOSING)
+		conn_drop(c);	/* the last reply has left: free at once */
+}
+
+/* TLS: input arrived. */
 static void
 conn_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -476,23 +684,19 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		conn_process(c);
 }
 
-/* Output drained to the low-watermark (empty). */
+/* TLS: output drained to the low-watermark (empty). */
 static void
 conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
-	if (c->state == CONN_TLS_FLUSH)
-		conn_starttls_wrap(c);
-	else if (c->state == CONN_OPEN)
-		conn_process(c);
-	else if (c->state == CONN_CLOSING && conn_unsent(c) == 0)
-		conn_drop(c);	/* the last reply has left: free at once */
+	if (conn_unsent(c) == 0)
+		conn_output_drained(c);
 }
 
 /* A read or write timeout. */
 static void
-conn_timeout(struct conn *c, short what)
+conn_timeout(struct conn *c, bool reading)
 {
 	if (c->state == CONN_CLOSING || c->state == CONN_TLS_HANDSHAKE ||
 	    c->state == CONN_TLS_FLUSH) {
@@ -502,16 +706,27 @@ conn_timeout(struct conn *c, short what)
 		return;
 	}
 	if (c->job) {		/* waiting for the disk, not for the client */
-		bufferevent_enable(c->bev, what & (EV_READ | EV_WRITE));
+		if (c->bev)	/* a bufferevent disables on timeout */
+			bufferevent_enable(c->bev, reading ? EV_READ : EV_WRITE);
 		return;
 	}
 	log_info("session id=%s client=%s timeout=%s", c->id, c->client,
-	    (what & BEV_EVENT_READING) ? (c->in_data ? "data" : "command") : "write");
+	    reading ? (c->in_data ? "data" : "command") : "write");
 	session_timeout(c->sess);
 	conn_close(c);
 }
 
-/* Connection events: TLS handshake done, EOF, error, timeout. */
+/* End of input (err 0) or a socket error: log it and drop the socket. */
+static void
+conn_io_error(struct conn *c, int err)
+{
+	if (err != 0 && c->state != CONN_CLOSING)
+		log_info("session id=%s client=%s error=\"%s\"", c->id, c->client,
+		    strerror(err));
+	conn_drop(c);
+}
+
+/* TLS connection events: handshake done, EOF, error, timeout. */
 static void
 conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
@@ -524,18 +739,17 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
-		conn_timeout(c, what);
+		conn_timeout(c, (what & BEV_EVENT_READING) != 0);
 		return;
 	}
 	if (c->state == CONN_TLS_HANDSHAKE) {
 		(*c->env->stats->tls_failures)++;
 		log_info("tls id=%s client=%s status=failed reason=%s", c->id, c->client,
 		    (what & BEV_EVENT_EOF) ? "eof" : tls_error_string(err, sizeof(err)));
-	} else if ((what & BEV_EVENT_ERROR) && EVUTIL_SOCKET_ERROR() != 0 &&
-	    c->state != CONN_CLOSING)
-		log_info("session id=%s client=%s error=\"%s\"", c->id, c->client,
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	conn_drop(c);
+		conn_drop(c);
+		return;
+	}
+	conn_io_error(c, (what & BEV_EVENT_ERROR) ? EVUTIL_SOCKET_ERROR() : 0);
 }
 
 /* Input already waiting before the greeting: an early talker. */
@@ -583,10 +797,14 @@ conn_new(const struct conn_env *env, struct inbound_gen *gen, int fd,
 	conn_addr_text(sa, c->ip, sizeof(c->ip), &port);
 	snprintf(c->client, sizeof(c->client), strchr(c->ip, ':') ? "[%s]:%u" : "%s:%u",
 	    c->ip, port);
-	c->bev = bufferevent_socket_new(env->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		log_warnx("conn client=%s: cannot create a bufferevent", c->client);
-		close(fd);
+	c->fd = fd;
+	c->in = evbuffer_new();
+	c->out = evbuffer_new();
+	c->rd_ev = event_new(env->base, fd, EV_READ | EV_PERSIST, conn_plain_read_cb, c);
+	c->wr_ev = event_new(env->base, fd, EV_WRITE | EV_PERSIST, conn_plain_write_cb, c);
+	if (c->in == NULL || c->out == NULL || c->rd_ev == NULL || c->wr_ev == NULL) {
+		log_warnx("conn client=%s: cannot create its events and buffers", c->client);
+		conn_io_free(c);
 		conn_gen_unref(c->gen);
 		free(c);
 		return NULL;
@@ -595,10 +813,8 @@ conn_new(const struct conn_env *env, struct inbound_gen *gen, int fd,
 	c->closed = closed;
 	c->closed_arg = arg;
 	(*env->stats->connections_total)++;
-	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-	bufferevent_setwatermark(c->bev, EV_READ, 0, READ_HIGH);
+	c->reading = true;
 	conn_set_timeouts(c, false);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	if (how == SESSION_GREET_OK && conn_early_talker(fd))
 		how = SESSION_GREET_EARLY;
 	log_info("conn id=%s client=%s tls=%s greeting=%s", c->id, c->client,

@@ -1,9 +1,9 @@
 /*
  * conn: one client connection of smtpgate-inbound -- the libevent edge
- * around the pure session.  Socket bufferevent with read/write
- * high-watermarks, command/data timeouts, STARTTLS by wrapping the socket
- * bufferevent in an OpenSSL filter, and hand-off of finished messages to
- * delivery.  The listener decides the greeting; conn only speaks it.
+ * around the pure session.  Plain events on the socket with a read
+ * high-watermark and replies sent at once, command/data timeouts, STARTTLS
+ * by handing the socket to an OpenSSL bufferevent, and hand-off of
+ * finished messages to delivery.  The listener decides the greeting; conn only speaks it.
  */
 #ifndef SMTPGATE_CONN_H
 #define SMTPGATE_CONN_H

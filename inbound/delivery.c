@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,6 +70,7 @@ struct delivery {
 	size_t pending;		/* loop thread only */
 	pthread_t threads[DELIVERY_MAX_THREADS];
 	unsigned nthreads;
+	_Atomic bool link_only;	/* no RENAME_NOREPLACE on this file system */
 };
 
 /* Free one job and everything it owns. */
@@ -141,7 +143,24 @@ job_unlink_new(struct delivery_job *j)
 	}
 }
 
-/* Hard-link every written tmp file of j into its mailbox's new/. */
+/* Publish one tmp file as new/name by link and unlink (file systems
+ * without RENAME_NOREPLACE); 0 or -1 with errno. */
+static int
+job_link_unlink(struct delivery *d, const char *name, const char *path)
+{
+	if (linkat(d->tmpfd, name, AT_FDCWD, path, 0) == -1)
+		return -1;
+	if (unlinkat(d->tmpfd, name, 0) == -1 && errno != ENOENT)
+		log_warn("delivery: unlink %s/tmp/%s", d->spool, name);
+	return 0;
+}
+
+/*
+ * Move every written tmp file of j into its mailbox's new/, by a rename
+ * that never replaces: a Maildir name is unique, so meeting an existing
+ * one is an error, never an overwrite.  One directory operation per
+ * mailbox instead of a link and an unlink.
+ */
 static void
 job_link(struct delivery *d, struct delivery_job *j)
 {
@@ -149,19 +168,30 @@ job_link(struct delivery *d, struct delivery_job *j)
 
 	for (size_t i = 0; i < j->nfiles && !j->failed; i++) {
 		struct dfile *f = &j->files[i];
+		int rc;
 
 		snprintf(path, sizeof(path), "%s/%s", f->newdir, f->name);
-		if (linkat(d->tmpfd, f->name, AT_FDCWD, path, 0) == -1) {
-			job_fail(j, errno, "%s: link: %s", path);
+		if (atomic_load(&d->link_only))
+			rc = job_link_unlink(d, f->name, path);
+		else if ((rc = renameat2(d->tmpfd, f->name, AT_FDCWD, path,
+		    RENAME_NOREPLACE)) == -1 && errno == EINVAL) {
+			if (!atomic_exchange(&d->link_only, true))
+				log_warnx("delivery: %s: rename without replacing is not "
+				    "supported here; publishing by link and unlink", d->spool);
+			rc = job_link_unlink(d, f->name, path);
+		}
+		if (rc == -1) {
+			job_fail(j, errno, "%s: publish: %s", path);
 			break;
 		}
+		f->written = false;	/* the tmp/ name is gone */
 		f->linked = true;
 	}
 	if (j->failed)
 		job_unlink_new(j);
 }
 
-/* Remove the tmp/ files of job j (after linking, or after a failure). */
+/* Remove the tmp/ files of job j that were not published (after a failure). */
 static void
 job_unlink_tmp(struct delivery *d, struct delivery_job *j)
 {
@@ -198,7 +228,7 @@ batch_sync(struct delivery *d, struct delivery_job *batch)
 	}
 }
 
-/* Write and link every job of a list (not yet durable). */
+/* Write and publish every job of a list (not yet durable). */
 static void
 batch_stage(struct delivery *d, struct delivery_job *list)
 {
@@ -209,7 +239,7 @@ batch_stage(struct delivery *d, struct delivery_job *list)
 			job_link(d, j);
 }
 
-/* Make the batch durable with one sync, then drop the tmp/ names. */
+/* Make the batch durable with one sync, then drop tmp/ names left behind. */
 static void
 batch_finish(struct delivery *d, struct delivery_job *batch)
 {

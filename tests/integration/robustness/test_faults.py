@@ -142,6 +142,32 @@ class FaultTest(harness.GatewayTestCase):
         self.assertEqual(len(new_files(spool)), 1)
         self.assertTrue(d.alive())
 
+    def test_publish_without_rename_noreplace(self):
+        # a file system without RENAME_NOREPLACE: one warning, then every
+        # message is published by link and unlink, nothing left in tmp/
+        shim = os.environ.get("SMTPGATE_SLOWFSYNC")
+        if not shim or not os.path.exists(shim):
+            self.skipTest("fault shim not built")
+        env = dict(os.environ, LD_PRELOAD=shim, SMTPGATE_NO_RENAME_NOREPLACE="1")
+        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+        port = harness.free_port()
+        spool = self.path("link-spool")
+        conf = self.write("inbound.conf", harness.inbound_config(spool, port))
+        d = self.start("smtpgate-inbound", conf, env=env, wait_port=port)
+        for i in range(3):
+            self.assertEqual(send(port, "Subject: %d\r\n\r\nby link\r\n" % i)[0], 250)
+        s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+        s.ehlo("fault.example")
+        s.sendmail("f@example.org", ["alice@example.com", "bob@example.com"],
+                   "Subject: both\r\n\r\ntwo mailboxes\r\n")
+        s.quit()
+        self.assertEqual(len(new_files(spool)), 4)
+        self.assertEqual(len(new_files(spool, "bob")), 1)
+        self.assertEqual(tmp_files(spool), [])
+        self.assertEqual(d.log().count("rename without replacing is not supported"), 1, d.log())
+        with open(os.path.join(spool, "mailboxes", "bob", "new", new_files(spool, "bob")[0]), "rb") as f:
+            self.assertIn(b"Delivered-To: bob@example.com", f.read())
+
     def test_sigterm_in_the_middle_of_data(self):
         gw, port, spool = self.start_inbound()
         s = socket.create_connection(("127.0.0.1", port), 10)
