@@ -140,10 +140,8 @@ accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa,
 	struct slot *s = xcalloc(1, sizeof(*s));
 	char ip[64];
 	unsigned port;
-	int one = 1;
 	enum session_greeting how;
 
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	conn_addr_text(sa, ip, sizeof(ip), &port);
 	s->l = l;
 	s->cl = client_get(l, ip);
@@ -213,6 +211,11 @@ bind_one(const struct config_sockaddr *a, char *err, size_t errlen)
 		return -1;
 	}
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* Replies must not wait for an ACK (Nagle) behind a pipelined one.
+	 * Linux copies TCP_NODELAY from the listener to every accepted
+	 * socket, which saves a setsockopt per connection. */
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
+		log_warnx("listen %s: TCP_NODELAY: %s", a->text, strerror(errno));
 	if (a->ss.ss_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == -1) {
 		snprintf(err, errlen, "listen %s: IPV6_V6ONLY: %s", a->text, strerror(errno));
