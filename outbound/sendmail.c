@@ -7,8 +7,13 @@
  *
  * Choices (where sendmail implementations differ):
  *  - Recipients are the argument addresses plus, with -t, the To:, Cc: and
- *    Bcc: addresses (Resent-* fields are not consulted); duplicates dropped.
- *  - Bcc: is always removed here, so the pickup file never carries it.
+ *    Bcc: addresses -- or, when the message has any Resent-To:, Resent-Cc:
+ *    or Resent-Bcc: field (it is being resent), those instead, as sendmail
+ *    and Postfix do; duplicates dropped.
+ *  - Bcc: and Resent-Bcc: are always removed here, so the pickup file never
+ *    carries them.
+ *  - A full name (-F or the GECOS field) with bytes outside printable ASCII
+ *    goes into From: as RFC 2047 encoded-words (UTF-8, "B"), else quoted.
  *  - An address without '@' is qualified with the config's hostname.
  *  - No recipient at all is EX_USAGE (64); a malformed address EX_DATAERR (65).
  *  - A leading mbox "From " line is dropped.  Lines are written with CRLF.
@@ -38,6 +43,8 @@
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "config.h"
 #include "fsutil.h"
@@ -545,18 +552,32 @@ add_recipients(const char *list, const char *host, struct strvec *rcpts)
 	free(raw.v);
 }
 
-/* Collect the recipients: the arguments, then To:/Cc:/Bcc: with -t. */
+/* Is field l one of the recipient fields: To/Cc/Bcc, or their Resent- form? */
+static bool
+field_is_rcpt(const struct line *l, bool resent)
+{
+	if (resent)
+		return field_is(l, "Resent-To") || field_is(l, "Resent-Cc") ||
+		    field_is(l, "Resent-Bcc");
+	return field_is(l, "To") || field_is(l, "Cc") || field_is(l, "Bcc");
+}
+
+/* Collect the recipients: the arguments, then with -t the To:/Cc:/Bcc:
+ * fields, or the Resent- ones when the message has any. */
 static void
 collect_recipients(const struct opts *o, const struct message *m,
     const char *host, struct strvec *rcpts)
 {
+	bool resent = false;
+
 	for (size_t i = 0; i < o->args.n; i++)
 		add_recipients(o->args.v[i], host, rcpts);
 	if (!o->from_headers)
 		return;
+	for (size_t i = 0; i < m->nheader && !resent; i = field_end(m, i))
+		resent = field_is_rcpt(&m->lines[i], true);
 	for (size_t i = 0; i < m->nheader; i = field_end(m, i)) {
-		const struct line *l = &m->lines[i];
-		if (field_is(l, "To") || field_is(l, "Cc") || field_is(l, "Bcc")) {
+		if (field_is_rcpt(&m->lines[i], resent)) {
 			char *v = field_value(m, i);
 			add_recipients(v, host, rcpts);
 			free(v);
@@ -606,21 +627,75 @@ resolve_sender(const struct opts *o, const char *host, char sender[SMTP_ADDR_MAX
 	free(raw);
 }
 
-/* Append a From: header for addr and an optional full name (quoted). */
+#define EW_CHUNK 45	/* bytes per encoded-word: 60 base64 + 12 = 72 <= 75 */
+
+/* Does a phrase need RFC 2047 encoding (a byte outside printable ASCII)? */
+static bool
+phrase_needs_encoding(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return true;
+	return false;
+}
+
+/*
+ * Append name as RFC 2047 "B" encoded-words in UTF-8, at most EW_CHUNK
+ * bytes each (never splitting a UTF-8 sequence), separated by folding
+ * whitespace, which a reader drops between adjacent encoded-words.
+ */
+static void
+add_encoded_words(struct buf *b, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < len;) {
+		unsigned char enc[4 * ((EW_CHUNK + 2) / 3) + 1];
+		size_t n = len - i < EW_CHUNK ? len - i : EW_CHUNK;
+		size_t keep = n;
+
+		while (i + keep < len && keep > 0 &&
+		    ((unsigned char)name[i + keep] & 0xc0) == 0x80)
+			keep--;		/* back to the start of a character */
+		if (keep > 0)
+			n = keep;
+		EVP_EncodeBlock(enc, (const unsigned char *)name + i, (int)n);
+		if (i > 0)
+			buf_adds(b, "\r\n ");
+		buf_adds(b, "=?UTF-8?B?");
+		buf_adds(b, (const char *)enc);
+		buf_adds(b, "?=");
+		i += n;
+	}
+}
+
+/* Append a From: header for addr and an optional full name (quoted, or
+ * encoded-words when it is not plain ASCII). */
 static void
 add_from(struct buf *b, const char *addr, const char *fullname)
 {
 	buf_adds(b, "From: ");
 	if (fullname != NULL && fullname[0] != '\0') {
-		buf_adds(b, "\"");
-		for (const char *p = fullname; *p; p++) {
-			if (*p == '\r' || *p == '\n')
-				continue;
-			if (*p == '"' || *p == '\\')
-				buf_add(b, "\\", 1);
-			buf_add(b, p, 1);
+		char *name = xmalloc(strlen(fullname) + 1);
+		size_t n = 0;
+
+		for (const char *p = fullname; *p; p++)
+			if (*p != '\r' && *p != '\n')
+				name[n++] = *p;
+		name[n] = '\0';
+		if (phrase_needs_encoding(name))
+			add_encoded_words(b, name);
+		else {
+			buf_adds(b, "\"");
+			for (const char *p = name; *p; p++) {
+				if (*p == '"' || *p == '\\')
+					buf_add(b, "\\", 1);
+				buf_add(b, p, 1);
+			}
+			buf_adds(b, "\"");
 		}
-		buf_adds(b, "\" ");
+		buf_adds(b, " ");
+		free(name);
 	}
 	buf_adds(b, "<");
 	buf_adds(b, addr);
@@ -676,7 +751,7 @@ build_pickup(struct buf *b, const struct message *m, const char *sender,
 		buf_adds(b, ">\r\n");
 	}
 	for (size_t i = 0; i < m->nheader; i = field_end(m, i)) {
-		if (field_is(&m->lines[i], "Bcc"))
+		if (field_is(&m->lines[i], "Bcc") || field_is(&m->lines[i], "Resent-Bcc"))
 			continue;
 		for (size_t j = i; j < field_end(m, i); j++)
 			buf_addline(b, m->lines[j].p, m->lines[j].len);

@@ -147,6 +147,46 @@ class SendmailTest(harness.GatewayTestCase):
         _, _, hdr, _ = self.one_pickup()
         self.assertEqual(self.header(hdr, "From"), ['"Jane \\"JD\\" Doe" <jane@example.net>'])
 
+    def test_full_name_not_ascii_is_encoded_words(self):
+        import email.header
+        name = "J\u00f6rg M\u00fcller-\u00c5ngstr\u00f6m " * 3 + "\u4e2d\u6587"
+        self.send(["-F", name, "-f", "jorg@example.net", "alice@example.com"],
+                  "Subject: x\n\nb\n")
+        _, _, hdr, _ = self.one_pickup()
+        i = next(k for k, l in enumerate(hdr) if l.startswith("From: "))
+        field = [hdr[i]]
+        for line in hdr[i + 1:]:
+            if not line.startswith(" "):
+                break
+            field.append(line)
+        words = re.findall(r"=\?UTF-8\?B\?[A-Za-z0-9+/=]+\?=", " ".join(field))
+        self.assertGreater(len(words), 1, field)
+        for w in words:
+            self.assertLessEqual(len(w), 75, w)
+        for l in field:
+            self.assertRegex(l, r"^[\x20-\x7e]*$")
+        decoded = str(email.header.make_header(email.header.decode_header(
+            " ".join(field)[len("From: "):].rsplit(" <", 1)[0])))
+        self.assertEqual(decoded, name.strip())
+        self.assertTrue(field[-1].endswith("<jorg@example.net>"))
+
+    def test_t_uses_resent_fields_when_present(self):
+        msg = ("To: original@example.com\n"
+               "Resent-From: fwd@example.org\n"
+               "Resent-To: new@example.com\n"
+               "Resent-Cc: other@example.com\n"
+               "Resent-Bcc: hidden@example.net\n"
+               "Bcc: oldhidden@example.net\n"
+               "Subject: again\n\nbody\n")
+        self.send(["-t"], msg)
+        _, rcpts, hdr, body = self.one_pickup()
+        self.assertEqual(rcpts, ["<new@example.com>", "<other@example.com>", "<hidden@example.net>"])
+        self.assertEqual(self.header(hdr, "Resent-Bcc"), [])
+        self.assertEqual(self.header(hdr, "Bcc"), [])
+        self.assertNotIn("hidden", "\r\n".join(hdr) + body)
+        self.assertEqual(self.header(hdr, "To"), ["original@example.com"])
+        self.assertEqual(self.header(hdr, "Resent-To"), ["new@example.com"])
+
     def test_unqualified_address_gets_hostname(self):
         self.send(["root"], "Subject: x\n\nb\n")
         _, rcpts, _, _ = self.one_pickup()
