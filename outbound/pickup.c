@@ -459,26 +459,33 @@ same_but_line_ends(const char *raw, size_t rawlen, const char *out, size_t olen)
  * Claims queued with sync=false, waiting for pickup_commit().  A mutex
  * because nothing in pickup.h says claims come from one thread.
  */
+struct pending_claim {
+	char id[ID_LEN + 1];
+	bool in_tmp;		/* tmp/claim.<id> (dropped by the commit), or
+				   else queue/<id>.new (renamed to .msg) */
+};
+
 static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
-static char (*pending)[ID_LEN + 1];
+static struct pending_claim *pending;
 static size_t npending, pending_cap;
 
 /* Remember a claim for the next pickup_commit(). */
 static void
-pending_add(const char *id)
+pending_add(const char *id, bool in_tmp)
 {
 	pthread_mutex_lock(&pending_lock);
 	if (npending == pending_cap) {
 		pending_cap = pending_cap ? pending_cap * 2 : 64;
 		pending = xrealloc(pending, pending_cap * sizeof(*pending));
 	}
-	memcpy(pending[npending++], id, ID_LEN + 1);
+	memcpy(pending[npending].id, id, ID_LEN + 1);
+	pending[npending++].in_tmp = in_tmp;
 	pthread_mutex_unlock(&pending_lock);
 }
 
 /* Take the pending list (the caller frees it). */
 static size_t
-pending_take(char (**out)[ID_LEN + 1])
+pending_take(struct pending_claim **out)
 {
 	size_t n;
 
@@ -508,11 +515,12 @@ claim_name(char *buf, size_t sz, const char *id)
 }
 
 /*
- * Read tmp/<cname> whole.  0 with *buf; 1 when it is not acceptable
- * (reason set: not a regular file, too large); -1 on I/O error (err).
+ * Read <label>/<cname> (in dirfd) whole.  0 with *buf; 1 when it is not
+ * acceptable (reason set: not a regular file, too large); -1 on I/O error
+ * (err).
  */
 static int
-read_claim(const struct pickup_dirs *d, const char *cname, char **buf, size_t *lenp,
+read_claim(int dirfd, const char *label, const char *cname, char **buf, size_t *lenp,
     char *reason, size_t reasonlen, char *err, size_t errlen)
 {
 	struct stat st;
@@ -520,16 +528,16 @@ read_claim(const struct pickup_dirs *d, const char *cname, char **buf, size_t *l
 	ssize_t n;
 	int fd;
 
-	if ((fd = openat(d->tmp, cname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0) {
+	if ((fd = openat(dirfd, cname, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) < 0) {
 		if (errno == ELOOP) {
 			snprintf(reason, reasonlen, "not a regular file (symbolic link)");
 			return 1;
 		}
-		snprintf(err, errlen, "tmp/%s: open: %s", cname, strerror(errno));
+		snprintf(err, errlen, "%s/%s: open: %s", label, cname, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "tmp/%s: fstat: %s", cname, strerror(errno));
+		snprintf(err, errlen, "%s/%s: fstat: %s", label, cname, strerror(errno));
 		close(fd);
 		return -1;
 	}
@@ -548,7 +556,7 @@ read_claim(const struct pickup_dirs *d, const char *cname, char **buf, size_t *l
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			snprintf(err, errlen, "tmp/%s: read: %s", cname, strerror(errno));
+			snprintf(err, errlen, "%s/%s: read: %s", label, cname, strerror(errno));
 			free(*buf);
 			close(fd);
 			return -1;
@@ -737,17 +745,16 @@ write_env(const struct pickup_dirs *d, const char *id, const char *text, size_t 
 }
 
 /*
- * Queue the claim of id as it is (sync=false only): queue/<id>.env with
- * the message's offset in the file, then queue/<id>.msg as a second link
- * to the claim (no copy).  Until pickup_commit() drops the claim, a crash
- * is recovered from the claim like any other.  p's envelope moves to e.
+ * Queue/<id>.msg is the pickup file itself (sync=false only): write
+ * queue/<id>.env with the message's offset in it.  p's envelope moves
+ * to e.
  */
 static int
-queue_raw(const struct pickup_dirs *d, const char *id, struct queue_entry *p,
+queue_raw_env(const struct pickup_dirs *d, const char *id, struct queue_entry *p,
     size_t start, size_t msglen, int64_t now, struct queue_entry *e,
     char *err, size_t errlen)
 {
-	char cname[64], name[ID_LEN + 8], *text;
+	char *text;
 	size_t len;
 	int rc;
 
@@ -760,15 +767,6 @@ queue_raw(const struct pickup_dirs *d, const char *id, struct queue_entry *p,
 	text = queue_env_format(e, &len);
 	rc = write_env(d, id, text, len, err, errlen);
 	free(text);
-	claim_name(cname, sizeof(cname), id);
-	snprintf(name, sizeof(name), "%s.msg", id);
-	if (rc == 0 && linkat(d->tmp, cname, d->queue, name, 0) < 0) {
-		snprintf(err, errlen, "tmp/%s -> queue/%s: link: %s", cname, name,
-		    strerror(errno));
-		snprintf(name, sizeof(name), "%s.env", id);
-		(void)unlinkat(d->queue, name, 0);
-		rc = -1;
-	}
 	if (rc < 0)
 		queue_entry_free(e);
 	return rc;
@@ -801,29 +799,42 @@ pickup_release(const struct pickup_dirs *d, const char *id, char *err, size_t er
 	return queue_entry_remove(d->queue, id, err, errlen);
 }
 
-/* Read and parse tmp/claim.<id>: 0 parsed, 1 bad (reason), -1 error.
- * *rawstart is where the message starts in the file when the stored
- * message is the file from there on, up to line ends; else SIZE_MAX. */
+/* Read and parse <label>/<fname> (in dirfd): 0 parsed, 1 bad (reason),
+ * -1 error.  *rawstart is where the message starts in the file when the
+ * stored message is the file from there on, up to line ends; else
+ * SIZE_MAX. */
 static int
-load_claim(const struct pickup_dirs *d, const char *id, struct queue_entry *p,
+load_file(int dirfd, const char *label, const char *fname, struct queue_entry *p,
     char **msg, size_t *msglen, size_t *rawstart, char *reason, size_t reasonlen,
     char *err, size_t errlen)
 {
-	char cname[64];
 	char *buf = NULL;
 	size_t len = 0, start = 0;
 	int rc;
 
 	memset(p, 0, sizeof(*p));
 	*rawstart = SIZE_MAX;
-	claim_name(cname, sizeof(cname), id);
-	if ((rc = read_claim(d, cname, &buf, &len, reason, reasonlen, err, errlen)) != 0)
+	if ((rc = read_claim(dirfd, label, fname, &buf, &len, reason, reasonlen,
+	    err, errlen)) != 0)
 		return rc;
 	rc = parse_at(buf, len, p, msg, msglen, &start, reason, reasonlen) < 0 ? 1 : 0;
 	if (rc == 0 && same_but_line_ends(buf + start, len - start, *msg, *msglen))
 		*rawstart = start;
 	free(buf);
 	return rc;
+}
+
+/* load_file() of tmp/claim.<id>. */
+static int
+load_claim(const struct pickup_dirs *d, const char *id, struct queue_entry *p,
+    char **msg, size_t *msglen, size_t *rawstart, char *reason, size_t reasonlen,
+    char *err, size_t errlen)
+{
+	char cname[64];
+
+	claim_name(cname, sizeof(cname), id);
+	return load_file(d->tmp, "tmp", cname, p, msg, msglen, rawstart, reason,
+	    reasonlen, err, errlen);
 }
 
 /*
@@ -845,9 +856,7 @@ process_claim(const struct pickup_dirs *d, const char *id, const char *bname,
 	if (rc == 1)
 		return move_to_bad(d, id, bname, reason, sync, err, errlen) < 0 ?
 		    PICKUP_ERROR : PICKUP_BAD;
-	if (rc == 0 && !sync && rawstart != SIZE_MAX)
-		rc = queue_raw(d, id, &p, rawstart, msglen, now, e, err, errlen);
-	else if (rc == 0)
+	if (rc == 0)
 		rc = queue_parsed(d, id, &p, msg, msglen, now, sync, e, err, errlen);
 	queue_entry_free(&p);
 	if (rc == 0 && msgp != NULL) {
@@ -863,12 +872,85 @@ process_claim(const struct pickup_dirs *d, const char *id, const char *bname,
 		return PICKUP_ERROR;
 	}
 	if (!sync) {
-		pending_add(id);
+		pending_add(id, true);
 		return PICKUP_QUEUED;
 	}
 	/* queued and durable; a claim left behind is dropped by pickup_recover() */
 	(void)drop_claim(d, id, true, err, errlen);
 	return PICKUP_QUEUED;
+}
+
+/* Put queue/<id>.new back as pickup/<name> after a failed claim (when
+ * that fails too, pickup_recover() finds it at the next start). */
+static void
+unclaim_direct(const struct pickup_dirs *d, const char *id, const char *name)
+{
+	char mname[ID_LEN + 8];
+
+	snprintf(mname, sizeof(mname), "%s.new", id);
+	(void)renameat2(d->queue, mname, d->pickup, name, RENAME_NOREPLACE);
+}
+
+/*
+ * The sync=false claim: pickup/<name> becomes queue/<id>.new by one
+ * rename, and when the file can be sent as it is (only envelope lines
+ * and line ends to change) queue/<id>.env with the message's offset is
+ * all there is to write; the commit renames the .new to .msg once both
+ * are durable.  A .new is a claim in progress: pickup_recover() redoes
+ * it.  Anything else (a copy must be made, or the file is bad) moves on
+ * to tmp/claim.<id> and the ordinary claim.
+ */
+static enum pickup_outcome
+claim_direct(const struct pickup_dirs *d, const char *name, const char *id,
+    int64_t now, struct queue_entry *e, char **msgp, size_t *msglenp,
+    char *reason, size_t reasonlen, char *err, size_t errlen)
+{
+	char mname[ID_LEN + 8], cname[64], *msg = NULL;
+	struct queue_entry p;
+	size_t msglen = 0, rawstart;
+	int rc;
+
+	snprintf(mname, sizeof(mname), "%s.new", id);
+	if (renameat2(d->pickup, name, d->queue, mname, RENAME_NOREPLACE) < 0) {
+		if (errno == ENOENT)
+			return PICKUP_GONE;
+		snprintf(err, errlen, "pickup/%s -> queue/%s: rename: %s", name, mname,
+		    strerror(errno));
+		return PICKUP_ERROR;
+	}
+	rc = load_file(d->queue, "queue", mname, &p, &msg, &msglen, &rawstart, reason,
+	    reasonlen, err, errlen);
+	if (rc == 0 && rawstart != SIZE_MAX) {
+		rc = queue_raw_env(d, id, &p, rawstart, msglen, now, e, err, errlen);
+		queue_entry_free(&p);
+		if (rc < 0) {
+			free(msg);
+			unclaim_direct(d, id, name);
+			return PICKUP_ERROR;
+		}
+		pending_add(id, false);
+		if (msgp != NULL) {
+			*msgp = msg;
+			*msglenp = msglen;
+		} else
+			free(msg);
+		return PICKUP_QUEUED;
+	}
+	queue_entry_free(&p);
+	free(msg);
+	if (rc < 0) {
+		unclaim_direct(d, id, name);
+		return PICKUP_ERROR;
+	}
+	claim_name(cname, sizeof(cname), id);
+	if (renameat(d->queue, mname, d->tmp, cname) < 0) {
+		snprintf(err, errlen, "queue/%s -> tmp/%s: rename: %s", mname, cname,
+		    strerror(errno));
+		unclaim_direct(d, id, name);
+		return PICKUP_ERROR;
+	}
+	return process_claim(d, id, name, name, now, false, e, msgp, msglenp, reason,
+	    reasonlen, err, errlen);
 }
 
 /* Claim pickup/<name> and queue it (see pickup.h). */
@@ -897,6 +979,9 @@ pickup_claim_body(const struct pickup_dirs *d, const char *name,
 		return PICKUP_ERROR;
 	}
 	id_generate(id);
+	if (!sync)
+		return claim_direct(d, name, id, now, e, msg, msglen, reason, reasonlen,
+		    err, errlen);
 	claim_name(cname, sizeof(cname), id);
 	if (renameat(d->pickup, name, d->tmp, cname) < 0) {
 		if (errno == ENOENT)
@@ -942,9 +1027,10 @@ fsync_queue_file(const struct pickup_dirs *d, const char *id, const char *ext,
 #endif
 static const bool commit_with_syncfs = PICKUP_COMMIT_SYNCFS;
 
-/* Make the queue files of ids durable. */
+/* Make the queue files of a batch durable (and its renames out of
+ * pickup/). */
 static int
-sync_batch(const struct pickup_dirs *d, char (*ids)[ID_LEN + 1], size_t n,
+sync_batch(const struct pickup_dirs *d, const struct pending_claim *c, size_t n,
     char *err, size_t errlen)
 {
 	size_t i;
@@ -957,32 +1043,119 @@ sync_batch(const struct pickup_dirs *d, char (*ids)[ID_LEN + 1], size_t n,
 		return 0;
 	}
 	for (i = 0; i < n; i++)
-		if (fsync_queue_file(d, ids[i], "msg", err, errlen) < 0 ||
-		    fsync_queue_file(d, ids[i], "env", err, errlen) < 0)
+		if (fsync_queue_file(d, c[i].id, c[i].in_tmp ? "msg" : "new", err, errlen) < 0 ||
+		    fsync_queue_file(d, c[i].id, "env", err, errlen) < 0)
 			return -1;
-	return fsutil_fsync_dirfd(d->queue, "queue", err, errlen);
+	if (fsutil_fsync_dirfd(d->queue, "queue", err, errlen) < 0)
+		return -1;
+	return fsutil_fsync_dirfd(d->pickup, "pickup", err, errlen);
+}
+
+/* After sync_batch(): queue/<id>.new becomes queue/<id>.msg, or the
+ * claim tmp/claim.<id> is dropped.  *renamed, *dropped count them. */
+static int
+finish_claim(const struct pickup_dirs *d, const struct pending_claim *c,
+    size_t *renamed, size_t *dropped, char *err, size_t errlen)
+{
+	char nname[ID_LEN + 8], mname[ID_LEN + 8];
+
+	if (c->in_tmp) {
+		(*dropped)++;
+		return drop_claim(d, c->id, false, err, errlen);
+	}
+	snprintf(nname, sizeof(nname), "%s.new", c->id);
+	snprintf(mname, sizeof(mname), "%s.msg", c->id);
+	if (renameat(d->queue, nname, d->queue, mname) < 0) {
+		snprintf(err, errlen, "queue/%s -> %s: rename: %s", nname, mname,
+		    strerror(errno));
+		return -1;
+	}
+	(*renamed)++;
+	return 0;
+}
+
+/* The sync=false claims taken for one commit. */
+struct pickup_batch {
+	struct pending_claim *c;
+	size_t n;
+};
+
+/* Take every sync=false claim made so far as one batch (see pickup.h). */
+struct pickup_batch *
+pickup_batch_take(void)
+{
+	struct pickup_batch *b = xcalloc(1, sizeof(*b));
+
+	b->n = pending_take(&b->c);
+	return b;
+}
+
+/* Number of claims in a batch. */
+size_t
+pickup_batch_size(const struct pickup_batch *b)
+{
+	return b != NULL ? b->n : 0;
+}
+
+/* Make a batch durable, then drop its claim files (see pickup.h). */
+int
+pickup_batch_commit(const struct pickup_dirs *d, const struct pickup_batch *b,
+    char *err, size_t errlen)
+{
+	size_t i, renamed = 0, dropped = 0;
+
+	if (b == NULL || b->n == 0)
+		return 0;
+	/* on failure the claims stay (in tmp/ or queue/) for pickup_recover() */
+	if (sync_batch(d, b->c, b->n, err, errlen) < 0)
+		return -1;
+	for (i = 0; i < b->n; i++)
+		if (finish_claim(d, &b->c[i], &renamed, &dropped, err, errlen) < 0)
+			return -1;
+	/*
+	 * No fsync of queue/ for the .new -> .msg renames: until one is on
+	 * disk a crash leaves .new and .env, redone from the .new (durable
+	 * since sync_batch), so nothing is lost; and the fsync of queue/ that
+	 * makes a removal durable takes the rename along (same directory), so
+	 * a delivered message does not come back.  A dropped claim is in
+	 * tmp/, which that fsync does not cover: tmp/ is fsynced here.
+	 */
+	return dropped > 0 ? fsutil_fsync_dirfd(d->tmp, "tmp", err, errlen) : 0;
+}
+
+/* Move the claims of from into into; from is freed. */
+void
+pickup_batch_merge(struct pickup_batch *into, struct pickup_batch *from)
+{
+	if (from == NULL)
+		return;
+	if (from->n > 0) {
+		into->c = xrealloc(into->c, (into->n + from->n) * sizeof(*into->c));
+		memcpy(into->c + into->n, from->c, from->n * sizeof(*from->c));
+		into->n += from->n;
+	}
+	pickup_batch_free(from);
+}
+
+/* Free a batch. */
+void
+pickup_batch_free(struct pickup_batch *b)
+{
+	if (b == NULL)
+		return;
+	free(b->c);
+	free(b);
 }
 
 /* Make the batch of sync=false claims durable, then drop the claims. */
 int
 pickup_commit(const struct pickup_dirs *d, char *err, size_t errlen)
 {
-	char (*ids)[ID_LEN + 1] = NULL;
-	size_t i, n = pending_take(&ids);
-	int rc = 0;
+	struct pickup_batch *b = pickup_batch_take();
+	int rc;
 
-	if (n == 0) {
-		free(ids);
-		return 0;
-	}
-	/* on failure the claims stay in tmp/ for pickup_recover() */
-	if (sync_batch(d, ids, n, err, errlen) < 0)
-		rc = -1;
-	for (i = 0; rc == 0 && i < n; i++)
-		rc = drop_claim(d, ids[i], false, err, errlen);
-	if (rc == 0)
-		rc = fsutil_fsync_dirfd(d->tmp, "tmp", err, errlen);
-	free(ids);
+	rc = pickup_batch_commit(d, b, err, errlen);
+	pickup_batch_free(b);
 	return rc;
 }
 
@@ -1137,23 +1310,187 @@ list_claims(const struct pickup_dirs *d, char (**idsp)[ID_LEN + 1], size_t *np,
 	return 0;
 }
 
+/* qsort/bsearch order of ids. */
+static int
+id_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* A growing array of ids. */
+struct idlist {
+	char (*ids)[ID_LEN + 1];
+	size_t n, cap;
+};
+
+/* Add id to l. */
+static void
+idlist_add(struct idlist *l, const char *id)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->ids = xrealloc(l->ids, l->cap * sizeof(*l->ids));
+	}
+	memcpy(l->ids[l->n++], id, ID_LEN + 1);
+}
+
+/* Sort l. */
+static void
+idlist_sort(struct idlist *l)
+{
+	if (l->n > 1)
+		qsort(l->ids, l->n, sizeof(*l->ids), id_cmp);
+}
+
+/* true when the first n ids of l (sorted) hold id. */
+static bool
+idlist_has(const struct idlist *l, size_t n, const char *id)
+{
+	return n > 0 && bsearch(id, l->ids, n, sizeof(*l->ids), id_cmp) != NULL;
+}
+
+/* The ids of queue/<id>.msg, .env and .new, each list sorted. */
+static int
+list_queue(const struct pickup_dirs *d, struct idlist *msgs, struct idlist *envs,
+    struct idlist *news, char *err, size_t errlen)
+{
+	char id[ID_LEN + 1];
+	struct dirent *de;
+	DIR *dir;
+	int fd;
+
+	if ((fd = openat(d->queue, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (dir = fdopendir(fd)) == NULL) {
+		snprintf(err, errlen, "queue: opendir: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (strlen(de->d_name) != ID_LEN + 4)
+			continue;
+		memcpy(id, de->d_name, ID_LEN);
+		id[ID_LEN] = '\0';
+		if (!id_valid(id))
+			continue;
+		if (strcmp(de->d_name + ID_LEN, ".msg") == 0)
+			idlist_add(msgs, id);
+		else if (strcmp(de->d_name + ID_LEN, ".env") == 0)
+			idlist_add(envs, id);
+		else if (strcmp(de->d_name + ID_LEN, ".new") == 0)
+			idlist_add(news, id);
+	}
+	closedir(dir);
+	idlist_sort(msgs);
+	idlist_sort(envs);
+	idlist_sort(news);
+	return 0;
+}
+
+/* Unlink queue/<id>.<ext> (gone already is fine). */
+static int
+unlink_queue_file(const struct pickup_dirs *d, const char *id, const char *ext,
+    char *err, size_t errlen)
+{
+	char name[ID_LEN + 8];
+
+	snprintf(name, sizeof(name), "%s.%s", id, ext);
+	if (unlinkat(d->queue, name, 0) < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "queue/%s: unlink: %s", name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* A claim_direct() that was not committed: its .new becomes
+ * tmp/claim.<id> (redone from there), its .env goes. */
+static int
+reclaim_new(const struct pickup_dirs *d, const char *id, char *err, size_t errlen)
+{
+	char nname[ID_LEN + 8], cname[64];
+
+	if (unlink_queue_file(d, id, "env", err, errlen) < 0)
+		return -1;
+	snprintf(nname, sizeof(nname), "%s.new", id);
+	claim_name(cname, sizeof(cname), id);
+	if (renameat(d->queue, nname, d->tmp, cname) < 0) {
+		snprintf(err, errlen, "queue/%s -> tmp/%s: rename: %s", nname, cname,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The queue's loose ends, for ids without a claim in tmp/ (those are
+ * recover_one()'s): a .new is a claim_direct() that was not committed --
+ * it becomes tmp/claim.<id> (added to claims) and is redone; a .msg
+ * without its .env is a removal that did not finish (the .env goes
+ * first), and so is a .env alone -- both are removed.  The number of
+ * removals finished, or -1.
+ */
+static int
+recover_queue(const struct pickup_dirs *d, struct idlist *claims, char *err,
+    size_t errlen)
+{
+	struct idlist msgs = { NULL, 0, 0 }, envs = { NULL, 0, 0 }, news = { NULL, 0, 0 };
+	size_t i, nclaims = claims->n;
+	int done = 0, rc = 0;
+
+	idlist_sort(claims);
+	if (list_queue(d, &msgs, &envs, &news, err, errlen) < 0)
+		rc = -1;
+	for (i = 0; rc == 0 && i < news.n; i++) {
+		if (idlist_has(claims, nclaims, news.ids[i]))
+			continue;
+		if ((rc = reclaim_new(d, news.ids[i], err, errlen)) == 0)
+			idlist_add(claims, news.ids[i]);
+	}
+	for (i = 0; rc == 0 && i < msgs.n; i++) {
+		if (idlist_has(&envs, envs.n, msgs.ids[i]) ||
+		    idlist_has(claims, nclaims, msgs.ids[i]))
+			continue;
+		if ((rc = unlink_queue_file(d, msgs.ids[i], "msg", err, errlen)) == 0)
+			done++;
+	}
+	for (i = 0; rc == 0 && i < envs.n; i++) {
+		if (idlist_has(&msgs, msgs.n, envs.ids[i]) ||
+		    idlist_has(&news, news.n, envs.ids[i]) ||
+		    idlist_has(claims, nclaims, envs.ids[i]))
+			continue;
+		if ((rc = unlink_queue_file(d, envs.ids[i], "env", err, errlen)) == 0)
+			done++;
+	}
+	if (rc == 0 && done > 0)
+		rc = fsutil_fsync_dirfd(d->queue, "queue", err, errlen);
+	free(msgs.ids);
+	free(envs.ids);
+	free(news.ids);
+	return rc < 0 ? -1 : done;
+}
+
 /* At start-up: finish or redo interrupted claims (see pickup.h). */
 int
 pickup_recover(const struct pickup_dirs *d, int64_t now, char *err, size_t errlen)
 {
-	char (*ids)[ID_LEN + 1] = NULL;
-	size_t i, n = 0;
-	int done = 0;
+	struct idlist claims = { NULL, 0, 0 };
+	size_t i;
+	int done;
 
-	if (list_claims(d, &ids, &n, err, errlen) < 0)
+	if (list_claims(d, &claims.ids, &claims.n, err, errlen) < 0)
 		return -1;
-	for (i = 0; i < n; i++) {
-		if (recover_one(d, ids[i], now, err, errlen) < 0) {
-			free(ids);
+	claims.cap = claims.n;
+	if ((done = recover_queue(d, &claims, err, errlen)) < 0) {
+		free(claims.ids);
+		return -1;
+	}
+	for (i = 0; i < claims.n; i++) {
+		if (recover_one(d, claims.ids[i], now, err, errlen) < 0) {
+			free(claims.ids);
 			return -1;
 		}
 		done++;
 	}
-	free(ids);
+	free(claims.ids);
 	return done;
 }

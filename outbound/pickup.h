@@ -7,11 +7,15 @@
  * comes from Return-Path:/From: and To:/Cc:/Bcc: (like sendmail -t).  The
  * envelope lines and Bcc: are removed from what is sent.
  *
- * Claiming is crash-safe: pickup/<name> is first renamed to
- * tmp/claim.<id>, then queue/<id>.msg and .env are written (or, when only
- * envelope lines must go, .env gets the message's offset and .msg is a
- * second link to the claim), then the claim is removed.  pickup_recover() finishes or redoes half-done claims at
- * start-up, so a crash never loses or duplicates a message.
+ * Claiming is crash-safe.  With sync=false (the daemon: durable later,
+ * by a group commit) pickup/<name> is renamed straight to queue/<id>.new
+ * and, when only envelope lines must go, queue/<id>.env gets the
+ * message's offset in it (no copy); the commit renames the .new to .msg.
+ * Otherwise (sync=true, or the message must be rewritten, or it is bad)
+ * pickup/<name> becomes tmp/claim.<id>, then queue/<id>.msg and .env are
+ * written, then the claim is removed.  pickup_recover() finishes or redoes
+ * half-done claims at start-up, so a crash never loses or duplicates a
+ * message.
  */
 #ifndef SMTPGATE_PICKUP_H
 #define SMTPGATE_PICKUP_H
@@ -63,14 +67,32 @@ enum pickup_outcome pickup_claim_body(const struct pickup_dirs *d, const char *n
 int pickup_commit(const struct pickup_dirs *d, char *err, size_t errlen);
 
 /*
+ * pickup_commit() in two steps, so that claiming can go on while a batch
+ * is being made durable: pickup_batch_take() takes the sync=false claims
+ * made so far (none may be half-done: call it from the claiming thread,
+ * between claims); pickup_batch_commit() makes exactly those durable and
+ * drops their claims (0, or -1 with err: the claims stay for
+ * pickup_recover()), from any thread.  A later batch never depends on an
+ * earlier one having succeeded.
+ */
+struct pickup_batch;
+struct pickup_batch *pickup_batch_take(void);
+size_t pickup_batch_size(const struct pickup_batch *b);
+int pickup_batch_commit(const struct pickup_dirs *d, const struct pickup_batch *b,
+    char *err, size_t errlen);
+/* Move the claims of from into into (from is freed): one commit for both. */
+void pickup_batch_merge(struct pickup_batch *into, struct pickup_batch *from);
+void pickup_batch_free(struct pickup_batch *b);
+
+/*
  * Remove a finished message like queue_entry_remove() (.env first, then
  * .msg), keeping the .env's inode as a spare in tmp/ for a later claim.
  * 0, or -1 with err (ENOENT: errno preserved).
  */
 int pickup_release(const struct pickup_dirs *d, const char *id, char *err, size_t errlen);
 
-/* At start-up: finish or redo claims a crash interrupted. Returns the number
- * recovered, or -1 with err. */
+/* At start-up: finish or redo claims and removals a crash interrupted.
+ * Returns the number recovered, or -1 with err. */
 int pickup_recover(const struct pickup_dirs *d, int64_t now, char *err, size_t errlen);
 
 #endif

@@ -11,6 +11,9 @@
  *                              may be LF; the relay sends CRLF)
  *   <spool>/queue/<id>.env     its state, key=value text, only ever
  *                              replaced whole (tmp/ + rename)
+ *   <spool>/queue/<id>.new     a pickup file claimed by the daemon, not
+ *                              yet committed: renamed to <id>.msg when
+ *                              it and its .env are durable (pickup.h)
  *   <spool>/control/<verb>.<target>.<unique>
  *                              requests from smtpgate-queue to the
  *                              running daemon (retry, delete)

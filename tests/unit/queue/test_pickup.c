@@ -513,7 +513,7 @@ START_TEST(claim_raw)
 	struct tspool s;
 	struct pickup_dirs d;
 	struct queue_entry e;
-	char reason[256], err[256], id[ID_LEN + 1], *msg = NULL;
+	char reason[256], err[256], id[ID_LEN + 1], name[64], *msg = NULL;
 	size_t msglen = 0;
 
 	ck_assert_int_eq(memcmp(rawmsg + RAWOFF, "From:", 5), 0);
@@ -528,9 +528,13 @@ START_TEST(claim_raw)
 	ck_assert(e.offset == RAWOFF);
 	only_queued(&s, id);
 	ck_assert_str_eq(id, e.id);
-	assert_queued_raw(&s, id, 500);
-	ck_assert_int_eq(tspool_count(s.tmp, "claim."), 1);
+	/* renamed straight into queue/ as <id>.new: no claim file, no copy */
+	snprintf(name, sizeof(name), "%s.new", id);
+	ck_assert(tspool_exists(s.queue, name));
+	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
+	ck_assert_int_eq(tspool_count(s.pickup, NULL), 0);
 	ck_assert_int_eq(pickup_commit(&d, err, sizeof(err)), 0);
+	ck_assert(!tspool_exists(s.queue, name));
 	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
 	assert_queued_raw(&s, id, 500);
 	/* finished: the .env's inode becomes a spare, used by the next claim */
@@ -585,17 +589,22 @@ assert_queued_ok_as(const struct tspool *s, const char *id, const char *want, si
 }
 
 /*
- * Crash states of a claim queued without a copy (before pickup_commit):
- * 0 claim and .env, no .msg yet; 1 claim, .env and .msg (the claim's second
- * link); 2 as 1 with a stale spare in tmp/.  Each ends as one entry with the
- * claim gone; a complete one is kept as it was.
+ * Crash states of a claim queued without a copy, and of its removal:
+ * 0 .new and .env (not committed): redone as a copy;
+ * 1 .new only (no .env yet): redone as a copy;
+ * 2 .msg and .env (committed): kept as it was;
+ * 3 .msg only (removal: the .env went first): the .msg goes;
+ * 4 .env only (the .msg went too, the .env came back): the .env goes;
+ * 5 as 2 with tmp/claim.<id> as a second link of the .msg (an older
+ *   version's claim): kept, the claim dropped;
+ * 6 as 2 with a stale spare in tmp/: kept.
  */
 START_TEST(recover_raw)
 {
 	struct tspool s;
 	struct pickup_dirs d;
 	struct queue_entry e;
-	char reason[256], err[256], id[ID_LEN + 1], name[64];
+	char reason[256], err[256], id[ID_LEN + 1], name[64], cname[64];
 
 	tspool_open(&s);
 	d = dirs_of(&s);
@@ -604,16 +613,29 @@ START_TEST(recover_raw)
 	    err, sizeof(err)), PICKUP_QUEUED);
 	util_strlcpy(id, e.id, sizeof(id));
 	queue_entry_free(&e);
-	if (_i == 0) {
-		snprintf(name, sizeof(name), "%s.msg", id);
+	if (_i >= 2)
+		ck_assert_int_eq(pickup_commit(&d, err, sizeof(err)), 0);
+	snprintf(name, sizeof(name), "%s.%s", id, _i == 4 ? "msg" : "env");
+	if (_i == 1 || _i == 3 || _i == 4)
 		ck_assert_int_eq(unlinkat(s.queue, name, 0), 0);
+	if (_i == 5) {
+		snprintf(name, sizeof(name), "%s.msg", id);
+		snprintf(cname, sizeof(cname), "claim.%s", id);
+		ck_assert_int_eq(linkat(s.queue, name, s.tmp, cname, 0), 0);
 	}
-	if (_i == 2)
+	if (_i == 6)
 		tspool_put(s.tmp, "spare.7", "version=1\nid=zz\n", 16);
-	ck_assert_int_eq(pickup_recover(&d, 800, err, sizeof(err)), 1);
+	ck_assert_int_eq(pickup_recover(&d, 800, err, sizeof(err)),
+	    _i == 2 || _i == 6 ? 0 : 1);
 	ck_assert_int_eq(tspool_count(s.tmp, "claim."), 0);
+	if (_i == 3 || _i == 4) {
+		ck_assert_int_eq(tspool_count(s.queue, NULL), 0);
+		ck_assert_int_eq(tspool_count(s.pickup, NULL), 0);
+		tspool_close(&s);
+		return;
+	}
 	only_queued(&s, id);
-	if (_i == 0)
+	if (_i <= 1)
 		assert_queued_ok_as(&s, id, rawstored, sizeof(rawstored) - 1, 800);
 	else
 		assert_queued_raw(&s, id, 500);
@@ -623,6 +645,53 @@ START_TEST(recover_raw)
 }
 END_TEST
 
+/* Batches taken one after the other are committed separately, also in
+ * the other order; a merged batch commits both. */
+START_TEST(claim_batches)
+{
+	struct tspool s;
+	struct pickup_dirs d;
+	struct queue_entry e;
+	struct pickup_batch *b1, *b2;
+	char reason[256], err[256];
+
+	tspool_open(&s);
+	d = dirs_of(&s);
+	tspool_put(s.pickup, "r1", rawmsg, sizeof(rawmsg) - 1);
+	tspool_put(s.pickup, "m1", okmsg, sizeof(okmsg) - 1);
+	tspool_put(s.pickup, "r2", rawmsg, sizeof(rawmsg) - 1);
+	ck_assert_int_eq(pickup_claim(&d, "r1", 500, false, &e, reason, sizeof(reason),
+	    err, sizeof(err)), PICKUP_QUEUED);
+	queue_entry_free(&e);
+	ck_assert_int_eq(pickup_claim(&d, "m1", 500, false, &e, reason, sizeof(reason),
+	    err, sizeof(err)), PICKUP_QUEUED);
+	queue_entry_free(&e);
+	b1 = pickup_batch_take();
+	ck_assert_uint_eq(pickup_batch_size(b1), 2);
+	ck_assert_int_eq(pickup_claim(&d, "r2", 500, false, &e, reason, sizeof(reason),
+	    err, sizeof(err)), PICKUP_QUEUED);
+	queue_entry_free(&e);
+	b2 = pickup_batch_take();
+	ck_assert_uint_eq(pickup_batch_size(b2), 1);
+	ck_assert_int_eq(tspool_count(s.tmp, "claim."), 1);	/* m1 needs a copy */
+	if (_i == 0) {
+		ck_assert_int_eq(pickup_batch_commit(&d, b2, err, sizeof(err)), 0);
+		ck_assert_int_eq(tspool_count(s.tmp, "claim."), 1);
+		ck_assert_int_eq(pickup_batch_commit(&d, b1, err, sizeof(err)), 0);
+		pickup_batch_free(b1);
+	} else {
+		pickup_batch_merge(b2, b1);
+		ck_assert_uint_eq(pickup_batch_size(b2), 3);
+		ck_assert_int_eq(pickup_batch_commit(&d, b2, err, sizeof(err)), 0);
+	}
+	pickup_batch_free(b2);
+	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
+	ck_assert_int_eq(tspool_count(s.queue, NULL), 6);
+	ck_assert_int_eq(pickup_recover(&d, 600, err, sizeof(err)), 0);
+	ck_assert_int_eq(tspool_count(s.queue, NULL), 6);
+	tspool_close(&s);
+}
+END_TEST
 
 /* The suite. */
 static Suite *
@@ -646,7 +715,8 @@ pickup_suite(void)
 	tcase_add_loop_test(tc, recover_crash, 0, 5);
 	tcase_add_test(tc, recover_bad_claim);
 	tcase_add_test(tc, claim_raw);
-	tcase_add_loop_test(tc, recover_raw, 0, 3);
+	tcase_add_loop_test(tc, recover_raw, 0, 7);
+	tcase_add_loop_test(tc, claim_batches, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
