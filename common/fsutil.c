@@ -160,7 +160,9 @@ fsutil_write_atomic(int tmpdirfd, int dstdirfd, const char *name,
 	}
 	iov.iov_base = (void *)(uintptr_t)buf;
 	iov.iov_len = len;
-	if (fsutil_write_new(tmpdirfd, tmpname, &iov, 1, sync, err, errlen) < 0)
+	/* always synced: a rename that reaches the disk before the data
+	 * would replace a good file with a torn one */
+	if (fsutil_write_new(tmpdirfd, tmpname, &iov, 1, true, err, errlen) < 0)
 		return -1;
 	if (renameat(tmpdirfd, tmpname, dstdirfd, name) < 0) {
 		fsutil_err(dstdirfd, name, "rename", err, errlen);

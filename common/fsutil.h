@@ -28,8 +28,11 @@ int fsutil_write_new(int dirfd, const char *name, const struct iovec *iov,
     int iovcnt, bool sync, char *err, size_t errlen);
 
 /*
- * The whole atomic replace: write tmpdirfd/<unique> (synced), rename it to
- * dstdirfd/name, fsync dstdirfd when `sync`.  Replaces an existing name.
+ * The whole atomic replace: write tmpdirfd/<unique> (always fsynced, so a
+ * crash leaves the old or the new content, never a torn file), rename it
+ * to dstdirfd/name, fsync dstdirfd when `sync` (otherwise the caller makes
+ * the rename durable, e.g. with one directory fsync for many files).
+ * Replaces an existing name.
  */
 int fsutil_write_atomic(int tmpdirfd, int dstdirfd, const char *name,
     const void *buf, size_t len, bool sync, char *err, size_t errlen);

@@ -14,9 +14,9 @@
  * Pickup files and control requests are noticed by inotify and by a
  * periodic scan.  Pickups are claimed in batches without fsync and made
  * durable by one group commit per batch (pickup_batch_commit, in a thread
- * of its own while the next batch is claimed) before any delivery; state
- * updates are likewise written unsynced and fsynced together (group
- * commit) at the end of the loop iteration that produced them.
+ * of its own while the next batch is claimed) before any delivery.  A
+ * state update is a new .env, fsynced, renamed over the old one; the
+ * renames and removals of one loop iteration share one fsync of queue/.
  *
  * It must not know about sockets, TLS or SMTP syntax (relay.c does).
  */
@@ -123,8 +123,6 @@ struct sched {
 	struct sched_worker *w;
 	struct sched_delivery *fresh, *fresh_tail;	/* picked up, not yet sent */
 	size_t nfresh;
-	char (*unsynced)[ID_LEN + 1];	/* .env files stored without fsync */
-	size_t nunsynced, capunsynced;
 	bool dirty;			/* queue/ changed since the last commit */
 	int inofd, wd_pickup, wd_control;
 	struct event *ev_ino, *ev_scan, *ev_timer, *ev_dispatch, *ev_worker;
@@ -291,20 +289,8 @@ sched_heapify(struct sched *s)
 		sched_sift_down(s, i);
 }
 
-/* Remember an unsynced .env for the next group commit. */
-static void
-sched_note_unsynced(struct sched *s, const char *id)
-{
-	if (s->nunsynced == s->capunsynced) {
-		s->capunsynced = s->capunsynced ? s->capunsynced * 2 : 64;
-		s->unsynced = xrealloc(s->unsynced, s->capunsynced * sizeof(*s->unsynced));
-	}
-	util_strlcpy(s->unsynced[s->nunsynced++], id, ID_LEN + 1);
-	s->dirty = true;
-	event_active(s->ev_commit, 0, 0);
-}
-
-/* Note a change of queue/ itself (a removal) for the next commit. */
+/* Note a change of queue/ itself (a removal, a replaced .env) for the next
+ * commit. */
 static void
 sched_note_dirty(struct sched *s)
 {
@@ -312,27 +298,13 @@ sched_note_dirty(struct sched *s)
 	event_active(s->ev_commit, 0, 0);
 }
 
-/* Group commit: fsync every .env written since the last one, then queue/. */
+/* Group commit: one fsync of queue/ for every removal and replaced .env
+ * since the last one (each .env's data was fsynced before its rename). */
 static void
 sched_commit(struct sched *s)
 {
-	char name[ID_LEN + 8], err[512];
-	size_t i;
-	int fd;
+	char err[512];
 
-	for (i = 0; i < s->nunsynced; i++) {
-		snprintf(name, sizeof(name), "%s.env", s->unsynced[i]);
-		fd = openat(s->dirs.queue, name, O_RDONLY | O_CLOEXEC);
-		if (fd == -1) {
-			if (errno != ENOENT)
-				log_warn("commit queue/%s: open", name);
-			continue;
-		}
-		if (fsync(fd) == -1)
-			log_warn("commit queue/%s: fsync", name);
-		close(fd);
-	}
-	s->nunsynced = 0;
 	if (s->dirty && fsutil_fsync_dirfd(s->dirs.queue, "queue", err, sizeof(err)) == -1)
 		log_warnx("commit: %s", err);
 	s->dirty = false;
@@ -530,7 +502,7 @@ sched_requeue(struct sched *s, struct sched_delivery *d, int64_t now)
 	if (queue_entry_store(s->tmpfd, s->dirs.queue, e, false, err, sizeof(err)) == -1)
 		log_warnx("queue id=%s: store: %s", e->id, err);
 	else
-		sched_note_unsynced(s, e->id);
+		sched_note_dirty(s);
 	sched_push(s, e->id, next, e->created);
 }
 
@@ -1969,7 +1941,6 @@ sched_free(struct sched *s)
 			close(fds[i]);
 	if (s->dns != NULL)
 		evdns_base_free(s->dns, 0);
-	free(s->unsynced);
 	free(s->heap);
 	free(s->spoolpath);
 	relay_profile_unref(s->prof);

@@ -18,7 +18,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness                  # noqa: E402
-from outbound_case import OutboundCase  # noqa: E402
+from outbound_case import OutboundCase, message  # noqa: E402
 
 N = 2000
 MID = re.compile(rb"^Message-ID: <([^>]+)>\r$", re.M | re.I)
@@ -76,6 +76,38 @@ class CrashTest(OutboundCase):
         missing = sorted(set(range(N)) - seen)
         self.assertEqual(missing, [], "%d message(s) never delivered" % len(missing))
         return len(msgs)
+
+    def test_replaced_state_is_fsynced_before_its_rename(self):
+        # a deferral rewrites queue/<id>.env: the new file must be on disk
+        # before it replaces the old one, or a crash could leave a torn
+        # state that never loads (the fault shim traces fsync and rename)
+        shim = os.environ.get("SMTPGATE_SLOWFSYNC")
+        if not shim or not os.path.exists(shim):
+            self.skipTest("fault shim not built")
+        trace = self.path("fstrace")
+        fake = self.fake(script={"greylist": True})
+        self.configure([self.host(fake)])
+        env = dict(os.environ, LD_PRELOAD=shim, SMTPGATE_FSTRACE_FILE=trace)
+        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+        d = self.start("smtpgate-outbound", self.conf, env=env)
+        harness.wait_for(lambda: "start version=" in d.log() or not d.alive(), 10, "start")
+        self.drop(message("a@example.com", ["b@example.net"], subject="grey"))
+        d.wait_log(r"to=<b@example.net> .*status=deferred")
+        replace = re.compile(r"^rename (\S+/tmp/\.\d+\.\d+\.\w+\.env\.tmp) (\S+/queue/\w+\.env)$")
+
+        def replacements():
+            with open(trace) as f:
+                lines = f.read().splitlines()
+            return lines, [(i, m.group(1)) for i, l in enumerate(lines)
+                           for m in [replace.match(l)] if m]
+
+        harness.wait_for(lambda: replacements()[1], 10, "the deferred state stored")
+        lines, reps = replacements()
+        for i, src in reps:
+            self.assertIn("fsync " + src, lines[:i], "renamed before it was fsynced: " + src)
+        self.wait_messages(fake, 1)
+        self.wait_queue_empty()
+        self.stop_outbound(d)
 
     def test_kill9_during_drain(self):
         fake = self.fake()

@@ -7,11 +7,19 @@
  *
  * With SMTPGATE_NO_RENAME_NOREPLACE set, renameat2(RENAME_NOREPLACE) fails
  * with EINVAL, as on a file system that lacks it.
+ *
+ * With SMTPGATE_FSTRACE_FILE set, every fsync/fdatasync ("fsync PATH") and
+ * rename ("rename OLD NEW") is appended to that file, in call order, so a
+ * test can check what was made durable before it was renamed.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <dlfcn.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +28,7 @@
 int fsync(int fd);
 int fdatasync(int fd);
 int syncfs(int fd);
+int renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
     unsigned int flags);
 
@@ -42,6 +51,78 @@ slowfsync_delay(void)
 		;
 }
 
+/* The path of fd, or of name in directory dirfd (AT_FDCWD too). */
+static void
+fstrace_path(int dirfd, const char *name, char *out, size_t outlen)
+{
+	char link[64], dir[PATH_MAX];
+	ssize_t n;
+	int w;
+
+	if (name != NULL && (name[0] == '/' || dirfd == AT_FDCWD))
+		w = snprintf(out, outlen, "%s", name);
+	else {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+		n = readlink(link, dir, sizeof(dir) - 1);
+		if (n < 0)
+			n = 0;
+		dir[n] = '\0';
+		if (name != NULL)
+			w = snprintf(out, outlen, "%s/%s", dir, name);
+		else
+			w = snprintf(out, outlen, "%s", dir);
+	}
+	if (w < 0 || (size_t)w >= outlen)
+		out[0] = '\0';		/* too long: traced as an empty path */
+}
+
+/* Append one line to the trace file, when tracing. */
+static void
+fstrace(const char *what, const char *a, const char *b)
+{
+	const char *path = getenv("SMTPGATE_FSTRACE_FILE");
+	char line[2 * PATH_MAX + 32];
+	int fd, n;
+
+	if (path == NULL)
+		return;
+	n = snprintf(line, sizeof(line), "%s %s%s%s\n", what, a, b ? " " : "", b ? b : "");
+	if (n <= 0 || (size_t)n >= sizeof(line))
+		return;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	if (write(fd, line, (size_t)n) < 0) {
+		/* a test reading the trace sees the line missing */
+	}
+	close(fd);
+}
+
+/* Trace an fsync of fd. */
+static void
+fstrace_fsync(int fd)
+{
+	char p[PATH_MAX];
+
+	if (getenv("SMTPGATE_FSTRACE_FILE") == NULL)
+		return;
+	fstrace_path(fd, NULL, p, sizeof(p));
+	fstrace("fsync", p, NULL);
+}
+
+/* Trace a rename. */
+static void
+fstrace_rename(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+
+	if (getenv("SMTPGATE_FSTRACE_FILE") == NULL)
+		return;
+	fstrace_path(olddirfd, oldpath, a, sizeof(a));
+	fstrace_path(newdirfd, newpath, b, sizeof(b));
+	fstrace("rename", a, b);
+}
+
 int
 fsync(int fd)
 {
@@ -49,6 +130,7 @@ fsync(int fd)
 	if (real == NULL)
 		real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
 	slowfsync_delay();
+	fstrace_fsync(fd);
 	return real(fd);
 }
 
@@ -59,6 +141,7 @@ fdatasync(int fd)
 	if (real == NULL)
 		real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
 	slowfsync_delay();
+	fstrace_fsync(fd);
 	return real(fd);
 }
 
@@ -84,5 +167,16 @@ renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
 		errno = EINVAL;
 		return -1;
 	}
+	fstrace_rename(olddirfd, oldpath, newdirfd, newpath);
 	return real(olddirfd, oldpath, newdirfd, newpath, flags);
+}
+
+int
+renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
+{
+	static int (*real)(int, const char *, int, const char *);
+	if (real == NULL)
+		real = (int (*)(int, const char *, int, const char *))dlsym(RTLD_NEXT, "renameat");
+	fstrace_rename(olddirfd, oldpath, newdirfd, newpath);
+	return real(olddirfd, oldpath, newdirfd, newpath);
 }
