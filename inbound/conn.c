@@ -67,6 +67,7 @@ struct conn {
 	enum conn_state state;
 	bool in_data;			/* timeouts currently set for DATA */
 	bool stopping;
+	bool eof;			/* the client sent its last byte */
 	char id[ID_LEN + 1];
 	char ip[64];
 	char client[80];		/* ip:port */
@@ -88,6 +89,7 @@ static void conn_plain_write_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_timeout(struct conn *c, bool reading);
 static void conn_io_error(struct conn *c, int err);
 static void conn_output_drained(struct conn *c);
+static void conn_eof(struct conn *c);
 
 /* One more holder of generation g. */
 struct inbound_gen *
@@ -407,7 +409,7 @@ conn_plain_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (n == 0) {
 		evbuffer_commit_space(c->in, v, 0);
-		conn_io_error(c, 0);	/* EOF */
+		conn_eof(c);
 		return;
 	}
 	if ((size_t)n <= v[0].iov_len) {
@@ -654,6 +656,11 @@ conn_process(struct conn *c)
 	}
 	if (c->state != CONN_OPEN)
 		return;
+	if (c->eof && c->job == NULL && session_event(c->sess) == SESSION_EV_NONE &&
+	    conn_unsent(c) <= OUT_HIGH) {
+		conn_close(c);	/* waiting for input that cannot come */
+		return;
+	}
 	if (c->read_full && evbuffer_get_length(in) < READ_HIGH) {
 		c->read_full = false;
 		conn_plain_arm_read(c);
@@ -716,6 +723,24 @@ conn_timeout(struct conn *c, bool reading)
 	conn_close(c);
 }
 
+/*
+ * The client has shut down its sending side (or closed).  Whatever it sent
+ * before is still answered: buffered commands are processed, a message in
+ * delivery gets its reply, then the connection closes once the session
+ * waits for input that cannot come (conn_process).  A client that closed
+ * completely makes the next write fail, which drops the socket.
+ */
+static void
+conn_eof(struct conn *c)
+{
+	c->eof = true;
+	conn_read_enable(c, false);
+	if (c->state == CONN_OPEN)
+		conn_process(c);
+	else if (c->state != CONN_CLOSING)
+		conn_drop(c);
+}
+
 /* End of input (err 0) or a socket error: log it and drop the socket. */
 static void
 conn_io_error(struct conn *c, int err)
@@ -747,6 +772,10 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		log_info("tls id=%s client=%s status=failed reason=%s", c->id, c->client,
 		    (what & BEV_EVENT_EOF) ? "eof" : tls_error_string(err, sizeof(err)));
 		conn_drop(c);
+		return;
+	}
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
+		conn_eof(c);
 		return;
 	}
 	conn_io_error(c, (what & BEV_EVENT_ERROR) ? EVUTIL_SOCKET_ERROR() : 0);

@@ -111,6 +111,38 @@ class TransactionTest(InboundCase):
         self.assertEqual(r.reply()[0], 221)
         self.assertEqual(new_count(self.spool, "alice"), 1)
 
+    def test_half_close_after_the_last_command_is_still_answered(self):
+        # like `printf ... | nc -N`: everything sent, then the sending side
+        # shut; every command still gets its reply, the message its 250
+        import socket
+        r = self.raw()
+        self.assertEqual(r.reply()[0], 220)
+        r.send("EHLO half.test\r\nMAIL FROM:<s@client.test>\r\n"
+               "RCPT TO:<alice@example.com>\r\nDATA\r\n")
+        self.assertEqual([r.reply()[0] for _ in range(4)], [250, 250, 250, 354])
+        r.send(message() + ".\r\nQUIT\r\n")
+        r.s.shutdown(socket.SHUT_WR)
+        code, text = r.reply()
+        self.assertEqual(code, 250, text)
+        self.assertIn("queued as", text)
+        self.assertEqual(r.reply()[0], 221)
+        self.assertEqual(r.s.recv(100), b"")    # then closed by the server
+        self.assertEqual(new_count(self.spool, "alice"), 1)
+
+    def test_half_close_inside_data_delivers_nothing(self):
+        import socket
+        r = self.raw()
+        r.ehlo()
+        r.send("MAIL FROM:<s@client.test>\r\nRCPT TO:<alice@example.com>\r\nDATA\r\n")
+        self.assertEqual([r.reply()[0] for _ in range(3)], [250, 250, 354])
+        r.send("Subject: cut\r\n\r\nno end of data\r\n")
+        r.s.shutdown(socket.SHUT_WR)
+        self.assertEqual(r.s.recv(100), b"")    # closed without a reply
+        self.assertEqual(len(re.findall(r"disconnect id=\S+ client=\S+ messages=0",
+                                        self.daemon.log())), 2)   # the probe's and ours
+        self.assertEqual(new_count(self.spool, "alice"), 0)
+        self.assertEqual(tmp_files(self.spool), [])
+
     def test_two_messages_one_session_pipelined(self):
         r = self.raw()
         r.ehlo()
