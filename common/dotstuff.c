@@ -252,3 +252,21 @@ dot_encode_finish(struct dot_encoder *e, dot_emit_fn emit, void *arg)
 		emit(arg, ".\r\n", 3);
 	e->state = ENC_BOL;
 }
+
+/* Would the encoder leave the whole body p[0..n) unchanged? (see dotstuff.h) */
+bool
+dot_encode_is_identity(const char *p, size_t n)
+{
+	const char *line = p, *end = p + n, *nl;
+
+	while (line < end) {
+		if (*line == '.')
+			return false;
+		nl = memchr(line, '\n', (size_t)(end - line));
+		if (nl == NULL || nl == line || nl[-1] != '\r' ||
+		    memchr(line, '\r', (size_t)(nl - 1 - line)) != NULL)
+			return false;
+		line = nl + 1;
+	}
+	return true;
+}

@@ -53,5 +53,12 @@ void dot_encode(struct dot_encoder *e, const char *in, size_t len,
     dot_emit_fn emit, void *arg);
 /* Terminate: CRLF if the body did not end with one, then ".\r\n". */
 void dot_encode_finish(struct dot_encoder *e, dot_emit_fn emit, void *arg);
+/*
+ * true when encoding the whole body p[0..n) from a fresh encoder would emit
+ * it unchanged (and finish only ".\r\n"): every line ends in CRLF, the
+ * last one too, no other CR, no line starts with '.'.  A memchr scan, much
+ * faster than the encoder's byte loop, so such a body can be sent as is.
+ */
+bool dot_encode_is_identity(const char *p, size_t n);
 
 #endif

@@ -586,29 +586,6 @@ relay_emit(void *arg, const char *p, size_t n)
 	evbuffer_add(arg, p, n);
 }
 
-/*
- * true when dot_encode() would not change the body: every line ends in
- * CRLF (also the last), no other CR, no line starts with '.'.  Checked
- * with memchr, much faster than the encoder's byte loop, so the usual
- * body is copied out whole.
- */
-static bool
-relay_body_clean(const char *p, size_t n)
-{
-	const char *line = p, *end = p + n, *nl;
-
-	while (line < end) {
-		if (*line == '.')
-			return false;
-		nl = memchr(line, '\n', (size_t)(end - line));
-		if (nl == NULL || nl == line || nl[-1] != '\r' ||
-		    memchr(line, '\r', (size_t)(nl - 1 - line)) != NULL)
-			return false;
-		line = nl + 1;
-	}
-	return true;
-}
-
 /* Queue more of the body while the output buffer is short. */
 static void
 relay_body_more(struct relay_conn *c)
@@ -654,7 +631,7 @@ relay_body_start(struct relay_conn *c)
 	}
 	c->streaming = true;
 	c->body_off = 0;
-	c->clean = relay_body_clean(c->job->body, c->job->bodylen);
+	c->clean = dot_encode_is_identity(c->job->body, c->job->bodylen);
 	dot_encoder_init(&c->enc);	/* its state stays "start of line" when clean */
 	bufferevent_setwatermark(c->bev, EV_WRITE, RELAY_CHUNK, 0);
 	c->stage = CLIENT_STAGE_DATA_BLOCK;

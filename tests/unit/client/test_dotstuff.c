@@ -5,6 +5,7 @@
  * fed whole, one byte at a time and in random chunks.
  */
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,6 +296,43 @@ START_TEST(test_roundtrip_property)
 }
 END_TEST
 
+/* dot_encode_is_identity says true exactly when encoding adds nothing but
+ * the final ".\r\n": the table, then random bodies over a small alphabet. */
+START_TEST(test_encode_is_identity)
+{
+	static const struct { const char *in; bool same; } t[] = {
+		{ "", true }, { "a\r\n", true }, { "a\r\nb.c\r\n", true },
+		{ "a", false }, { "a\n", false }, { "a\r", false }, { ".\r\n", false },
+		{ "a\r\n.b\r\n", false }, { "a\rb\r\n", false }, { "\r\n", true },
+		{ "\n", false }, { "a\r\r\n", false },
+	};
+	const char alphabet[] = "ab.\r\n";
+	char in[64], *want;
+	struct sink out;
+	size_t i, k, n;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		ck_assert_msg(dot_encode_is_identity(t[i].in, strlen(t[i].in)) == t[i].same,
+		    "case %zu", i);
+	srand(7);
+	for (i = 0; i < 20000; i++) {
+		n = (size_t)rand() % 12;
+		for (k = 0; k < n; k++)
+			in[k] = alphabet[rand() % 5];
+		in[n] = '\0';
+		encode(in, n, 0, &out);
+		want = malloc(n + 4);
+		ck_assert_ptr_nonnull(want);
+		memcpy(want, in, n);
+		memcpy(want + n, ".\r\n", 4);
+		ck_assert_msg(dot_encode_is_identity(in, n) ==
+		    (out.len == n + 3 && memcmp(out.buf, want, n + 3) == 0), "input %zu", i);
+		free(want);
+		free(out.buf);
+	}
+}
+END_TEST
+
 /* Build the suite. */
 static Suite *
 dotstuff_suite(void)
@@ -309,6 +347,7 @@ dotstuff_suite(void)
 	tcase_add_loop_test(tc, test_encode_table, 0, sizeof(enc_cases) / sizeof(enc_cases[0]));
 	tcase_add_test(tc, test_encode_spans);
 	tcase_add_test(tc, test_roundtrip_property);
+	tcase_add_test(tc, test_encode_is_identity);
 	suite_add_tcase(s, tc);
 	return s;
 }
