@@ -1294,6 +1294,8 @@ list_claims(const struct pickup_dirs *d, char (**idsp)[ID_LEN + 1], size_t *np,
 	while ((de = readdir(dir)) != NULL) {
 		if (strncmp(de->d_name, "env.", 4) == 0 && id_valid(de->d_name + 4))
 			(void)unlinkat(d->tmp, de->d_name, 0);	/* queue.c's, half-written */
+		if (queue_put_is_temp(de->d_name))
+			(void)unlinkat(d->tmp, de->d_name, 0);	/* a group store cut short */
 		if (is_spare(de->d_name, &sn))
 			spare_push(sn);
 		if (!is_claim(de->d_name, id))

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -713,6 +714,137 @@ queue_entry_create(int tmpdirfd, int queuedirfd, const char *sender,
 		if (errno != EEXIST)
 			return -1;
 	}
+	return -1;
+}
+
+/* The .env text of a new message (see queue.h). */
+char *
+queue_env_new(const char *id, const char *sender, const char *const *rcpts,
+    size_t nrcpts, size_t msglen, int64_t now, size_t *lenp)
+{
+	struct queue_entry e;
+	char *text;
+
+	entry_init(&e, id, sender, rcpts, nrcpts, msglen, now);
+	text = queue_env_format(&e, lenp);
+	queue_entry_free(&e);
+	return text;
+}
+
+#define PUT_PREFIX	"put."
+
+/* 1 when name is "put.<id>.msg" or "put.<id>.env". */
+int
+queue_put_is_temp(const char *name)
+{
+	size_t k = strlen(PUT_PREFIX);
+	char id[ID_LEN + 1];
+
+	if (strncmp(name, PUT_PREFIX, k) != 0 || strlen(name) != k + ID_LEN + 4 ||
+	    (strcmp(name + k + ID_LEN, ".msg") != 0 && strcmp(name + k + ID_LEN, ".env") != 0))
+		return 0;
+	memcpy(id, name + k, ID_LEN);
+	id[ID_LEN] = '\0';
+	return id_valid(id);
+}
+
+/* tmp/ name of put p. */
+static void
+put_temp(char *buf, size_t sz, const struct queue_put *p)
+{
+	snprintf(buf, sz, PUT_PREFIX "%s", p->name);
+}
+
+/* Mark put p failed with reason (printf-style), removing its temp file. */
+static void __attribute__((format(printf, 3, 4)))
+put_fail(int tmpdirfd, struct queue_put *p, const char *fmt, ...)
+{
+	char tname[ID_LEN + 16];
+	va_list ap;
+
+	if (p->ok) {
+		put_temp(tname, sizeof(tname), p);
+		(void)unlinkat(tmpdirfd, tname, 0);
+	}
+	p->ok = false;
+	va_start(ap, fmt);
+	vsnprintf(p->err, sizeof(p->err), fmt, ap);
+	va_end(ap);
+}
+
+/* Rename the written puts whose name ends in ext into queue/, then fsync
+ * queue/ once; -1 (err) when that fsync fails. */
+static int
+put_publish(int tmpdirfd, int queuedirfd, struct queue_put *v, size_t n,
+    const char *ext, char *err, size_t errlen)
+{
+	char tname[ID_LEN + 16];
+	size_t i, moved = 0;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		size_t nl = strlen(v[i].name);
+
+		if (nl < 4 || strcmp(v[i].name + nl - 4, ext) != 0 || !v[i].ok)
+			continue;
+		if (v[i].after_prev && (i == 0 || !v[i - 1].ok)) {
+			put_fail(tmpdirfd, &v[i], "not stored: %s",
+			    i == 0 ? "nothing before it" : v[i - 1].err);
+			continue;
+		}
+		put_temp(tname, sizeof(tname), &v[i]);
+		rc = v[i].replace ? renameat(tmpdirfd, tname, queuedirfd, v[i].name) :
+		    renameat2(tmpdirfd, tname, queuedirfd, v[i].name, RENAME_NOREPLACE);
+		if (rc == -1) {
+			put_fail(tmpdirfd, &v[i], "tmp/%s -> queue/%s: rename: %s", tname,
+			    v[i].name, strerror(errno));
+			continue;
+		}
+		moved++;
+	}
+	return moved > 0 ? fsutil_fsync_dirfd(queuedirfd, "queue", err, errlen) : 0;
+}
+
+/* Store a group of files with one sync (see queue.h). */
+int
+queue_put_group(int tmpdirfd, int queuedirfd, struct queue_put *v, size_t n,
+    char *err, size_t errlen)
+{
+	char tname[ID_LEN + 16];
+	struct iovec iov;
+	size_t i, written = 0;
+
+	for (i = 0; i < n; i++) {
+		v[i].ok = false;
+		v[i].err[0] = '\0';
+		if (v[i].after_prev && (i == 0 || !v[i - 1].ok)) {
+			snprintf(v[i].err, sizeof(v[i].err), "not stored: %s",
+			    i == 0 ? "nothing before it" : v[i - 1].err);
+			continue;
+		}
+		put_temp(tname, sizeof(tname), &v[i]);
+		(void)unlinkat(tmpdirfd, tname, 0);	/* left by a crash */
+		iov.iov_base = (void *)(uintptr_t)v[i].text;
+		iov.iov_len = v[i].len;
+		if (fsutil_write_new(tmpdirfd, tname, &iov, 1, false, v[i].err,
+		    sizeof(v[i].err)) == 0) {
+			v[i].ok = true;
+			written++;
+		}
+	}
+	if (written == 0)
+		return 0;
+	if (syncfs(tmpdirfd) == -1) {
+		snprintf(err, errlen, "tmp: syncfs: %s", strerror(errno));
+		goto fail;
+	}
+	if (put_publish(tmpdirfd, queuedirfd, v, n, ".msg", err, errlen) == -1 ||
+	    put_publish(tmpdirfd, queuedirfd, v, n, ".env", err, errlen) == -1)
+		goto fail;
+	return 0;
+fail:
+	for (i = 0; i < n; i++)
+		put_fail(tmpdirfd, &v[i], "%s", err);
 	return -1;
 }
 

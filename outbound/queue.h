@@ -95,6 +95,38 @@ int queue_entry_create_id(int tmpdirfd, int queuedirfd, const char *id,
     const char *msg, size_t msglen, int64_t now, bool sync,
     struct queue_entry *e, char *err, size_t errlen);
 
+/* The .env text of a new message (every recipient pending, created =
+ * next_attempt = now), for a queue_put of a new entry. */
+char *queue_env_new(const char *id, const char *sender, const char *const *rcpts,
+    size_t nrcpts, size_t msglen, int64_t now, size_t *lenp);
+
+/*
+ * A group store, for the daemon's disk worker: each put's text becomes
+ * queue/<name> (a new .msg, a new .env, or with replace a .env replacing
+ * the old one).  Every text is written under tmp/ with no sync of its
+ * own; one syncfs(2) makes them all durable; then the .msg files are
+ * renamed into queue/ and queue/ fsynced, then the .env files likewise,
+ * so a .env never reaches the disk before its .msg.  A put with
+ * after_prev is dropped when the put before it failed (a new entry's
+ * .env after its .msg; a deferred message's .env after its DSN).  Each
+ * put's ok and err tell its fate.  The names in one group must differ.
+ * 0, or -1 with err when the group
+ * itself could not be made durable (then no put is ok).
+ */
+struct queue_put {
+	char name[ID_LEN + 8];	/* "<id>.msg" or "<id>.env" */
+	const char *text;
+	size_t len;
+	bool replace;		/* may replace an existing file */
+	bool after_prev;
+	bool ok;
+	char err[256];
+};
+int queue_put_group(int tmpdirfd, int queuedirfd, struct queue_put *v, size_t n,
+    char *err, size_t errlen);
+/* 1 when name (in tmp/) is a temporary file of queue_put_group(). */
+int queue_put_is_temp(const char *name);
+
 /* Call fn for every queued id (every *.env), in no particular order; a
  * non-zero return from fn stops the walk and is returned. */
 int queue_foreach(int queuedirfd, int (*fn)(void *arg, const char *id),

@@ -14,9 +14,13 @@
  * Pickup files and control requests are noticed by inotify and by a
  * periodic scan.  Pickups are claimed in batches without fsync and made
  * durable by one group commit per batch (pickup_batch_commit, in a thread
- * of its own while the next batch is claimed) before any delivery.  A
- * state update is a new .env, fsynced, renamed over the old one; the
- * renames and removals of one loop iteration share one fsync of queue/.
+ * of its own while the next batch is claimed) before any delivery.  State
+ * updates (a deferred message's new .env, a DSN to queue) go to that
+ * thread too, and all those waiting are stored with one sync
+ * (queue_put_group); removals go to the reaper threads.  The event loop
+ * waits for the disk only for a control request (which reads the spool
+ * after every update handed over is stored) or when the worker is not
+ * running (start-up, shutdown).
  *
  * It must not know about sockets, TLS or SMTP syntax (relay.c does).
  */
@@ -103,6 +107,33 @@ struct sched_conn {
 	struct sched_conn *prev, *next;
 };
 
+/*
+ * A state update for the disk worker (one queue_put_group() for all the
+ * updates waiting): a deferred message's new .env, a DSN to queue, or
+ * both (a "delayed" notice, then the .env that says it went out).  The
+ * message is out of the heap while its update is on the way; once the
+ * update is durable the loop schedules it again, or removes it (bounced:
+ * its DSN is queued).  If the DSN could not be stored, the fallback .env
+ * (the state without that DSN) is stored instead and the message is
+ * retried: nothing is lost and the notice is tried again.
+ */
+struct sched_store {
+	struct sched_store *next;
+	char id[ID_LEN + 1];		/* the message */
+	int64_t next_attempt, created;	/* its heap item once stored */
+	bool remove;			/* remove it once the DSN is stored */
+	size_t ndelivered, nfailed;	/* for the "done" line */
+	const char *dsn_kind;		/* "failed", "delayed", or NULL: no DSN */
+	char dsn_id[ID_LEN + 1];
+	int64_t dsn_created;
+	char *dsn_to;
+	char *fallback;			/* the .env to store when the DSN fails */
+	size_t fallback_len;
+	struct queue_put put[3];	/* [DSN .msg, DSN .env,] the message's .env */
+	char *text[3];			/* owned texts of put[] */
+	size_t nput;
+};
+
 struct sched {
 	struct event_base *base;
 	struct evdns_base *dns;
@@ -124,6 +155,7 @@ struct sched {
 	struct sched_delivery *fresh, *fresh_tail;	/* picked up, not yet sent */
 	size_t nfresh;
 	bool dirty;			/* queue/ changed since the last commit */
+	size_t nstoring;		/* messages whose update is with the worker */
 	int inofd, wd_pickup, wd_control;
 	struct event *ev_ino, *ev_scan, *ev_timer, *ev_dispatch, *ev_worker;
 	struct event *ev_commit, *ev_status, *ev_grace, *ev_stopped, *ev_spill;
@@ -138,8 +170,9 @@ struct sched {
  * a committer thread that makes each batch durable (pickup_batch_commit:
  * one syncfs) while the claimer goes on with the next one and then hands
  * the new entries (with their message in memory) back through an
- * eventfd, and reaper threads that remove finished messages.  The event
- * loop itself does only network and scheduling.
+ * eventfd, and that also stores state updates in groups (struct
+ * sched_store); and reaper threads that remove finished messages.  The
+ * event loop itself does only network and scheduling.
  */
 struct sched_worker {
 	pthread_t claimer, committer, reapers[SCHED_REAPERS];
@@ -163,6 +196,10 @@ struct sched_worker {
 	struct pickup_batch *batch;	/* its claims */
 	bool committing;		/* the committer holds a batch */
 	struct sched_delivery *done, *done_tail;	/* claimed and durable */
+	struct sched_store *stores, *stores_tail;	/* updates to store */
+	struct sched_store *stored, *stored_tail;	/* stored, for the loop */
+	bool storing;			/* the committer holds updates */
+	pthread_cond_t scond;		/* signalled when updates are stored */
 	size_t outstanding;		/* claimed, not yet taken for sending */
 	size_t outbytes;		/* their bodies held in memory */
 };
@@ -392,39 +429,6 @@ sched_read_headers(struct sched *s, const struct sched_delivery *d, size_t *lenp
 	return buf;
 }
 
-/* Queue a DSN of kind for d to its sender, from <>.  0 (also when there
- * is nothing to report), or -1 when it could not be queued. */
-static int
-sched_notify(struct sched *s, struct sched_delivery *d, enum dsn_kind kind, int64_t now)
-{
-	struct queue_entry ne;
-	const char *rcpt = d->e.sender;
-	char *hdr, *msg, err[512];
-	size_t hlen, len;
-	int rc;
-
-	hdr = sched_read_headers(s, d, &hlen);
-	msg = dsn_build_until(&d->e, kind, s->cfg->hostname, hdr, hlen, now,
-	    d->e.created + (int64_t)s->cfg->max_queue_lifetime, &len);
-	free(hdr);
-	if (msg == NULL)
-		return 0;
-	rc = queue_entry_create(s->tmpfd, s->dirs.queue, "", &rcpt, 1, msg, len, now,
-	    true, &ne, err, sizeof(err));
-	free(msg);
-	if (rc == -1) {
-		log_warnx("dsn orig=%s kind=%s status=error: %s", d->e.id,
-		    kind == DSN_FAILED ? "failed" : "delayed", err);
-		return -1;
-	}
-	log_info("dsn id=%s orig=%s kind=%s to=<%s>", ne.id, d->e.id,
-	    kind == DSN_FAILED ? "failed" : "delayed", d->e.sender);
-	sched_push(s, ne.id, ne.next_attempt, ne.created);
-	queue_entry_free(&ne);
-	sched_kick(s);
-	return 0;
-}
-
 /* Past max_queue_lifetime: every pending recipient fails. */
 static void
 sched_expire(struct sched *s, struct sched_delivery *d, int64_t now)
@@ -481,14 +485,182 @@ sched_remove(struct sched *s, const char *id)
 	sched_note_dirty(s);
 }
 
-/* Store a message that is still pending and put it back in the heap. */
-static void
-sched_requeue(struct sched *s, struct sched_delivery *d, int64_t now)
+/* A new update for message e (its heap item: created, no time yet). */
+static struct sched_store *
+sched_store_new(const struct queue_entry *e)
 {
-	struct queue_entry *e = &d->e;
+	struct sched_store *st = xcalloc(1, sizeof(*st));
+
+	util_strlcpy(st->id, e->id, sizeof(st->id));
+	st->created = e->created;
+	return st;
+}
+
+/* Free an update and every text it owns. */
+static void
+sched_store_free(struct sched_store *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->nput; i++)
+		free(st->text[i]);
+	free(st->fallback);
+	free(st->dsn_to);
+	free(st);
+}
+
+/* Add queue/<id>.<ext> with text (owned from now on) to an update. */
+static void
+sched_store_put(struct sched_store *st, const char *id, const char *ext, char *text,
+    size_t len, bool replace)
+{
+	struct queue_put *p = &st->put[st->nput];
+
+	snprintf(p->name, sizeof(p->name), "%s.%s", id, ext);
+	p->text = st->text[st->nput] = text;
+	p->len = len;
+	p->replace = replace;
+	p->after_prev = st->nput > 0;	/* nothing of an update without what precedes */
+	st->nput++;
+}
+
+/* Add the message's .env, as e says now, to an update. */
+static void
+sched_store_env(struct sched_store *st, const struct queue_entry *e)
+{
+	size_t len;
+	char *text = queue_env_format(e, &len);
+
+	sched_store_put(st, e->id, "env", text, len, true);
+}
+
+/* Add a DSN of kind for d to its sender, from <>, to an update: 0, or 1
+ * when there is nothing to report. */
+static int
+sched_store_dsn(struct sched *s, struct sched_store *st, struct sched_delivery *d,
+    enum dsn_kind kind, int64_t now)
+{
+	const char *rcpt = d->e.sender;
+	char *hdr, *msg, *env;
+	size_t hlen, len, envlen;
+
+	hdr = sched_read_headers(s, d, &hlen);
+	msg = dsn_build_until(&d->e, kind, s->cfg->hostname, hdr, hlen, now,
+	    d->e.created + (int64_t)s->cfg->max_queue_lifetime, &len);
+	free(hdr);
+	if (msg == NULL)
+		return 1;
+	id_generate(st->dsn_id);
+	env = queue_env_new(st->dsn_id, "", &rcpt, 1, len, now, &envlen);
+	sched_store_put(st, st->dsn_id, "msg", msg, len, false);
+	sched_store_put(st, st->dsn_id, "env", env, envlen, false);
+	st->dsn_kind = kind == DSN_FAILED ? "failed" : "delayed";
+	st->dsn_created = now;
+	st->dsn_to = xstrdup(d->e.sender);
+	return 0;
+}
+
+/*
+ * Store a list of updates as one group (one syncfs, one fsync of queue/
+ * per kind of file): the worker's committer thread, or the loop itself
+ * when the worker is not running.
+ */
+static void
+sched_store_run(const struct pickup_dirs *dirs, struct sched_store *list)
+{
+	struct queue_put *v;
+	struct sched_store *st;
+	char err[512];
+	size_t n = 0, i;
+
+	for (st = list; st != NULL; st = st->next)
+		n += st->nput;
+	if (n == 0)
+		return;
+	v = xcalloc(n, sizeof(*v));
+	n = 0;
+	for (st = list; st != NULL; st = st->next)
+		for (i = 0; i < st->nput; i++)
+			v[n++] = st->put[i];
+	if (queue_put_group(dirs->tmp, dirs->queue, v, n, err, sizeof(err)) == -1)
+		log_warnx("queue: store: %s", err);
+	n = 0;
+	for (st = list; st != NULL; st = st->next)
+		for (i = 0; i < st->nput; i++)
+			st->put[i] = v[n++];
+	free(v);
+}
+
+static void sched_store_done(struct sched *s, struct sched_store *st);
+
+/* Hand an update to the worker (the loop stores it at once when the
+ * worker is not running). */
+static void
+sched_store_submit(struct sched *s, struct sched_store *st)
+{
+	struct sched_worker *w = s->w;
+
+	s->nstoring++;
+	if (w == NULL || !w->started) {
+		sched_store_run(&s->dirs, st);
+		sched_store_done(s, st);
+		return;
+	}
+	pthread_mutex_lock(&w->lock);
+	if (w->stores_tail != NULL)
+		w->stores_tail->next = st;
+	else
+		w->stores = st;
+	w->stores_tail = st;
+	pthread_cond_signal(&w->ccond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Loop side: an update is stored (or failed): schedule, remove, retry. */
+static void
+sched_store_done(struct sched *s, struct sched_store *st)
+{
+	struct queue_put *last = &st->put[st->nput - 1];
+	struct sched_store *again;
+
+	s->nstoring--;
+	if (st->dsn_kind != NULL && st->put[1].ok) {
+		log_info("dsn id=%s orig=%s kind=%s to=<%s>", st->dsn_id, st->id,
+		    st->dsn_kind, st->dsn_to);
+		sched_push(s, st->dsn_id, st->dsn_created, st->dsn_created);
+	} else if (st->dsn_kind != NULL) {
+		log_warnx("dsn orig=%s kind=%s status=error: %s", st->id, st->dsn_kind,
+		    st->put[0].ok ? st->put[1].err : st->put[0].err);
+		/* store the state without that DSN instead; it is tried again */
+		again = xcalloc(1, sizeof(*again));
+		util_strlcpy(again->id, st->id, sizeof(again->id));
+		again->created = st->created;
+		again->next_attempt = st->next_attempt;
+		sched_store_put(again, st->id, "env", st->fallback, st->fallback_len, true);
+		st->fallback = NULL;
+		sched_store_free(st);
+		sched_store_submit(s, again);
+		return;
+	}
+	if (st->remove) {
+		log_info("done id=%s delivered=%zu failed=%zu", st->id, st->ndelivered,
+		    st->nfailed);
+		sched_remove(s, st->id);
+	} else {
+		if (!last->ok)
+			log_warnx("queue id=%s: store: %s", st->id, last->err);
+		sched_push(s, st->id, st->next_attempt, st->created);
+	}
+	sched_store_free(st);
+	sched_kick(s);
+}
+
+/* When a message that is still pending is tried next (sets e's). */
+static int64_t
+sched_next_attempt(struct sched *s, struct queue_entry *e, int64_t now)
+{
 	const struct outbound_config *cfg = s->cfg;
 	int64_t next, limit;
-	char err[512];
 
 	next = now + sched_backoff(s, e->attempts ? e->attempts : 1);
 	limit = e->created + (int64_t)cfg->max_queue_lifetime;
@@ -499,39 +671,56 @@ sched_requeue(struct sched *s, struct sched_delivery *d, int64_t now)
 	    next > limit)
 		next = limit;
 	e->next_attempt = next;
-	if (queue_entry_store(s->tmpfd, s->dirs.queue, e, false, err, sizeof(err)) == -1)
-		log_warnx("queue id=%s: store: %s", e->id, err);
-	else
-		sched_note_dirty(s);
-	sched_push(s, e->id, next, e->created);
+	return next;
 }
 
-/* After an attempt (or instead of one): bounce, warn, remove or requeue. */
+/* Keep e's state as the .env to store should the update's DSN fail. */
+static void
+sched_store_fallback(struct sched_store *st, const struct queue_entry *e)
+{
+	st->fallback = queue_env_format(e, &st->fallback_len);
+}
+
+/*
+ * After an attempt (or instead of one): bounce, warn, remove or requeue.
+ * Every change of the spool goes to the worker as one update (see struct
+ * sched_store); the loop does not wait for the disk.
+ */
 static void
 sched_finalize(struct sched *s, struct sched_delivery *d, int64_t now)
 {
 	struct queue_entry *e = &d->e;
+	struct sched_store *st = sched_store_new(e);
 	bool warn;
 
 	sched_expire(s, d, now);
 	if (sched_count(e, QUEUE_RCPT_PENDING) == 0) {
-		if (sched_count(e, QUEUE_RCPT_FAILED) && e->sender[0] && !e->bounced) {
-			if (sched_notify(s, d, DSN_FAILED, now) == -1) {
-				sched_requeue(s, d, now);
-				return;
-			}
-			e->bounced = true;
+		st->ndelivered = sched_count(e, QUEUE_RCPT_DELIVERED);
+		st->nfailed = sched_count(e, QUEUE_RCPT_FAILED);
+		if (st->nfailed && e->sender[0] && !e->bounced &&
+		    sched_store_dsn(s, st, d, DSN_FAILED, now) == 0) {
+			st->next_attempt = sched_next_attempt(s, e, now);
+			sched_store_fallback(st, e);
+			st->remove = true;
+			sched_store_submit(s, st);
+			return;
 		}
-		log_info("done id=%s delivered=%zu failed=%zu", e->id,
-		    sched_count(e, QUEUE_RCPT_DELIVERED), sched_count(e, QUEUE_RCPT_FAILED));
+		log_info("done id=%s delivered=%zu failed=%zu", e->id, st->ndelivered,
+		    st->nfailed);
+		sched_store_free(st);
 		sched_remove(s, e->id);
 		return;
 	}
+	st->next_attempt = sched_next_attempt(s, e, now);
 	warn = s->cfg->delay_warning && !e->delay_warned && e->sender[0] &&
 	    now - e->created >= (int64_t)s->cfg->delay_warning;
-	if (warn && sched_notify(s, d, DSN_DELAYED, now) == 0)
+	if (warn) {
+		if (sched_store_dsn(s, st, d, DSN_DELAYED, now) == 0)
+			sched_store_fallback(st, e);
 		e->delay_warned = true;
-	sched_requeue(s, d, now);
+	}
+	sched_store_env(st, e);
+	sched_store_submit(s, st);
 }
 
 /* Free a delivery (unlinked from the in-flight list). */
@@ -1207,8 +1396,32 @@ sched_committer_round(struct sched_worker *w)
 	sched_worker_deliver(w, got);
 }
 
+/* Committer: store every update waiting, as one group, and hand them
+ * back to the loop. */
+static void
+sched_store_round(struct sched_worker *w)
+{
+	struct sched_store *list = w->stores, *last;
+
+	w->stores = w->stores_tail = NULL;
+	w->storing = true;
+	pthread_mutex_unlock(&w->lock);
+	sched_store_run(w->dirs, list);
+	for (last = list; last->next != NULL; last = last->next)
+		;
+	pthread_mutex_lock(&w->lock);
+	w->storing = false;
+	if (w->stored_tail != NULL)
+		w->stored_tail->next = list;
+	else
+		w->stored = list;
+	w->stored_tail = last;
+	pthread_cond_broadcast(&w->scond);
+	sched_worker_deliver(w, NULL);
+}
+
 /* The committer thread: runs until the claimer has ended and nothing is
- * left to commit. */
+ * left to commit or store. */
 static void *
 sched_committer_main(void *arg)
 {
@@ -1216,8 +1429,12 @@ sched_committer_main(void *arg)
 
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		while (w->batch == NULL && !(w->quit && w->claimer_done))
+		while (w->batch == NULL && w->stores == NULL && !(w->quit && w->claimer_done))
 			pthread_cond_wait(&w->ccond, &w->lock);
+		if (w->stores != NULL) {
+			sched_store_round(w);
+			continue;
+		}
 		if (w->batch == NULL)
 			break;
 		sched_committer_round(w);
@@ -1330,12 +1547,48 @@ sched_spill_cb(evutil_socket_t fd, short what, void *arg)
 	sched_kick(s);
 }
 
+/* Loop side: finish a list of stored updates. */
+static void
+sched_stored_apply(struct sched *s, struct sched_store *list)
+{
+	struct sched_store *st;
+
+	while ((st = list) != NULL) {
+		list = st->next;
+		st->next = NULL;
+		sched_store_done(s, st);
+	}
+}
+
+/*
+ * Loop side: wait until the worker has stored every update handed to it,
+ * and finish them.  Control requests read and change the spool directly,
+ * so they must see every update on disk and every message in the heap.
+ */
+static void
+sched_store_settle(struct sched *s)
+{
+	struct sched_worker *w = s->w;
+	struct sched_store *stored;
+
+	if (w == NULL || !w->started || s->nstoring == 0)
+		return;
+	pthread_mutex_lock(&w->lock);
+	while (w->stores != NULL || w->storing)
+		pthread_cond_wait(&w->scond, &w->lock);
+	stored = w->stored;
+	w->stored = w->stored_tail = NULL;
+	pthread_mutex_unlock(&w->lock);
+	sched_stored_apply(s, stored);
+}
+
 /* Loop side: take the worker's claimed messages and schedule them. */
 static void
 sched_worker_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sched *s = arg;
 	struct sched_delivery *got, *d;
+	struct sched_store *stored;
 	int64_t now = sched_now();
 	uint64_t v;
 
@@ -1344,7 +1597,10 @@ sched_worker_cb(evutil_socket_t fd, short what, void *arg)
 	pthread_mutex_lock(&s->w->lock);
 	got = s->w->done;
 	s->w->done = s->w->done_tail = NULL;
+	stored = s->w->stored;
+	s->w->stored = s->w->stored_tail = NULL;
 	pthread_mutex_unlock(&s->w->lock);
+	sched_stored_apply(s, stored);
 	while ((d = got) != NULL) {
 		got = d->next;
 		d->next = NULL;
@@ -1379,6 +1635,7 @@ sched_worker_new(struct sched *s, char *err, size_t errlen)
 	pthread_cond_init(&w->cond, NULL);
 	pthread_cond_init(&w->ccond, NULL);
 	pthread_cond_init(&w->rmcond, NULL);
+	pthread_cond_init(&w->scond, NULL);
 	w->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->wakefd == -1) {
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
@@ -1453,6 +1710,18 @@ sched_delivery_list_free(struct sched_delivery *d)
 	}
 }
 
+/* Free a list of updates (the worker stored them before it stopped). */
+static void
+sched_store_list_free(struct sched_store *st)
+{
+	struct sched_store *n;
+
+	for (; st != NULL; st = n) {
+		n = st->next;
+		sched_store_free(st);
+	}
+}
+
 /* Free the (stopped) worker. */
 static void
 sched_worker_free(struct sched_worker *w)
@@ -1466,6 +1735,8 @@ sched_worker_free(struct sched_worker *w)
 	free(w->names);
 	free(w->rm);
 	sched_delivery_list_free(w->done);
+	sched_store_list_free(w->stores);
+	sched_store_list_free(w->stored);
 	sched_delivery_list_free(w->tocommit);
 	pickup_batch_free(w->batch);
 	close(w->wakefd);
@@ -1473,6 +1744,7 @@ sched_worker_free(struct sched_worker *w)
 	pthread_cond_destroy(&w->cond);
 	pthread_cond_destroy(&w->ccond);
 	pthread_cond_destroy(&w->rmcond);
+	pthread_cond_destroy(&w->scond);
 	free(w);
 }
 
@@ -1488,6 +1760,7 @@ sched_control_one(struct sched *s, const char *name)
 		log_warnx("control name=%s status=bad reason=\"malformed name\"", name);
 		return;
 	}
+	sched_store_settle(s);
 	d = sched_inflight_find(s, target);
 	if (d == NULL)
 		d = sched_fresh_find(s, target);
@@ -1609,7 +1882,7 @@ sched_inotify_cb(evutil_socket_t fd, short what, void *arg)
 size_t
 sched_queue_size(const struct sched *s)
 {
-	return s->nheap + s->ninflight + s->nfresh;
+	return s->nheap + s->ninflight + s->nfresh + s->nstoring;
 }
 
 /* Age in seconds of the oldest queued message (0 when empty). */

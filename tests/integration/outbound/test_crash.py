@@ -77,10 +77,12 @@ class CrashTest(OutboundCase):
         self.assertEqual(missing, [], "%d message(s) never delivered" % len(missing))
         return len(msgs)
 
-    def test_replaced_state_is_fsynced_before_its_rename(self):
-        # a deferral rewrites queue/<id>.env: the new file must be on disk
-        # before it replaces the old one, or a crash could leave a torn
-        # state that never loads (the fault shim traces fsync and rename)
+    def test_replaced_state_is_synced_before_its_rename(self):
+        # a deferral replaces queue/<id>.env: the new file must be on disk
+        # (a syncfs or its own fsync after it was created) before it replaces
+        # the old one, or a crash could leave a torn state that never loads;
+        # and queue/ is fsynced after the rename (the fault shim traces
+        # creations, syncs and renames)
         shim = os.environ.get("SMTPGATE_SLOWFSYNC")
         if not shim or not os.path.exists(shim):
             self.skipTest("fault shim not built")
@@ -93,18 +95,31 @@ class CrashTest(OutboundCase):
         harness.wait_for(lambda: "start version=" in d.log() or not d.alive(), 10, "start")
         self.drop(message("a@example.com", ["b@example.net"], subject="grey"))
         d.wait_log(r"to=<b@example.net> .*status=deferred")
-        replace = re.compile(r"^rename (\S+/tmp/\.\d+\.\d+\.\w+\.env\.tmp) (\S+/queue/\w+\.env)$")
+        replace = re.compile(r"^rename (\S+/tmp/\S+) ((\S+/queue)/\w+\.env)$")
 
         def replacements():
             with open(trace) as f:
                 lines = f.read().splitlines()
-            return lines, [(i, m.group(1)) for i, l in enumerate(lines)
-                           for m in [replace.match(l)] if m]
+            seen, reps = set(), []
+            for i, l in enumerate(lines):
+                m = replace.match(l)
+                if m and m.group(2) in seen:	# replaces an earlier one
+                    reps.append((i, m.group(1), m.group(3)))
+                elif m:
+                    seen.add(m.group(2))
+            return lines, reps
 
         harness.wait_for(lambda: replacements()[1], 10, "the deferred state stored")
         lines, reps = replacements()
-        for i, src in reps:
-            self.assertIn("fsync " + src, lines[:i], "renamed before it was fsynced: " + src)
+        for i, src, queue in reps:
+            created = [j for j in range(i) if lines[j] == "create " + src]
+            self.assertTrue(created, "no creation traced for " + src)
+            between = lines[created[-1] + 1:i]
+            self.assertTrue(any(l.startswith("syncfs ") or l == "fsync " + src for l in between),
+                            "renamed before it was synced: %s\n%s" % (src, "\n".join(between)))
+        i, src, queue = reps[-1]
+        harness.wait_for(lambda: "fsync " + queue in replacements()[0][i + 1:], 10,
+                         "queue/ fsynced after the rename of " + src)
         self.wait_messages(fake, 1)
         self.wait_queue_empty()
         self.stop_outbound(d)

@@ -8,14 +8,24 @@
  * With SMTPGATE_NO_RENAME_NOREPLACE set, renameat2(RENAME_NOREPLACE) fails
  * with EINVAL, as on a file system that lacks it.
  *
- * With SMTPGATE_FSTRACE_FILE set, every fsync/fdatasync ("fsync PATH") and
+ * With SMTPGATE_FSTRACE_FILE set, every fsync/fdatasync ("fsync PATH"),
+ * syncfs ("syncfs PATH"), file creation by openat ("create PATH") and
  * rename ("rename OLD NEW") is appended to that file, in call order, so a
- * test can check what was made durable before it was renamed.
+ * test can check what was made durable before it was renamed.  With
+ * SMTPGATE_FSTRACE_THREADS also set, a line for a call made by the main
+ * thread (the event loop) ends in " main".
+ *
+ * With SMTPGATE_FAIL_CREATE_FILE set, creating a file (openat with
+ * O_CREAT) whose name matches the pattern in that file ("PREFIX*SUFFIX",
+ * re-read at every call; no file, no failure) fails with ENOSPC.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+/* openat and openat64 are both defined here under their own names */
+#undef _FILE_OFFSET_BITS
 #include <dlfcn.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <string.h>
@@ -86,7 +96,8 @@ fstrace(const char *what, const char *a, const char *b)
 
 	if (path == NULL)
 		return;
-	n = snprintf(line, sizeof(line), "%s %s%s%s\n", what, a, b ? " " : "", b ? b : "");
+	n = snprintf(line, sizeof(line), "%s %s%s%s%s\n", what, a, b ? " " : "", b ? b : "",
+	    getenv("SMTPGATE_FSTRACE_THREADS") && gettid() == getpid() ? " main" : "");
 	if (n <= 0 || (size_t)n >= sizeof(line))
 		return;
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
@@ -108,6 +119,18 @@ fstrace_fsync(int fd)
 		return;
 	fstrace_path(fd, NULL, p, sizeof(p));
 	fstrace("fsync", p, NULL);
+}
+
+/* Trace a call of kind what on fd, or on name in dirfd. */
+static void
+fstrace_one(const char *what, int dirfd, const char *name)
+{
+	char p[PATH_MAX];
+
+	if (getenv("SMTPGATE_FSTRACE_FILE") == NULL)
+		return;
+	fstrace_path(dirfd, name, p, sizeof(p));
+	fstrace(what, p, NULL);
 }
 
 /* Trace a rename. */
@@ -152,7 +175,82 @@ syncfs(int fd)
 	if (real == NULL)
 		real = (int (*)(int))dlsym(RTLD_NEXT, "syncfs");
 	slowfsync_delay();
+	fstrace_one("syncfs", fd, NULL);
 	return real(fd);
+}
+
+/* true when the last component of path matches the failure pattern. */
+static int
+fail_create(const char *path)
+{
+	const char *file = getenv("SMTPGATE_FAIL_CREATE_FILE");
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	char pat[256], *star;
+	size_t n, pl, sl;
+	FILE *f;
+
+	if (file == NULL || (f = fopen(file, "r")) == NULL)
+		return 0;
+	n = fread(pat, 1, sizeof(pat) - 1, f);
+	fclose(f);
+	pat[n] = '\0';
+	pat[strcspn(pat, "\n")] = '\0';
+	if ((star = strchr(pat, '*')) == NULL)
+		return pat[0] != '\0' && strcmp(base, pat) == 0;
+	*star = '\0';
+	pl = strlen(pat);
+	sl = strlen(star + 1);
+	n = strlen(base);
+	return n >= pl + sl && strncmp(base, pat, pl) == 0 &&
+	    strcmp(base + n - sl, star + 1) == 0;
+}
+
+/* openat (and its 64-bit name): files created are traced. */
+static int
+openat_traced(const char *sym, int dirfd, const char *path, int flags, mode_t mode)
+{
+	int (*real)(int, const char *, int, ...);
+	int fd;
+
+	real = (int (*)(int, const char *, int, ...))dlsym(RTLD_NEXT, sym);
+	if (real == NULL) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if ((flags & O_CREAT) && fail_create(path)) {
+		errno = ENOSPC;
+		return -1;
+	}
+	fd = real(dirfd, path, flags, mode);
+	if (fd >= 0 && (flags & O_CREAT))
+		fstrace_one("create", dirfd, path);
+	return fd;
+}
+
+/* The mode argument of an openat call (only there with O_CREAT). */
+#define OPEN_MODE(flags, mode) do {					\
+	va_list ap;							\
+	va_start(ap, flags);						\
+	mode = (flags & O_CREAT) ? (mode_t)va_arg(ap, int) : 0;	\
+	va_end(ap);							\
+} while (0)
+
+int
+openat(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode;
+
+	OPEN_MODE(flags, mode);
+	return openat_traced("openat", dirfd, path, flags, mode);
+}
+
+int
+openat64(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode;
+
+	OPEN_MODE(flags, mode);
+	return openat_traced("openat64", dirfd, path, flags, mode);
 }
 
 int

@@ -444,7 +444,13 @@ START_TEST(recover_crash)
 	if (_i == 4)
 		tspool_put(s.queue, CID ".msg", okstored, 10);
 	tspool_put(s.tmp, "env." CID, "version=1\n", 10);
+	/* a group store cut short (queue_put_group's temporary files) */
+	tspool_put(s.tmp, "put." CID ".env", "version=1\n", 10);
+	tspool_put(s.tmp, "put." CID ".msg", "x", 1);
+	tspool_put(s.tmp, "producer-writing.eml", "x", 1);
 	ck_assert_int_eq(pickup_recover(&d, 700, err, sizeof(err)), 1);
+	ck_assert(tspool_exists(s.tmp, "producer-writing.eml"));	/* not ours */
+	ck_assert_int_eq(unlinkat(s.tmp, "producer-writing.eml", 0), 0);
 	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
 	only_queued(&s, id);
 	ck_assert_str_eq(id, CID);

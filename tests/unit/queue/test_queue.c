@@ -495,6 +495,113 @@ START_TEST(spool_control_post)
 END_TEST
 
 /* The suite. */
+/* A put of queue/<id>.<ext> with text. */
+static void
+put_set(struct queue_put *p, const char *id, const char *ext, const char *text,
+    bool replace, bool after_prev)
+{
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s.%s", id, ext);
+	p->text = text;
+	p->len = strlen(text);
+	p->replace = replace;
+	p->after_prev = after_prev;
+}
+
+START_TEST(spool_put_group)
+{
+	struct tspool s;
+	struct queue_entry e, e2, l;
+	struct queue_put v[5];
+	char err[256], name[64], dsn[ID_LEN + 1], *text, *got;
+	const char *to = "from@example.com";
+	size_t len;
+
+	tspool_open(&s);
+	make_msg(&s, &e, false);
+	/* a new entry (its .msg, then its .env) and a replaced .env, one group */
+	id_generate(dsn);
+	text = queue_env_new(dsn, "", &to, 1, 6, 2000, &len);
+	ck_assert_int_eq(queue_env_parse(text, len, &l, err, sizeof(err)), 0);
+	ck_assert_str_eq(l.id, dsn);
+	ck_assert_str_eq(l.sender, "");
+	ck_assert(l.created == 2000 && l.next_attempt == 2000 && l.size == 6);
+	ck_assert_uint_eq(l.nrcpts, 1);
+	ck_assert_int_eq(l.rcpts[0].state, QUEUE_RCPT_PENDING);
+	queue_entry_free(&l);
+	e.attempts = 3;
+	e.rcpts[0].state = QUEUE_RCPT_DELIVERED;
+	char *etext = queue_env_format(&e, &len);
+	put_set(&v[0], dsn, "msg", "hello\n", false, false);
+	put_set(&v[1], dsn, "env", text, false, true);
+	put_set(&v[2], e.id, "env", etext, true, false);
+	ck_assert_int_eq(queue_put_group(s.tmp, s.queue, v, 3, err, sizeof(err)), 0);
+	ck_assert(v[0].ok && v[1].ok && v[2].ok);
+	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
+	snprintf(name, sizeof(name), "%s.msg", dsn);
+	got = tspool_get(s.queue, name, &len);
+	ck_assert_ptr_nonnull(got);
+	ck_assert_mem_eq(got, "hello\n", 6);
+	free(got);
+	ck_assert_int_eq(queue_entry_load(s.queue, dsn, &l, err, sizeof(err)), 0);
+	queue_entry_free(&l);
+	ck_assert_int_eq(queue_entry_load(s.queue, e.id, &l, err, sizeof(err)), 0);
+	assert_same(&e, &l);
+	queue_entry_free(&l);
+
+	/* a new .msg that exists already is never replaced; what depends on it
+	 * is dropped, an independent put goes on */
+	put_set(&v[0], dsn, "msg", "other\n", false, false);
+	put_set(&v[1], dsn, "env", text, false, true);
+	put_set(&v[2], e.id, "env", etext, true, true);
+	make_msg(&s, &e2, false);
+	e2.attempts = 7;
+	char *e2text = queue_env_format(&e2, &len);
+	put_set(&v[3], e2.id, "env", e2text, true, false);
+	ck_assert_int_eq(queue_put_group(s.tmp, s.queue, v, 4, err, sizeof(err)), 0);
+	ck_assert(!v[0].ok && !v[1].ok && !v[2].ok && v[3].ok);
+	ck_assert_msg(strstr(v[0].err, "File exists") != NULL, "%s", v[0].err);
+	ck_assert_msg(strstr(v[1].err, "not stored") != NULL, "%s", v[1].err);
+	ck_assert_msg(strstr(v[2].err, "not stored") != NULL, "%s", v[2].err);
+	ck_assert_int_eq(queue_entry_load(s.queue, e2.id, &l, err, sizeof(err)), 0);
+	ck_assert_uint_eq(l.attempts, 7);
+	queue_entry_free(&l);
+	queue_entry_free(&e2);
+	free(e2text);
+	got = tspool_get(s.queue, name, &len);
+	ck_assert_mem_eq(got, "hello\n", 6);
+	free(got);
+	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
+
+	/* a first put with after_prev has nothing to follow */
+	put_set(&v[0], e.id, "env", etext, true, true);
+	ck_assert_int_eq(queue_put_group(s.tmp, s.queue, v, 1, err, sizeof(err)), 0);
+	ck_assert(!v[0].ok);
+	free(text);
+	free(etext);
+	queue_entry_free(&e);
+	tspool_close(&s);
+}
+END_TEST
+
+START_TEST(spool_put_temp_names)
+{
+	char id[ID_LEN + 1], name[64];
+
+	id_generate(id);
+	snprintf(name, sizeof(name), "put.%s.msg", id);
+	ck_assert_int_eq(queue_put_is_temp(name), 1);
+	snprintf(name, sizeof(name), "put.%s.env", id);
+	ck_assert_int_eq(queue_put_is_temp(name), 1);
+	snprintf(name, sizeof(name), "put.%s.new", id);
+	ck_assert_int_eq(queue_put_is_temp(name), 0);
+	snprintf(name, sizeof(name), "put.%s.env.x", id);
+	ck_assert_int_eq(queue_put_is_temp(name), 0);
+	ck_assert_int_eq(queue_put_is_temp("put.nothex0000000000.env"), 0);
+	ck_assert_int_eq(queue_put_is_temp("producer.eml"), 0);
+}
+END_TEST
+
 static Suite *
 queue_suite(void)
 {
@@ -515,6 +622,8 @@ queue_suite(void)
 	tcase_add_test(tc, spool_foreach);
 	tcase_add_test(tc, spool_apply);
 	tcase_add_test(tc, spool_control_post);
+	tcase_add_test(tc, spool_put_group);
+	tcase_add_test(tc, spool_put_temp_names);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,127 @@
+"""it-outbound-diskwork: the event loop never waits for the disk.
+
+A deferral rewrites the message's queue/<id>.env and a bounce queues a
+DSN; both are handed to the disk worker, which stores everything waiting
+with one group sync.  The fault shim (slowfsync.so) traces every fsync,
+syncfs, creation and rename, marking the calls made by the main thread
+(the event loop), slows every sync down, and can make file creation fail.
+
+Checked here: with a slow disk, many deferrals and bounces cause no sync
+on the main thread and far fewer syncs than updates; and a DSN that cannot
+be stored leaves the bounced message queued with its state, to be bounced
+once the disk works again (nothing lost, nothing sent twice).
+"""
+
+import os
+import re
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness                  # noqa: E402
+from outbound_case import OutboundCase, message  # noqa: E402
+
+N = 40
+SYNC = re.compile(r"^(fsync|syncfs) ")
+
+
+class DiskWorkTest(OutboundCase):
+    """State updates go to the disk worker, in groups."""
+
+    def shim_env(self, **extra):
+        shim = os.environ.get("SMTPGATE_SLOWFSYNC")
+        if not shim or not os.path.exists(shim):
+            self.skipTest("fault shim not built")
+        env = dict(os.environ, LD_PRELOAD=shim, **extra)
+        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+        return env
+
+    def dsns(self, fake):
+        return [m for m in fake.snapshot()[1] if m["sender"] == ""]
+
+    def trace_lines(self, trace):
+        with open(trace) as f:
+            return f.read().splitlines()
+
+    def test_deferrals_and_bounces_never_sync_on_the_loop(self):
+        trace = self.path("fstrace")
+        slow = self.write("slow-ms", "0")
+        # the "grey" recipients get a 451 (a deferral: a new .env), the
+        # "bad" ones a 550 (a bounce: a DSN to queue, then the removal)
+        rcpt = {"bad%d@example.net" % i: "550 5.1.1 no such user" for i in range(N)}
+        rcpt.update({"grey%d@example.net" % i: "451 4.7.1 later" for i in range(N)})
+        fake = self.fake(script={"rcpt": rcpt})
+        self.configure([self.host(fake)], extra="retry_min = 3600\nretry_max = 7200\n")
+        env = self.shim_env(SMTPGATE_FSTRACE_FILE=trace, SMTPGATE_FSTRACE_THREADS="1",
+                            SMTPGATE_SLOW_FSYNC_FILE=slow)
+        d = self.start("smtpgate-outbound", self.conf, env=env)
+        harness.wait_for(lambda: "start version=" in d.log() or not d.alive(), 10, "start")
+        started = len(self.trace_lines(trace))
+        with open(slow, "w") as f:
+            f.write("30")   # every sync now waits 30 ms, like a loaded disk
+        for i in range(N):
+            self.drop(message("s%d@example.com" % i, ["grey%d@example.net" % i],
+                              subject="grey %d" % i))
+            self.drop(message("s%d@example.com" % i, ["bad%d@example.net" % i],
+                              subject="bad %d" % i))
+        harness.wait_for(lambda: d.log().count("status=deferred") >= N, 60,
+                         "%d deferrals" % N)
+        harness.wait_for(lambda: len(self.dsns(fake)) >= N, 60, "%d DSNs" % N)
+        harness.wait_for(lambda: len(self.queued()) == N, 30,
+                         "only the %d deferred messages queued" % N)
+        self.assertTrue(d.alive(), d.log())
+        lines = self.trace_lines(trace)[started:]
+        on_loop = [l for l in lines if SYNC.match(l) and l.endswith(" main")]
+        self.assertEqual(on_loop, [], "the event loop waited for the disk")
+        # 2N updates (N new .env files, N DSNs) and 2N pickups: grouped
+        syncs = [l for l in lines if SYNC.match(l)]
+        self.assertLess(len(syncs), 2 * N, "updates are not grouped:\n" + "\n".join(syncs))
+        # each deferred message's state says what happened
+        for path in self.queued():
+            with open(path) as f:
+                env_text = f.read()
+            self.assertIn("attempts=1", env_text)
+            self.assertRegex(env_text, r"451")
+        with open(slow, "w") as f:
+            f.write("0")
+        self.stop_outbound(d)
+
+    def test_dsn_that_cannot_be_stored_is_tried_again(self):
+        fail = self.write("fail-create", "put.*.msg")   # a DSN's message file
+        fake = self.fake(script={"rcpt": {"bad@example.net": "550 5.1.1 no such user"}})
+        self.configure([self.host(fake)], extra="retry_min = 3600\nretry_max = 7200\n")
+        env = self.shim_env(SMTPGATE_FAIL_CREATE_FILE=fail)
+        d = self.start("smtpgate-outbound", self.conf, env=env)
+        harness.wait_for(lambda: "start version=" in d.log() or not d.alive(), 10, "start")
+        self.drop(message("alice@example.com", ["good@example.net", "bad@example.net"],
+                          subject="partial"))
+        d.wait_log(r"dsn orig=\w+ kind=failed status=error: .*No space left on device")
+        qid = re.search(r"dsn orig=(\w+) kind=failed status=error", d.log()).group(1)
+        env_path = os.path.join(self.spool, "queue", qid + ".env")
+        # still queued, with what happened: good delivered, bad failed, not bounced
+        harness.wait_for(lambda: "attempts=1" in open(env_path).read(), 10, "the state stored")
+        state = open(env_path).read()
+        self.assertIn("bounced=0", state)
+        self.assertIn("rcpt=delivered good@example.net", state)
+        self.assertIn("rcpt=failed bad@example.net", state)
+        self.assertEqual(self.dsns(fake), [])
+        self.assertEqual(len([m for m in fake.snapshot()[1] if m["sender"]]), 1)
+        # the disk works again; an administrator retries it now
+        os.unlink(fail)
+        r = harness.run([harness.binary("smtpgate-queue"), "-c", self.conf, "retry", qid])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        harness.wait_for(lambda: self.dsns(fake), 20, "the DSN at the fake")
+        d.wait_log(r"done id=%s delivered=1 failed=1" % qid)
+        self.wait_queue_empty()
+        self.assertEqual(len(self.dsns(fake)), 1)
+        # good@ got the message once: the retry did not send it again
+        sent = [m for m in fake.snapshot()[1] if m["sender"] == "alice@example.com"]
+        self.assertEqual([m["rcpts"] for m in sent], [["good@example.net"]])
+        data = self.dsns(fake)[0]["data"].decode("utf-8", "replace")
+        self.assertRegex(data, r"Final-Recipient: rfc822;\s*bad@example.net")
+        self.stop_outbound(d)
+
+
+if __name__ == "__main__":
+    unittest.main()
