@@ -1034,6 +1034,13 @@ sched_job_done(void *arg, struct relay_job *job, const struct relay_outcome *o)
 
 	s->last_done_ms = sched_now_ms();
 	sched_inflight_del(s, d);
+	if (o->abandoned && d->deleted) {	/* the delete request still holds */
+		log_info("out id=%s status=abandoned (shutdown)", d->e.id);
+		log_info("queue id=%s status=deleted", d->e.id);
+		sched_remove(s, d->e.id);
+		sched_delivery_free(d);
+		return;
+	}
 	if (o->abandoned) {
 		log_info("out id=%s status=abandoned (shutdown); stays queued", d->e.id);
 		sched_delivery_free(d);

@@ -139,6 +139,29 @@ class DeliveryTest(OutboundCase):
         self.wait_queue_empty()
         self.stop_outbound(d)
 
+    def test_delete_of_a_hung_transaction_holds_through_shutdown(self):
+        # a delete request for a message in flight is applied when its
+        # transaction ends; abandoned at shutdown, it must still be applied
+        fake = self.fake(script={"data_end": ["hang", "250 2.0.0 ok"]})
+        d = self.start_outbound([self.host(fake)], extra="timeout_data_end = 120\n")
+        self.drop(message("a@example.com", ["b@example.net"], subject="delete in flight"))
+        m = d.wait_log(r"pickup id=(\w+)")
+        harness.wait_for(lambda: any("DATA" in c["commands"] for c in fake.snapshot()[0]),
+                         10, "DATA sent")
+        r = harness.run([harness.binary("smtpgate-queue"), "-c", self.conf, "delete", m.group(1)])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        d.wait_log(r"control verb=delete target=%s status=pending" % m.group(1))
+        self.assertEqual(d.stop(signal.SIGTERM, 30), 0, d.log())
+        self.assertIn("status=abandoned", d.log())
+        self.assertIn("queue id=%s status=deleted" % m.group(1), d.log())
+        self.assertEqual(self.queued(), [])
+        self.assertEqual(os.listdir(os.path.join(self.spool, "control")), [])
+        # and it stays gone
+        d = self.start_outbound()
+        d.wait_log(r"start version=")
+        self.assertEqual(self.queued(), [])
+        self.stop_outbound(d)
+
     def test_metrics_count_deliveries(self):
         fake = self.fake()
         port = harness.free_port()
