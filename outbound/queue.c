@@ -788,7 +788,7 @@ put_publish(int tmpdirfd, int queuedirfd, struct queue_put *v, size_t n,
 		if (nl < 4 || strcmp(v[i].name + nl - 4, ext) != 0 || !v[i].ok)
 			continue;
 		if (v[i].after_prev && (i == 0 || !v[i - 1].ok)) {
-			put_fail(tmpdirfd, &v[i], "not stored: %s",
+			put_fail(tmpdirfd, &v[i], "not stored: %.200s",
 			    i == 0 ? "nothing before it" : v[i - 1].err);
 			continue;
 		}
@@ -818,7 +818,7 @@ queue_put_group(int tmpdirfd, int queuedirfd, struct queue_put *v, size_t n,
 		v[i].ok = false;
 		v[i].err[0] = '\0';
 		if (v[i].after_prev && (i == 0 || !v[i - 1].ok)) {
-			snprintf(v[i].err, sizeof(v[i].err), "not stored: %s",
+			snprintf(v[i].err, sizeof(v[i].err), "not stored: %.200s",
 			    i == 0 ? "nothing before it" : v[i - 1].err);
 			continue;
 		}
