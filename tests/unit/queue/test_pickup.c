@@ -271,13 +271,27 @@ only_queued(const struct tspool *s, char id[ID_LEN + 1])
 	ck_assert_int_eq(tspool_count(s->queue, NULL), 2);
 }
 
+/* Assert queue/<id>.msg holds exactly want (wlen bytes). */
+static void
+assert_msg_file(const struct tspool *s, const char *id, const char *want, size_t wlen)
+{
+	char name[64], *m;
+	size_t len;
+
+	snprintf(name, sizeof(name), "%s.msg", id);
+	m = tspool_get(s->queue, name, &len);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(len, wlen);
+	ck_assert_mem_eq(m, want, len);
+	free(m);
+}
+
 /* Assert queue/<id> holds okmsg's entry. */
 static void
 assert_queued_ok(const struct tspool *s, const char *id)
 {
 	struct queue_entry e;
-	char err[256], name[64], *m;
-	size_t len;
+	char err[256];
 
 	ck_assert_int_eq(queue_entry_load(s->queue, id, &e, err, sizeof(err)), 0);
 	ck_assert_str_eq(e.sender, "a@x.org");
@@ -285,12 +299,7 @@ assert_queued_ok(const struct tspool *s, const char *id)
 	ck_assert_str_eq(e.rcpts[2].addr, "d@y.org");
 	ck_assert(e.size == sizeof(okstored) - 1);
 	queue_entry_free(&e);
-	snprintf(name, sizeof(name), "%s.msg", id);
-	m = tspool_get(s->queue, name, &len);
-	ck_assert_ptr_nonnull(m);
-	ck_assert_uint_eq(len, sizeof(okstored) - 1);
-	ck_assert_mem_eq(m, okstored, len);
-	free(m);
+	assert_msg_file(s, id, okstored, sizeof(okstored) - 1);
 }
 
 START_TEST(claim_queued)
@@ -495,8 +504,7 @@ static void
 assert_queued_raw(const struct tspool *s, const char *id, int64_t created)
 {
 	struct queue_entry e;
-	char err[256], name[64], *m;
-	size_t len;
+	char err[256];
 
 	ck_assert_int_eq(queue_entry_load(s->queue, id, &e, err, sizeof(err)), 0);
 	ck_assert_str_eq(e.sender, "a@x.org");
@@ -506,12 +514,7 @@ assert_queued_raw(const struct tspool *s, const char *id, int64_t created)
 	ck_assert(e.offset == RAWOFF);
 	ck_assert(e.created == created);
 	queue_entry_free(&e);
-	snprintf(name, sizeof(name), "%s.msg", id);
-	m = tspool_get(s->queue, name, &len);
-	ck_assert_ptr_nonnull(m);
-	ck_assert_uint_eq(len, sizeof(rawmsg) - 1);
-	ck_assert_mem_eq(m, rawmsg, len);
-	free(m);
+	assert_msg_file(s, id, rawmsg, sizeof(rawmsg) - 1);
 }
 
 START_TEST(claim_raw)
@@ -578,20 +581,14 @@ assert_queued_ok_as(const struct tspool *s, const char *id, const char *want, si
     int64_t created)
 {
 	struct queue_entry e;
-	char err[256], name[64], *m;
-	size_t len;
+	char err[256];
 
 	ck_assert_int_eq(queue_entry_load(s->queue, id, &e, err, sizeof(err)), 0);
 	ck_assert(e.offset == 0);
 	ck_assert(e.size == wlen);
 	ck_assert(e.created == created);
 	queue_entry_free(&e);
-	snprintf(name, sizeof(name), "%s.msg", id);
-	m = tspool_get(s->queue, name, &len);
-	ck_assert_ptr_nonnull(m);
-	ck_assert_uint_eq(len, wlen);
-	ck_assert_mem_eq(m, want, len);
-	free(m);
+	assert_msg_file(s, id, want, wlen);
 }
 
 /*
