@@ -122,6 +122,29 @@ class DiskWorkTest(OutboundCase):
         self.assertRegex(data, r"Final-Recipient: rfc822;\s*bad@example.net")
         self.stop_outbound(d)
 
+    def test_delay_notice_that_cannot_be_stored_is_sent_later_once(self):
+        fail = self.write("fail-create", "put.*.msg")
+        fake = self.fake(script={"rcpt": {"slow@example.net": "451 4.7.1 later"}})
+        self.configure([self.host(fake)], extra="delay_warning = 1\n")
+        env = self.shim_env(SMTPGATE_FAIL_CREATE_FILE=fail)
+        d = self.start("smtpgate-outbound", self.conf, env=env)
+        harness.wait_for(lambda: "start version=" in d.log() or not d.alive(), 10, "start")
+        self.drop(message("alice@example.com", ["slow@example.net"], subject="slowly"))
+        m = d.wait_log(r"dsn orig=(\w+) kind=delayed status=error: .*No space left", 20)
+        env_path = os.path.join(self.spool, "queue", m.group(1) + ".env")
+        harness.wait_for(lambda: "delay_warned=0" in open(env_path).read(), 10,
+                         "the state without the notice stored")
+        os.unlink(fail)
+        harness.wait_for(lambda: self.dsns(fake), 20, "the delayed DSN")
+        harness.wait_for(lambda: "delay_warned=1" in open(env_path).read(), 10,
+                         "delay_warned stored")
+        d.wait_log(r"to=<slow@example.net> .*status=deferred .*attempts=%d" %
+                   (int(re.findall(r"attempts=(\d+)", open(env_path).read())[0]) + 1), 20)
+        dsns = self.dsns(fake)
+        self.assertEqual(len(dsns), 1)
+        self.assertRegex(dsns[0]["data"].decode("utf-8", "replace"), r"Action: delayed")
+        self.stop_outbound(d)
+
 
 if __name__ == "__main__":
     unittest.main()
