@@ -942,16 +942,66 @@ apply_retry(int tmpfd, int queuefd, const char *id, char *err, size_t errlen)
 	return rc;
 }
 
-/* queue_foreach callback for "retry all"; a message gone meanwhile is fine. */
-static int
-apply_retry_cb(void *arg, const char *id)
-{
-	struct apply_ctx *c = arg;
+#define RETRY_GROUP	256	/* entries rewritten per group store */
 
-	if (apply_retry(c->tmpfd, c->queuefd, id, c->err, c->errlen) < 0 &&
-	    errno != ENOENT)
+/* Store the group of rewritten entries v[0..n) (texts freed); -1 (err)
+ * when one could not be stored. */
+static int
+apply_retry_group(struct apply_ctx *c, struct queue_put *v, size_t n)
+{
+	size_t i;
+	int rc = queue_put_group(c->tmpfd, c->queuefd, v, n, c->err, c->errlen);
+
+	for (i = 0; i < n; i++) {
+		if (rc == 0 && !v[i].ok) {
+			snprintf(c->err, c->errlen, "%s", v[i].err);
+			rc = -1;
+		}
+		free((char *)(uintptr_t)v[i].text);
+	}
+	return rc;
+}
+
+/*
+ * "retry all": every entry due now, rewritten in groups that share one
+ * sync (queue_put_group) instead of an fsync each, so a large queue is
+ * rescheduled in a moment.  A message gone meanwhile is fine.
+ */
+static int
+apply_retry_all(struct apply_ctx *c)
+{
+	struct queue_put *v = xcalloc(RETRY_GROUP, sizeof(*v));
+	char (*ids)[ID_LEN + 1] = NULL;
+	struct queue_entry e;
+	size_t i, n = 0, k = 0;
+	int rc = 0;
+
+	if (collect_ids(c->queuefd, &ids, &n, c->err, c->errlen) < 0) {
+		free(v);
 		return -1;
-	return 0;
+	}
+	for (i = 0; i < n && rc == 0; i++) {
+		if (queue_entry_load(c->queuefd, ids[i], &e, c->err, c->errlen) < 0) {
+			if (errno != ENOENT)
+				rc = -1;
+			continue;
+		}
+		e.next_attempt = 0;
+		memset(&v[k], 0, sizeof(v[k]));
+		id_name(v[k].name, sizeof(v[k].name), e.id, "env");
+		v[k].text = queue_env_format(&e, &v[k].len);
+		v[k].replace = true;
+		queue_entry_free(&e);
+		if (++k == RETRY_GROUP) {
+			rc = apply_retry_group(c, v, k);
+			k = 0;
+		}
+	}
+	if (k > 0 && apply_retry_group(c, v, k) < 0)
+		rc = -1;
+	free(ids);
+	free(v);
+	return rc;
 }
 
 /* Check verb and target of a request. */
@@ -992,7 +1042,7 @@ queue_apply(int tmpdirfd, int queuedirfd, const char *verb,
 		return 0;
 	}
 	if (strcmp(target, "all") == 0)
-		return queue_foreach(queuedirfd, apply_retry_cb, &c, err, errlen) == 0 ? 0 : -1;
+		return apply_retry_all(&c);
 	return apply_retry(tmpdirfd, queuedirfd, target, err, errlen);
 }
 

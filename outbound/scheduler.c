@@ -93,8 +93,11 @@ struct sched_delivery {
 	const char **rcpts;
 	void *map;			/* the mapped (or malloc'd) .msg */
 	size_t maplen;
-	bool owned;			/* map is malloc'd: just picked up */
-	bool postponed;			/* its pickup commit failed */
+	bool owned;			/* map is malloc'd: the message itself */
+	bool postponed;			/* its pickup commit (or load) failed */
+	bool loaded;			/* a due message the worker loaded */
+	bool gone;			/* ... found removed meanwhile */
+	bool unreadable;		/* ... whose .msg could not be read */
 	bool deleted;			/* a delete request came in meanwhile */
 	struct sched_delivery *prev, *next;
 };
@@ -156,6 +159,8 @@ struct sched {
 	size_t nfresh;
 	bool dirty;			/* queue/ changed since the last commit */
 	size_t nstoring;		/* messages whose update is with the worker */
+	size_t nloading;		/* due messages the worker is loading */
+	size_t nloaded;			/* loaded ones waiting in the fresh list */
 	int inofd, wd_pickup, wd_control;
 	struct event *ev_ino, *ev_scan, *ev_timer, *ev_dispatch, *ev_worker;
 	struct event *ev_commit, *ev_status, *ev_grace, *ev_stopped, *ev_spill;
@@ -199,7 +204,11 @@ struct sched_worker {
 	struct sched_store *stores, *stores_tail;	/* updates to store */
 	struct sched_store *stored, *stored_tail;	/* stored, for the loop */
 	bool storing;			/* the committer holds updates */
-	pthread_cond_t scond;		/* signalled when updates are stored */
+	pthread_cond_t scond;		/* signalled when updates are stored
+					   or due messages loaded */
+	struct sched_item *loads;	/* due messages to load: loads[hloads..nloads) */
+	size_t hloads, nloads, caploads;
+	bool loading;			/* the claimer holds loads */
 	size_t outstanding;		/* claimed, not yet taken for sending */
 	size_t outbytes;		/* their bodies held in memory */
 };
@@ -208,6 +217,7 @@ static void sched_kick(struct sched *s);
 static void sched_commit(struct sched *s);
 static const char *sched_body(const struct sched_delivery *d, size_t *lenp);
 static void sched_worker_remove(struct sched_worker *w, const char *id);
+static void sched_worker_collect(struct sched *s);
 
 /* Wall clock, seconds. */
 static int64_t
@@ -925,8 +935,29 @@ sched_worker_taken(struct sched_worker *w, const struct sched_delivery *d)
 	pthread_mutex_unlock(&w->lock);
 }
 
-/* Take the oldest just-picked-up message (entry and body in memory, or
- * mapped now when it was too big to keep). */
+/*
+ * A loaded due message about to be sent: what sched_prepare() checks.
+ * true when it was dealt with instead (expired, nothing pending, its
+ * message unreadable) and freed.
+ */
+static bool
+sched_loaded_settle(struct sched *s, struct sched_delivery *d)
+{
+	int64_t now = sched_now();
+
+	if (d->unreadable) {
+		d->e.attempts++;
+		sched_set_str(&d->e.last_reply, "cannot read the queued message");
+	} else if (now < d->e.created + (int64_t)s->cfg->max_queue_lifetime &&
+	    sched_count(&d->e, QUEUE_RCPT_PENDING) > 0)
+		return false;
+	sched_finalize(s, d, now);
+	sched_delivery_free(d);
+	return true;
+}
+
+/* Take the oldest message ready to send: just picked up or loaded (entry
+ * and body in memory, or mapped now when it was too big to keep). */
 static struct sched_delivery *
 sched_take_fresh(struct sched *s)
 {
@@ -940,6 +971,11 @@ sched_take_fresh(struct sched *s)
 		d->next = NULL;
 		s->nfresh--;
 		sched_worker_taken(s->w, d);
+		if (d->loaded) {
+			s->nloaded--;
+			if (!d->deleted && sched_loaded_settle(s, d))
+				continue;
+		}
 		if (!d->deleted && d->map == NULL && sched_map(s, d, err, sizeof(err)) == -1) {
 			log_warnx("queue id=%s: %s (retried later)", d->e.id, err);
 			sched_push(s, d->e.id, sched_now() + (int64_t)s->cfg->retry_min,
@@ -959,6 +995,46 @@ sched_take_fresh(struct sched *s)
 	return NULL;
 }
 
+/* How many due messages may be loading or loaded and waiting at once:
+ * enough to keep every connection busy, few enough that a stalled relay
+ * does not pull the schedule into memory. */
+static size_t
+sched_prefetch_max(const struct sched *s)
+{
+	return 2 * (size_t)s->cfg->max_connections + 2;
+}
+
+/*
+ * Hand due messages to the worker, which loads their entry and body off
+ * the event loop and returns them through the fresh list.  Their memory
+ * is reserved in the worker's budget now, so loading never waits for it.
+ */
+static void
+sched_prefetch_due(struct sched *s, int64_t now)
+{
+	struct sched_worker *w = s->w;
+	size_t n = 0;
+
+	pthread_mutex_lock(&w->lock);
+	while (!s->stopping && s->nheap > 0 && s->heap[0].next <= now &&
+	    s->nloading + s->nloaded < sched_prefetch_max(s)) {
+		if (w->hloads > 0 && w->hloads == w->nloads)
+			w->hloads = w->nloads = 0;
+		if (w->nloads == w->caploads) {
+			w->caploads = w->caploads ? w->caploads * 2 : 64;
+			w->loads = xrealloc(w->loads, w->caploads * sizeof(*w->loads));
+		}
+		w->loads[w->nloads++] = s->heap[0];
+		sched_heap_remove(s, 0);
+		w->outstanding++;
+		s->nloading++;
+		n++;
+	}
+	if (n > 0)
+		pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
 /* Pop the next due message ready for delivery, or NULL. */
 static struct sched_delivery *
 sched_take_due(struct sched *s)
@@ -967,6 +1043,11 @@ sched_take_due(struct sched *s)
 	struct sched_item it;
 	int64_t now = sched_now();
 
+	if (s->w != NULL && s->w->started) {
+		sched_prefetch_due(s, now);
+		return !s->stopping && s->fresh != NULL ? sched_take_fresh(s) : NULL;
+	}
+	/* no worker (start-up, shutdown): load here */
 	while (!s->stopping && s->nheap > 0 && s->heap[0].next <= now) {
 		it = s->heap[0];
 		sched_heap_remove(s, 0);
@@ -988,7 +1069,8 @@ sched_worker_pending(struct sched *s)
 		return false;
 	pthread_mutex_lock(&s->w->lock);
 	pending = s->w->nnames > s->w->hnames || s->w->busy || s->w->done != NULL ||
-	    s->w->tocommit != NULL || s->w->committing;
+	    s->w->tocommit != NULL || s->w->committing ||
+	    s->w->nloads > s->w->hloads || s->w->loading;
 	pthread_mutex_unlock(&s->w->lock);
 	return pending;
 }
@@ -1304,11 +1386,114 @@ sched_worker_deliver(struct sched_worker *w, struct sched_delivery *got)
 static bool
 sched_claimer_wait(struct sched_worker *w)
 {
-	while (!w->quit &&
+	while (!w->quit && w->nloads == w->hloads &&
 	    (w->nnames == w->hnames || w->noclaim || w->outstanding >= SCHED_READY_MAX ||
 	    w->outbytes >= SCHED_READY_BYTES))
 		pthread_cond_wait(&w->cond, &w->lock);
 	return !w->quit;
+}
+
+/* Worker: read queue/<id>.msg from the entry's offset into memory when it
+ * fits in budget bytes (else the loop maps it); false when unreadable. */
+static bool
+sched_worker_read(struct sched_worker *w, struct sched_delivery *d, size_t budget,
+    size_t *bytes)
+{
+	char name[ID_LEN + 8];
+	struct stat st;
+	size_t len, got = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(name, sizeof(name), "%s.msg", d->e.id);
+	if ((fd = openat(w->dirs->queue, name, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		log_warn("queue id=%s: queue/%s", d->e.id, name);
+		if (fd != -1)
+			close(fd);
+		return false;
+	}
+	if ((uint64_t)st.st_size < d->e.offset ||
+	    (len = (size_t)st.st_size - (size_t)d->e.offset) > budget) {
+		close(fd);	/* too big to hold (or odd): mapped when sent */
+		return true;
+	}
+	d->map = xmalloc(len ? len : 1);
+	while (got < len && (n = pread(fd, (char *)d->map + got, len - got,
+	    (off_t)(d->e.offset + got))) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			log_warn("queue id=%s: read queue/%s", d->e.id, name);
+			free(d->map);
+			d->map = NULL;
+			close(fd);
+			return false;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	d->maplen = got;	/* a file that shrank meanwhile is sent as it is */
+	d->owned = true;
+	*bytes = got;
+	return true;
+}
+
+/* Worker: load one due message (entry, and body when it fits). */
+static struct sched_delivery *
+sched_worker_load(struct sched_worker *w, const struct sched_item *it, size_t budget,
+    size_t *bytes)
+{
+	struct sched_delivery *d = xcalloc(1, sizeof(*d));
+	char err[512];
+
+	d->loaded = true;
+	*bytes = 0;
+	if (queue_entry_load(w->dirs->queue, it->id, &d->e, err, sizeof(err)) == -1) {
+		if (errno == ENOENT)
+			d->gone = true;
+		else {
+			log_warnx("queue id=%s: %s", it->id, err);
+			d->postponed = true;
+		}
+		queue_entry_free(&d->e);
+		memset(&d->e, 0, sizeof(d->e));
+		util_strlcpy(d->e.id, it->id, sizeof(d->e.id));
+		d->e.created = it->created;
+		return d;
+	}
+	d->unreadable = !sched_worker_read(w, d, budget, bytes);
+	return d;
+}
+
+/* Claimer: load every due message handed over, off the event loop, and
+ * pass them to the loop like claimed ones. */
+static void
+sched_loader_round(struct sched_worker *w)
+{
+	struct sched_item *items;
+	struct sched_delivery *head = NULL, **tail = &head;
+	size_t n = w->nloads - w->hloads, i, bytes, budget;
+
+	items = xmalloc(n * sizeof(*items));
+	memcpy(items, w->loads + w->hloads, n * sizeof(*items));
+	w->hloads = w->nloads = 0;
+	w->loading = true;
+	budget = w->outbytes < SCHED_READY_BYTES ? SCHED_READY_BYTES - w->outbytes : 0;
+	pthread_mutex_unlock(&w->lock);
+	for (i = 0; i < n; i++) {
+		*tail = sched_worker_load(w, &items[i], budget, &bytes);
+		tail = &(*tail)->next;
+		budget -= bytes < budget ? bytes : budget;
+		pthread_mutex_lock(&w->lock);
+		w->outbytes += bytes;
+		pthread_mutex_unlock(&w->lock);
+	}
+	free(items);
+	pthread_mutex_lock(&w->lock);
+	w->loading = false;
+	pthread_cond_broadcast(&w->scond);
+	sched_worker_deliver(w, head);
 }
 
 /* Append list to the list at *head. */
@@ -1369,6 +1554,10 @@ sched_claimer_main(void *arg)
 
 	pthread_mutex_lock(&w->lock);
 	while (sched_claimer_wait(w)) {
+		if (w->nloads > w->hloads) {
+			sched_loader_round(w);
+			continue;
+		}
 		sched_claimer_round(w, batch);
 		if (batch < SCHED_PICKUP_BATCH)
 			batch *= 2;
@@ -1535,6 +1724,7 @@ sched_spill_fresh(struct sched *s, int64_t now)
 		if (s->fresh == NULL)
 			s->fresh_tail = NULL;
 		s->nfresh--;
+		s->nloaded -= d->loaded;
 		sched_push(s, d->e.id, now, d->e.created);
 		sched_worker_taken(s->w, d);
 		sched_delivery_free(d);
@@ -1568,39 +1758,34 @@ sched_stored_apply(struct sched *s, struct sched_store *list)
 }
 
 /*
- * Loop side: wait until the worker has stored every update handed to it,
- * and finish them.  Control requests read and change the spool directly,
- * so they must see every update on disk and every message in the heap.
+ * Loop side: wait until the worker has stored every update and loaded
+ * every due message handed to it, and take them.  Control requests read
+ * and change the spool directly, so they must see every update on disk
+ * and find every message in the heap, in flight or in the fresh list.
  */
 static void
-sched_store_settle(struct sched *s)
+sched_worker_settle(struct sched *s)
 {
 	struct sched_worker *w = s->w;
-	struct sched_store *stored;
 
-	if (w == NULL || !w->started || s->nstoring == 0)
+	if (w == NULL || !w->started || (s->nstoring == 0 && s->nloading == 0))
 		return;
 	pthread_mutex_lock(&w->lock);
-	while (w->stores != NULL || w->storing)
+	while (w->stores != NULL || w->storing || w->nloads > w->hloads || w->loading)
 		pthread_cond_wait(&w->scond, &w->lock);
-	stored = w->stored;
-	w->stored = w->stored_tail = NULL;
 	pthread_mutex_unlock(&w->lock);
-	sched_stored_apply(s, stored);
+	sched_worker_collect(s);
 }
 
-/* Loop side: take the worker's claimed messages and schedule them. */
+/* Loop side: take what the worker has finished (claimed or loaded
+ * messages, stored updates) and schedule it. */
 static void
-sched_worker_cb(evutil_socket_t fd, short what, void *arg)
+sched_worker_collect(struct sched *s)
 {
-	struct sched *s = arg;
 	struct sched_delivery *got, *d;
 	struct sched_store *stored;
 	int64_t now = sched_now();
-	uint64_t v;
 
-	if (read(fd, &v, sizeof(v)) == -1 && errno != EAGAIN)
-		log_warn("scheduler: eventfd read");
 	pthread_mutex_lock(&s->w->lock);
 	got = s->w->done;
 	s->w->done = s->w->done_tail = NULL;
@@ -1612,6 +1797,13 @@ sched_worker_cb(evutil_socket_t fd, short what, void *arg)
 		got = d->next;
 		d->next = NULL;
 		d->s = s;
+		if (d->loaded)
+			s->nloading--;
+		if (d->gone) {		/* removed meanwhile (smtpgate-queue delete) */
+			sched_worker_taken(s->w, d);
+			sched_delivery_free(d);
+			continue;
+		}
 		if (d->postponed || s->stopping) {
 			sched_push(s, d->e.id, now + (d->postponed ? s->w->retry_min : 0),
 			    d->e.created);
@@ -1625,9 +1817,21 @@ sched_worker_cb(evutil_socket_t fd, short what, void *arg)
 			s->fresh = d;
 		s->fresh_tail = d;
 		s->nfresh++;
+		s->nloaded += d->loaded;
 	}
 	sched_spill_fresh(s, now);
 	sched_kick(s);
+}
+
+/* eventfd readable: the worker has finished something. */
+static void
+sched_worker_cb(evutil_socket_t fd, short what, void *arg)
+{
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) == -1 && errno != EAGAIN)
+		log_warn("scheduler: eventfd read");
+	sched_worker_collect(arg);
 }
 
 /* Create the worker (not started). */
@@ -1741,6 +1945,7 @@ sched_worker_free(struct sched_worker *w)
 		free(w->names[i]);
 	free(w->names);
 	free(w->rm);
+	free(w->loads);
 	sched_delivery_list_free(w->done);
 	sched_store_list_free(w->stores);
 	sched_store_list_free(w->stored);
@@ -1767,7 +1972,7 @@ sched_control_one(struct sched *s, const char *name)
 		log_warnx("control name=%s status=bad reason=\"malformed name\"", name);
 		return;
 	}
-	sched_store_settle(s);
+	sched_worker_settle(s);
 	d = sched_inflight_find(s, target);
 	if (d == NULL)
 		d = sched_fresh_find(s, target);
@@ -1889,7 +2094,7 @@ sched_inotify_cb(evutil_socket_t fd, short what, void *arg)
 size_t
 sched_queue_size(const struct sched *s)
 {
-	return s->nheap + s->ninflight + s->nfresh + s->nstoring;
+	return s->nheap + s->ninflight + s->nfresh + s->nstoring + s->nloading;
 }
 
 /* Age in seconds of the oldest queued message (0 when empty). */

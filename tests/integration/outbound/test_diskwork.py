@@ -100,8 +100,8 @@ class DiskWorkTest(OutboundCase):
         qid = re.search(r"dsn orig=(\w+) kind=failed status=error", d.log()).group(1)
         env_path = os.path.join(self.spool, "queue", qid + ".env")
         # still queued, with what happened: good delivered, bad failed, not bounced
-        harness.wait_for(lambda: "attempts=1" in open(env_path).read(), 10, "the state stored")
-        state = open(env_path).read()
+        harness.wait_for(lambda: "attempts=1" in self.read(env_path), 10, "the state stored")
+        state = self.read(env_path)
         self.assertIn("bounced=0", state)
         self.assertIn("rcpt=delivered good@example.net", state)
         self.assertIn("rcpt=failed bad@example.net", state)
@@ -132,19 +132,67 @@ class DiskWorkTest(OutboundCase):
         self.drop(message("alice@example.com", ["slow@example.net"], subject="slowly"))
         m = d.wait_log(r"dsn orig=(\w+) kind=delayed status=error: .*No space left", 20)
         env_path = os.path.join(self.spool, "queue", m.group(1) + ".env")
-        harness.wait_for(lambda: "delay_warned=0" in open(env_path).read(), 10,
+        harness.wait_for(lambda: "delay_warned=0" in self.read(env_path), 10,
                          "the state without the notice stored")
         os.unlink(fail)
         harness.wait_for(lambda: self.dsns(fake), 20, "the delayed DSN")
-        harness.wait_for(lambda: "delay_warned=1" in open(env_path).read(), 10,
+        harness.wait_for(lambda: "delay_warned=1" in self.read(env_path), 10,
                          "delay_warned stored")
         d.wait_log(r"to=<slow@example.net> .*status=deferred .*attempts=%d" %
-                   (int(re.findall(r"attempts=(\d+)", open(env_path).read())[0]) + 1), 20)
+                   (int(re.findall(r"attempts=(\d+)", self.read(env_path))[0]) + 1), 20)
         dsns = self.dsns(fake)
         self.assertEqual(len(dsns), 1)
         self.assertRegex(dsns[0]["data"].decode("utf-8", "replace"), r"Action: delayed")
         self.stop_outbound(d)
 
+    def test_retries_are_loaded_off_the_loop(self):
+        # deferred messages come due again: their entry and message are
+        # read by the worker, not by the event loop
+        trace = self.path("fstrace")
+        rcpt = {"r%d@example.net" % i: ["451 4.7.1 later", "250 2.0.0 ok"] for i in range(N)}
+        fake = self.fake(script={"rcpt": rcpt})
+        self.configure([self.host(fake)])
+        env = self.shim_env(SMTPGATE_FSTRACE_FILE=trace, SMTPGATE_FSTRACE_THREADS="1",
+                            SMTPGATE_FSTRACE_OPENS="1")
+        d = self.start("smtpgate-outbound", self.conf, env=env)
+        harness.wait_for(lambda: "start version=" in d.log() or not d.alive(), 10, "start")
+        started = len(self.trace_lines(trace))
+        for i in range(N):
+            self.drop(message("s%d@example.com" % i, ["r%d@example.net" % i],
+                              subject="retry %d" % i))
+        harness.wait_for(lambda: d.log().count("status=deferred") >= N, 30, "%d deferrals" % N)
+        self.wait_messages(fake, N, 30)
+        self.wait_queue_empty()
+        self.assertEqual(d.log().count("status=sent"), N)
+        lines = self.trace_lines(trace)[started:]
+        queue = os.path.join(self.spool, "queue") + "/"
+        reads = [l for l in lines if l.startswith("open " + queue)]
+        self.assertGreaterEqual(len(reads), N, "the retries' files were never opened?")
+        on_loop = [l for l in reads if l.endswith(" main")]
+        self.assertEqual(on_loop, [], "the event loop read the queue")
+        self.stop_outbound(d)
+
+    def test_entry_whose_message_cannot_be_read_is_deferred(self):
+        # a queued message whose .msg vanished under the running daemon:
+        # the attempt fails with a clear reply, counted and stored, and the
+        # message stays queued (no crash, no loop)
+        fake = self.fake(script={"rcpt": {"b@example.net": "451 4.7.1 later"}})
+        d = self.start_outbound([self.host(fake)])
+        self.drop(message("alice@example.com", ["b@example.net"], subject="lost body"))
+        qid = d.wait_log(r"out id=(\w+) to=<b@example.net> .*status=deferred").group(1)
+        os.unlink(os.path.join(self.spool, "queue", qid + ".msg"))   # retried in a second
+        d.wait_log(r"queue id=%s: queue/%s\.msg: No such file" % (qid, qid), 20)
+        env_path = os.path.join(self.spool, "queue", qid + ".env")
+        harness.wait_for(lambda: "cannot read the queued message" in self.read(env_path), 10,
+                         "the failed attempt stored")
+        self.assertRegex(self.read(env_path), r"attempts=[2-9]")
+        self.assertTrue(d.alive(), d.log())
+        self.assertEqual(fake.message_count(), 0)
+        self.stop_outbound(d)
+
+    def read(self, path):
+        with open(path) as f:
+            return f.read()
 
 if __name__ == "__main__":
     unittest.main()

@@ -13,7 +13,8 @@
  * rename ("rename OLD NEW") is appended to that file, in call order, so a
  * test can check what was made durable before it was renamed.  With
  * SMTPGATE_FSTRACE_THREADS also set, a line for a call made by the main
- * thread (the event loop) ends in " main".
+ * thread (the event loop) ends in " main".  With SMTPGATE_FSTRACE_OPENS
+ * set, every other openat is traced too ("open PATH").
  *
  * With SMTPGATE_FAIL_CREATE_FILE set, creating a file (openat with
  * O_CREAT) whose name matches the pattern in that file ("PREFIX*SUFFIX",
@@ -224,6 +225,8 @@ openat_traced(const char *sym, int dirfd, const char *path, int flags, mode_t mo
 	fd = real(dirfd, path, flags, mode);
 	if (fd >= 0 && (flags & O_CREAT))
 		fstrace_one("create", dirfd, path);
+	else if (fd >= 0 && getenv("SMTPGATE_FSTRACE_OPENS") != NULL)
+		fstrace_one("open", dirfd, path);
 	return fd;
 }
 

@@ -495,6 +495,39 @@ START_TEST(spool_control_post)
 END_TEST
 
 /* The suite. */
+/* "retry all" over more entries than one group store: every entry due,
+ * everything else kept. */
+START_TEST(spool_apply_retry_all_groups)
+{
+	enum { N = 600 };
+	struct tspool s;
+	struct queue_entry e, l;
+	char err[256], (*ids)[ID_LEN + 1] = calloc(N, ID_LEN + 1);
+	int i;
+
+	tspool_open(&s);
+	for (i = 0; i < N; i++) {
+		make_msg(&s, &e, false);
+		e.attempts = (unsigned)i;
+		e.next_attempt = 5000 + i;
+		ck_assert_int_eq(queue_entry_store(s.tmp, s.queue, &e, false, err, sizeof(err)), 0);
+		strcpy(ids[i], e.id);
+		queue_entry_free(&e);
+	}
+	ck_assert_int_eq(queue_apply(s.tmp, s.queue, "retry", "all", err, sizeof(err)), 0);
+	for (i = 0; i < N; i++) {
+		ck_assert_int_eq(queue_entry_load(s.queue, ids[i], &l, err, sizeof(err)), 0);
+		ck_assert(l.next_attempt == 0);
+		ck_assert_uint_eq(l.attempts, (unsigned)i);
+		queue_entry_free(&l);
+	}
+	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
+	ck_assert_int_eq(tspool_count(s.queue, NULL), 2 * N);
+	free(ids);
+	tspool_close(&s);
+}
+END_TEST
+
 /* A put of queue/<id>.<ext> with text. */
 static void
 put_set(struct queue_put *p, const char *id, const char *ext, const char *text,
@@ -621,6 +654,7 @@ queue_suite(void)
 	tcase_add_test(tc, spool_create_id_exists);
 	tcase_add_test(tc, spool_foreach);
 	tcase_add_test(tc, spool_apply);
+	tcase_add_test(tc, spool_apply_retry_all_groups);
 	tcase_add_test(tc, spool_control_post);
 	tcase_add_test(tc, spool_put_group);
 	tcase_add_test(tc, spool_put_temp_names);
