@@ -1015,6 +1015,9 @@ sched_prefetch_due(struct sched *s, int64_t now)
 	struct sched_worker *w = s->w;
 	size_t n = 0;
 
+	if (s->stopping || s->nheap == 0 || s->heap[0].next > now ||
+	    s->nloading + s->nloaded >= sched_prefetch_max(s))
+		return;		/* nothing due (the common case): no lock */
 	pthread_mutex_lock(&w->lock);
 	while (!s->stopping && s->nheap > 0 && s->heap[0].next <= now &&
 	    s->nloading + s->nloaded < sched_prefetch_max(s)) {
