@@ -887,6 +887,27 @@ sched_build_job(struct sched_delivery *d)
 	m->eightbit = sched_has_8bit(d->job.body, d->job.bodylen);
 }
 
+/*
+ * A due message (loaded by the worker, or by sched_prepare) about to be
+ * sent: true when it was dealt with instead (expired, nothing pending,
+ * its message unreadable) and freed.
+ */
+static bool
+sched_due_settle(struct sched *s, struct sched_delivery *d)
+{
+	int64_t now = sched_now();
+
+	if (d->unreadable) {
+		d->e.attempts++;
+		sched_set_str(&d->e.last_reply, "cannot read the queued message");
+	} else if (now < d->e.created + (int64_t)s->cfg->max_queue_lifetime &&
+	    sched_count(&d->e, QUEUE_RCPT_PENDING) > 0)
+		return false;
+	sched_finalize(s, d, now);
+	sched_delivery_free(d);
+	return true;
+}
+
 /* Load a due message for delivery; NULL when it needs none now. */
 static struct sched_delivery *
 sched_prepare(struct sched *s, const struct sched_item *it, int64_t now)
@@ -904,20 +925,14 @@ sched_prepare(struct sched *s, const struct sched_item *it, int64_t now)
 		free(d);
 		return NULL;
 	}
-	if (now >= d->e.created + (int64_t)s->cfg->max_queue_lifetime ||
-	    sched_count(&d->e, QUEUE_RCPT_PENDING) == 0) {
-		sched_finalize(s, d, now);
-		sched_delivery_free(d);
-		return NULL;
-	}
-	if (sched_map(s, d, err, sizeof(err)) == -1) {
+	if (now < d->e.created + (int64_t)s->cfg->max_queue_lifetime &&
+	    sched_count(&d->e, QUEUE_RCPT_PENDING) > 0 &&
+	    sched_map(s, d, err, sizeof(err)) == -1) {
 		log_warnx("queue id=%s: %s", d->e.id, err);
-		d->e.attempts++;
-		sched_set_str(&d->e.last_reply, "cannot read the queued message");
-		sched_finalize(s, d, now);
-		sched_delivery_free(d);
-		return NULL;
+		d->unreadable = true;
 	}
+	if (sched_due_settle(s, d))
+		return NULL;
 	sched_build_job(d);
 	sched_inflight_add(s, d);
 	return d;
@@ -933,27 +948,6 @@ sched_worker_taken(struct sched_worker *w, const struct sched_delivery *d)
 		w->outbytes -= d->maplen;
 	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->lock);
-}
-
-/*
- * A loaded due message about to be sent: what sched_prepare() checks.
- * true when it was dealt with instead (expired, nothing pending, its
- * message unreadable) and freed.
- */
-static bool
-sched_loaded_settle(struct sched *s, struct sched_delivery *d)
-{
-	int64_t now = sched_now();
-
-	if (d->unreadable) {
-		d->e.attempts++;
-		sched_set_str(&d->e.last_reply, "cannot read the queued message");
-	} else if (now < d->e.created + (int64_t)s->cfg->max_queue_lifetime &&
-	    sched_count(&d->e, QUEUE_RCPT_PENDING) > 0)
-		return false;
-	sched_finalize(s, d, now);
-	sched_delivery_free(d);
-	return true;
 }
 
 /* Take the oldest message ready to send: just picked up or loaded (entry
@@ -973,7 +967,7 @@ sched_take_fresh(struct sched *s)
 		sched_worker_taken(s->w, d);
 		if (d->loaded) {
 			s->nloaded--;
-			if (!d->deleted && sched_loaded_settle(s, d))
+			if (!d->deleted && sched_due_settle(s, d))
 				continue;
 		}
 		if (!d->deleted && d->map == NULL && sched_map(s, d, err, sizeof(err)) == -1) {
