@@ -147,6 +147,35 @@ class CrashTest(OutboundCase):
         self.stop_outbound(d)
         self.assertGreaterEqual(got, N)
 
+    def test_kill9_during_mass_deferral(self):
+        # every message is deferred (their new states go to the disk
+        # worker in groups); SIGKILL twice in the middle of that, then the
+        # smart host accepts and everything is retried: nothing is lost,
+        # and every entry still loads
+        grey = self.fake(script={"rcpt": "451 4.7.1 try later"})
+        d = self.start_outbound([self.host(grey)], extra="max_connections = 8\n"
+                                "retry_min = 3600\nretry_max = 7200\n")
+        self.stop_outbound(d)
+        self.drop_all()
+        for target in (N // 4, N // 2):
+            d = self.start_outbound()
+            harness.wait_for(lambda: d.log().count("status=deferred") >= target or
+                             not d.alive(), 60, "%d deferrals" % target)
+            self.assertTrue(d.alive(), d.log())
+            d.kill9()
+        good = self.fake()
+        self.configure([self.host(good)], extra="max_connections = 8\n")
+        d = self.start_outbound()
+        d.wait_log(r"start version=")
+        r = harness.run([harness.binary("smtpgate-queue"), "-c", self.conf, "retry", "all"])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        harness.wait_for(lambda: self.leftovers() == ([], [], [], []), 120,
+                         "an empty spool (left: %s)" % (self.leftovers(),))
+        self.assertNotIn("cannot", d.log())
+        got = self.check_delivered(good)
+        self.stop_outbound(d)
+        self.assertGreaterEqual(got, N)
+
 
 if __name__ == "__main__":
     unittest.main()
