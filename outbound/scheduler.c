@@ -1410,9 +1410,14 @@ sched_worker_read(struct sched_worker *w, struct sched_delivery *d, size_t budge
 			close(fd);
 		return false;
 	}
-	if ((uint64_t)st.st_size < d->e.offset ||
-	    (len = (size_t)st.st_size - (size_t)d->e.offset) > budget) {
-		close(fd);	/* too big to hold (or odd): mapped when sent */
+	if ((uint64_t)st.st_size < d->e.offset) {
+		log_warnx("queue id=%s: queue/%s: shorter than its offset %" PRIu64,
+		    d->e.id, name, d->e.offset);
+		close(fd);
+		return false;
+	}
+	if ((len = (size_t)st.st_size - (size_t)d->e.offset) > budget) {
+		close(fd);	/* too big to hold: mapped when sent */
 		return true;
 	}
 	d->map = xmalloc(len ? len : 1);
@@ -1453,9 +1458,7 @@ sched_worker_load(struct sched_worker *w, const struct sched_item *it, size_t bu
 			log_warnx("queue id=%s: %s", it->id, err);
 			d->postponed = true;
 		}
-		queue_entry_free(&d->e);
-		memset(&d->e, 0, sizeof(d->e));
-		util_strlcpy(d->e.id, it->id, sizeof(d->e.id));
+		util_strlcpy(d->e.id, it->id, sizeof(d->e.id));	/* e is empty */
 		d->e.created = it->created;
 		return d;
 	}

@@ -172,16 +172,16 @@ class DiskWorkTest(OutboundCase):
         self.assertEqual(on_loop, [], "the event loop read the queue")
         self.stop_outbound(d)
 
-    def test_entry_whose_message_cannot_be_read_is_deferred(self):
-        # a queued message whose .msg vanished under the running daemon:
+    def unreadable_message(self, spoil, logged):
+        # a queued message whose .msg is spoiled under the running daemon:
         # the attempt fails with a clear reply, counted and stored, and the
-        # message stays queued (no crash, no loop)
+        # message stays queued (no crash, no loop, nothing sent)
         fake = self.fake(script={"rcpt": {"b@example.net": "451 4.7.1 later"}})
         d = self.start_outbound([self.host(fake)])
         self.drop(message("alice@example.com", ["b@example.net"], subject="lost body"))
         qid = d.wait_log(r"out id=(\w+) to=<b@example.net> .*status=deferred").group(1)
-        os.unlink(os.path.join(self.spool, "queue", qid + ".msg"))   # retried in a second
-        d.wait_log(r"queue id=%s: queue/%s\.msg: No such file" % (qid, qid), 20)
+        spoil(os.path.join(self.spool, "queue", qid + ".msg"))    # retried in a second
+        d.wait_log(r"queue id=%s: queue/%s\.msg: %s" % (qid, qid, logged), 20)
         env_path = os.path.join(self.spool, "queue", qid + ".env")
         harness.wait_for(lambda: "cannot read the queued message" in self.read(env_path), 10,
                          "the failed attempt stored")
@@ -189,6 +189,13 @@ class DiskWorkTest(OutboundCase):
         self.assertTrue(d.alive(), d.log())
         self.assertEqual(fake.message_count(), 0)
         self.stop_outbound(d)
+
+    def test_entry_whose_message_vanished_is_deferred(self):
+        self.unreadable_message(os.unlink, "No such file")
+
+    def test_entry_whose_message_shrank_below_its_offset_is_deferred(self):
+        # the pickup file is the .msg; its envelope lines come first
+        self.unreadable_message(lambda p: os.truncate(p, 5), "shorter than its offset")
 
     def read(self, path):
         with open(path) as f:
