@@ -813,6 +813,12 @@ sched_map(struct sched *s, struct sched_delivery *d, char *err, size_t errlen)
 			close(fd);
 		return -1;
 	}
+	if ((uint64_t)st.st_size < d->e.offset) {
+		snprintf(err, errlen, "queue/%s: shorter than its offset %" PRIu64, name,
+		    d->e.offset);
+		close(fd);
+		return -1;
+	}
 	d->maplen = (size_t)st.st_size;
 	if (d->maplen > 0)
 		d->map = mmap(NULL, d->maplen, PROT_READ, MAP_PRIVATE, fd, 0);
