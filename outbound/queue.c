@@ -944,46 +944,39 @@ apply_retry(int tmpfd, int queuefd, const char *id, char *err, size_t errlen)
 
 #define RETRY_GROUP	256	/* entries rewritten per group store */
 
-/* Store the group of rewritten entries v[0..n) (texts freed); -1 (err)
- * when one could not be stored. */
-static int
-apply_retry_group(struct apply_ctx *c, struct queue_put *v, size_t n)
+/* Store the group of rewritten entries v[0..n) (texts freed); the number
+ * that could not be stored, the first reason in err when *failed was 0. */
+static size_t
+retry_group_store(int tmpdirfd, int queuedirfd, struct queue_put *v, size_t n,
+    size_t *failed, char *err, size_t errlen)
 {
-	size_t i;
-	int rc = queue_put_group(c->tmpfd, c->queuefd, v, n, c->err, c->errlen);
+	char gerr[256];
+	size_t i, bad = 0;
 
+	(void)queue_put_group(tmpdirfd, queuedirfd, v, n, gerr, sizeof(gerr));
 	for (i = 0; i < n; i++) {
-		if (rc == 0 && !v[i].ok) {
-			snprintf(c->err, c->errlen, "%s", v[i].err);
-			rc = -1;
-		}
+		if (!v[i].ok && *failed + bad++ == 0)
+			snprintf(err, errlen, "%s", v[i].err);
 		free((char *)(uintptr_t)v[i].text);
 	}
-	return rc;
+	*failed += bad;
+	return bad;
 }
 
-/*
- * "retry all": every entry due now, rewritten in groups that share one
- * sync (queue_put_group) instead of an fsync each, so a large queue is
- * rescheduled in a moment.  A message gone meanwhile is fine.
- */
-static int
-apply_retry_all(struct apply_ctx *c)
+/* Make the given messages due now (see queue.h). */
+int
+queue_retry_ids(int tmpdirfd, int queuedirfd, const char (*ids)[ID_LEN + 1], size_t n,
+    char *err, size_t errlen)
 {
 	struct queue_put *v = xcalloc(RETRY_GROUP, sizeof(*v));
-	char (*ids)[ID_LEN + 1] = NULL;
 	struct queue_entry e;
-	size_t i, n = 0, k = 0;
-	int rc = 0;
+	char lerr[256];
+	size_t i, k = 0, failed = 0;
 
-	if (collect_ids(c->queuefd, &ids, &n, c->err, c->errlen) < 0) {
-		free(v);
-		return -1;
-	}
-	for (i = 0; i < n && rc == 0; i++) {
-		if (queue_entry_load(c->queuefd, ids[i], &e, c->err, c->errlen) < 0) {
-			if (errno != ENOENT)
-				rc = -1;
+	for (i = 0; i < n; i++) {
+		if (queue_entry_load(queuedirfd, ids[i], &e, lerr, sizeof(lerr)) < 0) {
+			if (errno != ENOENT && failed++ == 0)	/* gone meanwhile is fine */
+				snprintf(err, errlen, "%s", lerr);
 			continue;
 		}
 		e.next_attempt = 0;
@@ -993,14 +986,37 @@ apply_retry_all(struct apply_ctx *c)
 		v[k].replace = true;
 		queue_entry_free(&e);
 		if (++k == RETRY_GROUP) {
-			rc = apply_retry_group(c, v, k);
+			retry_group_store(tmpdirfd, queuedirfd, v, k, &failed, err, errlen);
 			k = 0;
 		}
 	}
-	if (k > 0 && apply_retry_group(c, v, k) < 0)
-		rc = -1;
-	free(ids);
+	if (k > 0)
+		retry_group_store(tmpdirfd, queuedirfd, v, k, &failed, err, errlen);
 	free(v);
+	if (failed == 0)
+		return 0;
+	if (failed > 1) {
+		size_t len = strlen(err);
+
+		snprintf(err + len, errlen > len ? errlen - len : 0,
+		    " (and %zu more not rewritten)", failed - 1);
+	}
+	return -1;
+}
+
+/* "retry all": every entry in queue/ (see queue_retry_ids). */
+static int
+apply_retry_all(struct apply_ctx *c)
+{
+	char (*ids)[ID_LEN + 1] = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (collect_ids(c->queuefd, &ids, &n, c->err, c->errlen) < 0)
+		return -1;
+	rc = queue_retry_ids(c->tmpfd, c->queuefd, (const char (*)[ID_LEN + 1])ids, n,
+	    c->err, c->errlen);
+	free(ids);
 	return rc;
 }
 

@@ -133,6 +133,15 @@ int queue_foreach(int queuedirfd, int (*fn)(void *arg, const char *id),
     void *arg, char *err, size_t errlen);
 
 /*
+ * Make the given messages due now (next_attempt = 0), their entries
+ * rewritten in groups that share one sync.  A message gone meanwhile is
+ * skipped; one that cannot be read or rewritten does not stop the others.
+ * 0, or -1 with err naming the first failure and how many there were.
+ */
+int queue_retry_ids(int tmpdirfd, int queuedirfd, const char (*ids)[ID_LEN + 1],
+    size_t n, char *err, size_t errlen);
+
+/*
  * Apply a request directly (the daemon, or a tool holding the spool lock):
  * verb "retry" (next_attempt = 0) or "delete"; target an id or "all"
  * (retry only).  0, or -1 with err.

@@ -1966,6 +1966,33 @@ sched_worker_free(struct sched_worker *w)
 	free(w);
 }
 
+/*
+ * "retry all": every message waiting in the heap is due now, and its entry
+ * says so (rewritten in groups).  The messages are the heap's, not the
+ * directory's: the ones in flight or being removed are not touched, and a
+ * rewrite that fails is logged without holding back the retry itself.
+ */
+static void
+sched_retry_all(struct sched *s)
+{
+	char (*ids)[ID_LEN + 1] = xcalloc(s->nheap ? s->nheap : 1, sizeof(*ids));
+	char err[512];
+	size_t i;
+
+	for (i = 0; i < s->nheap; i++)
+		memcpy(ids[i], s->heap[i].id, sizeof(ids[i]));
+	if (queue_retry_ids(s->tmpfd, s->dirs.queue, (const char (*)[ID_LEN + 1])ids,
+	    s->nheap, err, sizeof(err)) == -1)
+		log_warnx("control verb=retry target=all status=partial reason=\"%s\"", err);
+	else
+		log_info("control verb=retry target=all status=ok messages=%zu", s->nheap);
+	free(ids);
+	for (i = 0; i < s->nheap; i++)
+		s->heap[i].next = 0;
+	sched_heapify(s);
+	sched_kick(s);
+}
+
 /* Apply one control request named <verb>.<target>.<unique>. */
 static void
 sched_control_one(struct sched *s, const char *name)
@@ -1987,6 +2014,10 @@ sched_control_one(struct sched *s, const char *name)
 		log_info("control verb=delete target=%s status=pending (in flight)", target);
 		return;
 	}
+	if (strcmp(verb, "retry") == 0 && strcmp(target, "all") == 0) {
+		sched_retry_all(s);
+		return;
+	}
 	if (queue_apply(s->tmpfd, s->dirs.queue, verb, target, err, sizeof(err)) == -1) {
 		log_warnx("control verb=%s target=%s status=error reason=\"%s\"", verb, target, err);
 		return;
@@ -1995,10 +2026,6 @@ sched_control_one(struct sched *s, const char *name)
 	if (strcmp(verb, "delete") == 0) {
 		if ((i = sched_heap_find(s, target)) >= 0)
 			sched_heap_remove(s, (size_t)i);
-	} else if (strcmp(target, "all") == 0) {
-		for (i = 0; i < (long)s->nheap; i++)
-			s->heap[i].next = 0;
-		sched_heapify(s);
 	} else if ((i = sched_heap_find(s, target)) >= 0) {
 		s->heap[i].next = 0;
 		sched_sift_up(s, (size_t)i);

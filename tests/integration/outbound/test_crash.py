@@ -169,8 +169,10 @@ class CrashTest(OutboundCase):
         d.wait_log(r"start version=")
         r = harness.run([harness.binary("smtpgate-queue"), "-c", self.conf, "retry", "all"])
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        d.wait_log(r"control verb=retry target=all status=ok")
         harness.wait_for(lambda: self.leftovers() == ([], [], [], []), 120,
-                         "an empty spool (left: %s)" % (self.leftovers(),))
+                         "an empty spool (left %d queued; log tail: %s)" %
+                         (len(self.queued()), d.log()[-2000:]))
         self.assertNotIn("cannot", d.log())
         got = self.check_delivered(good)
         self.stop_outbound(d)

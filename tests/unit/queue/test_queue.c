@@ -528,6 +528,36 @@ START_TEST(spool_apply_retry_all_groups)
 }
 END_TEST
 
+/* One entry that cannot be read does not hold back the others. */
+START_TEST(spool_retry_ids_past_a_bad_entry)
+{
+	struct tspool s;
+	struct queue_entry e[3], l;
+	char err[256], ids[4][ID_LEN + 1], name[64];
+	int i;
+
+	tspool_open(&s);
+	for (i = 0; i < 3; i++) {
+		make_msg(&s, &e[i], false);
+		strcpy(ids[i], e[i].id);
+		queue_entry_free(&e[i]);
+	}
+	id_generate(ids[3]);			/* never queued: skipped */
+	snprintf(name, sizeof(name), "%s.env", ids[1]);
+	tspool_put(s.queue, name, "garbage\n", 8);
+	ck_assert_int_eq(queue_retry_ids(s.tmp, s.queue, (const char (*)[ID_LEN + 1])ids, 4,
+	    err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, name) != NULL, "%s", err);
+	for (i = 0; i < 3; i += 2) {
+		ck_assert_int_eq(queue_entry_load(s.queue, ids[i], &l, err, sizeof(err)), 0);
+		ck_assert(l.next_attempt == 0);
+		queue_entry_free(&l);
+	}
+	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
+	tspool_close(&s);
+}
+END_TEST
+
 /* A put of queue/<id>.<ext> with text. */
 static void
 put_set(struct queue_put *p, const char *id, const char *ext, const char *text,
@@ -655,6 +685,7 @@ queue_suite(void)
 	tcase_add_test(tc, spool_foreach);
 	tcase_add_test(tc, spool_apply);
 	tcase_add_test(tc, spool_apply_retry_all_groups);
+	tcase_add_test(tc, spool_retry_ids_past_a_bad_entry);
 	tcase_add_test(tc, spool_control_post);
 	tcase_add_test(tc, spool_put_group);
 	tcase_add_test(tc, spool_put_temp_names);
