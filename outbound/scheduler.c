@@ -2014,6 +2014,10 @@ sched_control_one(struct sched *s, const char *name)
 		log_info("control verb=delete target=%s status=pending (in flight)", target);
 		return;
 	}
+	if (d != NULL && strcmp(verb, "retry") == 0) {	/* being sent already */
+		log_info("control verb=retry target=%s status=ok (in flight)", target);
+		return;
+	}
 	if (strcmp(verb, "retry") == 0 && strcmp(target, "all") == 0) {
 		sched_retry_all(s);
 		return;

@@ -162,6 +162,23 @@ class DeliveryTest(OutboundCase):
         self.assertEqual(self.queued(), [])
         self.stop_outbound(d)
 
+    def test_retry_of_a_message_in_flight_leaves_it_alone(self):
+        fake = self.fake(script={"data_end": ["hang", "250 2.0.0 ok"]})
+        d = self.start_outbound([self.host(fake)], extra="timeout_data_end = 120\n")
+        self.drop(message("a@example.com", ["b@example.net"], subject="retry in flight"))
+        qid = d.wait_log(r"pickup id=(\w+)").group(1)
+        harness.wait_for(lambda: any("DATA" in c["commands"] for c in fake.snapshot()[0]),
+                         10, "DATA sent")
+        env = os.path.join(self.spool, "queue", qid + ".env")
+        before = os.stat(env)
+        r = harness.run([harness.binary("smtpgate-queue"), "-c", self.conf, "retry", qid])
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        d.wait_log(r"control verb=retry target=%s status=ok \(in flight\)" % qid)
+        after = os.stat(env)
+        self.assertEqual((before.st_ino, before.st_mtime_ns), (after.st_ino, after.st_mtime_ns))
+        self.assertEqual(d.stop(signal.SIGTERM, 30), 0, d.log())
+        self.assertEqual(len(self.queued()), 1)         # abandoned, still queued
+
     def test_metrics_count_deliveries(self):
         fake = self.fake()
         port = harness.free_port()
