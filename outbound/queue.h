@@ -110,8 +110,8 @@ char *queue_env_new(const char *id, const char *sender, const char *const *rcpts
  * after_prev is dropped when the put before it failed (a new entry's
  * .env after its .msg; a deferred message's .env after its DSN).  Each
  * put's ok and err tell its fate.  The names in one group must differ.
- * 0, or -1 with err when the group
- * itself could not be made durable (then no put is ok).
+ * 0, or -1 with err when the group itself could not be made durable
+ * (then no put is ok).
  */
 struct queue_put {
 	char name[ID_LEN + 8];	/* "<id>.msg" or "<id>.env" */
