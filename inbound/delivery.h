@@ -2,13 +2,16 @@
  * delivery: durable Maildir delivery of accepted messages, off the event
  * loop.  The loop thread submits a message (envelope + body); a small pool
  * of worker threads writes and publishes the files with GROUP COMMIT (every
- * pending job at once, made durable by one syncfs per batch) and posts all
- * results back to the loop with one wake-up.
+ * pending job at once, one syncfs for the data of the whole batch and one
+ * for its directory entries) and posts all results back to the loop with
+ * one wake-up.
  *
  * Per recipient mailbox one file is written to <spool>/tmp/ holding
  * Return-Path, one Delivered-To per recipient of that mailbox, Received and
- * the body, then renamed (never replacing) into <spool>/mailboxes/<name>/new/.  On any failure
- * nothing stays in any new/.  Knows nothing about SMTP sessions or sockets.
+ * the body; once it is durable it is renamed (never replacing) into
+ * <spool>/mailboxes/<name>/new/, and the result is reported once that is
+ * durable too.  On any failure nothing stays in any new/.  Knows nothing
+ * about SMTP sessions or sockets.
  */
 #ifndef SMTPGATE_DELIVERY_H
 #define SMTPGATE_DELIVERY_H

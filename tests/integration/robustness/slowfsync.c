@@ -9,8 +9,9 @@
  * with EINVAL, as on a file system that lacks it.
  *
  * With SMTPGATE_FSTRACE_FILE set, every fsync/fdatasync ("fsync PATH"),
- * syncfs ("syncfs PATH"), file creation by openat ("create PATH") and
- * rename ("rename OLD NEW") is appended to that file, in call order, so a
+ * syncfs ("syncfs PATH"), file creation by openat ("create PATH"),
+ * rename ("rename OLD NEW") and hard link ("link OLD NEW") is appended to
+ * that file, in call order (each line before the call), so a
  * test can check what was made durable before it was renamed.  With
  * SMTPGATE_FSTRACE_THREADS also set, a line for a call made by the main
  * thread (the event loop) ends in " main".  With SMTPGATE_FSTRACE_OPENS
@@ -42,6 +43,7 @@ int syncfs(int fd);
 int renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
     unsigned int flags);
+int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags);
 
 /* Sleep for the configured delay. */
 static void
@@ -134,9 +136,10 @@ fstrace_one(const char *what, int dirfd, const char *name)
 	fstrace(what, p, NULL);
 }
 
-/* Trace a rename. */
+/* Trace a rename or a link (what) from one name to another. */
 static void
-fstrace_rename(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
+fstrace_rename(const char *what, int olddirfd, const char *oldpath, int newdirfd,
+    const char *newpath)
 {
 	char a[PATH_MAX], b[PATH_MAX];
 
@@ -144,7 +147,7 @@ fstrace_rename(int olddirfd, const char *oldpath, int newdirfd, const char *newp
 		return;
 	fstrace_path(olddirfd, oldpath, a, sizeof(a));
 	fstrace_path(newdirfd, newpath, b, sizeof(b));
-	fstrace("rename", a, b);
+	fstrace(what, a, b);
 }
 
 int
@@ -268,7 +271,7 @@ renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
 		errno = EINVAL;
 		return -1;
 	}
-	fstrace_rename(olddirfd, oldpath, newdirfd, newpath);
+	fstrace_rename("rename", olddirfd, oldpath, newdirfd, newpath);
 	return real(olddirfd, oldpath, newdirfd, newpath, flags);
 }
 
@@ -278,6 +281,16 @@ renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
 	static int (*real)(int, const char *, int, const char *);
 	if (real == NULL)
 		real = (int (*)(int, const char *, int, const char *))dlsym(RTLD_NEXT, "renameat");
-	fstrace_rename(olddirfd, oldpath, newdirfd, newpath);
+	fstrace_rename("rename", olddirfd, oldpath, newdirfd, newpath);
 	return real(olddirfd, oldpath, newdirfd, newpath);
+}
+
+int
+linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)
+{
+	static int (*real)(int, const char *, int, const char *, int);
+	if (real == NULL)
+		real = (int (*)(int, const char *, int, const char *, int))dlsym(RTLD_NEXT, "linkat");
+	fstrace_rename("link", olddirfd, oldpath, newdirfd, newpath);
+	return real(olddirfd, oldpath, newdirfd, newpath, flags);
 }

@@ -5,6 +5,7 @@ Nothing acknowledged with 250 may be lost, nothing partial may appear in
 any Maildir new/, and the gateway must keep answering other sessions.
 """
 import os
+import re
 import shutil
 import signal
 import smtplib
@@ -167,6 +168,57 @@ class FaultTest(harness.GatewayTestCase):
         self.assertEqual(d.log().count("rename without replacing is not supported"), 1, d.log())
         with open(os.path.join(spool, "mailboxes", "bob", "new", new_files(spool, "bob")[0]), "rb") as f:
             self.assertIn(b"Delivered-To: bob@example.com", f.read())
+
+    def check_publish_order(self, link_only):
+        # SPEC: the file is fsynced before it is linked into new/, and the
+        # directory synced before 250.  Renamed first, a journal commit could
+        # carry the new/ entry before the data and a crash leave an empty file
+        # in a mailbox.  Messages go one at a time, so the trace (each line
+        # written before its call) is that of one worker.
+        shim = os.environ.get("SMTPGATE_SLOWFSYNC")
+        if not shim or not os.path.exists(shim):
+            self.skipTest("fault shim not built")
+        trace = self.path("fstrace-%d" % link_only)
+        env = dict(os.environ, LD_PRELOAD=shim, SMTPGATE_FSTRACE_FILE=trace)
+        if link_only:
+            env["SMTPGATE_NO_RENAME_NOREPLACE"] = "1"
+        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+        port = harness.free_port()
+        spool = self.path("order-spool-%d" % link_only)
+        conf = self.write("order-%d.conf" % link_only, harness.inbound_config(spool, port))
+        d = self.start("smtpgate-inbound", conf, env=env, wait_port=port)
+        publish = re.compile(r"^(rename|link) (\S+/tmp/(\S+)) (\S+/mailboxes/\w+/new/(\S+))$")
+        checked = 0
+        for i, rcpts in enumerate([["alice@example.com"]] * 3 +
+                                  [["alice@example.com", "bob@example.com"]]):
+            s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+            s.ehlo("fault.example")
+            s.sendmail("f@example.org", rcpts, "Subject: order %d\r\n\r\nbody\r\n" % i)
+            s.quit()
+            with open(trace) as f:	# read once the 250 is in
+                lines = f.read().splitlines()
+            pubs = [(k, m) for k, m in ((k, publish.match(l)) for k, l in enumerate(lines)) if m]
+            self.assertEqual(len(pubs), checked + len(rcpts), "\n".join(lines))
+            for k, m in pubs[checked:]:
+                self.assertEqual(m.group(3), m.group(5))
+                created = [j for j in range(k) if lines[j] == "create " + m.group(2)]
+                self.assertEqual(len(created), 1, "no creation traced for " + m.group(2))
+                self.assertIn("syncfs", [l.split()[0] for l in lines[created[0] + 1:k]],
+                              "published before its data was synced:\n" +
+                              "\n".join(lines[created[0]:k + 1]))
+                self.assertIn("syncfs", [l.split()[0] for l in lines[k + 1:]],
+                              "250 before the new/ entry was synced:\n" + "\n".join(lines[k:]))
+            checked = len(pubs)
+        self.assertEqual(len(new_files(spool)), 4)
+        self.assertEqual(len(new_files(spool, "bob")), 1)
+        self.assertEqual(tmp_files(spool), [])
+        d.stop()
+
+    def test_data_synced_before_it_is_published(self):
+        self.check_publish_order(link_only=False)
+
+    def test_data_synced_before_it_is_linked(self):
+        self.check_publish_order(link_only=True)
 
     def test_sigterm_in_the_middle_of_data(self):
         gw, port, spool = self.start_inbound()
