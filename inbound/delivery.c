@@ -56,6 +56,19 @@ struct delivery_job {
 	bool cancelled;		/* loop thread only */
 };
 
+/*
+ * One worker thread and the descriptor its syncfs(2) calls go through: an
+ * open of tmp/ of its own, because the kernel reports a file system's
+ * write-back error once per open file description.  Through a shared one,
+ * another worker's syncfs could take the report and the worker whose data
+ * was lost be told all is well.
+ */
+struct delivery_worker {
+	struct delivery *d;
+	pthread_t thread;
+	int syncfd;
+};
+
 struct delivery {
 	struct event_base *base;
 	char *spool;
@@ -68,8 +81,8 @@ struct delivery {
 	struct delivery_job *done, **done_tail;
 	bool stopping;
 	size_t pending;		/* loop thread only */
-	pthread_t threads[DELIVERY_MAX_THREADS];
-	unsigned nthreads;
+	struct delivery_worker workers[DELIVERY_MAX_THREADS];
+	unsigned nworkers;
 	_Atomic bool link_only;	/* no RENAME_NOREPLACE on this file system */
 };
 
@@ -212,10 +225,12 @@ job_unlink_tmp(struct delivery *d, struct delivery_job *j)
  * lists fails: published links are undone, written files removed below.
  */
 static bool
-spool_sync(struct delivery *d, struct delivery_job *published,
+spool_sync(struct delivery_worker *w, struct delivery_job *published,
     struct delivery_job *written)
 {
-	if (syncfs(d->tmpfd) == 0)
+	struct delivery *d = w->d;
+
+	if (syncfs(w->syncfd) == 0)
 		return true;
 	int e = errno;
 	log_warnx("delivery: syncfs %s: %s", d->spool, strerror(e));
@@ -338,13 +353,14 @@ batch_write(struct delivery *d, bool wait)
 static void *
 worker_main(void *arg)
 {
-	struct delivery *d = arg;
+	struct delivery_worker *w = arg;
+	struct delivery *d = w->d;
 	struct delivery_job *written, *published, *finished;
 
 	while ((written = batch_write(d, true)) != NULL) {
 		finished = NULL;
 		published = NULL;
-		if (spool_sync(d, NULL, written))
+		if (spool_sync(w, NULL, written))
 			published = batch_publish(d, written, &finished);
 		else {
 			for (struct delivery_job *j = written; j; j = j->next)
@@ -352,7 +368,7 @@ worker_main(void *arg)
 			finished = written;
 		}
 		if (published != NULL)
-			(void)spool_sync(d, published, NULL);
+			(void)spool_sync(w, published, NULL);
 		batch_post(d, job_list_join(finished, published));
 	}
 	return NULL;
@@ -420,11 +436,20 @@ delivery_new(struct event_base *base, const char *spool_path, int tmpfd,
 	event_add(d->wake_ev, NULL);
 	if (nthreads == 0 || nthreads > DELIVERY_MAX_THREADS)
 		nthreads = 2;
-	for (d->nthreads = 0; d->nthreads < nthreads; d->nthreads++) {
-		int e = pthread_create(&d->threads[d->nthreads], NULL, worker_main, d);
+	for (d->nworkers = 0; d->nworkers < nthreads; d->nworkers++) {
+		struct delivery_worker *w = &d->workers[d->nworkers];
+		int e;
 
-		if (e != 0) {
+		w->d = d;
+		w->syncfd = openat(tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (w->syncfd == -1) {
+			snprintf(err, errlen, "%s/tmp: open: %s", spool_path, strerror(errno));
+			delivery_free(d);
+			return NULL;
+		}
+		if ((e = pthread_create(&w->thread, NULL, worker_main, w)) != 0) {
 			snprintf(err, errlen, "pthread_create: %s", strerror(e));
+			close(w->syncfd);
 			delivery_free(d);
 			return NULL;
 		}
@@ -442,8 +467,10 @@ delivery_free(struct delivery *d)
 	d->stopping = true;
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
-	for (unsigned i = 0; i < d->nthreads; i++)
-		pthread_join(d->threads[i], NULL);
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		pthread_join(d->workers[i].thread, NULL);
+		close(d->workers[i].syncfd);
+	}
 	drain_done(d);
 	event_free(d->wake_ev);
 	close(d->wakefd);

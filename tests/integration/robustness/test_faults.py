@@ -1,5 +1,6 @@
-"""Faults against the real smtpgate-inbound (issue 7): a full disk, a spool
-that becomes unwritable, a slow disk, SIGTERM in the middle of DATA.
+"""Faults against the real smtpgate-inbound (issue 7): a full disk, write-back
+errors, a spool that becomes unwritable, a slow disk, SIGTERM in the middle
+of DATA, and the order in which a message is made durable.
 
 Nothing acknowledged with 250 may be lost, nothing partial may appear in
 any Maildir new/, and the gateway must keep answering other sessions.
@@ -74,6 +75,87 @@ class FaultTest(harness.GatewayTestCase):
         self.assertEqual(code, 250, text)
         self.assertEqual(len(new_files(spool)), 1)
         self.assertTrue(gw.alive())
+
+    @unittest.skipUnless(IS_ROOT and shutil.which("losetup") and shutil.which("mkfs.ext4"),
+                         "needs root, losetup and mkfs.ext4")
+    def test_write_back_error_is_never_acknowledged(self):
+        # The spool is an ext4 on a loop device whose backing file sits on a
+        # small tmpfs: once that is full, the kernel's write-back of the
+        # files fails after write(2) succeeded, and only a sync reports it
+        # (once per open file description).  Concurrent sessions, so both
+        # workers sync.  Whatever got 250 must be whole once the file
+        # system is mounted again (the page cache dropped), and new/ may
+        # hold nothing torn.
+        base = tempfile.mkdtemp(prefix="smtpgate-eio-")
+        back, mnt = os.path.join(base, "back"), os.path.join(base, "mnt")
+        os.mkdir(back)
+        os.mkdir(mnt)
+        self.addCleanup(shutil.rmtree, base, True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", back], check=True)
+        self.addCleanup(subprocess.run, ["umount", "-l", back])
+        img = os.path.join(back, "img")
+        with open(img, "wb") as f:
+            f.truncate(64 << 20)
+        subprocess.run(["mkfs.ext4", "-q", "-F", img], check=True)
+        loop = subprocess.run(["losetup", "-f", "--show", img], capture_output=True, text=True)
+        if loop.returncode != 0:
+            self.skipTest("no loop device here: " + loop.stderr.strip())
+        dev = loop.stdout.strip()
+        self.addCleanup(subprocess.run, ["losetup", "-d", dev])
+        subprocess.run(["mount", dev, mnt], check=True)
+        mounted = [True]
+
+        def unmount():
+            if mounted[0]:
+                subprocess.run(["umount", mnt], check=True)
+                mounted[0] = False
+        self.addCleanup(unmount)
+        spool = os.path.join(mnt, "spool")
+        gw, port, _ = self.start_inbound(spool=spool, extra="max_message_size = 52428800")
+        # leave ~2 MB of backing store: far less than the mail below
+        with open(os.path.join(back, "filler"), "wb") as f:
+            f.write(b"\0" * (os.statvfs(back).f_bavail * os.statvfs(back).f_frsize - (2 << 20)))
+        acked, refused, lock = {}, [], threading.Lock()
+
+        def sender(k):
+            for i in range(6):
+                tag = "eio-%d-%d" % (k, i)
+                body = "Subject: %s\r\n\r\n" % tag + ("%s %s\r\n" % (tag, "z" * 990)) * 200
+                try:
+                    code, text = send(port, body)
+                except (smtplib.SMTPException, OSError) as e:
+                    code, text = 0, str(e).encode()
+                with lock:
+                    if code == 250:
+                        acked[tag] = body
+                    else:
+                        refused.append((code, text))
+
+        threads = [threading.Thread(target=sender, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertTrue(refused, "the full backing store refused nothing")
+        for code, text in refused:
+            self.assertIn(code, (451, 452), text)
+        self.assertTrue(gw.alive())
+        gw.stop()
+        unmount()
+        subprocess.run(["mount", dev, mnt], check=True)
+        mounted[0] = True
+        found = {}
+        newdir = os.path.join(spool, "mailboxes", "alice", "new")
+        for name in os.listdir(newdir):
+            with open(os.path.join(newdir, name), "rb") as f:
+                data = f.read()
+            self.assertEqual(len(data), int(name.rsplit(",S=", 1)[1]), "torn: " + name)
+            m = re.search(rb"Subject: (eio-\d+-\d+)\r\n", data)
+            self.assertIsNotNone(m, "no subject in " + name)
+            found[m.group(1).decode()] = data
+        for tag, body in acked.items():
+            self.assertIn(tag, found, "acknowledged with 250, lost: " + tag)
+            self.assertTrue(found[tag].endswith(body.encode()), "acknowledged, damaged: " + tag)
 
     @unittest.skipUnless(IS_ROOT and shutil.which("setpriv"), "needs root and setpriv to drop privileges")
     def test_spool_becomes_unwritable(self):
