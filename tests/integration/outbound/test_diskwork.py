@@ -16,6 +16,7 @@ import os
 import re
 import sys
 import unittest
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -188,6 +189,44 @@ class DiskWorkTest(OutboundCase):
         self.assertRegex(self.read(env_path), r"attempts=[2-9]")
         self.assertTrue(d.alive(), d.log())
         self.assertEqual(fake.message_count(), 0)
+        self.stop_outbound(d)
+
+    def test_retry_all_leaves_the_loop_serving(self):
+        # "retry all" rewrites every waiting entry; done in one go it held the
+        # loop for the whole queue (20,000 entries: 6 s; 100,000 would reach
+        # the systemd watchdog's 30 s).  It goes a group at a time now: with
+        # every sync slowed to 300 ms, the metrics page (served by the loop)
+        # answers after the request was taken and before it is finished.
+        slow = self.write("slow-ms", "0")
+        mport = harness.free_port()
+        fake = self.fake(script={"rcpt": "451 4.7.1 later"})
+        self.configure([self.host(fake)], extra="retry_min = 3600\nretry_max = 7200\n"
+                       'metrics_listen = "127.0.0.1:%d"\n' % mport)
+        d = self.start("smtpgate-outbound", self.conf,
+                       env=self.shim_env(SMTPGATE_SLOW_FSYNC_FILE=slow))
+        harness.wait_for(lambda: "start version=" in d.log() or not d.alive(), 10, "start")
+        n = 1000	# four groups
+        for i in range(n):
+            self.drop(message("s%d@example.com" % i, ["r%d@example.net" % i],
+                              subject="retry %d" % i))
+        harness.wait_for(lambda: d.log().count("status=deferred") >= n, 120,
+                         "%d deferrals" % n)
+        fake.set(rcpt="250 2.1.5 ok")
+        with open(slow, "w") as f:
+            f.write("300")
+        control = os.path.join(self.spool, "control")
+        r = harness.run([harness.binary("smtpgate-queue"), "-c", self.conf, "retry", "all"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        harness.wait_for(lambda: not os.listdir(control), 30, "the request taken")
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=30) as resp:
+            self.assertEqual(resp.status, 200)
+        self.assertFalse("target=all status=" in d.log(),
+                         "the loop answered only once the whole retry was done")
+        d.wait_log(r"control verb=retry target=all status=ok messages=%d" % n, 60)
+        with open(slow, "w") as f:
+            f.write("0")
+        self.wait_messages(fake, n, 120)
+        self.wait_queue_empty(60)
         self.stop_outbound(d)
 
     def test_entry_whose_message_vanished_is_deferred(self):

@@ -494,7 +494,6 @@ START_TEST(spool_control_post)
 }
 END_TEST
 
-/* The suite. */
 /* "retry all" over more entries than one group store: every entry due,
  * everything else kept. */
 START_TEST(spool_apply_retry_all_groups)
@@ -665,6 +664,7 @@ START_TEST(spool_put_temp_names)
 }
 END_TEST
 
+/* The suite. */
 static Suite *
 queue_suite(void)
 {
@@ -679,6 +679,9 @@ queue_suite(void)
 	tcase_add_test(tc, entry_state);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("spool");
+	/* real files and syncs: Check's 4 s default is too short for 600
+	 * entries under the sanitizers on a loaded machine */
+	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, spool_create_load_store_remove, 0, 2);
 	tcase_add_test(tc, spool_load_checks);
 	tcase_add_test(tc, spool_create_id_exists);
