@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -803,16 +804,24 @@ sched_fresh_find(const struct sched *s, const char *id)
 	return NULL;
 }
 
-/* Map queue/<id>.msg read-only. */
+/*
+ * Map queue/<id>.msg (dirfd: queue/) read-only into d.  With prefault,
+ * its pages are read in now by MADV_POPULATE_READ, so that a worker pays
+ * the disk's time and the event loop later sends from memory; a read
+ * error shows here, not as a SIGBUS when the loop sends.  A kernel
+ * without it (before 5.14) is said once; its pages then come in as the
+ * message is sent.  0, or -1 with err set.
+ */
 static int
-sched_map(struct sched *s, struct sched_delivery *d, char *err, size_t errlen)
+sched_map(int dirfd, struct sched_delivery *d, bool prefault, char *err, size_t errlen)
 {
+	static atomic_bool no_populate;
 	char name[ID_LEN + 8];
 	struct stat st;
 	int fd;
 
 	snprintf(name, sizeof(name), "%s.msg", d->e.id);
-	fd = openat(s->dirs.queue, name, O_RDONLY | O_CLOEXEC);
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
 	if (fd == -1 || fstat(fd, &st) == -1) {
 		snprintf(err, errlen, "queue/%s: %s", name, strerror(errno));
 		if (fd != -1)
@@ -825,6 +834,7 @@ sched_map(struct sched *s, struct sched_delivery *d, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
+	d->owned = false;
 	d->maplen = (size_t)st.st_size;
 	if (d->maplen > 0)
 		d->map = mmap(NULL, d->maplen, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -832,6 +842,20 @@ sched_map(struct sched *s, struct sched_delivery *d, char *err, size_t errlen)
 	if (d->map == MAP_FAILED) {
 		d->map = NULL;
 		snprintf(err, errlen, "queue/%s: mmap: %s", name, strerror(errno));
+		return -1;
+	}
+	if (prefault && d->map != NULL && !atomic_load(&no_populate) &&
+	    madvise(d->map, d->maplen, MADV_POPULATE_READ) == -1) {
+		if (errno == EINVAL) {
+			if (!atomic_exchange(&no_populate, true))
+				log_warnx("scheduler: MADV_POPULATE_READ: %s (large messages "
+				    "are read from the disk as they are sent)", strerror(errno));
+			return 0;
+		}
+		snprintf(err, errlen, "queue/%s: read: %s", name, strerror(errno));
+		munmap(d->map, d->maplen);
+		d->map = NULL;
+		d->maplen = 0;
 		return -1;
 	}
 	return 0;
@@ -939,7 +963,7 @@ sched_prepare(struct sched *s, const struct sched_item *it, int64_t now)
 	}
 	if (now < d->e.created + (int64_t)s->cfg->max_queue_lifetime &&
 	    sched_count(&d->e, QUEUE_RCPT_PENDING) > 0 &&
-	    sched_map(s, d, err, sizeof(err)) == -1) {
+	    sched_map(s->dirs.queue, d, false, err, sizeof(err)) == -1) {
 		log_warnx("queue id=%s: %s", d->e.id, err);
 		d->unreadable = true;
 	}
@@ -963,7 +987,8 @@ sched_worker_taken(struct sched_worker *w, const struct sched_delivery *d)
 }
 
 /* Take the oldest message ready to send: just picked up or loaded (entry
- * and body in memory, or mapped now when it was too big to keep). */
+ * and body in memory, or mapped by the worker when too big to keep; mapped
+ * here only when the worker could not). */
 static struct sched_delivery *
 sched_take_fresh(struct sched *s)
 {
@@ -982,7 +1007,8 @@ sched_take_fresh(struct sched *s)
 			if (!d->deleted && sched_due_settle(s, d))
 				continue;
 		}
-		if (!d->deleted && d->map == NULL && sched_map(s, d, err, sizeof(err)) == -1) {
+		if (!d->deleted && d->map == NULL &&
+		    sched_map(s->dirs.queue, d, false, err, sizeof(err)) == -1) {
 			log_warnx("queue id=%s: %s (retried later)", d->e.id, err);
 			sched_push(s, d->e.id, sched_now() + (int64_t)s->cfg->retry_min,
 			    d->e.created);
@@ -1343,7 +1369,7 @@ sched_worker_unlink(struct sched_worker *w, char (*ids)[ID_LEN + 1], size_t n)
 }
 
 /* Worker: claim names; the claimed list (count in *np), not yet durable.
- * Bodies beyond budget bytes are not kept in memory (read back later). */
+ * Bodies beyond budget bytes are not kept in memory (mapped once committed). */
 static struct sched_delivery *
 sched_worker_batch(struct sched_worker *w, char **names, size_t n, size_t budget,
     size_t *np, size_t *bytesp)
@@ -1403,7 +1429,7 @@ sched_claimer_wait(struct sched_worker *w)
 }
 
 /* Worker: read queue/<id>.msg from the entry's offset into memory when it
- * fits in budget bytes (else the loop maps it); false when unreadable. */
+ * fits in budget bytes, else map it; false when unreadable. */
 static bool
 sched_worker_read(struct sched_worker *w, struct sched_delivery *d, size_t budget,
     size_t *bytes)
@@ -1429,7 +1455,13 @@ sched_worker_read(struct sched_worker *w, struct sched_delivery *d, size_t budge
 		return false;
 	}
 	if ((len = (size_t)st.st_size - (size_t)d->e.offset) > budget) {
-		close(fd);	/* too big to hold: mapped when sent */
+		char err[512];
+
+		close(fd);	/* too big to hold: mapped, its pages read in here */
+		if (sched_map(w->dirs->queue, d, true, err, sizeof(err)) == -1) {
+			log_warnx("queue id=%s: %s", d->e.id, err);
+			return false;
+		}
 		return true;
 	}
 	d->map = xmalloc(len ? len : 1);
@@ -1598,6 +1630,12 @@ sched_committer_round(struct sched_worker *w)
 		for (d = got; d != NULL; d = d->next)
 			d->postponed = true;
 	}
+	/* the messages too big to keep in memory: mapped now that they are
+	 * queue/<id>.msg, their pages read in here, not by the loop */
+	for (d = got; d != NULL; d = d->next)
+		if (!d->postponed && !d->owned && d->map == NULL &&
+		    sched_map(w->dirs->queue, d, true, err, sizeof(err)) == -1)
+			log_warnx("queue id=%s: %s (the event loop tries again)", d->e.id, err);
 	pickup_batch_free(pb);
 	pthread_mutex_lock(&w->lock);
 	w->committing = false;

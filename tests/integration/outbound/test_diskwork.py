@@ -173,6 +173,46 @@ class DiskWorkTest(OutboundCase):
         self.assertEqual(on_loop, [], "the event loop read the queue")
         self.stop_outbound(d)
 
+    def test_messages_beyond_the_memory_budget_are_read_off_the_loop(self):
+        # bodies are held in memory up to 32 MB; beyond that a message is
+        # mapped instead, and its pages read in by the worker: twelve 4 MB
+        # messages claimed in one batch, then due again all at once, open no
+        # queue file on the event loop, and arrive whole both times
+        trace = self.path("fstrace")
+        n = 12
+        body = ("x" * 990 + "\r\n") * 4200            # about 4.2 MB
+        rcpt = {"big%d@example.net" % i: ["451 4.7.1 later", "250 2.0.0 ok"]
+                for i in range(n)}
+        fake = self.fake(script={"rcpt": rcpt})
+        self.stop_outbound(self.start_outbound(     # makes the spool
+            [self.host(fake)], extra="retry_min = 3600\nretry_max = 7200\n"))
+        for i in range(n):        # all there before the start: one claim batch
+            self.drop(message("s%d@example.com" % i, ["big%d@example.net" % i],
+                              subject="big %d" % i, body=body))
+        env = self.shim_env(SMTPGATE_FSTRACE_FILE=trace, SMTPGATE_FSTRACE_THREADS="1",
+                            SMTPGATE_FSTRACE_OPENS="1")
+        d = self.start("smtpgate-outbound", self.conf, env=env)
+        harness.wait_for(lambda: d.log().count("status=deferred") >= n or not d.alive(),
+                         60, "%d deferrals" % n)
+        self.assertTrue(d.alive(), d.log())
+        r = harness.run([harness.binary("smtpgate-queue"), "-c", self.conf, "retry", "all"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.wait_messages(fake, n, 60)
+        self.wait_queue_empty(30)
+        want = body.encode()
+        for m in fake.snapshot()[1]:
+            self.assertIn(want, m["data"], "a big message arrived cut or changed")
+            self.assertLess(len(m["data"]) - len(want), 2000)
+        lines = self.trace_lines(trace)
+        queue = os.path.join(self.spool, "queue") + "/"
+        msg_open = re.compile("^open " + re.escape(queue) + r"[^/ ]+\.msg( main)?$")
+        msgs = [l for l in lines if msg_open.match(l)]
+        self.assertGreaterEqual(len(msgs), n, "the retries' messages were never opened?")
+        on_loop = [l for l in msgs if l.endswith(" main")]
+        self.assertEqual(on_loop, [], "the event loop read a message")
+        self.assertNotIn("status=error", d.log())
+        self.stop_outbound(d)
+
     def unreadable_message(self, spoil, logged):
         # a queued message whose .msg is spoiled under the running daemon:
         # the attempt fails with a clear reply, counted and stored, and the
