@@ -68,6 +68,8 @@ struct delivery_worker {
 	struct delivery *d;
 	pthread_t thread;
 	int syncfd;
+	char probe[32];		/* tmp/ name of its journal probe (spool_probe) */
+	bool probe_moved;	/* ... now named probe.1 */
 };
 
 struct delivery {
@@ -244,6 +246,60 @@ spool_sync(struct delivery_worker *w, struct delivery_job *published,
 	return false;
 }
 
+/*
+ * After the last syncfs of a batch: prove that the file system still
+ * commits, by renaming this worker's probe file in tmp/ to its other name.
+ * A syncfs that finds nothing left to commit returns 0 even when the
+ * journal commit that carried this batch's renames failed: ext4 aborts
+ * the journal then, and the failure is reported to the one thread that
+ * waited for that commit (another worker's syncfs, or the kernel's
+ * flusher), not to this one.  Every journal operation fails from then on,
+ * so one made now shows whether everything before it was committed.
+ * Seen in the write-back error test: a message acknowledged with 250 and
+ * missing once the file system was mounted again.  On failure every job
+ * of published fails and its links are undone (they may not be on disk).
+ */
+static bool
+spool_probe(struct delivery_worker *w, struct delivery_job *published)
+{
+	struct delivery *d = w->d;
+	char from[sizeof(w->probe) + 2], to[sizeof(w->probe) + 2];
+	int e;
+
+	snprintf(from, sizeof(from), "%s%s", w->probe, w->probe_moved ? ".1" : "");
+	snprintf(to, sizeof(to), "%s%s", w->probe, w->probe_moved ? "" : ".1");
+	if (renameat(d->tmpfd, from, d->tmpfd, to) == 0) {
+		w->probe_moved = !w->probe_moved;
+		return true;
+	}
+	e = errno;
+	log_warnx("delivery: %s/tmp/%s: the file system takes no more changes: %s",
+	    d->spool, from, strerror(e));
+	for (struct delivery_job *j = published; j; j = j->next) {
+		job_fail(j, e, "%s: journal: %s", d->spool);
+		job_unlink_new(j);
+	}
+	return false;
+}
+
+/* Make worker w's probe file (spool_probe) afresh; 0 or -1 with errno. */
+static int
+spool_probe_create(struct delivery_worker *w)
+{
+	char moved[sizeof(w->probe) + 2];
+	int fd;
+
+	snprintf(moved, sizeof(moved), "%s.1", w->probe);
+	if (unlinkat(w->d->tmpfd, moved, 0) == -1 && errno != ENOENT)
+		return -1;
+	fd = openat(w->d->tmpfd, w->probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (fd == -1)
+		return -1;
+	w->probe_moved = false;
+	return close(fd);
+}
+
 /* Append list b to list a; the joined list. */
 static struct delivery_job *
 job_list_join(struct delivery_job *a, struct delivery_job *b)
@@ -361,7 +417,8 @@ worker_sched_batch(void)
  * Worker thread.  A file appears in new/ only once its data is durable,
  * and its message is reported only once that name is durable too:
  *
- *     write tmp/ files --syncfs--> rename into new/ --syncfs--> report
+ *     write tmp/ files --syncfs--> rename into new/ --syncfs--> probe
+ *     --> report
  *
  * Otherwise a crash could leave an empty or torn file in a mailbox: a
  * journal commit (another thread's, or the periodic one) may carry the
@@ -388,8 +445,8 @@ worker_main(void *arg)
 				job_unlink_tmp(d, j);
 			finished = written;
 		}
-		if (published != NULL)
-			(void)spool_sync(w, published, NULL);
+		if (published != NULL && spool_sync(w, published, NULL))
+			(void)spool_probe(w, published);
 		batch_post(d, job_list_join(finished, published));
 	}
 	return NULL;
@@ -462,9 +519,13 @@ delivery_new(struct event_base *base, const char *spool_path, int tmpfd,
 		int e;
 
 		w->d = d;
+		snprintf(w->probe, sizeof(w->probe), ".journal-probe.%u", d->nworkers);
 		w->syncfd = openat(tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (w->syncfd == -1) {
-			snprintf(err, errlen, "%s/tmp: open: %s", spool_path, strerror(errno));
+		if (w->syncfd == -1 || spool_probe_create(w) == -1) {
+			snprintf(err, errlen, "%s/tmp/%s: %s", spool_path,
+			    w->syncfd == -1 ? "." : w->probe, strerror(errno));
+			if (w->syncfd != -1)
+				close(w->syncfd);
 			delivery_free(d);
 			return NULL;
 		}

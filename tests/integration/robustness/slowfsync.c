@@ -19,7 +19,9 @@
  *
  * With SMTPGATE_FAIL_CREATE_FILE set, creating a file (openat with
  * O_CREAT) whose name matches the pattern in that file ("PREFIX*SUFFIX",
- * re-read at every call; no file, no failure) fails with ENOSPC.
+ * re-read at every call; no file, no failure) fails with ENOSPC.  With
+ * SMTPGATE_FAIL_RENAME_FILE set, renameat of a name matching the pattern
+ * in that file fails with EROFS, as once ext4 has aborted its journal.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -183,11 +185,12 @@ syncfs(int fd)
 	return real(fd);
 }
 
-/* true when the last component of path matches the failure pattern. */
+/* true when the last component of path matches the pattern in the file
+ * named by the environment variable var. */
 static int
-fail_create(const char *path)
+fail_match(const char *var, const char *path)
 {
-	const char *file = getenv("SMTPGATE_FAIL_CREATE_FILE");
+	const char *file = getenv(var);
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	char pat[256], *star;
 	size_t n, pl, sl;
@@ -221,7 +224,7 @@ openat_traced(const char *sym, int dirfd, const char *path, int flags, mode_t mo
 		errno = ENOSYS;
 		return -1;
 	}
-	if ((flags & O_CREAT) && fail_create(path)) {
+	if ((flags & O_CREAT) && fail_match("SMTPGATE_FAIL_CREATE_FILE", path)) {
 		errno = ENOSPC;
 		return -1;
 	}
@@ -281,6 +284,10 @@ renameat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath)
 	static int (*real)(int, const char *, int, const char *);
 	if (real == NULL)
 		real = (int (*)(int, const char *, int, const char *))dlsym(RTLD_NEXT, "renameat");
+	if (fail_match("SMTPGATE_FAIL_RENAME_FILE", oldpath)) {
+		errno = EROFS;
+		return -1;
+	}
 	fstrace_rename("rename", olddirfd, oldpath, newdirfd, newpath);
 	return real(olddirfd, oldpath, newdirfd, newpath);
 }

@@ -28,7 +28,9 @@ def new_files(spool, box="alice"):
 
 
 def tmp_files(spool):
-    return sorted(os.listdir(os.path.join(spool, "tmp")))
+    """The spool's tmp/ files, less the daemon's own (a journal probe per
+    delivery thread, named with a leading dot like nothing it delivers)."""
+    return sorted(f for f in os.listdir(os.path.join(spool, "tmp")) if not f.startswith("."))
 
 
 def send(port, body, rcpt="alice@example.com", timeout=30):
@@ -252,6 +254,41 @@ class FaultTest(harness.GatewayTestCase):
         self.assertEqual(d.log().count("rename without replacing is not supported"), 1, d.log())
         with open(os.path.join(spool, "mailboxes", "bob", "new", new_files(spool, "bob")[0]), "rb") as f:
             self.assertIn(b"Delivered-To: bob@example.com", f.read())
+
+    def test_journal_that_stopped_committing_is_never_acknowledged(self):
+        # After a batch's last syncfs, renaming a probe file in tmp/ proves
+        # that the file system still commits: ext4 reports an aborted
+        # journal to the thread that waited for the failed commit, and a
+        # later syncfs that finds nothing to commit returns 0.  Here that
+        # rename fails (EROFS, as with an aborted journal): the message
+        # gets 451, nothing stays in new/, and mail is taken again once it
+        # can be.
+        shim = os.environ.get("SMTPGATE_SLOWFSYNC")
+        if not shim or not os.path.exists(shim):
+            self.skipTest("fault shim not built")
+        pattern = self.write("fail-rename", "")
+        env = dict(os.environ, LD_PRELOAD=shim, SMTPGATE_FAIL_RENAME_FILE=pattern)
+        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+        port = harness.free_port()
+        spool = self.path("probe-spool")
+        conf = self.write("inbound.conf", harness.inbound_config(spool, port))
+        d = self.start("smtpgate-inbound", conf, env=env, wait_port=port)
+        self.assertEqual(send(port, "Subject: before\r\n\r\nkept\r\n")[0], 250)
+        self.assertEqual(len(new_files(spool)), 1)
+        with open(pattern, "w") as f:
+            f.write(".journal-probe.*")
+        code, text = send(port, "Subject: during\r\n\r\nrefused\r\n")
+        self.assertEqual(code, 451, text)
+        self.assertIn(b"4.3.0", text)
+        self.assertEqual(len(new_files(spool)), 1, "an unacknowledged message stayed in new/")
+        self.assertEqual(tmp_files(spool), [])
+        self.assertIn("the file system takes no more changes: Read-only file system", d.log())
+        with open(pattern, "w") as f:
+            f.write("")
+        self.assertEqual(send(port, "Subject: after\r\n\r\nkept\r\n")[0], 250)
+        self.assertEqual(len(new_files(spool)), 2)
+        self.assertTrue(d.alive())
+        d.stop()
 
     def check_publish_order(self, link_only):
         # SPEC: the file is fsynced before it is linked into new/, and the
