@@ -234,6 +234,16 @@ class GatewayTestCase(unittest.TestCase):
                 raise AssertionError("%s exited %s:\n%s" % (program, d.proc.returncode, d.log()))
         return d
 
+    def shim_env(self, **extra):
+        """The environment that preloads the fault shim (slowfsync.so), with
+        extra set; skips the test when the shim was not built."""
+        shim = os.environ.get("SMTPGATE_SLOWFSYNC")
+        if not shim or not os.path.exists(shim):
+            self.skipTest("fault shim not built")
+        env = dict(os.environ, LD_PRELOAD=shim, **extra)
+        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+        return env
+
     def start_inbound(self, mailboxes=None, extra="", tls=None, spool=None):
         """An inbound daemon on a free loopback port; returns (daemon, port, spool)."""
         port = free_port()

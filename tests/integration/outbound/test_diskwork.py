@@ -30,14 +30,6 @@ SYNC = re.compile(r"^(fsync|syncfs) ")
 class DiskWorkTest(OutboundCase):
     """State updates go to the disk worker, in groups."""
 
-    def shim_env(self, **extra):
-        shim = os.environ.get("SMTPGATE_SLOWFSYNC")
-        if not shim or not os.path.exists(shim):
-            self.skipTest("fault shim not built")
-        env = dict(os.environ, LD_PRELOAD=shim, **extra)
-        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
-        return env
-
     def dsns(self, fake):
         return [m for m in fake.snapshot()[1] if m["sender"] == ""]
 

@@ -190,12 +190,8 @@ class FaultTest(harness.GatewayTestCase):
         self.assertEqual(len(new_files(spool)), 2)
 
     def test_slow_disk_does_not_stall_other_sessions(self):
-        shim = os.environ.get("SMTPGATE_SLOWFSYNC")
-        if not shim or not os.path.exists(shim):
-            self.skipTest("slowfsync shim not built")
         delay = self.write("fsync-delay-ms", "0")
-        env = dict(os.environ, LD_PRELOAD=shim, SMTPGATE_SLOW_FSYNC_FILE=delay)
-        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+        env = self.shim_env(SMTPGATE_SLOW_FSYNC_FILE=delay)
         port = harness.free_port()
         spool = self.path("slow-spool")
         conf = self.write("inbound.conf", harness.inbound_config(spool, port))
@@ -232,11 +228,7 @@ class FaultTest(harness.GatewayTestCase):
     def test_publish_without_rename_noreplace(self):
         # a file system without RENAME_NOREPLACE: one warning, then every
         # message is published by link and unlink, nothing left in tmp/
-        shim = os.environ.get("SMTPGATE_SLOWFSYNC")
-        if not shim or not os.path.exists(shim):
-            self.skipTest("fault shim not built")
-        env = dict(os.environ, LD_PRELOAD=shim, SMTPGATE_NO_RENAME_NOREPLACE="1")
-        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+        env = self.shim_env(SMTPGATE_NO_RENAME_NOREPLACE="1")
         port = harness.free_port()
         spool = self.path("link-spool")
         conf = self.write("inbound.conf", harness.inbound_config(spool, port))
@@ -263,12 +255,8 @@ class FaultTest(harness.GatewayTestCase):
         # rename fails (EROFS, as with an aborted journal): the message
         # gets 451, nothing stays in new/, and mail is taken again once it
         # can be.
-        shim = os.environ.get("SMTPGATE_SLOWFSYNC")
-        if not shim or not os.path.exists(shim):
-            self.skipTest("fault shim not built")
         pattern = self.write("fail-rename", "")
-        env = dict(os.environ, LD_PRELOAD=shim, SMTPGATE_FAIL_RENAME_FILE=pattern)
-        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+        env = self.shim_env(SMTPGATE_FAIL_RENAME_FILE=pattern)
         port = harness.free_port()
         spool = self.path("probe-spool")
         conf = self.write("inbound.conf", harness.inbound_config(spool, port))
@@ -296,14 +284,10 @@ class FaultTest(harness.GatewayTestCase):
         # carry the new/ entry before the data and a crash leave an empty file
         # in a mailbox.  Messages go one at a time, so the trace (each line
         # written before its call) is that of one worker.
-        shim = os.environ.get("SMTPGATE_SLOWFSYNC")
-        if not shim or not os.path.exists(shim):
-            self.skipTest("fault shim not built")
         trace = self.path("fstrace-%d" % link_only)
-        env = dict(os.environ, LD_PRELOAD=shim, SMTPGATE_FSTRACE_FILE=trace)
+        env = self.shim_env(SMTPGATE_FSTRACE_FILE=trace)
         if link_only:
             env["SMTPGATE_NO_RENAME_NOREPLACE"] = "1"
-        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
         port = harness.free_port()
         spool = self.path("order-spool-%d" % link_only)
         conf = self.write("order-%d.conf" % link_only, harness.inbound_config(spool, port))
