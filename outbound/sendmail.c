@@ -820,7 +820,28 @@ check_role(int spoolfd, const char *spool)
 	free(marker);
 }
 
-/* Write the pickup file: tmp/ (synced), rename into pickup/, fsync pickup/. */
+/*
+ * Before exit 0, prove that the file system still commits: a directory
+ * made and removed in tmp/.  When a journal commit fails, ext4 aborts the
+ * journal and reports it to the one thread that waited for that commit
+ * (the daemon's, say); an fsync of pickup/ that then finds the commit of
+ * our rename already over returns 0.  Every journal operation fails from
+ * then on, so one made now shows that the rename reached the disk.
+ */
+static void
+commit_probe(int tmpfd, const char *spool, const char *name)
+{
+	char probe[600];
+
+	snprintf(probe, sizeof(probe), ".probe.%s", name);
+	if (mkdirat(tmpfd, probe, 0700) == 0 && unlinkat(tmpfd, probe, AT_REMOVEDIR) == 0)
+		return;
+	die(EX_TEMPFAIL, "%s/tmp/%s: the file system takes no more changes: %s "
+	    "(the message may not be queued)", spool, probe, strerror(errno));
+}
+
+/* Write the pickup file: tmp/ (synced), rename into pickup/, fsync pickup/,
+ * then commit_probe(). */
 static void
 deliver(const char *spool, const char *host, const struct buf *b)
 {
@@ -845,6 +866,7 @@ deliver(const char *spool, const char *host, const struct buf *b)
 	}
 	if (fsutil_fsync_dirfd(pickupfd, "pickup", err, sizeof(err)) < 0)
 		die(EX_TEMPFAIL, "%s/%s", spool, err);
+	commit_probe(tmpfd, spool, name);
 	close(tmpfd);
 	close(pickupfd);
 	close(spoolfd);

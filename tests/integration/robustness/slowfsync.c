@@ -21,7 +21,8 @@
  * O_CREAT) whose name matches the pattern in that file ("PREFIX*SUFFIX",
  * re-read at every call; no file, no failure) fails with ENOSPC.  With
  * SMTPGATE_FAIL_RENAME_FILE set, renameat of a name matching the pattern
- * in that file fails with EROFS, as once ext4 has aborted its journal.
+ * in that file fails with EROFS, as once ext4 has aborted its journal; so
+ * does mkdirat of a name matching the pattern in SMTPGATE_FAIL_MKDIR_FILE.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -37,6 +38,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 
 int fsync(int fd);
@@ -234,6 +236,21 @@ openat_traced(const char *sym, int dirfd, const char *path, int flags, mode_t mo
 	else if (fd >= 0 && getenv("SMTPGATE_FSTRACE_OPENS") != NULL)
 		fstrace_one("open", dirfd, path);
 	return fd;
+}
+
+/* mkdirat: fails with EROFS for a name matching SMTPGATE_FAIL_MKDIR_FILE. */
+int
+mkdirat(int dirfd, const char *path, mode_t mode)
+{
+	static int (*real)(int, const char *, mode_t);
+
+	if (real == NULL)
+		real = (int (*)(int, const char *, mode_t))dlsym(RTLD_NEXT, "mkdirat");
+	if (fail_match("SMTPGATE_FAIL_MKDIR_FILE", path)) {
+		errno = EROFS;
+		return -1;
+	}
+	return real(dirfd, path, mode);
 }
 
 /* The mode argument of an openat call (only there with O_CREAT). */

@@ -339,6 +339,24 @@ class SendmailTest(harness.GatewayTestCase):
         finally:
             os.close(fd)
 
+    def test_journal_that_stopped_committing_is_a_temporary_failure(self):
+        # after the fsync of pickup/, a directory made and removed in tmp/
+        # proves the file system still commits (ext4 tells only the thread
+        # that waited for a failed commit; a later fsync returns 0).  Here it
+        # cannot be made (EROFS, as with an aborted journal): exit 75 and a
+        # clear line, never 0
+        pattern = self.write("fail-mkdir", ".probe.*")
+        env = self.shim_env(SMTPGATE_FAIL_MKDIR_FILE=pattern)
+        r = harness.run([SM, "-C", self.conf, "alice@example.com"],
+                        input=b"Subject: x\n\nb\n", env=env)
+        self.assertEqual(r.returncode, 75, r.stderr)
+        self.assertRegex(r.stderr.decode(), r"^smtpgate-sendmail: \S+/tmp/\.probe\.\S+: the file "
+                         r"system takes no more changes: Read-only file system")
+        with open(pattern, "w") as f:
+            f.write("")
+        self.send(["alice@example.com"], "Subject: y\n\nb\n")
+        self.assertEqual(os.listdir(os.path.join(self.spool, "tmp")), [])
+
     def test_many_messages_unique_names(self):
         for i in range(20):
             self.send(["alice@example.com"], "Subject: %d\n\nb\n" % i)
