@@ -49,6 +49,15 @@ def send(port, body, rcpt="alice@example.com", timeout=30):
 
 
 class FaultTest(harness.GatewayTestCase):
+    def start_shimmed(self, name, **extra):
+        """An inbound daemon with the fault shim preloaded (extra: its
+        settings) on <name>-spool; returns (daemon, port, spool)."""
+        env = self.shim_env(**extra)
+        port = harness.free_port()
+        spool = self.path(name + "-spool")
+        conf = self.write(name + ".conf", harness.inbound_config(spool, port))
+        return self.start("smtpgate-inbound", conf, env=env, wait_port=port), port, spool
+
     @unittest.skipUnless(IS_ROOT, "mounting a small tmpfs needs root")
     def test_disk_full_during_data(self):
         # outside self.tmp: cleanups run after tearDown has stopped the daemon
@@ -191,11 +200,7 @@ class FaultTest(harness.GatewayTestCase):
 
     def test_slow_disk_does_not_stall_other_sessions(self):
         delay = self.write("fsync-delay-ms", "0")
-        env = self.shim_env(SMTPGATE_SLOW_FSYNC_FILE=delay)
-        port = harness.free_port()
-        spool = self.path("slow-spool")
-        conf = self.write("inbound.conf", harness.inbound_config(spool, port))
-        d = self.start("smtpgate-inbound", conf, env=env, wait_port=port)
+        d, port, spool = self.start_shimmed("slow", SMTPGATE_SLOW_FSYNC_FILE=delay)
         self.write("fsync-delay-ms", "1500")  # from now on the disk is slow
         result = {}
 
@@ -228,11 +233,7 @@ class FaultTest(harness.GatewayTestCase):
     def test_publish_without_rename_noreplace(self):
         # a file system without RENAME_NOREPLACE: one warning, then every
         # message is published by link and unlink, nothing left in tmp/
-        env = self.shim_env(SMTPGATE_NO_RENAME_NOREPLACE="1")
-        port = harness.free_port()
-        spool = self.path("link-spool")
-        conf = self.write("inbound.conf", harness.inbound_config(spool, port))
-        d = self.start("smtpgate-inbound", conf, env=env, wait_port=port)
+        d, port, spool = self.start_shimmed("link", SMTPGATE_NO_RENAME_NOREPLACE="1")
         for i in range(3):
             self.assertEqual(send(port, "Subject: %d\r\n\r\nby link\r\n" % i)[0], 250)
         s = smtplib.SMTP("127.0.0.1", port, timeout=30)
@@ -256,11 +257,7 @@ class FaultTest(harness.GatewayTestCase):
         # gets 451, nothing stays in new/, and mail is taken again once it
         # can be.
         pattern = self.write("fail-rename", "")
-        env = self.shim_env(SMTPGATE_FAIL_RENAME_FILE=pattern)
-        port = harness.free_port()
-        spool = self.path("probe-spool")
-        conf = self.write("inbound.conf", harness.inbound_config(spool, port))
-        d = self.start("smtpgate-inbound", conf, env=env, wait_port=port)
+        d, port, spool = self.start_shimmed("probe", SMTPGATE_FAIL_RENAME_FILE=pattern)
         self.assertEqual(send(port, "Subject: before\r\n\r\nkept\r\n")[0], 250)
         self.assertEqual(len(new_files(spool)), 1)
         with open(pattern, "w") as f:
