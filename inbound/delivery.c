@@ -246,6 +246,24 @@ spool_sync(struct delivery_worker *w, struct delivery_job *published,
 	return false;
 }
 
+/* Make worker w's probe file (spool_probe) afresh; 0 or -1 with errno. */
+static int
+spool_probe_create(struct delivery_worker *w)
+{
+	char moved[sizeof(w->probe) + 2];
+	int fd;
+
+	snprintf(moved, sizeof(moved), "%s.1", w->probe);
+	if (unlinkat(w->d->tmpfd, moved, 0) == -1 && errno != ENOENT)
+		return -1;
+	fd = openat(w->d->tmpfd, w->probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
+	    O_NOFOLLOW, 0600);
+	if (fd == -1)
+		return -1;
+	w->probe_moved = false;
+	return close(fd);
+}
+
 /*
  * After the last syncfs of a batch: prove that the file system still
  * commits, by renaming this worker's probe file in tmp/ to its other name.
@@ -273,6 +291,12 @@ spool_probe(struct delivery_worker *w, struct delivery_job *published)
 		return true;
 	}
 	e = errno;
+	if (e == ENOENT) {	/* removed by hand: making it again proves as much */
+		log_warnx("delivery: %s/tmp/%s: missing; made again", d->spool, from);
+		if (spool_probe_create(w) == 0)
+			return true;
+		e = errno;
+	}
 	log_warnx("delivery: %s/tmp/%s: the file system takes no more changes: %s",
 	    d->spool, from, strerror(e));
 	for (struct delivery_job *j = published; j; j = j->next) {
@@ -280,24 +304,6 @@ spool_probe(struct delivery_worker *w, struct delivery_job *published)
 		job_unlink_new(j);
 	}
 	return false;
-}
-
-/* Make worker w's probe file (spool_probe) afresh; 0 or -1 with errno. */
-static int
-spool_probe_create(struct delivery_worker *w)
-{
-	char moved[sizeof(w->probe) + 2];
-	int fd;
-
-	snprintf(moved, sizeof(moved), "%s.1", w->probe);
-	if (unlinkat(w->d->tmpfd, moved, 0) == -1 && errno != ENOENT)
-		return -1;
-	fd = openat(w->d->tmpfd, w->probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
-	if (fd == -1)
-		return -1;
-	w->probe_moved = false;
-	return close(fd);
 }
 
 /* Append list b to list a; the joined list. */

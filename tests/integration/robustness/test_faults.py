@@ -275,6 +275,26 @@ class FaultTest(harness.GatewayTestCase):
         self.assertTrue(d.alive())
         d.stop()
 
+    def test_journal_probe_removed_by_hand_is_made_again(self):
+        # an operator who clears tmp/ of everything, dot files too, costs
+        # one warning: the probe is made again (which proves the same) and
+        # no message is refused for it
+        d, port, spool = self.start_inbound(spool=self.path("cleared-spool"))
+        self.assertEqual(send(port, "Subject: one\r\n\r\nx\r\n")[0], 250)
+        tmp = os.path.join(spool, "tmp")
+        probes = [f for f in os.listdir(tmp) if f.startswith(".journal-probe.")]
+        self.assertEqual(len(probes), 2, os.listdir(tmp))
+        for f in probes:
+            os.unlink(os.path.join(tmp, f))
+        for i in range(4):
+            self.assertEqual(send(port, "Subject: %d\r\n\r\nx\r\n" % i)[0], 250)
+        self.assertEqual(len(new_files(spool)), 5)
+        made = d.log().count("missing; made again")
+        self.assertGreaterEqual(made, 1, d.log())	# each worker that ran since
+        self.assertEqual(len([f for f in os.listdir(tmp) if f.startswith(".journal-probe.")]),
+                         made, os.listdir(tmp))
+        self.assertNotIn("takes no more changes", d.log())
+
     def check_publish_order(self, link_only):
         # SPEC: the file is fsynced before it is linked into new/, and the
         # directory synced before 250.  Renamed first, a journal commit could
