@@ -804,44 +804,53 @@ sched_fresh_find(const struct sched *s, const char *id)
 	return NULL;
 }
 
-/*
- * Map queue/<id>.msg (dirfd: queue/) read-only into d.  With prefault,
- * its pages are read in now by MADV_POPULATE_READ, so that a worker pays
- * the disk's time and the event loop later sends from memory; a read
- * error shows here, not as a SIGBUS when the loop sends.  A kernel
- * without it (before 5.14) is said once; its pages then come in as the
- * message is sent.  0, or -1 with err set.
- */
+/* Open queue/<id>.msg of d (dirfd: queue/) and fill st; the descriptor,
+ * or -1 with err set (also when it is shorter than the entry's offset). */
 static int
-sched_map(int dirfd, struct sched_delivery *d, bool prefault, char *err, size_t errlen)
+sched_msg_open(int dirfd, const struct sched_delivery *d, struct stat *st, char *err,
+    size_t errlen)
 {
-	static atomic_bool no_populate;
 	char name[ID_LEN + 8];
-	struct stat st;
 	int fd;
 
 	snprintf(name, sizeof(name), "%s.msg", d->e.id);
 	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd == -1 || fstat(fd, &st) == -1) {
+	if (fd == -1 || fstat(fd, st) == -1) {
 		snprintf(err, errlen, "queue/%s: %s", name, strerror(errno));
 		if (fd != -1)
 			close(fd);
 		return -1;
 	}
-	if ((uint64_t)st.st_size < d->e.offset) {
+	if ((uint64_t)st->st_size < d->e.offset) {
 		snprintf(err, errlen, "queue/%s: shorter than its offset %" PRIu64, name,
 		    d->e.offset);
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+/*
+ * Map the open queue/<id>.msg fd (its status st) read-only into d.  With
+ * prefault, its pages are read in now by MADV_POPULATE_READ, so that a
+ * worker pays the disk's time and the event loop later sends from memory;
+ * a read error shows here, not as a SIGBUS when the loop sends.  A kernel
+ * without it (before 5.14) is said once; its pages then come in as the
+ * message is sent.  0, or -1 with err set.
+ */
+static int
+sched_map_fd(int fd, const struct stat *st, struct sched_delivery *d, bool prefault,
+    char *err, size_t errlen)
+{
+	static atomic_bool no_populate;
+
 	d->owned = false;
-	d->maplen = (size_t)st.st_size;
+	d->maplen = (size_t)st->st_size;
 	if (d->maplen > 0)
 		d->map = mmap(NULL, d->maplen, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
 	if (d->map == MAP_FAILED) {
 		d->map = NULL;
-		snprintf(err, errlen, "queue/%s: mmap: %s", name, strerror(errno));
+		snprintf(err, errlen, "queue/%s.msg: mmap: %s", d->e.id, strerror(errno));
 		return -1;
 	}
 	if (prefault && d->map != NULL && !atomic_load(&no_populate) &&
@@ -852,13 +861,27 @@ sched_map(int dirfd, struct sched_delivery *d, bool prefault, char *err, size_t 
 				    "are read from the disk as they are sent)", strerror(errno));
 			return 0;
 		}
-		snprintf(err, errlen, "queue/%s: read: %s", name, strerror(errno));
+		snprintf(err, errlen, "queue/%s.msg: read: %s", d->e.id, strerror(errno));
 		munmap(d->map, d->maplen);
 		d->map = NULL;
 		d->maplen = 0;
 		return -1;
 	}
 	return 0;
+}
+
+/* Map queue/<id>.msg of d (dirfd: queue/), see sched_map_fd; 0 or -1. */
+static int
+sched_map(int dirfd, struct sched_delivery *d, bool prefault, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, rc;
+
+	if ((fd = sched_msg_open(dirfd, d, &st, err, errlen)) == -1)
+		return -1;
+	rc = sched_map_fd(fd, &st, d, prefault, err, errlen);
+	close(fd);
+	return rc;
 }
 
 /* true when s has a byte >= 0x80 (eight bytes at a time: bodies are
@@ -1434,35 +1457,24 @@ static bool
 sched_worker_read(struct sched_worker *w, struct sched_delivery *d, size_t budget,
     size_t *bytes)
 {
-	char name[ID_LEN + 8];
+	char err[512];
 	struct stat st;
 	size_t len, got = 0;
 	ssize_t n;
 	int fd;
 
-	snprintf(name, sizeof(name), "%s.msg", d->e.id);
-	if ((fd = openat(w->dirs->queue, name, O_RDONLY | O_CLOEXEC)) == -1 ||
-	    fstat(fd, &st) == -1) {
-		log_warn("queue id=%s: queue/%s", d->e.id, name);
-		if (fd != -1)
-			close(fd);
-		return false;
-	}
-	if ((uint64_t)st.st_size < d->e.offset) {
-		log_warnx("queue id=%s: queue/%s: shorter than its offset %" PRIu64,
-		    d->e.id, name, d->e.offset);
-		close(fd);
+	if ((fd = sched_msg_open(w->dirs->queue, d, &st, err, sizeof(err))) == -1) {
+		log_warnx("queue id=%s: %s", d->e.id, err);
 		return false;
 	}
 	if ((len = (size_t)st.st_size - (size_t)d->e.offset) > budget) {
-		char err[512];
+		/* too big to hold: mapped, its pages read in here */
+		bool ok = sched_map_fd(fd, &st, d, true, err, sizeof(err)) == 0;
 
-		close(fd);	/* too big to hold: mapped, its pages read in here */
-		if (sched_map(w->dirs->queue, d, true, err, sizeof(err)) == -1) {
+		close(fd);
+		if (!ok)
 			log_warnx("queue id=%s: %s", d->e.id, err);
-			return false;
-		}
-		return true;
+		return ok;
 	}
 	d->map = xmalloc(len ? len : 1);
 	while (got < len && (n = pread(fd, (char *)d->map + got, len - got,
@@ -1470,7 +1482,7 @@ sched_worker_read(struct sched_worker *w, struct sched_delivery *d, size_t budge
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			log_warn("queue id=%s: read queue/%s", d->e.id, name);
+			log_warn("queue id=%s: read queue/%s.msg", d->e.id, d->e.id);
 			free(d->map);
 			d->map = NULL;
 			close(fd);
