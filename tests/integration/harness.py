@@ -3,6 +3,12 @@
 Shared by every integration test (stdlib only: unittest, smtplib, ssl).
 Ports are picked free on 127.0.0.1, waits are on conditions (never bare
 sleeps), and every process started here is stopped by pid in tearDown.
+
+The daemons run as the shipped units run them: as an unprivileged service
+user (numeric ids of the tests' own, switched to with setpriv(1); no
+account is needed), with the test directory owned by that user.  Producers,
+readers and attackers are further numeric ids (see the constants below).
+When the tests do not run as root, everything runs as the caller.
 """
 
 import os
@@ -25,6 +31,35 @@ PROGRAMS = {
     "smtpgate-queue": "outbound/smtpgate-queue",
     "smtpgate-check": "common/smtpgate-check",
 }
+
+
+# The ids the tests run as.  None of them needs an account.
+DAEMON_UID = DAEMON_GID = 64101	# the units' service user and its group (trusted producers)
+SUBMIT_GID = 64102		# the set-group-id injector's submission group
+MAIL_GID = 64103		# the Maildirs' group (a reader such as Dovecot)
+USER_A = 64111			# ordinary local users: producers, attackers
+USER_B = 64112
+READER_UID = 64121		# a mail reader, member of MAIL_GID
+
+
+def privileged():
+    """True when the tests run as root and so can switch ids."""
+    return os.geteuid() == 0
+
+
+def as_ids(uid, gid, groups=()):
+    """The argv prefix that runs a program as uid:gid with exactly the
+    supplementary groups given (empty when not running as root)."""
+    if not privileged():
+        return []
+    g = ["--groups=" + ",".join(str(x) for x in groups)] if groups else ["--clear-groups"]
+    return ["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid] + g + ["--"]
+
+
+def daemon_ids():
+    """The argv prefix of a daemon: the service user, in the submission and
+    Maildir groups as the units' SupplementaryGroups= put it."""
+    return as_ids(DAEMON_UID, DAEMON_GID, (DAEMON_GID, SUBMIT_GID, MAIL_GID))
 
 
 def binary(name):
@@ -73,6 +108,17 @@ def run(argv, input=None, timeout=30, env=None):
     """Run a program to completion; returns CompletedProcess (text)."""
     return subprocess.run(argv, input=input, capture_output=True, timeout=timeout,
                           env=env, text=isinstance(input, str) or input is None)
+
+
+def run_as(uid, gid, argv, groups=(), **kw):
+    """run() as uid:gid (see as_ids)."""
+    return run(as_ids(uid, gid, groups) + list(argv), **kw)
+
+
+def run_daemon_user(argv, **kw):
+    """run() as the daemons' service user (a tool run the way the units'
+    user would run it)."""
+    return run(daemon_ids() + list(argv), **kw)
 
 
 class Daemon:
@@ -145,7 +191,16 @@ def make_ca(directory, names=("localhost",), ips=("127.0.0.1",), prefix="server"
     subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key,
                     "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", ext],
                    check=True, capture_output=True)
+    service_key(key)
     return {"ca": ca_crt, "cert": crt, "key": key}
+
+
+def service_key(path):
+    """Make a private key readable by the service user the way an admin
+    would (root:<service group> 0640), not by everybody."""
+    os.chmod(path, 0o640)
+    if privileged():
+        os.chown(path, 0, DAEMON_GID)
 
 
 def make_self_signed(directory, name="localhost", prefix="selfsigned"):
@@ -157,6 +212,7 @@ def make_self_signed(directory, name="localhost", prefix="selfsigned"):
                     "-days", "2", "-subj", "/CN=" + name,
                     "-addext", "subjectAltName=DNS:%s" % name],
                    check=True, capture_output=True)
+    service_key(key)
     return {"cert": crt, "key": key}
 
 
@@ -207,6 +263,10 @@ class GatewayTestCase(unittest.TestCase):
         self._tmp = tempfile.TemporaryDirectory(prefix="smtpgate-test-")
         self.tmp = self._tmp.name
         self.daemons = []
+        # like /var/spool/smtpgate: the service user may create its spools here
+        os.chmod(self.tmp, 0o755)
+        if privileged():
+            os.chown(self.tmp, DAEMON_UID, DAEMON_GID)
 
     def tearDown(self):
         for d in self.daemons:
@@ -222,10 +282,15 @@ class GatewayTestCase(unittest.TestCase):
             f.write(text)
         return p
 
-    def start(self, program, config, extra_args=(), env=None, wait_port=None, name=None):
-        """Start program -f -c config; wait until wait_port accepts connections."""
+    def start(self, program, config, extra_args=(), env=None, wait_port=None, name=None,
+              ids=None):
+        """Start program -f -c config as the service user (or with the argv
+        prefix ids, e.g. [] for root); wait until wait_port accepts
+        connections."""
         log = self.path((name or program) + ".%d.log" % len(self.daemons))
-        d = Daemon([binary(program), "-f", "-c", config] + list(extra_args), log, env=env)
+        prefix = daemon_ids() if ids is None else list(ids)
+        d = Daemon(prefix + [binary(program), "-f", "-c", config] + list(extra_args), log,
+                   env=env)
         self.daemons.append(d)
         if wait_port:
             wait_for(lambda: port_open(wait_port) or not d.alive(), 10,
