@@ -41,6 +41,26 @@ class InstallTest(harness.GatewayTestCase):
                 self.assertNotIn("@sbindir@", text)
                 self.assertNotIn("@bindir@", text)
 
+        # a staged install leaves the injector alone (the package sets its mode)
+        inj = [f for f in files if f.endswith("sbin/smtpgate-sendmail")][0]
+        self.assertEqual(os.stat(os.path.join(dest, inj)).st_mode & 0o7777, 0o755)
+
+    @unittest.skipUnless(harness.privileged(), "needs root to set a group")
+    def test_install_makes_the_injector_setgid(self):
+        """The install step makes smtpgate-sendmail root:<submission group>
+        2755, as Postfix installs postdrop."""
+        prog = self.path("smtpgate-sendmail")
+        shutil.copy(harness.binary("smtpgate-sendmail"), prog)
+        os.chmod(prog, 0o755)
+        script = os.path.join(harness.SRC, "conf", "install-setgid")
+        env = {k: v for k, v in os.environ.items() if k != "DESTDIR"}
+        r = subprocess.run([script, prog, "/nonexistent", str(harness.SUBMIT_GID)],
+                           capture_output=True, text=True, env=env, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        st = os.stat(prog)
+        self.assertEqual(st.st_mode & 0o7777, 0o2755)
+        self.assertEqual((st.st_uid, st.st_gid), (0, harness.SUBMIT_GID))
+
 
 if __name__ == "__main__":
     harness.main()

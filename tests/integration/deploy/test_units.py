@@ -71,6 +71,9 @@ class UnitTests(harness.GatewayTestCase):
             for key in ("NoNewPrivileges", "PrivateTmp", "ProtectHome"):
                 self.assertEqual(svc[key], "yes", "%s %s" % (name, key))
             self.assertEqual(svc["User"], "smtpgate", name)
+            # the daemon may give its Maildirs / its maildrop/ to these groups
+            self.assertEqual(svc["SupplementaryGroups"],
+                             "smtpgate-mail" if inbound else "smtpgate-submit", name)
             if inbound:
                 self.assertEqual(svc["AmbientCapabilities"], "CAP_NET_BIND_SERVICE", name)
             else:
@@ -81,11 +84,20 @@ class UnitTests(harness.GatewayTestCase):
         with open(os.path.join(CONF, "smtpgate.sysusers")) as f:
             users = [l.split() for l in f if l.strip() and not l.startswith("#")]
         self.assertEqual(users[0][:2], ["u", "smtpgate"])
+        # the trust model's groups, and the service user in both
+        self.assertIn(["g", "smtpgate-submit", "-"], users)
+        self.assertIn(["g", "smtpgate-mail", "-"], users)
+        self.assertIn(["m", "smtpgate", "smtpgate-submit"], users)
+        self.assertIn(["m", "smtpgate", "smtpgate-mail"], users)
         with open(os.path.join(CONF, "smtpgate.tmpfiles")) as f:
             dirs = {l.split()[1]: l.split() for l in f if l.strip() and not l.startswith("#")}
         for d in ("/var/spool/smtpgate/inbound", "/var/spool/smtpgate/outbound"):
             self.assertEqual(dirs[d][0], "d")
             self.assertEqual(dirs[d][3:5], ["smtpgate", "smtpgate"])
+        # others may only search the spools: the injector reaches maildrop/,
+        # readers reach mailboxes/; nobody else lists or writes them
+        self.assertEqual(dirs["/var/spool/smtpgate/inbound"][2], "0711")
+        self.assertEqual(dirs["/var/spool/smtpgate/outbound"][2], "0751")
 
 
 if __name__ == "__main__":
