@@ -422,8 +422,7 @@ class SendmailTest(harness.GatewayTestCase):
         # password file that does not exist (the daemon would refuse it)
         conf = self.write("auth.conf", harness.outbound_config(
             self.spool, [{"host": "127.0.0.1", "port": 2525, "tls": "starttls",
-                          "auth_user": "relay", "auth_password_file": self.path("no-such-pw"),
-                          "ca_file": self.path("no-such-ca")}]))
+                          "auth_user": "relay", "auth_password_file": self.path("no-such-pw")}]))
         self.send(["alice@example.com"], "Subject: x\n\nb\n", config=conf)
         self.one_drop()
 

@@ -85,10 +85,12 @@ class Sink(socketserver.ThreadingTCPServer):
 class ToolsWithDaemonTest(harness.GatewayTestCase):
 
     def start_gateway(self, port):
+        # maildrop/ gets the submission group, as the units' config sets it
         self.spool = self.path("spool")
         self.conf = self.write("outbound.conf", harness.outbound_config(
             self.spool, [{"host": "127.0.0.1", "port": port, "tls": "none"}],
-            extra="retry_min = 60\nscan_interval = 1\n"))
+            extra='retry_min = 60\nscan_interval = 1\nsubmit_group = "%d"\n'
+            % harness.SUBMIT_GID))
         d = self.start("smtpgate-outbound", self.conf)
         ready = lambda: (os.path.isdir(os.path.join(self.spool, "maildrop")) and  # noqa: E731
                          os.path.isdir(os.path.join(self.spool, "control")) and
