@@ -353,6 +353,45 @@ class SendmailTest(harness.GatewayTestCase):
         self.assertEqual(len(self.drop_files()), 2)
         self.assert_only_maildrop()
 
+    def shim_send(self, code, **env):
+        """Run the injector with the fault shim preloaded and env set."""
+        r = harness.run([SM, "-C", self.conf, "alice@example.com"],
+                        input=b"Subject: x\n\nb\n", env=self.shim_env(**env))
+        self.assertEqual(r.returncode, code, r.stderr)
+        return r
+
+    def test_durable_before_renamed_and_after(self):
+        # the file is fsynced before its rename and again after it (the
+        # group may not open maildrop/; the renamed inode's fsync commits
+        # the rename on a journalling file system); root also fsyncs
+        # maildrop/ itself.  Nothing happens in tmp/ or pickup/
+        trace = self.path("fstrace")
+        self.shim_send(0, SMTPGATE_FSTRACE_FILE=trace)
+        (name,) = self.drop_files()
+        md = os.path.join(self.spool, "maildrop")
+        with open(trace) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(lines, ["create %s/.w.%s" % (md, name), "fsync %s/.w.%s" % (md, name),
+                                 "rename %s/.w.%s %s/%s" % (md, name, md, name),
+                                 "fsync %s/%s" % (md, name), "fsync %s" % md])
+
+    def test_without_rename_noreplace(self):
+        # a file system without RENAME_NOREPLACE: a plain rename
+        self.shim_send(0, SMTPGATE_NO_RENAME_NOREPLACE="1")
+        self.one_drop()
+
+    def test_create_or_rename_failing_leaves_nothing(self):
+        pattern = self.write("fail-pattern", ".w.*")
+        r = self.shim_send(75, SMTPGATE_FAIL_CREATE_FILE=pattern)
+        self.assertRegex(r.stderr.decode(), r"^smtpgate-sendmail: \S+/maildrop/\.w\.\S+: create: "
+                         r"No space left on device\n$")
+        self.assert_nothing_written()
+        # (the shim fails renameat only: the fallback without RENAME_NOREPLACE)
+        r = self.shim_send(75, SMTPGATE_FAIL_RENAME_FILE=pattern, SMTPGATE_NO_RENAME_NOREPLACE="1")
+        self.assertRegex(r.stderr.decode(), r"^smtpgate-sendmail: \S+/maildrop/\.w\.\S+: rename: "
+                         r"Read-only file system\n$")
+        self.assert_nothing_written()
+
     def test_many_messages_unique_names(self):
         for i in range(20):
             self.send(["alice@example.com"], "Subject: %d\n\nb\n" % i)
