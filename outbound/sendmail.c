@@ -111,12 +111,12 @@ struct opts {
 	struct strvec args;		/* recipient arguments, raw */
 };
 
-#if defined(__has_feature)
+#if defined(__SANITIZE_ADDRESS__)		/* gcc */
+#define SENDMAIL_ASAN 1
+#elif defined(__has_feature)			/* clang */
 #if __has_feature(address_sanitizer)
 #define SENDMAIL_ASAN 1
 #endif
-#elif defined(__SANITIZE_ADDRESS__)
-#define SENDMAIL_ASAN 1
 #endif
 
 #ifdef SENDMAIL_ASAN
