@@ -451,7 +451,7 @@ config_init_inbound(void)
 
 /* Build a cfg_t for the outbound table and set its callbacks. */
 static cfg_t *
-config_init_outbound(void)
+config_init_outbound(unsigned flags)
 {
 	static cfg_opt_t smarthost_opts[] = {
 		CFG_STR("host", NULL, CFGF_NONE),
@@ -490,8 +490,11 @@ config_init_outbound(void)
 			cfg_set_validate_func(cfg, r->key, config_check_range);
 	cfg_set_validate_func(cfg, "smarthost|port", config_check_range);
 	cfg_set_validate_func(cfg, "smarthost|tls", config_check_tls_mode);
-	cfg_set_validate_func(cfg, "smarthost|ca_file", config_check_readable);
-	cfg_set_validate_func(cfg, "smarthost|auth_password_file", config_check_readable);
+	if (!(flags & CONFIG_NO_SECRETS)) {
+		cfg_set_validate_func(cfg, "smarthost|ca_file", config_check_readable);
+		cfg_set_validate_func(cfg, "smarthost|auth_password_file",
+		    config_check_readable);
+	}
 	cfg_set_validate_func(cfg, "smarthost", config_check_smarthost);
 	return cfg;
 }
@@ -739,13 +742,20 @@ config_check_outbound_whole(cfg_t *cfg, struct config_ctx *ctx)
 struct outbound_config *
 config_load_outbound(const char *path, char *err, size_t errlen)
 {
+	return config_load_outbound_opts(path, 0, err, errlen);
+}
+
+/* The same with CONFIG_* flags (CONFIG_NO_SECRETS: for the tools). */
+struct outbound_config *
+config_load_outbound_opts(const char *path, unsigned flags, char *err, size_t errlen)
+{
 	struct config_ctx ctx = { .path = path, .err = err, .errlen = errlen,
 	    .ranges = outbound_ranges };
 	struct outbound_config *c = NULL;
 	cfg_t *cfg;
 
 	err[0] = '\0';
-	cfg = config_init_outbound();
+	cfg = config_init_outbound(flags);
 	if (config_parse_file(cfg, &ctx) == 0 &&
 	    config_check_outbound_whole(cfg, &ctx) == 0)
 		c = config_fill_outbound(cfg, path);

@@ -34,8 +34,6 @@
 #include "smtp_addr.h"
 #include "util.h"
 
-#define PICKUP_MAX_SIZE		(50u << 20)	/* bytes of a pickup file */
-#define PICKUP_MAX_RCPTS	10000
 #define CLAIM_PREFIX		"claim."
 
 /* What pickup_parse() builds up. */

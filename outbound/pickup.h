@@ -26,6 +26,11 @@
 
 #include "queue.h"
 
+/* Limits shared by the daemon and smtpgate-sendmail, which enforces them
+ * itself so that a submission over them fails at once instead of in bad/. */
+#define PICKUP_MAX_SIZE		(50u << 20)	/* bytes of a pickup or maildrop file */
+#define PICKUP_MAX_RCPTS	10000		/* envelope recipients of one file */
+
 /* The directory fds a pickup needs (all under one spool). */
 struct pickup_dirs {
 	int tmp, pickup, queue, bad;

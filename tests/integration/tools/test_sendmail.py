@@ -1,8 +1,10 @@
 """smtpgate-sendmail: the sendmail-compatible injector, black-box.
 
 No daemon runs here: each test prepares an outbound spool the way the
-daemon lays it out (role marker, pickup/, tmp/, queue/, control/, bad/),
-runs the injector, and inspects the pickup file it leaves.
+daemon lays it out (role marker, maildrop/ 1730 group SUBMIT_GID, tmp/,
+pickup/, queue/, control/, bad/; see maildrop.py), runs the injector
+(as root, from the build tree; test_setgid.py runs it set-group-id as
+other users), and inspects the maildrop file it leaves.
 """
 
 import os
@@ -13,36 +15,12 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import harness  # noqa: E402
+from maildrop import make_spool, parse_maildrop  # noqa: E402
 
 SM = harness.binary("smtpgate-sendmail")
 HOST = "gw-out.test"
-
-
-def make_spool(path, role="outbound", dirs=("pickup", "tmp", "queue", "control", "bad")):
-    """An initialised spool: role marker and the outbound sub-directories."""
-    os.makedirs(path)
-    with open(os.path.join(path, ".smtpgate"), "w") as f:
-        f.write("role=%s\ninstance=0123456789abcdef\nhost=test\ncreated=2024-01-01T00:00:00Z\n"
-                % role)
-    for d in dirs:
-        os.mkdir(os.path.join(path, d))
-
-
-def parse_pickup(data):
-    """Split a pickup file into (sender, [receivers], header lines, body)."""
-    text = data.decode("utf-8")
-    head, sep, body = text.partition("\r\n\r\n")
-    lines = head.split("\r\n")
-    sender, rcpts, i = None, [], 0
-    while i < len(lines) and lines[i].startswith(("X-Sender:", "X-Receiver:")):
-        name, _, value = lines[i].partition(": ")
-        if name == "X-Sender":
-            assert sender is None, "two X-Sender lines"
-            sender = value
-        else:
-            rcpts.append(value)
-        i += 1
-    return sender, rcpts, lines[i:], body
+MAX_SIZE = 50 << 20	# PICKUP_MAX_SIZE
+MAX_RCPTS = 10000	# PICKUP_MAX_RCPTS
 
 
 class SendmailTest(harness.GatewayTestCase):
@@ -62,19 +40,34 @@ class SendmailTest(harness.GatewayTestCase):
         self.assertEqual(r.returncode, code, "exit %d, stderr: %r" % (r.returncode, r.stderr))
         return r
 
-    def pickup_files(self):
-        return sorted(os.listdir(os.path.join(self.spool, "pickup")))
+    def drop_files(self):
+        """The files in maildrop/ (the injector writes nowhere else)."""
+        return sorted(os.listdir(os.path.join(self.spool, "maildrop")))
 
-    def one_pickup(self):
-        """The only pickup file, parsed; also checks tmp/ is left empty."""
-        files = self.pickup_files()
-        self.assertEqual(len(files), 1, files)
+    def assert_only_maildrop(self):
+        """Nothing in tmp/ or pickup/ (the daemon's and the trusted
+        producers'), no dot name (an unfinished write) in maildrop/."""
         self.assertEqual(os.listdir(os.path.join(self.spool, "tmp")), [])
-        with open(os.path.join(self.spool, "pickup", files[0]), "rb") as f:
+        self.assertEqual(os.listdir(os.path.join(self.spool, "pickup")), [])
+        self.assertEqual([n for n in self.drop_files() if n.startswith(".")], [])
+
+    def one_drop(self):
+        """The only maildrop file, parsed (sender, rcpts, header, body);
+        checks its mode, its uid line and that nothing else was written."""
+        files = self.drop_files()
+        self.assertEqual(len(files), 1, files)
+        self.assert_only_maildrop()
+        path = os.path.join(self.spool, "maildrop", files[0])
+        st = os.stat(path)
+        self.assertEqual(st.st_mode & 0o7777, 0o644)
+        self.assertEqual(st.st_uid, os.getuid())
+        with open(path, "rb") as f:
             data = f.read()
         self.assertNotIn(b"\r\r", data)
-        self.assertIsNone(re.search(rb"[^\r]\n", data), "bare LF in pickup file")
-        return parse_pickup(data)
+        self.assertIsNone(re.search(rb"[^\r]\n", data), "bare LF in maildrop file")
+        sender, rcpts, uid, hdr, body = parse_maildrop(data)
+        self.assertEqual(uid, os.getuid())
+        return sender, rcpts, hdr, body
 
     def header(self, lines, name):
         """Values of every field called name (unfolded)."""
@@ -90,14 +83,14 @@ class SendmailTest(harness.GatewayTestCase):
         return out
 
     def assert_nothing_written(self):
-        self.assertEqual(self.pickup_files(), [])
-        self.assertEqual(os.listdir(os.path.join(self.spool, "tmp")), [])
+        self.assertEqual(self.drop_files(), [])
+        self.assert_only_maildrop()
 
     # --- envelope -----------------------------------------------------
 
     def test_argv_recipients_and_default_sender(self):
         self.send(["alice@example.com", "Bob@Example.COM"], "Subject: hi\n\nhello\n")
-        sender, rcpts, hdr, body = self.one_pickup()
+        sender, rcpts, hdr, body = self.one_drop()
         self.assertEqual(sender, "<%s@%s>" % (self.login, HOST))
         self.assertEqual(rcpts, ["<alice@example.com>", "<Bob@example.com>"])
         self.assertEqual(self.header(hdr, "Subject"), ["hi"])
@@ -105,7 +98,7 @@ class SendmailTest(harness.GatewayTestCase):
 
     def test_missing_date_message_id_from_added(self):
         self.send(["alice@example.com"], "Subject: x\n\nbody\n")
-        _, _, hdr, _ = self.one_pickup()
+        _, _, hdr, _ = self.one_drop()
         (date,) = self.header(hdr, "Date")
         self.assertRegex(date, r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{1,2} "
                          r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
@@ -119,24 +112,24 @@ class SendmailTest(harness.GatewayTestCase):
         msg = ("From: Someone <someone@example.org>\nDate: Tue, 1 Jan 2030 00:00:00 +0000\n"
                "Message-ID: <fixed@example.org>\nSubject: s\n\nbody\n")
         self.send(["alice@example.com"], msg)
-        _, _, hdr, _ = self.one_pickup()
+        _, _, hdr, _ = self.one_drop()
         self.assertEqual(self.header(hdr, "From"), ["Someone <someone@example.org>"])
         self.assertEqual(self.header(hdr, "Date"), ["Tue, 1 Jan 2030 00:00:00 +0000"])
         self.assertEqual(self.header(hdr, "Message-ID"), ["<fixed@example.org>"])
 
     def test_sender_f_and_r(self):
         self.send(["-f", "owner@example.net", "alice@example.com"], "Subject: x\n\nb\n")
-        sender, _, hdr, _ = self.one_pickup()
+        sender, _, hdr, _ = self.one_drop()
         self.assertEqual(sender, "<owner@example.net>")
         self.assertEqual(self.header(hdr, "From"), ["<owner@example.net>"])
-        os.unlink(os.path.join(self.spool, "pickup", self.pickup_files()[0]))
+        os.unlink(os.path.join(self.spool, "maildrop", self.drop_files()[0]))
         self.send(["-rother@example.net", "alice@example.com"], "Subject: x\n\nb\n")
-        sender, _, _, _ = self.one_pickup()
+        sender, _, _, _ = self.one_drop()
         self.assertEqual(sender, "<other@example.net>")
 
     def test_null_sender(self):
         self.send(["-f", "<>", "alice@example.com"], "Subject: x\n\nb\n")
-        sender, rcpts, hdr, _ = self.one_pickup()
+        sender, rcpts, hdr, _ = self.one_drop()
         self.assertEqual(sender, "<>")
         self.assertEqual(rcpts, ["<alice@example.com>"])
         self.assertEqual(len(self.header(hdr, "From")), 1)
@@ -144,7 +137,7 @@ class SendmailTest(harness.GatewayTestCase):
     def test_full_name(self):
         self.send(["-F", 'Jane "JD" Doe', "-f", "jane@example.net", "alice@example.com"],
                   "Subject: x\n\nb\n")
-        _, _, hdr, _ = self.one_pickup()
+        _, _, hdr, _ = self.one_drop()
         self.assertEqual(self.header(hdr, "From"), ['"Jane \\"JD\\" Doe" <jane@example.net>'])
 
     def test_full_name_not_ascii_is_encoded_words(self):
@@ -152,7 +145,7 @@ class SendmailTest(harness.GatewayTestCase):
         name = "J\u00f6rg M\u00fcller-\u00c5ngstr\u00f6m " * 3 + "\u4e2d\u6587"
         self.send(["-F", name, "-f", "jorg@example.net", "alice@example.com"],
                   "Subject: x\n\nb\n")
-        _, _, hdr, _ = self.one_pickup()
+        _, _, hdr, _ = self.one_drop()
         i = next(k for k, l in enumerate(hdr) if l.startswith("From: "))
         field = [hdr[i]]
         for line in hdr[i + 1:]:
@@ -179,7 +172,7 @@ class SendmailTest(harness.GatewayTestCase):
                "Bcc: oldhidden@example.net\n"
                "Subject: again\n\nbody\n")
         self.send(["-t"], msg)
-        _, rcpts, hdr, body = self.one_pickup()
+        _, rcpts, hdr, body = self.one_drop()
         self.assertEqual(rcpts, ["<new@example.com>", "<other@example.com>", "<hidden@example.net>"])
         self.assertEqual(self.header(hdr, "Resent-Bcc"), [])
         self.assertEqual(self.header(hdr, "Bcc"), [])
@@ -189,7 +182,7 @@ class SendmailTest(harness.GatewayTestCase):
 
     def test_unqualified_address_gets_hostname(self):
         self.send(["root"], "Subject: x\n\nb\n")
-        _, rcpts, _, _ = self.one_pickup()
+        _, rcpts, _, _ = self.one_drop()
         self.assertEqual(rcpts, ["<root@%s>" % HOST])
 
     def test_t_with_bcc_and_argv(self):
@@ -198,7 +191,7 @@ class SendmailTest(harness.GatewayTestCase):
                "Bcc: secret@example.net\n"
                "Subject: t\n\nbody\n")
         self.send(["-t", "extra@example.com", "jane@example.com"], msg)
-        _, rcpts, hdr, body = self.one_pickup()
+        _, rcpts, hdr, body = self.one_drop()
         self.assertEqual(rcpts, ["<extra@example.com>", "<jane@example.com>", "<a@example.org>",
                                  "<b@example.org>", "<carol@example.com>", "<dave@example.com>",
                                  "<secret@example.net>"])
@@ -219,49 +212,49 @@ class SendmailTest(harness.GatewayTestCase):
 
     def test_clustered_flags(self):
         self.send(["-ti", "-oi"], "To: a@example.com\n\none\n.\ntwo\n")
-        _, rcpts, _, body = self.one_pickup()
+        _, rcpts, _, body = self.one_drop()
         self.assertEqual(rcpts, ["<a@example.com>"])
         self.assertEqual(body, "one\r\n.\r\ntwo\r\n")
 
     def test_double_dash(self):
         self.send(["-f", "s@example.com", "--", "-odd@example.com"], "Subject: x\n\nb\n")
-        _, rcpts, _, _ = self.one_pickup()
+        _, rcpts, _, _ = self.one_drop()
         self.assertEqual(rcpts, ["<-odd@example.com>"])
 
     # --- message body ------------------------------------------------
 
     def test_lone_dot_ends_message_without_i(self):
         self.send(["alice@example.com"], "Subject: x\n\nbefore\n.\nafter\n")
-        _, _, _, body = self.one_pickup()
+        _, _, _, body = self.one_drop()
         self.assertEqual(body, "before\r\n")
 
     def test_lone_dot_kept_with_i_and_oi(self):
         for flag in ("-i", "-oi"):
             self.send([flag, "alice@example.com"], "Subject: x\n\nbefore\n.\nafter\n")
-            _, _, _, body = self.one_pickup()
+            _, _, _, body = self.one_drop()
             self.assertEqual(body, "before\r\n.\r\nafter\r\n", flag)
-            os.unlink(os.path.join(self.spool, "pickup", self.pickup_files()[0]))
+            os.unlink(os.path.join(self.spool, "maildrop", self.drop_files()[0]))
 
     def test_dot_lines_kept_as_is(self):
         self.send(["alice@example.com"], "Subject: x\n\n..two\n.one\n. space\n...\n")
-        _, _, _, body = self.one_pickup()
+        _, _, _, body = self.one_drop()
         self.assertEqual(body, "..two\r\n.one\r\n. space\r\n...\r\n")
 
     def test_crlf_input_and_no_final_newline(self):
         self.send(["alice@example.com"], b"Subject: x\r\n\r\nline1\r\nline2")
-        _, _, hdr, body = self.one_pickup()
+        _, _, hdr, body = self.one_drop()
         self.assertEqual(self.header(hdr, "Subject"), ["x"])
         self.assertEqual(body, "line1\r\nline2\r\n")
 
     def test_mbox_from_line_dropped(self):
         self.send(["alice@example.com"], "From someone Tue Jan  1 00:00:00 2030\nSubject: x\n\nb\n")
-        _, _, hdr, _ = self.one_pickup()
+        _, _, hdr, _ = self.one_drop()
         self.assertFalse(any(h.startswith("From ") for h in hdr), hdr)
         self.assertEqual(self.header(hdr, "Subject"), ["x"])
 
     def test_message_without_header(self):
         self.send(["alice@example.com"], "just a body line\nsecond\n")
-        _, _, hdr, body = self.one_pickup()
+        _, _, hdr, body = self.one_drop()
         self.assertEqual(len(self.header(hdr, "Date")), 1)
         self.assertEqual(body, "just a body line\r\nsecond\r\n")
 
@@ -271,7 +264,7 @@ class SendmailTest(harness.GatewayTestCase):
                 "-O", "DeliveryMode=b", "-d", "0.1", "-q", "1h", "-bm",
                 "alice@example.com"]
         self.send(args, "Subject: x\n\nb\n")
-        _, rcpts, _, _ = self.one_pickup()
+        _, rcpts, _, _ = self.one_drop()
         self.assertEqual(rcpts, ["<alice@example.com>"])
 
     def test_unknown_option_is_usage_error(self):
@@ -304,14 +297,16 @@ class SendmailTest(harness.GatewayTestCase):
         self.assertIn("nospool", r.stderr.decode())
         self.assertFalse(os.path.exists(self.path("nospool")))
 
-    def test_spool_without_pickup(self):
+    def test_spool_without_maildrop(self):
+        # tmp/ and pickup/ are there but are not the injector's any more
         spool = self.path("half")
-        make_spool(spool, dirs=("tmp",))
+        make_spool(spool, dirs=("tmp", "pickup"))
         conf = self.write("half.conf", harness.outbound_config(
             spool, [{"host": "127.0.0.1", "port": 2525, "tls": "none"}]))
         r = self.send(["alice@example.com"], "Subject: x\n\nb\n", config=conf, code=75)
-        self.assertIn("pickup", r.stderr.decode())
+        self.assertRegex(r.stderr.decode(), r"^smtpgate-sendmail: \S+/half/maildrop: No such file")
         self.assertEqual(os.listdir(os.path.join(spool, "tmp")), [])
+        self.assertEqual(os.listdir(os.path.join(spool, "pickup")), [])
 
     def test_inbound_spool_refused(self):
         spool = self.path("in")
@@ -320,7 +315,7 @@ class SendmailTest(harness.GatewayTestCase):
             spool, [{"host": "127.0.0.1", "port": 2525, "tls": "none"}]))
         r = self.send(["alice@example.com"], "Subject: x\n\nb\n", config=conf, code=78)
         self.assertIn("inbound", r.stderr.decode())
-        self.assertEqual(os.listdir(os.path.join(spool, "pickup")), [])
+        self.assertEqual(os.listdir(os.path.join(spool, "maildrop")), [])
 
     def test_bad_config(self):
         conf = self.write("bad.conf", "this is not { a config\n")
@@ -335,33 +330,140 @@ class SendmailTest(harness.GatewayTestCase):
             os.write(fd, b"host=test pid=%d\n" % os.getpid())
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             self.send(["alice@example.com"], "Subject: x\n\nb\n")
-            self.one_pickup()
+            self.one_drop()
         finally:
             os.close(fd)
 
     def test_journal_that_stopped_committing_is_a_temporary_failure(self):
-        # after the fsync of pickup/, a directory made and removed in tmp/
-        # proves the file system still commits (ext4 tells only the thread
-        # that waited for a failed commit; a later fsync returns 0).  Here it
-        # cannot be made (EROFS, as with an aborted journal): exit 75 and a
-        # clear line, never 0
+        # after the rename and its fsync, a directory made and removed in
+        # maildrop/ (tmp/ is the daemon's own now) proves the file system
+        # still commits (ext4 tells only the thread that waited for a failed
+        # commit; a later fsync returns 0).  Here it cannot be made (EROFS,
+        # as with an aborted journal): exit 75 and a clear line, never 0
         pattern = self.write("fail-mkdir", ".probe.*")
         env = self.shim_env(SMTPGATE_FAIL_MKDIR_FILE=pattern)
         r = harness.run([SM, "-C", self.conf, "alice@example.com"],
                         input=b"Subject: x\n\nb\n", env=env)
         self.assertEqual(r.returncode, 75, r.stderr)
-        self.assertRegex(r.stderr.decode(), r"^smtpgate-sendmail: \S+/tmp/\.probe\.\S+: the file "
-                         r"system takes no more changes: Read-only file system")
+        self.assertRegex(r.stderr.decode(), r"^smtpgate-sendmail: \S+/maildrop/\.probe\.\S+: the "
+                         r"file system takes no more changes: Read-only file system")
         with open(pattern, "w") as f:
             f.write("")
         self.send(["alice@example.com"], "Subject: y\n\nb\n")
-        self.assertEqual(os.listdir(os.path.join(self.spool, "tmp")), [])
+        self.assertEqual(len(self.drop_files()), 2)
+        self.assert_only_maildrop()
+
+    def shim_send(self, code, **env):
+        """Run the injector with the fault shim preloaded and env set."""
+        r = harness.run([SM, "-C", self.conf, "alice@example.com"],
+                        input=b"Subject: x\n\nb\n", env=self.shim_env(**env))
+        self.assertEqual(r.returncode, code, r.stderr)
+        return r
+
+    def test_durable_before_renamed_and_after(self):
+        # the file is fsynced before its rename and again after it (the
+        # group may not open maildrop/; the renamed inode's fsync commits
+        # the rename on a journalling file system); root also fsyncs
+        # maildrop/ itself.  Nothing happens in tmp/ or pickup/
+        trace = self.path("fstrace")
+        self.shim_send(0, SMTPGATE_FSTRACE_FILE=trace)
+        (name,) = self.drop_files()
+        md = os.path.join(self.spool, "maildrop")
+        with open(trace) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(lines, ["create %s/.w.%s" % (md, name), "fsync %s/.w.%s" % (md, name),
+                                 "rename %s/.w.%s %s/%s" % (md, name, md, name),
+                                 "fsync %s/%s" % (md, name), "fsync %s" % md])
+
+    def test_without_rename_noreplace(self):
+        # a file system without RENAME_NOREPLACE: a plain rename
+        self.shim_send(0, SMTPGATE_NO_RENAME_NOREPLACE="1")
+        self.one_drop()
+
+    def test_create_or_rename_failing_leaves_nothing(self):
+        pattern = self.write("fail-pattern", ".w.*")
+        r = self.shim_send(75, SMTPGATE_FAIL_CREATE_FILE=pattern)
+        self.assertRegex(r.stderr.decode(), r"^smtpgate-sendmail: \S+/maildrop/\.w\.\S+: create: "
+                         r"No space left on device\n$")
+        self.assert_nothing_written()
+        # (the shim fails renameat only: the fallback without RENAME_NOREPLACE)
+        r = self.shim_send(75, SMTPGATE_FAIL_RENAME_FILE=pattern, SMTPGATE_NO_RENAME_NOREPLACE="1")
+        self.assertRegex(r.stderr.decode(), r"^smtpgate-sendmail: \S+/maildrop/\.w\.\S+: rename: "
+                         r"Read-only file system\n$")
+        self.assert_nothing_written()
 
     def test_many_messages_unique_names(self):
         for i in range(20):
             self.send(["alice@example.com"], "Subject: %d\n\nb\n" % i)
-        self.assertEqual(len(self.pickup_files()), 20)
-        self.assertEqual(os.listdir(os.path.join(self.spool, "tmp")), [])
+        self.assertEqual(len(self.drop_files()), 20)
+        self.assert_only_maildrop()
+
+    # --- issue 16: the envelope, the limits, what is read -------------
+
+    def test_envelope_ends_at_the_end_line(self):
+        # the message's own first lines look like envelope lines: they stay
+        # message header, after the end line, and add no recipient
+        msg = ("X-Receiver: <x@evil.example>\nX-Sender: <y@evil.example>\n"
+               "X-Smtpgate-Envelope: end\nSubject: s\n\nb\n")
+        self.send(["alice@example.com"], msg)
+        sender, rcpts, hdr, _ = self.one_drop()
+        self.assertEqual(sender, "<%s@%s>" % (self.login, HOST))
+        self.assertEqual(rcpts, ["<alice@example.com>"])
+        self.assertEqual(hdr[:4], ["X-Receiver: <x@evil.example>",
+                                   "X-Sender: <y@evil.example>",
+                                   "X-Smtpgate-Envelope: end", "Subject: s"])
+        with open(os.path.join(self.spool, "maildrop", self.drop_files()[0]), "rb") as f:
+            lines = f.read().split(b"\r\n")
+        self.assertEqual(lines[:3], [b"X-Sender: <%s@%s>" % (self.login.encode(), HOST.encode()),
+                                     b"X-Receiver: <alice@example.com>",
+                                     b"X-Smtpgate-Envelope: end"])
+        self.assertEqual(lines[3], b"Received: by gw-out.test (smtpgate-sendmail, from userid %d);"
+                         % os.getuid())
+
+    def test_message_over_the_size_limit(self):
+        line = b"x" * 998 + b"\n"
+        data = b"Subject: big\n\n" + line * (MAX_SIZE // len(line) + 1)
+        r = self.send(["alice@example.com"], data, code=65)
+        self.assertEqual(r.stderr.decode(), "smtpgate-sendmail: message too large (%d bytes, "
+                         "limit %d)\n" % (len(data), MAX_SIZE))
+        self.assert_nothing_written()
+        # under the input limit, but over it once the file is written (CRLF)
+        data = b"Subject: big\n\n" + line * (MAX_SIZE // len(line) - 10)
+        self.assertLess(len(data), MAX_SIZE)
+        r = self.send(["alice@example.com"], data, code=65)
+        self.assertRegex(r.stderr.decode(), r"^smtpgate-sendmail: message too large \((\d+) "
+                         r"bytes, limit %d\)\n$" % MAX_SIZE)
+        self.assert_nothing_written()
+
+    def test_message_just_under_the_size_limit(self):
+        line = b"x" * 998 + b"\r\n"
+        data = b"Subject: big\r\n\r\n" + line * ((MAX_SIZE - 4096) // len(line))
+        self.send(["alice@example.com"], data)
+        (name,) = self.drop_files()
+        size = os.path.getsize(os.path.join(self.spool, "maildrop", name))
+        self.assertLessEqual(size, MAX_SIZE)
+        self.assertGreater(size, len(data))
+
+    def test_too_many_recipients(self):
+        rcpts = ["r%d@example.com" % i for i in range(MAX_RCPTS + 1)]
+        msg = "To: %s\nSubject: many\n\nb\n" % ",\n ".join(rcpts)
+        r = self.send(["-t"], msg, code=65)
+        self.assertEqual(r.stderr.decode(), "smtpgate-sendmail: too many recipients (more than "
+                         "%d, the limit)\n" % MAX_RCPTS)
+        self.assert_nothing_written()
+        # the limit itself is fine, duplicates do not count
+        r = self.send(rcpts[:MAX_RCPTS] + rcpts[:10], "Subject: many\n\nb\n")
+        _, got, _, _ = self.one_drop()
+        self.assertEqual(len(got), MAX_RCPTS)
+
+    def test_password_file_is_never_opened(self):
+        # the smart host's secret is the daemon's: a config naming a
+        # password file that does not exist (the daemon would refuse it)
+        conf = self.write("auth.conf", harness.outbound_config(
+            self.spool, [{"host": "127.0.0.1", "port": 2525, "tls": "starttls",
+                          "auth_user": "relay", "auth_password_file": self.path("no-such-pw")}]))
+        self.send(["alice@example.com"], "Subject: x\n\nb\n", config=conf)
+        self.one_drop()
 
     def test_bp_lists_queue(self):
         r = self.send(["-bp"], b"")

@@ -1,9 +1,12 @@
 """smtpgate-sendmail and smtpgate-queue against a running smtpgate-outbound.
 
 A tiny SMTP sink on loopback stands in for the smart host.  Checks that
-what the injector writes is accepted and relayed with the right envelope
-(Bcc: recipients in the envelope, not in the header), and that the queue
-tool's requests reach the running daemon through control/.
+what the injector writes into maildrop/ is accepted and relayed with the
+right envelope (Bcc: recipients in the envelope, not in the header; the
+message's own X-Receiver: lines never envelope), whether root or an
+ordinary user (the injector installed set-group-id, see test_setgid.py)
+submitted it, and that the queue tool's requests reach the running daemon
+through control/.  The daemon runs as the service user (harness).
 """
 
 import json
@@ -16,6 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import harness  # noqa: E402
+from maildrop import install_setgid  # noqa: E402
 
 SM = harness.binary("smtpgate-sendmail")
 Q = harness.binary("smtpgate-queue")
@@ -81,17 +85,19 @@ class Sink(socketserver.ThreadingTCPServer):
 class ToolsWithDaemonTest(harness.GatewayTestCase):
 
     def start_gateway(self, port):
+        # maildrop/ gets the submission group, as the units' config sets it
         self.spool = self.path("spool")
         self.conf = self.write("outbound.conf", harness.outbound_config(
             self.spool, [{"host": "127.0.0.1", "port": port, "tls": "none"}],
-            extra="retry_min = 60\nscan_interval = 1\n"))
+            extra='retry_min = 60\nscan_interval = 1\nsubmit_group = "%d"\n'
+            % harness.SUBMIT_GID))
         d = self.start("smtpgate-outbound", self.conf)
-        ready = lambda: (os.path.isdir(os.path.join(self.spool, "pickup")) and  # noqa: E731
+        ready = lambda: (os.path.isdir(os.path.join(self.spool, "maildrop")) and  # noqa: E731
                          os.path.isdir(os.path.join(self.spool, "control")) and
                          "daemon: running" in
                          harness.run([Q, "-c", self.conf, "status"]).stdout)
         harness.wait_for(lambda: not d.alive() or ready(), 10,
-                         "smtpgate-outbound holding its spool with pickup/ and control/")
+                         "smtpgate-outbound holding its spool with maildrop/ and control/")
         self.assertTrue(d.alive(), d.log())
         return d
 
@@ -115,11 +121,41 @@ class ToolsWithDaemonTest(harness.GatewayTestCase):
         head, _, body = data.partition(b"\r\n\r\n")
         self.assertNotIn(b"Bcc:", head)
         self.assertNotIn(b"X-Sender", head)
+        self.assertNotIn(b"X-Smtpgate-Envelope", head)
+        self.assertTrue(head.startswith(b"Received: by gw-out.test (smtpgate-sendmail, "
+                                        b"from userid 0);\r\n\t"), head)
         self.assertIn(b"\r\nSubject: e2e\r\n", b"\r\n" + head + b"\r\n")
         for name in (b"From:", b"Date:", b"Message-ID:"):
             self.assertIn(b"\r\n" + name, b"\r\n" + head)
         self.assertEqual(body, b"line one\r\n..dotted\r\n")
         harness.wait_for(lambda: self.queue_json() == [], 10, "the queue to empty")
+
+    @unittest.skipUnless(harness.privileged(), "needs root to switch ids")
+    def test_user_message_is_relayed(self):
+        # USER_A through the set-group-id injector: the daemon takes the
+        # user's 0644 file from maildrop/, records the uid, and the message's
+        # own first line (X-Receiver:) stays message header, no recipient
+        sink = Sink()
+        self.addCleanup(sink.stop)
+        d = self.start_gateway(sink.port)
+        sm = install_setgid(self.path("bin"))
+        os.chmod(self.conf, 0o644)
+        msg = "X-Receiver: <x@evil.example>\nSubject: from a user\n\nhello\n"
+        r = harness.run_as(harness.USER_A, harness.USER_A,
+                           [sm, "-C", self.conf, "-f", "a@example.org", "jane@example.com"],
+                           input=msg)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        harness.wait_for(lambda: sink.messages, 15, "the message at the smart host")
+        sender, rcpts, data = sink.messages[0]
+        self.assertEqual((sender, rcpts), ("<a@example.org>", ["<jane@example.com>"]))
+        head, _, body = data.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"Received: by gw-out.test (smtpgate-sendmail, "
+                                        b"from userid %d);\r\n\t" % harness.USER_A), head)
+        self.assertIn(b"\r\nX-Receiver: <x@evil.example>\r\n", head)
+        self.assertEqual(body, b"hello\r\n")
+        d.wait_log(r"uid=%d\b" % harness.USER_A)
+        harness.wait_for(lambda: self.queue_json() == [], 10, "the queue to empty")
+        self.assertEqual(os.listdir(os.path.join(self.spool, "maildrop")), [])
 
     def test_queue_requests_reach_running_daemon(self):
         dead = harness.free_port()	# nothing listens: every attempt defers
