@@ -33,8 +33,9 @@ struct inbound_config;
  * never followed); one log line when existing directories were changed.
  * A mailbox a reader broke (its tmp/ new/ cur/ a symlink or another file,
  * or a directory the daemon may not change) is logged and left: its mail
- * is deferred until it is repaired.  0, or -1 with err (the spool, tmp/
- * or mailboxes/ cannot be made right, or a file system error).
+ * is deferred until it is repaired.  0, or -1 with err (the daemon is not
+ * in mailbox_group; the spool, tmp/ or mailboxes/ cannot be made right; a
+ * file system error).
  */
 int maildir_prepare(const char *spool_path, const struct inbound_config *cfg,
     char *err, size_t errlen);

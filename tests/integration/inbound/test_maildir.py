@@ -177,6 +177,18 @@ class ConfigTest(MaildirCase):
         self.check('mailbox_file_mode = "0644"', "mailbox_file_mode: 0644: only bits of 0660")
         self.check('mailbox_file_mode = "0750"', "mailbox_file_mode: 0750")
 
+    def test_daemon_outside_the_group_is_told_at_start(self):
+        # a unit without SupplementaryGroups=smtpgate-mail: a clear error
+        # at start, not a warning per mailbox nor a 451 per message
+        conf = self.write("in.conf", harness.inbound_config(
+            self.path("sp"), harness.free_port(), MAILBOXES, MAIL_CONF))
+        r = harness.run_as(harness.DAEMON_UID, harness.DAEMON_GID,
+                           [harness.binary("smtpgate-inbound"), "-f", "-c", conf],
+                           groups=(harness.DAEMON_GID,), timeout=20)
+        self.assertEqual(r.returncode, 73, r.stderr)
+        self.assertIn("mailbox_group %d: this daemon (uid %d) is not a member"
+                      % (harness.MAIL_GID, harness.DAEMON_UID), r.stderr)
+
     def test_names_and_numbers_accepted(self):
         conf = self.write("ok.conf", harness.inbound_config(self.path("sp"), 2525, MAILBOXES) +
                           'mailbox_group = "daemon"\nmailbox_dir_mode = "0770"\n'
