@@ -387,13 +387,13 @@ static const struct config_mailbox_mode {
 	{ "mailbox_file_mode", 0660, 0600 },
 };
 
-/* Parse 3 or 4 octal digits; -1 when s is not that. */
+/* Parse 3 to 5 octal digits ("640", "2770", "02770"); -1 when s is not that. */
 static int
 config_parse_octal_mode(const char *s, mode_t *out)
 {
 	size_t len = s == NULL ? 0 : strlen(s);
 
-	if (len < 3 || len > 4 || strspn(s, "01234567") != len)
+	if (len < 3 || len > 5 || strspn(s, "01234567") != len)
 		return -1;
 	*out = (mode_t)strtoul(s, NULL, 8);
 	return 0;
