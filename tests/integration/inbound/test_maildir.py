@@ -11,6 +11,7 @@ import imaplib
 import os
 import re
 import shlex
+import signal
 import smtplib
 import stat
 import subprocess
@@ -152,6 +153,22 @@ class LayoutTest(MaildirCase):
         d.stop()
         d = self.inbound(extra=MAIL_CONF)
         self.assertNotIn("maildir: spool=", d.log())
+
+    def test_reload_applies_group_and_modes(self):
+        d = self.inbound()
+        self.assertEqual(send(self.port, "alice@example.com", "before")[0], 250)
+        self.write("inbound.conf", harness.inbound_config(
+            self.spool, self.port, MAILBOXES, MAIL_CONF + '\nmailbox_file_mode = "0660"'))
+        d.send_signal(signal.SIGHUP)
+        d.wait_log(r"reload: config=")
+        self.assertEqual(d.log().count("modes and group set (mailboxes 2770, files 0660, "
+                                       "group %d)" % harness.MAIL_GID), 1, d.log())
+        self.assertEqual(send(self.port, "alice@example.com", "after")[0], 250)
+        new = os.path.join(self.spool, "mailboxes", "alice", "new")
+        modes = sorted(mode_of(os.path.join(new, f)) for f in os.listdir(new))
+        self.assertEqual(modes, [(0o640, harness.DAEMON_UID, harness.DAEMON_GID),
+                                 (0o660, harness.DAEMON_UID, harness.MAIL_GID)])
+        self.assertEqual(mode_of(new), (0o2770, harness.DAEMON_UID, harness.MAIL_GID))
 
 
 class ConfigTest(MaildirCase):
