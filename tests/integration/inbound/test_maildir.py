@@ -23,6 +23,9 @@ from inbound_util import InboundCase, MAILBOXES, tmp_files, size_in_name
 
 MAIL_CONF = 'mailbox_group = "%d"' % harness.MAIL_GID
 DOVECOT_IMAP = "/usr/lib/dovecot/imap"
+# the system's Python for the reader's scripts: the tests' own may sit
+# where other users cannot reach it (/root/.pyenv)
+PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
 
 
 def send(port, rcpt, subject, body="Line one.\r\nLine two.\r\n"):
@@ -90,7 +93,7 @@ class MaildirCase(InboundCase):
 
     def reader(self, script, *args, uid=harness.READER_UID, gid=harness.MAIL_GID,
                groups=(harness.MAIL_GID,)):
-        return harness.run_as(uid, gid, [sys.executable, "-c", script] + list(args),
+        return harness.run_as(uid, gid, [PYTHON, "-c", script] + list(args),
                               groups=groups)
 
 
