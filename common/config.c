@@ -13,6 +13,7 @@
 #include <confuse.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -370,6 +371,102 @@ config_check_mailbox(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/*
+ * The Maildirs' permissions (mailbox_dir_mode, mailbox_file_mode): the
+ * bits a mode may have and the bits it must have.  Nothing for others:
+ * producers and other local users must not read delivered mail (issue
+ * 16).  Directories may be set-group-id (new files, the readers' too,
+ * get the mailbox group) but not sticky (readers must be able to move
+ * and remove the daemon's files); files are never executable or set-id.
+ */
+static const struct config_mailbox_mode {
+	const char *key;
+	mode_t allowed, required;
+} config_mailbox_modes[] = {
+	{ "mailbox_dir_mode", 02770, 0700 },
+	{ "mailbox_file_mode", 0660, 0600 },
+};
+
+/* Parse 3 to 5 octal digits ("640", "2770", "02770"); -1 when s is not that. */
+static int
+config_parse_octal_mode(const char *s, mode_t *out)
+{
+	size_t len = s == NULL ? 0 : strlen(s);
+
+	if (len < 3 || len > 5 || strspn(s, "01234567") != len)
+		return -1;
+	*out = (mode_t)strtoul(s, NULL, 8);
+	return 0;
+}
+
+/* Validate callback: a Maildir mode within config_mailbox_modes. */
+static int
+config_check_mailbox_mode(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+	const struct config_mailbox_mode *m = &config_mailbox_modes[0];
+	mode_t mode;
+
+	if (strcmp(opt->name, m->key) != 0)
+		m++;
+	if (config_parse_octal_mode(s, &mode) != 0)
+		return config_fail(cfg, opt->name, "\"%s\" is not an octal mode "
+		    "(e.g. \"%04o\")", s == NULL ? "" : s, (unsigned)m->allowed);
+	if ((mode & ~m->allowed) != 0 || (mode & m->required) != m->required)
+		return config_fail(cfg, opt->name, "%04o: only bits of %04o are allowed "
+		    "(nothing for others) and %04o must be set", (unsigned)mode,
+		    (unsigned)m->allowed, (unsigned)m->required);
+	return 0;
+}
+
+/* The gid of mailbox_group: "" -> (gid_t)-1, a decimal number (no group
+ * entry needed), or a group name; -1 with the reason in why. */
+static int
+config_mailbox_gid(const char *s, gid_t *out, char *why, size_t whylen)
+{
+	struct group gr, *res = NULL;
+	char buf[4096], *end;
+	unsigned long n;
+	int e;
+
+	if (s == NULL || s[0] == '\0') {
+		*out = (gid_t)-1;
+		return 0;
+	}
+	if (strspn(s, "0123456789") == strlen(s)) {
+		errno = 0;
+		n = strtoul(s, &end, 10);
+		if (errno != 0 || n >= (gid_t)-1) {
+			snprintf(why, whylen, "\"%s\" is out of range", s);
+			return -1;
+		}
+		res = &gr;
+		gr.gr_gid = (gid_t)n;
+	} else if ((e = getgrnam_r(s, &gr, buf, sizeof(buf), &res)) != 0 || res == NULL) {
+		snprintf(why, whylen, "group \"%s\" %s", s, e ? strerror(e) : "does not exist");
+		return -1;
+	}
+	if (res->gr_gid == 0) {
+		snprintf(why, whylen, "\"%s\" is the root group: readers of mail "
+		    "need a group of their own", s);
+		return -1;
+	}
+	*out = res->gr_gid;
+	return 0;
+}
+
+/* Validate callback: mailbox_group names an existing group or a number. */
+static int
+config_check_mailbox_group(cfg_t *cfg, cfg_opt_t *opt)
+{
+	char why[256];
+	gid_t gid;
+
+	if (config_mailbox_gid(cfg_opt_getnstr(opt, 0), &gid, why, sizeof(why)) != 0)
+		return config_fail(cfg, opt->name, "%s", why);
+	return 0;
+}
+
 /* Validate callback: the smarthost section just read is complete. */
 static int
 config_check_smarthost(cfg_t *cfg, cfg_opt_t *opt)
@@ -429,6 +526,9 @@ config_init_inbound(void)
 		CFG_INT("timeout_data", 600, CFGF_NONE),
 		CFG_SEC("tls", tls_opts, CFGF_NONE),
 		CFG_SEC("mailbox", mailbox_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+		CFG_STR("mailbox_group", "", CFGF_NONE),
+		CFG_STR("mailbox_dir_mode", "2770", CFGF_NONE),
+		CFG_STR("mailbox_file_mode", "0640", CFGF_NONE),
 		CFG_END()
 	};
 	static const char *const ints[] = { "max_message_size", "max_recipients",
@@ -446,6 +546,9 @@ config_init_inbound(void)
 	cfg_set_validate_func(cfg, "tls|key", config_check_readable);
 	cfg_set_validate_func(cfg, "tls", config_check_tls_section);
 	cfg_set_validate_func(cfg, "mailbox", config_check_mailbox);
+	cfg_set_validate_func(cfg, "mailbox_group", config_check_mailbox_group);
+	cfg_set_validate_func(cfg, "mailbox_dir_mode", config_check_mailbox_mode);
+	cfg_set_validate_func(cfg, "mailbox_file_mode", config_check_mailbox_mode);
 	return cfg;
 }
 
@@ -614,6 +717,21 @@ config_fill_mailboxes(cfg_t *cfg, struct inbound_config *c)
 	}
 }
 
+/* The Maildirs' group and modes (validated already). */
+static void
+config_fill_mailbox_perms(cfg_t *cfg, struct inbound_config *c)
+{
+	char why[256];
+
+	if (config_mailbox_gid(cfg_getstr(cfg, "mailbox_group"), &c->mailbox_gid,
+	    why, sizeof(why)) != 0 ||
+	    config_parse_octal_mode(cfg_getstr(cfg, "mailbox_dir_mode"),
+	    &c->mailbox_dir_mode) != 0 ||
+	    config_parse_octal_mode(cfg_getstr(cfg, "mailbox_file_mode"),
+	    &c->mailbox_file_mode) != 0)
+		fatalx("mailbox_group or a mailbox mode passed validation but not parsing");
+}
+
 /* Copy a parsed inbound cfg_t into a new typed struct. */
 static struct inbound_config *
 config_fill_inbound(cfg_t *cfg, const char *path)
@@ -639,6 +757,7 @@ config_fill_inbound(cfg_t *cfg, const char *path)
 		c->tls_key = xstrdup(c->tls_certificate);	/* one PEM with both */
 	c->tls_require = cfg_getbool(tls, "require");
 	config_fill_mailboxes(cfg, c);
+	config_fill_mailbox_perms(cfg, c);
 	return c;
 }
 

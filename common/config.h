@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "log.h"
 
@@ -66,6 +67,9 @@ struct inbound_config {
 	bool tls_require;		/* false */
 	struct inbound_mailbox *mailboxes;
 	size_t nmailboxes;
+	gid_t mailbox_gid;		/* mailbox_group; (gid_t)-1 = "": the daemon's group */
+	mode_t mailbox_dir_mode;	/* mailbox_dir_mode, 02770 (within 02770, 0700 set) */
+	mode_t mailbox_file_mode;	/* mailbox_file_mode, 0640 (within 0660, 0600 set) */
 	bool metrics_enabled;
 	struct config_sockaddr metrics_listen;
 	enum log_target log;		/* stderr */

@@ -115,13 +115,43 @@ int
 fsutil_write_new(int dirfd, const char *name, const struct iovec *iov,
     int iovcnt, bool sync, char *err, size_t errlen)
 {
+	static const struct fsutil_perm perm = { FSUTIL_FILE_MODE, (gid_t)-1, false };
+
+	return fsutil_write_new_perm(dirfd, name, iov, iovcnt, sync, &perm, err, errlen);
+}
+
+/* Give the new file fd its group and mode (see struct fsutil_perm). */
+static int
+fsutil_set_perm(int fd, int dirfd, const char *name, const struct fsutil_perm *perm,
+    char *err, size_t errlen)
+{
+	if (perm->gid != (gid_t)-1 && fchown(fd, (uid_t)-1, perm->gid) < 0) {
+		fsutil_err(dirfd, name, "fchown", err, errlen);
+		return -1;
+	}
+	if (perm->fix_mode && fchmod(fd, perm->mode) < 0) {
+		fsutil_err(dirfd, name, "fchmod", err, errlen);
+		return -1;
+	}
+	return 0;
+}
+
+/* Create dirfd/name exclusively with perm and write iov (see fsutil.h). */
+int
+fsutil_write_new_perm(int dirfd, const char *name, const struct iovec *iov,
+    int iovcnt, bool sync, const struct fsutil_perm *perm, char *err, size_t errlen)
+{
 	int fd;
 
 	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, FSUTIL_FILE_MODE);
+	    O_NOFOLLOW, perm->mode);
 	if (fd < 0) {
 		/* Nothing of ours to remove: O_EXCL may have met another file. */
 		fsutil_err(dirfd, name, "open", err, errlen);
+		return -1;
+	}
+	if (fsutil_set_perm(fd, dirfd, name, perm, err, errlen) < 0) {
+		fsutil_undo(fd, dirfd, name);
 		return -1;
 	}
 	if (fsutil_writev_all(fd, iov, iovcnt) < 0) {
@@ -261,38 +291,116 @@ fsutil_mkdir_p(const char *path, mode_t mode, char *err, size_t errlen)
 	return fsutil_mkdir_one(buf, mode, err, errlen);
 }
 
-/* Make <path>/{tmp,new,cur} and fsync path and its parent. */
+/* Make parentfd/name (mode before the umask) and fsync parentfd; 1 when
+ * made, 0 when it was there, -1 with err. */
+static int
+fsutil_mkdirat_synced(int parentfd, const char *name, mode_t mode, char *err,
+    size_t errlen)
+{
+	if (mkdirat(parentfd, name, mode & 0777) < 0) {
+		if (errno == EEXIST)
+			return 0;
+		fsutil_err(parentfd, name, "mkdir", err, errlen);
+		return -1;
+	}
+	if (fsync(parentfd) < 0) {
+		fsutil_err(parentfd, NULL, "fsync", err, errlen);
+		return -1;
+	}
+	return 1;
+}
+
+/* Open parentfd/name as a directory, never through a symlink. */
+static int
+fsutil_open_dir_nofollow(int parentfd, const char *name, char *err, size_t errlen)
+{
+	int fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno == ELOOP)
+			errno = ENOTDIR;
+		fsutil_err(parentfd, name, errno == ENOTDIR ?
+		    "open (not a directory, or a symlink: not followed)" : "open", err, errlen);
+	}
+	return fd;
+}
+
+/* Open, make if missing, and set mode and group of a directory (fsutil.h). */
 int
-fsutil_maildir_create(const char *path, char *err, size_t errlen)
+fsutil_dir_at(int parentfd, const char *name, mode_t mode, gid_t gid,
+    enum fsutil_dir_done *done, char *err, size_t errlen)
+{
+	struct stat st;
+	int made, fd;
+
+	if ((made = fsutil_mkdirat_synced(parentfd, name, mode, err, errlen)) < 0)
+		return -1;
+	if ((fd = fsutil_open_dir_nofollow(parentfd, name, err, errlen)) < 0)
+		return -1;
+	*done = made ? FSUTIL_DIR_CREATED : FSUTIL_DIR_KEPT;
+	if (fstat(fd, &st) < 0) {
+		fsutil_err(parentfd, name, "fstat", err, errlen);
+		goto fail;
+	}
+	/* the group first: a chown may clear set-group-id, so the mode is
+	 * set again after one (and a new directory's mode lost bits to the
+	 * umask) */
+	bool chown_it = gid != (gid_t)-1 && st.st_gid != gid;
+	if (chown_it && fchown(fd, (uid_t)-1, gid) < 0) {
+		fsutil_err(parentfd, name, "fchown", err, errlen);
+		goto fail;
+	}
+	if (chown_it && !made)
+		*done = FSUTIL_DIR_FIXED;
+	if (chown_it || (st.st_mode & 07777) != mode) {
+		if (fchmod(fd, mode) < 0) {
+			fsutil_err(parentfd, name, "fchmod", err, errlen);
+			goto fail;
+		}
+		if (!made)
+			*done = FSUTIL_DIR_FIXED;
+	}
+	return fd;
+fail:
+	(void)close(fd);
+	return -1;
+}
+
+/* Count what fsutil_dir_at did. */
+static void
+fsutil_count_done(enum fsutil_dir_done done, unsigned *created, unsigned *fixed)
+{
+	if (done == FSUTIL_DIR_CREATED && created != NULL)
+		(*created)++;
+	if (done == FSUTIL_DIR_FIXED && fixed != NULL)
+		(*fixed)++;
+}
+
+/* Make or fix the Maildir parentfd/name/{tmp,new,cur} (see fsutil.h). */
+int
+fsutil_maildir_at(int parentfd, const char *name, mode_t mode, gid_t gid,
+    unsigned *created, unsigned *fixed, char *err, size_t errlen)
 {
 	static const char *const subs[] = { "tmp", "new", "cur" };
-	char sub[PATH_MAX], parent[PATH_MAX];
-	char *slash;
-	size_t i;
+	enum fsutil_dir_done done;
+	int fd, subfd;
 
-	if (fsutil_mkdir_p(path, 0750, err, errlen) < 0)
+	if ((fd = fsutil_dir_at(parentfd, name, mode, gid, &done, err, errlen)) < 0)
 		return -1;
-	for (i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-		if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", path, subs[i]) >=
-		    sizeof(sub)) {
-			errno = ENAMETOOLONG;
-			fsutil_err(AT_FDCWD, path, "mkdir", err, errlen);
+	fsutil_count_done(done, created, fixed);
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+		subfd = fsutil_dir_at(fd, subs[i], mode, gid, &done, err, errlen);
+		if (subfd < 0) {
+			int saved = errno;
+
+			(void)close(fd);
+			errno = saved;
 			return -1;
 		}
-		if (fsutil_mkdir_one(sub, 0750, err, errlen) < 0)
-			return -1;
+		(void)close(subfd);
+		fsutil_count_done(done, created, fixed);
 	}
-	if (fsutil_fsync_path(path, err, errlen) < 0)
-		return -1;
-	util_strlcpy(parent, path, sizeof(parent));
-	slash = strrchr(parent, '/');
-	if (slash == NULL)
-		return fsutil_fsync_path(".", err, errlen);
-	if (slash == parent)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	return fsutil_fsync_path(parent, err, errlen);
+	return close(fd);
 }
 
 /* Copy host into out with '/' and ':' escaped as \057 and \072. */

@@ -27,6 +27,22 @@
 int fsutil_write_new(int dirfd, const char *name, const struct iovec *iov,
     int iovcnt, bool sync, char *err, size_t errlen);
 
+/* The mode and group a new file gets. */
+struct fsutil_perm {
+	mode_t mode;		/* e.g. 0640 */
+	gid_t gid;		/* (gid_t)-1: the creator's (or the directory's) */
+	bool fix_mode;		/* fchmod too: the umask would take bits of mode */
+};
+
+/*
+ * fsutil_write_new with the file's mode and group given: the group is set
+ * with fchown(2) (the caller must be a member), the mode with fchmod(2)
+ * when perm->fix_mode, both through the descriptor before anything is
+ * written.  Same results as fsutil_write_new.
+ */
+int fsutil_write_new_perm(int dirfd, const char *name, const struct iovec *iov,
+    int iovcnt, bool sync, const struct fsutil_perm *perm, char *err, size_t errlen);
+
 /*
  * The whole atomic replace: write tmpdirfd/<unique> (always fsynced, so a
  * crash leaves the old or the new content, never a torn file), rename it
@@ -44,8 +60,32 @@ int fsutil_fsync_path(const char *path, char *err, size_t errlen);
 /* mkdir -p with mode; 0 if it exists already as a directory. */
 int fsutil_mkdir_p(const char *path, mode_t mode, char *err, size_t errlen);
 
-/* Make <path>/{tmp,new,cur} (and path itself); fsyncs what it creates. */
-int fsutil_maildir_create(const char *path, char *err, size_t errlen);
+/* What fsutil_dir_at did. */
+enum fsutil_dir_done {
+	FSUTIL_DIR_KEPT,	/* there already, mode and group right */
+	FSUTIL_DIR_CREATED,
+	FSUTIL_DIR_FIXED,	/* there already; mode or group changed */
+};
+
+/*
+ * Open the directory parentfd/name without following a symlink
+ * (O_DIRECTORY|O_NOFOLLOW), making it first when it is missing, and give
+ * it exactly `mode` (07777 bits) and group `gid` ((gid_t)-1: leave it)
+ * with fchown and fchmod through that descriptor, never by path.  A
+ * directory it makes is fsynced with its parent.  Returns the directory's
+ * descriptor (the caller closes it) and *done; -1 with errno (ENOTDIR: a
+ * symlink or something else stands there) and "path: step: reason" in err.
+ */
+int fsutil_dir_at(int parentfd, const char *name, mode_t mode, gid_t gid,
+    enum fsutil_dir_done *done, char *err, size_t errlen);
+
+/*
+ * The Maildir parentfd/name and its tmp/ new/ cur/, each by fsutil_dir_at
+ * with mode and gid.  *created and *fixed (when not NULL) grow by the
+ * directories made and changed.  0, or -1 with errno and err.
+ */
+int fsutil_maildir_at(int parentfd, const char *name, mode_t mode, gid_t gid,
+    unsigned *created, unsigned *fixed, char *err, size_t errlen);
 
 /*
  * A unique Maildir file name "<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>"

@@ -27,6 +27,8 @@
 #include "delivery.h"
 #include "fsutil.h"
 #include "log.h"
+#include "maildir.h"
+#include "mailfile.h"
 #include "util.h"
 
 #define DELIVERY_MAX_THREADS 16
@@ -38,15 +40,16 @@ struct dfile {
 	char *header;
 	size_t header_len;
 	char name[256];		/* Maildir name, also the tmp/ name */
-	char *newdir;		/* <spool>/mailboxes/<mailbox>/new */
+	int newfd;		/* its new/ (O_PATH, maildir_open_new) or -1 */
 	bool written;
 	bool linked;
 };
 
 struct delivery_job {
 	struct delivery_job *next;
-	char *body;
+	char *body;		/* CRLF lines until job_write makes them LF */
 	size_t body_len;
+	struct fsutil_perm perm;	/* mode and group of its files */
 	struct dfile *files;
 	size_t nfiles;
 	bool failed;
@@ -76,6 +79,9 @@ struct delivery {
 	struct event_base *base;
 	char *spool;
 	int tmpfd;
+	int rootfd;		/* <spool>/mailboxes (O_PATH) */
+	mode_t umask;		/* the process's, read once before the workers */
+	struct fsutil_perm perm;	/* loop thread: copied into each job */
 	int wakefd;
 	struct event *wake_ev;
 	pthread_mutex_t lock;
@@ -96,7 +102,8 @@ job_free(struct delivery_job *j)
 	for (size_t i = 0; i < j->nfiles; i++) {
 		free(j->files[i].mailbox);
 		free(j->files[i].header);
-		free(j->files[i].newdir);
+		if (j->files[i].newfd >= 0)
+			close(j->files[i].newfd);
 	}
 	free(j->files);
 	free(j->body);
@@ -115,10 +122,16 @@ job_fail(struct delivery_job *j, int e, const char *fmt, const char *path)
 		memcpy(j->err + sizeof(j->err) - 4, "...", 4);	/* truncated */
 }
 
-/* Write the tmp/ file of every mailbox of job j (made durable by spool_sync). */
+/*
+ * Write the tmp/ file of every mailbox of job j (made durable by
+ * spool_sync), LF line ends: the body's CRLFs are turned into LFs here,
+ * once per message, on the worker (a 50 MB body must not hold up the
+ * event loop), so ,S= is the size of the stored file.
+ */
 static void
 job_write(struct delivery *d, struct delivery_job *j)
 {
+	j->body_len = mailfile_to_lf(j->body, j->body_len);
 	for (size_t i = 0; i < j->nfiles && !j->failed; i++) {
 		struct dfile *f = &j->files[i];
 		struct iovec iov[2] = {
@@ -129,7 +142,8 @@ job_write(struct delivery *d, struct delivery_job *j)
 
 		fsutil_maildir_name(f->name, sizeof(f->name), util_hostname(),
 		    f->header_len + j->body_len);
-		if (fsutil_write_new(d->tmpfd, f->name, iov, 2, false, err, sizeof(err)) == -1) {
+		if (fsutil_write_new_perm(d->tmpfd, f->name, iov, 2, false, &j->perm, err,
+		    sizeof(err)) == -1) {
 			int e = errno;
 
 			j->failed = true;
@@ -141,20 +155,18 @@ job_write(struct delivery *d, struct delivery_job *j)
 	}
 }
 
-/* Remove the links made into new/ for job j. */
+/* Remove the names made in new/ for job j (through new/'s descriptor). */
 static void
-job_unlink_new(struct delivery_job *j)
+job_unlink_new(struct delivery *d, struct delivery_job *j)
 {
-	char path[4096];
-
 	for (size_t i = 0; i < j->nfiles; i++) {
 		struct dfile *f = &j->files[i];
 
 		if (!f->linked)
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", f->newdir, f->name);
-		if (unlink(path) == -1 && errno != ENOENT)
-			log_warn("delivery: unlink %s", path);
+		if (unlinkat(f->newfd, f->name, 0) == -1 && errno != ENOENT)
+			log_warn("delivery: unlink %s/mailboxes/%s/new/%s", d->spool,
+			    f->mailbox, f->name);
 		f->linked = false;
 	}
 }
@@ -162,49 +174,70 @@ job_unlink_new(struct delivery_job *j)
 /* Publish one tmp file as new/name by link and unlink (file systems
  * without RENAME_NOREPLACE); 0 or -1 with errno. */
 static int
-job_link_unlink(struct delivery *d, const char *name, const char *path)
+job_link_unlink(struct delivery *d, const char *name, int newfd)
 {
-	if (linkat(d->tmpfd, name, AT_FDCWD, path, 0) == -1)
+	if (linkat(d->tmpfd, name, newfd, name, 0) == -1)
 		return -1;
 	if (unlinkat(d->tmpfd, name, 0) == -1 && errno != ENOENT)
 		log_warn("delivery: unlink %s/tmp/%s", d->spool, name);
 	return 0;
 }
 
+/* Move one written tmp file into new/ (already open as f->newfd) by a
+ * rename that never replaces; 0 or -1 with errno. */
+static int
+job_publish_one(struct delivery *d, struct dfile *f)
+{
+	int rc;
+
+	if (atomic_load(&d->link_only))
+		return job_link_unlink(d, f->name, f->newfd);
+	rc = renameat2(d->tmpfd, f->name, f->newfd, f->name, RENAME_NOREPLACE);
+	if (rc == -1 && errno == EINVAL) {
+		if (!atomic_exchange(&d->link_only, true))
+			log_warnx("delivery: %s: rename without replacing is not "
+			    "supported here; publishing by link and unlink", d->spool);
+		rc = job_link_unlink(d, f->name, f->newfd);
+	}
+	return rc;
+}
+
 /*
  * Move every written tmp file of j into its mailbox's new/, by a rename
  * that never replaces: a Maildir name is unique, so meeting an existing
  * one is an error, never an overwrite.  One directory operation per
- * mailbox instead of a link and an unlink.
+ * mailbox instead of a link and an unlink.  new/ is reached by
+ * descriptors from <spool>/mailboxes with no symlink followed
+ * (maildir_open_new): readers can write in the mailbox and could have put
+ * a symlink to anywhere in place of new/.  Such a mailbox fails the
+ * message (451), its reason naming the mailbox; nothing is published
+ * outside the spool.
  */
 static void
 job_link(struct delivery *d, struct delivery_job *j)
 {
-	char path[4096];
+	char err[sizeof(j->files[0].name) + 300];
 
 	for (size_t i = 0; i < j->nfiles && !j->failed; i++) {
 		struct dfile *f = &j->files[i];
-		int rc;
 
-		snprintf(path, sizeof(path), "%s/%s", f->newdir, f->name);
-		if (atomic_load(&d->link_only))
-			rc = job_link_unlink(d, f->name, path);
-		else if ((rc = renameat2(d->tmpfd, f->name, AT_FDCWD, path,
-		    RENAME_NOREPLACE)) == -1 && errno == EINVAL) {
-			if (!atomic_exchange(&d->link_only, true))
-				log_warnx("delivery: %s: rename without replacing is not "
-				    "supported here; publishing by link and unlink", d->spool);
-			rc = job_link_unlink(d, f->name, path);
+		if ((f->newfd = maildir_open_new(d->rootfd, f->mailbox, err, sizeof(err))) < 0) {
+			j->failed = true;
+			j->err_no = errno;
+			util_strlcpy(j->err, err, sizeof(j->err));
+			break;
 		}
-		if (rc == -1) {
-			job_fail(j, errno, "%s: publish: %s", path);
+		if (job_publish_one(d, f) == -1) {
+			snprintf(err, sizeof(err), "mailbox %s: new/%s: publish", f->mailbox,
+			    f->name);
+			job_fail(j, errno, "%s: %s", err);
 			break;
 		}
 		f->written = false;	/* the tmp/ name is gone */
 		f->linked = true;
 	}
 	if (j->failed)
-		job_unlink_new(j);
+		job_unlink_new(d, j);
 }
 
 /* Remove the tmp/ files of job j that were not published (after a failure). */
@@ -239,7 +272,7 @@ spool_sync(struct delivery_worker *w, struct delivery_job *published,
 	log_warnx("delivery: syncfs %s: %s", d->spool, strerror(e));
 	for (struct delivery_job *j = published; j; j = j->next) {
 		job_fail(j, e, "%s: syncfs: %s", d->spool);
-		job_unlink_new(j);
+		job_unlink_new(d, j);
 	}
 	for (struct delivery_job *j = written; j; j = j->next)
 		job_fail(j, e, "%s: syncfs: %s", d->spool);
@@ -301,7 +334,7 @@ spool_probe(struct delivery_worker *w, struct delivery_job *published)
 	    d->spool, from, strerror(e));
 	for (struct delivery_job *j = published; j; j = j->next) {
 		job_fail(j, e, "%s: journal: %s", d->spool);
-		job_unlink_new(j);
+		job_unlink_new(d, j);
 	}
 	return false;
 }
@@ -345,6 +378,18 @@ batch_publish(struct delivery *d, struct delivery_job *written,
 	return published;
 }
 
+/* Close the new/ descriptors of every job of batch (the undo is past). */
+static void
+batch_close_dirs(struct delivery_job *batch)
+{
+	for (struct delivery_job *j = batch; j; j = j->next)
+		for (size_t i = 0; i < j->nfiles; i++)
+			if (j->files[i].newfd >= 0) {
+				close(j->files[i].newfd);
+				j->files[i].newfd = -1;
+			}
+}
+
 /* Append finished jobs to the done list and wake the loop once. */
 static void
 batch_post(struct delivery *d, struct delivery_job *batch)
@@ -355,6 +400,7 @@ batch_post(struct delivery *d, struct delivery_job *batch)
 
 	if (batch == NULL)
 		return;
+	batch_close_dirs(batch);
 	while (last->next)
 		last = last->next;
 	pthread_mutex_lock(&d->lock);
@@ -499,16 +545,33 @@ wake_cb(int fd, short what, void *arg)
 	drain_done(arg);
 }
 
+/* The process's umask, read (and put back) before any worker runs. */
+static mode_t
+umask_read(void)
+{
+	mode_t m = umask(0);
+
+	umask(m);
+	return m;
+}
+
 /* Start the worker pool and the loop-side wake-up event. */
 struct delivery *
 delivery_new(struct event_base *base, const char *spool_path, int tmpfd,
-    unsigned nthreads, char *err, size_t errlen)
+    const struct inbound_config *cfg, unsigned nthreads, char *err, size_t errlen)
 {
 	struct delivery *d = xcalloc(1, sizeof(*d));
 
 	d->base = base;
 	d->spool = xstrdup(spool_path);
 	d->tmpfd = tmpfd;
+	d->umask = umask_read();
+	delivery_set_perms(d, cfg);
+	if ((d->rootfd = maildir_open_root(spool_path, err, errlen)) < 0) {
+		free(d->spool);
+		free(d);
+		return NULL;
+	}
 	d->todo_tail = &d->todo;
 	d->done_tail = &d->done;
 	pthread_mutex_init(&d->lock, NULL);
@@ -516,6 +579,7 @@ delivery_new(struct event_base *base, const char *spool_path, int tmpfd,
 	d->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (d->wakefd == -1) {
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		close(d->rootfd);
 		free(d->spool);
 		free(d);
 		return NULL;
@@ -566,93 +630,11 @@ delivery_free(struct delivery *d)
 	drain_done(d);
 	event_free(d->wake_ev);
 	close(d->wakefd);
+	close(d->rootfd);
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->cond);
 	free(d->spool);
 	free(d);
-}
-
-/* Append one formatted piece to a growing buffer. */
-static void
-buf_add(char **buf, size_t *len, size_t *cap, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (*len + n + 1 > *cap) {
-		*cap = (*len + n + 1) * 2;
-		*buf = xrealloc(*buf, *cap);
-	}
-	memcpy(*buf + *len, s, n + 1);
-	*len += n;
-}
-
-/* Copy peer text for a header: printable ASCII without spaces, bounded. */
-static void
-header_safe(char *dst, size_t dstsz, const char *src)
-{
-	size_t i = 0;
-
-	for (; src && *src && i + 1 < dstsz; src++)
-		dst[i++] = (*src > 0x20 && *src < 0x7f && *src != '(' && *src != ')') ?
-		    *src : '?';
-	dst[i] = '\0';
-	if (i == 0)
-		util_strlcpy(dst, "unknown", dstsz);
-}
-
-/* Print the address-literal of ip: [1.2.3.4] or [IPv6:...]. */
-static void
-addr_literal(char *dst, size_t dstsz, const char *ip)
-{
-	snprintf(dst, dstsz, strchr(ip, ':') ? "[IPv6:%s]" : "[%s]", ip);
-}
-
-/* The RFC 5322 date of now in local time (C locale names). */
-static void
-rfc5322_date(char *dst, size_t dstsz, time_t now)
-{
-	struct tm tm;
-
-	localtime_r(&now, &tm);
-	strftime(dst, dstsz, "%a, %d %b %Y %H:%M:%S %z", &tm);
-}
-
-/* Return-Path, Delivered-To lines and Received for one mailbox file. */
-char *
-delivery_header(const struct delivery_request *r, const char *mailbox,
-    time_t now, size_t *lenp)
-{
-	char *buf = NULL, line[1024], helo[256], lit[80], date[64];
-	size_t len = 0, cap = 0, nmine = 0, one = 0;
-
-	snprintf(line, sizeof(line), "Return-Path: <%s>\r\n", r->mail_from);
-	buf_add(&buf, &len, &cap, line);
-	for (size_t i = 0; i < r->nrcpts; i++) {
-		if (strcmp(r->rcpts[i].mailbox, mailbox) != 0)
-			continue;
-		snprintf(line, sizeof(line), "Delivered-To: %s\r\n", r->rcpts[i].addr);
-		buf_add(&buf, &len, &cap, line);
-		nmine++;
-		one = i;
-	}
-	header_safe(helo, sizeof(helo), r->helo);
-	addr_literal(lit, sizeof(lit), r->client_ip);
-	snprintf(line, sizeof(line), "Received: from %s (%s)\r\n\tby %s (smtpgate) with %s id %s\r\n",
-	    helo, lit, r->hostname, r->protocol, r->queue_id);
-	buf_add(&buf, &len, &cap, line);
-	if (r->tls_version) {
-		snprintf(line, sizeof(line), "\t(using %s with cipher %s)\r\n",
-		    r->tls_version, r->tls_cipher ? r->tls_cipher : "unknown");
-		buf_add(&buf, &len, &cap, line);
-	}
-	rfc5322_date(date, sizeof(date), now);
-	if (nmine == 1)
-		snprintf(line, sizeof(line), "\tfor <%s>; %s\r\n", r->rcpts[one].addr, date);
-	else
-		snprintf(line, sizeof(line), "\t; %s\r\n", date);
-	buf_add(&buf, &len, &cap, line);
-	*lenp = len;
-	return buf;
 }
 
 /* Fill the per-mailbox files of a new job (one per distinct mailbox). */
@@ -671,8 +653,8 @@ job_files(struct delivery *d, struct delivery_job *j, const struct delivery_requ
 			continue;
 		struct dfile *f = &j->files[j->nfiles++];
 		f->mailbox = xstrdup(r->rcpts[i].mailbox);
-		f->header = delivery_header(r, f->mailbox, now, &f->header_len);
-		f->newdir = xasprintf("%s/mailboxes/%s/new", d->spool, f->mailbox);
+		f->header = mailfile_header(r, f->mailbox, now, &f->header_len);
+		f->newfd = -1;
 	}
 }
 
@@ -685,6 +667,7 @@ delivery_submit(struct delivery *d, const struct delivery_request *r,
 
 	j->body = r->body;
 	j->body_len = r->body_len;
+	j->perm = d->perm;
 	j->done = done;
 	j->arg = arg;
 	job_files(d, j, r);
@@ -702,6 +685,13 @@ delivery_submit(struct delivery *d, const struct delivery_request *r,
 	return j;
 }
 
+/* New mode and group for the files of the jobs submitted from now on. */
+void
+delivery_set_perms(struct delivery *d, const struct inbound_config *cfg)
+{
+	d->perm = maildir_file_perm(cfg, d->umask);
+}
+
 /* Forget the submitter of j: its result is dropped. */
 void
 delivery_cancel(struct delivery_job *j)
@@ -715,24 +705,6 @@ size_t
 delivery_pending(const struct delivery *d)
 {
 	return d->pending;
-}
-
-/* Create the Maildir of every configured mailbox. */
-int
-delivery_create_maildirs(const char *spool_path, const struct inbound_config *cfg,
-    char *err, size_t errlen)
-{
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/mailboxes", spool_path);
-	if (fsutil_mkdir_p(path, 0750, err, errlen) == -1)
-		return -1;
-	for (size_t i = 0; i < cfg->nmailboxes; i++) {
-		snprintf(path, sizeof(path), "%s/mailboxes/%s", spool_path, cfg->mailboxes[i].name);
-		if (fsutil_maildir_create(path, err, errlen) == -1)
-			return -1;
-	}
-	return 0;
 }
 
 /* Remove stale regular files left in the spool tmp/ by a crash. */

@@ -8,10 +8,12 @@
  *
  * Per recipient mailbox one file is written to <spool>/tmp/ holding
  * Return-Path, one Delivered-To per recipient of that mailbox, Received and
- * the body; once it is durable it is renamed (never replacing) into
- * <spool>/mailboxes/<name>/new/, and the result is reported once that is
- * durable too.  On any failure nothing stays in any new/.  Knows nothing
- * about SMTP sessions or sockets.
+ * the body, with LF line ends (mailfile.h), in mailbox_file_mode and
+ * mailbox_group; once it is durable it is renamed (never replacing) into
+ * <spool>/mailboxes/<name>/new/, reached by descriptors with no symlink
+ * followed (maildir.h), and the result is reported once that is durable
+ * too.  On any failure nothing stays in any new/.  Knows nothing about
+ * SMTP sessions or sockets.
  */
 #ifndef SMTPGATE_DELIVERY_H
 #define SMTPGATE_DELIVERY_H
@@ -46,7 +48,8 @@ struct delivery_request {
 	const char *protocol;		/* "ESMTP", "ESMTPS", "SMTP", "UTF8SMTPS", ... */
 	const char *tls_version;	/* NULL without TLS */
 	const char *tls_cipher;
-	char *body;			/* CRLF lines; ownership passes to delivery */
+	char *body;			/* CRLF lines; ownership passes to delivery
+					 * (which stores them with LF) */
 	size_t body_len;
 };
 
@@ -55,10 +58,17 @@ typedef void (*delivery_done_fn)(void *arg, enum delivery_result result, const c
 
 /*
  * Start nthreads workers for the spool at spool_path whose tmp/ is open
- * as tmpfd.  NULL with err on failure.
+ * as tmpfd and whose Maildirs maildir_prepare made; files get the mode and
+ * group of cfg.  Call before any other thread makes files (it reads the
+ * umask).  NULL with err on failure.
  */
 struct delivery *delivery_new(struct event_base *base, const char *spool_path,
-    int tmpfd, unsigned nthreads, char *err, size_t errlen);
+    int tmpfd, const struct inbound_config *cfg, unsigned nthreads,
+    char *err, size_t errlen);
+
+/* Files of messages submitted from now on get the mode and group of cfg
+ * (loop thread; after a reload). */
+void delivery_set_perms(struct delivery *d, const struct inbound_config *cfg);
 
 /* Finish every queued job, stop the workers and free (loop thread). */
 void delivery_free(struct delivery *d);
@@ -77,19 +87,7 @@ void delivery_cancel(struct delivery_job *j);
 /* Jobs submitted and not yet reported back. */
 size_t delivery_pending(const struct delivery *d);
 
-/* Create <spool>/mailboxes/<name>/{tmp,new,cur} for every mailbox of cfg. */
-int delivery_create_maildirs(const char *spool_path, const struct inbound_config *cfg,
-    char *err, size_t errlen);
-
 /* Remove regular files in tmpfd older than max_age seconds; returns how many. */
 unsigned delivery_clean_tmp(int tmpfd, time_t max_age);
-
-/*
- * Build the prepended header block for one mailbox file (exposed for
- * tests): Return-Path, Delivered-To per rcpt of that mailbox, Received.
- * malloc'd, *lenp gets its length.
- */
-char *delivery_header(const struct delivery_request *r, const char *mailbox,
-    time_t now, size_t *lenp);
 
 #endif

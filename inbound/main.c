@@ -23,6 +23,7 @@
 #include "delivery.h"
 #include "listener.h"
 #include "log.h"
+#include "maildir.h"
 #include "metrics.h"
 #include "policy.h"
 #include "spool.h"
@@ -240,7 +241,7 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	reload_warn(in->gen->cfg, cfg);
 	free(cfg->spool);
 	cfg->spool = xstrdup(spool_path(in->spool));
-	if (delivery_create_maildirs(cfg->spool, cfg, err, sizeof(err)) == -1 ||
+	if (maildir_prepare(cfg->spool, cfg, err, sizeof(err)) == -1 ||
 	    (g = gen_new(cfg, err, sizeof(err))) == NULL) {
 		log_warnx("reload: %s; keeping the running configuration", err);
 		config_free_inbound(cfg);
@@ -248,6 +249,7 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_set_target(cfg->log);
+	delivery_set_perms(in->delivery, cfg);
 	listener_set_gen(in->listener, g);
 	conn_gen_unref(in->gen);
 	in->gen = g;
@@ -285,7 +287,7 @@ spool_setup(struct inbound *in)
 		log_warnx("%s", err);
 		return rc;
 	}
-	if (delivery_create_maildirs(cfg->spool, cfg, err, sizeof(err)) == -1) {
+	if (maildir_prepare(cfg->spool, cfg, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_CANTCREAT;
 	}
@@ -309,7 +311,7 @@ start(struct inbound *in)
 		return EX_OSERR;
 	}
 	in->delivery = delivery_new(in->base, spool_path(in->spool), spool_tmpfd(in->spool),
-	    DELIVERY_THREADS, err, sizeof(err));
+	    in->gen->cfg, DELIVERY_THREADS, err, sizeof(err));
 	if (in->delivery == NULL) {
 		log_warnx("delivery: %s", err);
 		return EX_OSERR;

@@ -142,7 +142,9 @@ class InboundCase(harness.GatewayTestCase):
         self.conf = self.write("inbound.conf", harness.inbound_config(
             self.spool, self.port, mailboxes or MAILBOXES, extra, tls, host))
         log = self.path("inbound.%d.log" % len(self.daemons))
-        self.daemon = harness.Daemon([harness.binary("smtpgate-inbound"), "-f", "-c", self.conf],
+        # as the unit runs it: the service user, in the Maildir group
+        self.daemon = harness.Daemon(harness.daemon_ids() +
+                                     [harness.binary("smtpgate-inbound"), "-f", "-c", self.conf],
                                      log)
         self.daemons.append(self.daemon)
         d = self.daemon

@@ -110,7 +110,7 @@ class SignalTest(InboundCase):
         self.assertEqual(d.proc.returncode, 0)
         with open(all_new_files(self.spool)[0], "rb") as f:
             raw = f.read()
-        self.assertTrue(raw.endswith(b"first half\r\nsecond half\r\n"))
+        self.assertTrue(raw.endswith(b"first half\nsecond half\n"), raw)
 
     def test_sighup_adds_mailbox_keeps_session(self):
         d = self.inbound(mailboxes={"alice": ["alice@example.com"]})

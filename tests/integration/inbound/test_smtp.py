@@ -41,11 +41,13 @@ class TransactionTest(InboundCase):
         self.assertIn("with ESMTP id", received)
         self.assertIn("for <alice@example.com>;", received)
         self.assertEqual(msg["Subject"], "hello")
-        self.assertEqual(msg.get_payload().replace("\r\n", "\n"), body.replace("\r\n", "\n"))
+        self.assertEqual(msg.get_payload(), body.replace("\r\n", "\n"))
         fn, raw = maildir_messages(self.spool, "alice")[0]
+        # stored as the Maildir convention has it: LF line ends, ,S= its size
         self.assertEqual(size_in_name(fn), len(raw))
-        self.assertTrue(raw.endswith(b"Last line.\r\n"))
-        self.assertIn(b"\r\n.Leading dot line.\r\n", raw)
+        self.assertNotIn(b"\r", raw)
+        self.assertTrue(raw.endswith(b"Last line.\n"))
+        self.assertIn(b"\n.Leading dot line.\n", raw)
         self.assertEqual(tmp_files(self.spool), [])
         log = self.daemon.log()
         self.assertRegex(log, r"in id=[0-9a-f]{16} session=[0-9a-f]{16} client=127\.0\.0\.1:\d+ "
@@ -168,7 +170,8 @@ class TransactionTest(InboundCase):
         code, text = r.reply()
         self.assertEqual(code, 250, text)
         fn, raw = maildir_messages(self.spool, "bob")[0]
-        self.assertTrue(raw.endswith(b"\r\n\r\nfirst chunk\r\n.dot kept\r\n"), raw)
+        self.assertTrue(raw.endswith(b"\n\nfirst chunk\n.dot kept\n"), raw)
+        self.assertNotIn(b"\r", raw)
         self.assertEqual(size_in_name(fn), len(raw))
 
     def test_swaks(self):

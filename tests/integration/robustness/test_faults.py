@@ -62,7 +62,9 @@ class FaultTest(harness.GatewayTestCase):
     def test_disk_full_during_data(self):
         # outside self.tmp: cleanups run after tearDown has stopped the daemon
         spool = tempfile.mkdtemp(prefix="smtpgate-full-")
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", spool], check=True)
+        # the spool is the service user's, as an admin would mount it
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0750,uid=%d,gid=%d"
+                        % (harness.DAEMON_UID, harness.DAEMON_GID), "tmpfs", spool], check=True)
         self.addCleanup(os.rmdir, spool)
         self.addCleanup(subprocess.run, ["umount", "-l", spool])
         gw, port, _ = self.start_inbound(spool=spool, extra="max_message_size = 52428800")
@@ -98,6 +100,7 @@ class FaultTest(harness.GatewayTestCase):
         # system is mounted again (the page cache dropped), and new/ may
         # hold nothing torn.
         base = tempfile.mkdtemp(prefix="smtpgate-eio-")
+        os.chmod(base, 0o755)	# the service user passes through to its spool
         back, mnt = os.path.join(base, "back"), os.path.join(base, "mnt")
         os.mkdir(back)
         os.mkdir(mnt)
@@ -123,7 +126,13 @@ class FaultTest(harness.GatewayTestCase):
                 subprocess.run(["umount", mnt], check=True)
                 mounted[0] = False
         self.addCleanup(unmount)
+        # a fresh ext4 is root's: give the service user its spool on it, as
+        # an admin would (the daemon runs unprivileged and creates nothing
+        # outside what it owns)
         spool = os.path.join(mnt, "spool")
+        os.mkdir(spool, 0o750)
+        if harness.privileged():
+            os.chown(spool, harness.DAEMON_UID, harness.DAEMON_GID)
         gw, port, _ = self.start_inbound(spool=spool, extra="max_message_size = 52428800")
         # leave ~2 MB of backing store: far less than the mail below
         with open(os.path.join(back, "filler"), "wb") as f:
@@ -163,12 +172,14 @@ class FaultTest(harness.GatewayTestCase):
             with open(os.path.join(newdir, name), "rb") as f:
                 data = f.read()
             self.assertEqual(len(data), int(name.rsplit(",S=", 1)[1]), "torn: " + name)
-            m = re.search(rb"Subject: (eio-\d+-\d+)\r\n", data)
+            m = re.search(rb"Subject: (eio-\d+-\d+)\n", data)
             self.assertIsNotNone(m, "no subject in " + name)
             found[m.group(1).decode()] = data
         for tag, body in acked.items():
             self.assertIn(tag, found, "acknowledged with 250, lost: " + tag)
-            self.assertTrue(found[tag].endswith(body.encode()), "acknowledged, damaged: " + tag)
+            # stored with LF line ends (the Maildir convention)
+            self.assertTrue(found[tag].endswith(body.replace("\r\n", "\n").encode()),
+                            "acknowledged, damaged: " + tag)
 
     @unittest.skipUnless(IS_ROOT and shutil.which("setpriv"), "needs root and setpriv to drop privileges")
     def test_spool_becomes_unwritable(self):

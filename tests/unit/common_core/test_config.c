@@ -586,6 +586,83 @@ START_TEST(example_configs_mention_every_key)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ */
+/* The Maildirs' group and modes (issue 16) */
+
+/* Defaults: the daemon's group, 2770, 0640; numbers and names read. */
+START_TEST(mailbox_perms)
+{
+	char err[512];
+	struct inbound_config *c = config_load_inbound(write_conf(
+	    "mailbox \"a\" { address = {\"a@example.com\"} }\n"), err, sizeof(err));
+
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->mailbox_gid, (gid_t)-1);
+	ck_assert_uint_eq(c->mailbox_dir_mode, 02770);
+	ck_assert_uint_eq(c->mailbox_file_mode, 0640);
+	config_free_inbound(c);
+	c = config_load_inbound(write_conf("mailbox \"a\" { address = {\"a@example.com\"} }\n"
+	    "mailbox_group = \"64103\"\nmailbox_dir_mode = \"02750\"\n"
+	    "mailbox_file_mode = \"600\"\n"), err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_eq(c->mailbox_gid, 64103);
+	ck_assert_uint_eq(c->mailbox_dir_mode, 02750);
+	ck_assert_uint_eq(c->mailbox_file_mode, 0600);
+	config_free_inbound(c);
+	c = config_load_inbound(write_conf("mailbox \"a\" { address = {\"a@example.com\"} }\n"
+	    "mailbox_group = \"daemon\"\n"), err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_uint_ne(c->mailbox_gid, (gid_t)-1);
+	config_free_inbound(c);
+}
+END_TEST
+
+static const struct { const char *line, *want; } mailbox_perm_errors[] = {
+	{ "mailbox_group = \"no-such-group-16\"",
+	  ":2: mailbox_group: group \"no-such-group-16\" does not exist" },
+	{ "mailbox_group = \"0\"", ":2: mailbox_group: \"0\" is the root group" },
+	{ "mailbox_group = \"99999999999\"", ":2: mailbox_group: \"99999999999\" is out of range" },
+	{ "mailbox_dir_mode = \"2777\"", ":2: mailbox_dir_mode: 2777: only bits of 2770" },
+	{ "mailbox_dir_mode = \"1770\"", ":2: mailbox_dir_mode: 1770: only bits" },
+	{ "mailbox_dir_mode = \"4770\"", ":2: mailbox_dir_mode: 4770: only bits" },
+	{ "mailbox_dir_mode = \"0070\"", "and 0700 must be set" },
+	{ "mailbox_dir_mode = \"77\"", ":2: mailbox_dir_mode: \"77\" is not an octal mode" },
+	{ "mailbox_dir_mode = \"12770\"", ":2: mailbox_dir_mode: 12770: only bits" },
+	{ "mailbox_dir_mode = \"002770\"", "is not an octal mode" },
+	{ "mailbox_dir_mode = \"2790\"", "is not an octal mode" },
+	{ "mailbox_file_mode = \"0644\"", ":2: mailbox_file_mode: 0644: only bits of 0660" },
+	{ "mailbox_file_mode = \"0740\"", "only bits of 0660" },
+	{ "mailbox_file_mode = \"2640\"", "only bits of 0660" },
+	{ "mailbox_file_mode = \"0440\"", "and 0600 must be set" },
+};
+
+/* Each bad value: NULL and "file:2: key: reason". */
+START_TEST(mailbox_perm_error)
+{
+	char text[256], err[512];
+	const char *path;
+
+	snprintf(text, sizeof(text), "mailbox \"a\" { address = {\"a@example.com\"} }\n%s\n",
+	    mailbox_perm_errors[_i].line);
+	path = write_conf(text);
+	ck_assert_ptr_null(config_load_inbound(path, err, sizeof(err)));
+	ck_assert_msg(strncmp(err, path, strlen(path)) == 0, "%s", err);
+	ck_assert_msg(strstr(err, mailbox_perm_errors[_i].want) != NULL, "%s", err);
+}
+END_TEST
+
+/* The example config documents the three keys. */
+START_TEST(mailbox_perm_keys_documented)
+{
+	static char text[65536];
+
+	slurp(SMTPGATE_SRCDIR "/conf/inbound.conf", text, sizeof(text));
+	ck_assert(key_documented(text, "mailbox_group"));
+	ck_assert(key_documented(text, "mailbox_dir_mode"));
+	ck_assert(key_documented(text, "mailbox_file_mode"));
+}
+END_TEST
+
 /* The suite. */
 static Suite *
 config_suite(void)
@@ -609,6 +686,10 @@ config_suite(void)
 	tcase_add_test(tc, detect_role_missing);
 	tcase_add_test(tc, example_configs);
 	tcase_add_test(tc, example_configs_mention_every_key);
+	tcase_add_test(tc, mailbox_perms);
+	tcase_add_loop_test(tc, mailbox_perm_error, 0,
+	    sizeof(mailbox_perm_errors) / sizeof(mailbox_perm_errors[0]));
+	tcase_add_test(tc, mailbox_perm_keys_documented);
 	suite_add_tcase(s, tc);
 	return s;
 }

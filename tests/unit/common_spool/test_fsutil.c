@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,22 +261,85 @@ START_TEST(test_fsync_path)
 }
 END_TEST
 
-/* maildir_create makes tmp, new and cur (and missing parents); idempotent. */
-START_TEST(test_maildir_create)
+/* maildir_at makes tmp, new and cur with the mode asked (not the umask's);
+ * run again it changes nothing; a wrong mode is fixed and counted. */
+START_TEST(test_maildir_at)
 {
-	static const char *const subs[] = { "tmp", "new", "cur" };
+	static const char *const subs[] = { "", "/tmp", "/new", "/cur" };
 	char p[PATH_MAX + 64], s[PATH_MAX + 80], err[PATH_MAX + 256];
+	unsigned created = 0, fixed = 0;
+	mode_t old = umask(027);
 	struct stat st;
-	size_t i;
 
-	snprintf(p, sizeof(p), "%s/mailboxes/alice", tdir);
-	ck_assert_int_eq(fsutil_maildir_create(p, err, sizeof(err)), 0);
-	for (i = 0; i < 3; i++) {
-		snprintf(s, sizeof(s), "%s/%s", p, subs[i]);
-		ck_assert_int_eq(stat(s, &st), 0);
+	snprintf(p, sizeof(p), "%s/mailboxes", tdir);
+	ck_assert_int_eq(mkdir(p, 0750), 0);
+	int root = open(p, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ge(root, 0);
+	ck_assert_int_eq(fsutil_maildir_at(root, "alice", 02770, (gid_t)-1, &created, &fixed,
+	    err, sizeof(err)), 0);
+	ck_assert_uint_eq(created, 4);
+	ck_assert_uint_eq(fixed, 0);
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(s, sizeof(s), "%s/alice%s", p, subs[i]);
+		ck_assert_int_eq(lstat(s, &st), 0);
 		ck_assert(S_ISDIR(st.st_mode));
+		ck_assert_uint_eq(st.st_mode & 07777, 02770);
 	}
-	ck_assert_int_eq(fsutil_maildir_create(p, err, sizeof(err)), 0);
+	ck_assert_int_eq(fsutil_maildir_at(root, "alice", 02770, (gid_t)-1, &created, &fixed,
+	    err, sizeof(err)), 0);
+	ck_assert_uint_eq(created + fixed, 4);
+	snprintf(s, sizeof(s), "%s/alice/cur", p);
+	ck_assert_int_eq(chmod(s, 0755), 0);
+	ck_assert_int_eq(fsutil_maildir_at(root, "alice", 02770, (gid_t)-1, &created, &fixed,
+	    err, sizeof(err)), 0);
+	ck_assert_uint_eq(fixed, 1);
+	ck_assert_int_eq(lstat(s, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 02770);
+	close(root);
+	umask(old);
+}
+END_TEST
+
+/* dir_at never follows a symlink, nor changes what it points to. */
+START_TEST(test_dir_at_symlink)
+{
+	char p[PATH_MAX + 64], t[PATH_MAX + 64], err[PATH_MAX + 256];
+	enum fsutil_dir_done done;
+	struct stat st;
+	int dfd = open(tdir, O_RDONLY | O_DIRECTORY);
+
+	snprintf(t, sizeof(t), "%s/elsewhere", tdir);
+	ck_assert_int_eq(mkdir(t, 0700), 0);
+	snprintf(p, sizeof(p), "%s/new", tdir);
+	ck_assert_int_eq(symlink("elsewhere", p), 0);
+	ck_assert_int_eq(fsutil_dir_at(dfd, "new", 02770, (gid_t)-1, &done, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, ENOTDIR);
+	ck_assert_ptr_nonnull(strstr(err, "symlink"));
+	ck_assert_int_eq(stat(t, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0700);
+	snprintf(p, sizeof(p), "%s/fifo", tdir);
+	ck_assert_int_eq(mkfifo(p, 0600), 0);
+	ck_assert_int_eq(fsutil_dir_at(dfd, "fifo", 0700, (gid_t)-1, &done, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, ENOTDIR);
+	close(dfd);
+}
+END_TEST
+
+/* write_new_perm gives the file the mode asked, past the umask. */
+START_TEST(test_write_new_perm_mode)
+{
+	char err[PATH_MAX + 256];
+	struct iovec iov = { (void *)"x\n", 2 };
+	struct fsutil_perm perm = { 0660, (gid_t)-1, true };
+	mode_t old = umask(027);
+	struct stat st;
+
+	ck_assert_int_eq(fsutil_write_new_perm(tfd, "m", &iov, 1, false, &perm, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(fstatat(tfd, "m", &st, 0), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0660);
+	ck_assert_uint_eq((uintmax_t)st.st_size, 2);
+	umask(old);
 }
 END_TEST
 
@@ -357,7 +421,9 @@ fsutil_suite(void)
 	tcase_add_test(tc, test_read_file_limits);
 	tcase_add_test(tc, test_mkdir_p);
 	tcase_add_test(tc, test_fsync_path);
-	tcase_add_test(tc, test_maildir_create);
+	tcase_add_test(tc, test_maildir_at);
+	tcase_add_test(tc, test_dir_at_symlink);
+	tcase_add_test(tc, test_write_new_perm_mode);
 	tcase_add_test(tc, test_maildir_name_format);
 	tcase_add_test(tc, test_maildir_name_unique_threads);
 	tcase_set_timeout(tc, 60);

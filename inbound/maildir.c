@@ -1,0 +1,216 @@
+/*
+ * maildir: the inbound spool's directories, their modes and group, and
+ * the descriptor walk to a mailbox's new/ (see maildir.h for the table).
+ *
+ * Trust boundary: everything below mailboxes/<name>/ is writable by the
+ * readers (mailbox_group).  Here that means: every step below <spool> is
+ * an openat with O_NOFOLLOW|O_DIRECTORY (a symlink or FIFO fails it, a
+ * FIFO is never opened for reading), and modes and groups are set through
+ * the descriptor so they never land on what a symlink points to.
+ * Must not know about SMTP, sessions or the delivery threads.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "maildir.h"
+#include "util.h"
+
+#define MAILDIR_SPOOL_MODE	0711
+#define MAILDIR_TMP_MODE	0700
+#define MAILDIR_ROOT_MODE	0750
+#define MAILDIR_OPEN_FLAGS	(O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+
+/* The changes of one maildir_prepare run, logged once. */
+struct maildir_tally {
+	unsigned created, fixed;
+};
+
+/* The group of mailbox files and directories (see maildir.h). */
+gid_t
+maildir_gid(const struct inbound_config *cfg)
+{
+	return cfg->mailbox_gid == (gid_t)-1 ? getegid() : cfg->mailbox_gid;
+}
+
+/* The perm of a new message file (see maildir.h). */
+struct fsutil_perm
+maildir_file_perm(const struct inbound_config *cfg, mode_t umask)
+{
+	gid_t gid = maildir_gid(cfg);
+	struct fsutil_perm p = {
+		.mode = cfg->mailbox_file_mode,
+		/* a file made in <spool>/tmp gets the daemon's group */
+		.gid = gid == getegid() ? (gid_t)-1 : gid,
+		.fix_mode = (cfg->mailbox_file_mode & umask) != 0,
+	};
+
+	return p;
+}
+
+/* fsutil_dir_at, counted in t; the descriptor is closed; 0 or -1. */
+static int
+maildir_dir(int parentfd, const char *name, mode_t mode, gid_t gid,
+    struct maildir_tally *t, char *err, size_t errlen)
+{
+	enum fsutil_dir_done done;
+	int fd = fsutil_dir_at(parentfd, name, mode, gid, &done, err, errlen);
+
+	if (fd < 0)
+		return -1;
+	t->created += done == FSUTIL_DIR_CREATED;
+	t->fixed += done == FSUTIL_DIR_FIXED;
+	return close(fd);
+}
+
+/* The spool itself 0711 (through its descriptor), tmp/ 0700. */
+static int
+maildir_spool_modes(int spoolfd, const char *spool_path, struct maildir_tally *t,
+    char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(spoolfd, &st) < 0) {
+		snprintf(err, errlen, "%s: fstat: %s", spool_path, strerror(errno));
+		return -1;
+	}
+	if ((st.st_mode & 07777) != MAILDIR_SPOOL_MODE) {
+		if (fchmod(spoolfd, MAILDIR_SPOOL_MODE) < 0) {
+			snprintf(err, errlen, "%s: fchmod: %s", spool_path, strerror(errno));
+			return -1;
+		}
+		t->fixed++;
+	}
+	return maildir_dir(spoolfd, "tmp", MAILDIR_TMP_MODE, (gid_t)-1, t, err, errlen);
+}
+
+/* One mailbox; a reader-made problem (a symlink or another file standing
+ * in, a directory the daemon may not change) is logged, not fatal. */
+static int
+maildir_mailbox(int rootfd, const char *spool_path, const char *name,
+    const struct inbound_config *cfg, struct maildir_tally *t, char *err, size_t errlen)
+{
+	if (fsutil_maildir_at(rootfd, name, cfg->mailbox_dir_mode, maildir_gid(cfg),
+	    &t->created, &t->fixed, err, errlen) == 0)
+		return 0;
+	if (errno != ENOTDIR && errno != EPERM)
+		return -1;
+	log_warnx("maildir: spool=%s mailbox=%s: %s; its mail is deferred until this is "
+	    "repaired", spool_path, name, err);
+	err[0] = '\0';
+	return 0;
+}
+
+/* true when this process may give its files the group gid: root, its
+ * effective group, or one of its supplementary groups. */
+static bool
+maildir_in_group(gid_t gid)
+{
+	int n = getgroups(0, NULL);
+	gid_t *groups;
+	bool in = false;
+
+	if (geteuid() == 0 || gid == getegid())
+		return true;
+	if (n <= 0)
+		return false;
+	groups = xcalloc((size_t)n, sizeof(*groups));
+	n = getgroups(n, groups);
+	for (int i = 0; i < n && !in; i++)
+		in = groups[i] == gid;
+	free(groups);
+	return in;
+}
+
+/* Make and fix the spool's layout (see maildir.h). */
+int
+maildir_prepare(const char *spool_path, const struct inbound_config *cfg,
+    char *err, size_t errlen)
+{
+	struct maildir_tally t = { 0, 0 };
+	int spoolfd, rootfd = -1, rc = -1;
+
+	if (!maildir_in_group(maildir_gid(cfg))) {
+		snprintf(err, errlen, "%s: mailbox_group %lu: this daemon (uid %lu) is not a "
+		    "member, so it cannot give the Maildirs that group (the unit's "
+		    "SupplementaryGroups= names it)", cfg->path, (unsigned long)maildir_gid(cfg),
+		    (unsigned long)geteuid());
+		return -1;
+	}
+	spoolfd = open(spool_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (spoolfd < 0) {
+		snprintf(err, errlen, "%s: open: %s", spool_path, strerror(errno));
+		return -1;
+	}
+	if (maildir_spool_modes(spoolfd, spool_path, &t, err, errlen) < 0 ||
+	    (rootfd = fsutil_dir_at(spoolfd, "mailboxes", MAILDIR_ROOT_MODE,
+	    maildir_gid(cfg), &(enum fsutil_dir_done){ 0 }, err, errlen)) < 0)
+		goto out;
+	for (size_t i = 0; i < cfg->nmailboxes; i++)
+		if (maildir_mailbox(rootfd, spool_path, cfg->mailboxes[i].name, cfg, &t,
+		    err, errlen) < 0)
+			goto out;
+	rc = 0;
+	if (t.fixed > 0)
+		log_info("maildir: spool=%s fixed=%u created=%u: modes and group set "
+		    "(mailboxes %04o, files %04o, group %lu)", spool_path, t.fixed, t.created,
+		    (unsigned)cfg->mailbox_dir_mode, (unsigned)cfg->mailbox_file_mode,
+		    (unsigned long)maildir_gid(cfg));
+out:
+	if (rootfd >= 0)
+		close(rootfd);
+	close(spoolfd);
+	return rc;
+}
+
+/* Open <spool>/mailboxes for the publishers. */
+int
+maildir_open_root(const char *spool_path, char *err, size_t errlen)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/mailboxes", spool_path);
+	fd = open(path, MAILDIR_OPEN_FLAGS);
+	if (fd < 0)
+		snprintf(err, errlen, "%s: open: %s", path, strerror(errno));
+	return fd;
+}
+
+/* One step of the walk: dirfd/name as a directory, no symlink followed. */
+static int
+maildir_step(int dirfd, const char *mailbox, const char *name, char *err, size_t errlen)
+{
+	int fd = openat(dirfd, name, MAILDIR_OPEN_FLAGS);
+
+	if (fd < 0) {
+		int e = errno == ELOOP ? ENOTDIR : errno;
+
+		snprintf(err, errlen, "mailbox %s: %s: %s", mailbox, name, e == ENOTDIR ?
+		    "not a directory (a symlink is not followed)" : strerror(e));
+		errno = e;
+	}
+	return fd;
+}
+
+/* mailboxes/<mailbox>/new by descriptors (see maildir.h). */
+int
+maildir_open_new(int rootfd, const char *mailbox, char *err, size_t errlen)
+{
+	int mbfd = maildir_step(rootfd, mailbox, mailbox, err, errlen), newfd, e;
+
+	if (mbfd < 0)
+		return -1;
+	newfd = maildir_step(mbfd, mailbox, "new", err, errlen);
+	e = errno;
+	close(mbfd);
+	errno = e;
+	return newfd;
+}
