@@ -174,16 +174,20 @@ spooldirs_open(int spoolfd, int tmpfd, const char *spoolpath, const char *submit
 {
 	char path[4096];
 	gid_t own = getegid(), submit;
+	struct stat st;
+	bool fresh;
 	size_t i;
 	int rc, fd, *slot;
 
 	d->pickup = d->maildrop = d->queue = d->bad = d->control = -1;
 	if ((rc = sd_submit_gid(submit_group, &submit, err, errlen)) != 0)
 		return rc;
-	if ((rc = sd_enforce(spoolfd, spoolpath, own, 0751, false, err, errlen)) != 0)
+	/* a spool without queue/ is new: its modes are set, not "fixed" */
+	fresh = fstatat(spoolfd, "queue", &st, AT_SYMLINK_NOFOLLOW) < 0;
+	if ((rc = sd_enforce(spoolfd, spoolpath, own, 0751, fresh, err, errlen)) != 0)
 		return rc;
 	snprintf(path, sizeof(path), "%s/tmp", spoolpath);
-	if ((rc = sd_enforce(tmpfd, path, own, 0700, false, err, errlen)) != 0)
+	if ((rc = sd_enforce(tmpfd, path, own, 0700, fresh, err, errlen)) != 0)
 		return rc;
 	for (i = 0; i < sizeof(sd_rules) / sizeof(sd_rules[0]); i++) {
 		fd = sd_open(spoolfd, spoolpath, &sd_rules[i],
