@@ -148,6 +148,16 @@ check_stat(const struct stat *st, char *reason, size_t reasonlen)
 	return 0;
 }
 
+/* true for an errno that says nothing about the file (the daemon is out
+ * of descriptors or memory, the disk failed): try again later, do not
+ * condemn the file to bad/. */
+static bool
+transient(int e)
+{
+	return e == EMFILE || e == ENFILE || e == ENOMEM || e == EIO || e == EINTR ||
+	    e == ENOBUFS;
+}
+
 /* Read fd to its end, at most PICKUP_MAX_SIZE + 1 bytes (the file may
  * still grow); 0 with *buf, or -1 with errno. */
 static int
@@ -191,6 +201,10 @@ read_claim(const struct pickup_dirs *d, const char *cname, const struct stat *ex
 	int fd, rc;
 
 	fd = openat(d->tmp, cname, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 && transient(errno)) {
+		snprintf(t->err, sizeof(t->err), "tmp/%s: open: %s", cname, strerror(errno));
+		return -1;
+	}
 	if (fd < 0) {
 		if (errno == ELOOP)
 			snprintf(t->reason, sizeof(t->reason), "not a regular file (symbolic link)");
@@ -215,6 +229,11 @@ read_claim(const struct pickup_dirs *d, const char *cname, const struct stat *ex
 		return 1;
 	}
 	rc = read_bounded(fd, (size_t)st.st_size, buf, lenp);
+	if (rc < 0 && transient(errno)) {
+		snprintf(t->err, sizeof(t->err), "tmp/%s: read: %s", cname, strerror(errno));
+		close(fd);
+		return -1;
+	}
 	if (rc < 0)
 		snprintf(t->reason, sizeof(t->reason), "cannot read: %s", strerror(errno));
 	close(fd);

@@ -1450,7 +1450,17 @@ sched_worker_claim(struct sched_worker *w, const char *key, int64_t now)
 	enum pickup_source src = key[0] == 'm' ? PICKUP_SRC_MAILDROP : PICKUP_SRC_PICKUP;
 	const char *label = key[0] == 'm' ? "maildrop" : "pickup";
 	char ename[SCHED_ESC], ereason[SCHED_ESC * 2], eerr[SCHED_ESC * 2];
+	bool ready;
 
+	/* handed over again (by the inotify event of its own put-back, say)
+	 * before its failure was recorded: still backing off */
+	pthread_mutex_lock(&w->lock);
+	ready = backoff_ready(w->nameback, key, sched_now());
+	pthread_mutex_unlock(&w->lock);
+	if (!ready) {
+		free(t);
+		return NULL;
+	}
 	sched_esc(key + 1, ename);
 	switch (pickup_take(w->dirs, src, key + 1, now, false, true, t)) {
 	case PICKUP_QUEUED:
