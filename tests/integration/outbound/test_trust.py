@@ -126,6 +126,30 @@ class TrustTest(OutboundCase):
         d.wait_log(r"pickup id=\w+ source=maildrop uid=%d name=good2 " % A)
         self.stop_outbound(d)
 
+    def test_file_that_cannot_even_reach_bad_backs_off(self):
+        # bad/ cannot be written (an operator's chmod): the unreadable file
+        # is put back and tried again with backoff, logged once; once bad/
+        # works again it lands there; good files go through meanwhile
+        fake = self.fake()
+        d = self.start_trust(fake)
+        bad = os.path.join(self.spool, "bad")
+        os.chmod(bad, 0o500)
+        self.put_pickup("stuck", message("r@example.com", ["x@example.net"]).encode(),
+                        mode=0o600)
+        d.wait_log(r"name=stuck status=error retry=backoff")
+        share = self.observe(d)
+        self.assertLess(share, 0.10, "the daemon used %.0f%% of a core" % (share * 100))
+        self.assertEqual(len(self.lines_about(d, "name=stuck")), 1)
+        self.drop(message("a@example.com", ["good@example.net"]))
+        self.wait_messages(fake, 1, timeout=5)
+        os.chmod(bad, 0o750)
+        harness.wait_for(lambda: os.path.exists(os.path.join(bad, "stuck.reason")), 20,
+                         "bad/stuck once bad/ works")
+        self.assertEqual(len(self.lines_about(d, "name=stuck")), 2)
+        self.assertEqual([n for n in os.listdir(os.path.join(self.spool, "tmp"))
+                          if n.startswith("claim.")], [])
+        self.stop_outbound(d)
+
     def test_odd_entries_no_loop_no_forged_lines(self):
         fake = self.fake()
         d = self.start_trust(fake)
