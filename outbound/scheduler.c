@@ -12,10 +12,10 @@
  * max_queue_lifetime, with one "delayed" DSN after delay_warning.
  *
  * Dropped files (maildrop/, pickup/) and control requests are noticed by
- * inotify and by a periodic scan.  A name that cannot be taken, not even
- * moved to bad/, waits in a backoff table (1 s doubling to 1 h) consulted
- * by both, so nothing is ever tried on every event or scan; so do queue
- * entries that cannot be loaded and control files that cannot be removed.
+ * spoolwatch.c (inotify and a periodic scan).  A name that cannot be
+ * taken, not even moved to bad/, waits in a backoff table (1 s doubling to
+ * 1 h) consulted whenever it is handed over, so nothing is ever tried on
+ * every event or scan; so do queue entries that cannot be loaded.
  * Names from disk are escaped (log_printable) in every log line.  Dropped
  * files are taken (copied into the queue) in batches without fsync and made
  * durable by one group commit per batch (pickup_batch_commit, in a thread
@@ -40,7 +40,6 @@
 #include <pthread.h>
 #include <sysexits.h>
 #include <sys/eventfd.h>
-#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -61,6 +60,7 @@
 #include "scheduler.h"
 #include "spool.h"
 #include "spooldirs.h"
+#include "spoolwatch.h"
 #include "util.h"
 
 #define SCHED_PICKUP_BATCH	128
@@ -85,7 +85,6 @@
 #define SCHED_HEADERS_MAX	65536
 #define SCHED_STATUS_SECS	60
 #define SCHED_EXPIRED_REPLY	"451 4.4.7 delivery time expired"
-#define SCHED_STALE_WRITE	86400	/* a maildrop/.w.* older than this is removed */
 #define SCHED_ESC		300	/* an escaped name in a log line */
 
 /* One queued message as the scheduler keeps it. */
@@ -162,7 +161,7 @@ struct sched {
 	int tmpfd, controlfd;
 	struct pickup_dirs dirs;
 	struct backoff *loadback;	/* loop: queue ids that failed to load */
-	struct backoff *ctlback;	/* loop: control names that failed to go */
+	struct spoolwatch *watch;	/* maildrop/, pickup/, control/ */
 	struct sched_item *heap;
 	size_t nheap, capheap;
 	struct sched_delivery *inflight;
@@ -176,8 +175,7 @@ struct sched {
 	size_t nstoring;		/* messages whose update is with the worker */
 	size_t nloading;		/* due messages the worker is loading */
 	size_t nloaded;			/* loaded ones waiting in the fresh list */
-	int inofd, wd_pickup, wd_maildrop, wd_control;
-	struct event *ev_ino, *ev_scan, *ev_timer, *ev_dispatch, *ev_worker;
+	struct event *ev_timer, *ev_dispatch, *ev_worker;
 	struct event *ev_commit, *ev_status, *ev_grace, *ev_stopped, *ev_spill;
 	struct event *ev_retry;		/* the next group of a "retry all" */
 	size_t retry_left;		/* heap items still marked retry */
@@ -2282,149 +2280,43 @@ sched_control_one(struct sched *s, const char *name)
 	sched_kick(s);
 }
 
-/* Read every name of a directory (fd), calling fn for each (dot names
- * too: fn decides). */
+/* spoolwatch: a name to take. */
 static void
-sched_readdir(struct sched *s, int dirfd, const char *label,
-    void (*fn)(struct sched *, const char *))
+sched_watch_name(void *arg, char src, const char *name)
 {
-	struct dirent *de;
-	DIR *dir;
-	int fd;
-
-	if ((fd = dup(dirfd)) == -1 || (dir = fdopendir(fd)) == NULL) {
-		log_warn("scan %s/%s", s->spoolpath, label);
-		if (fd != -1)
-			close(fd);
-		return;
-	}
-	rewinddir(dir);
-	while ((de = readdir(dir)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
-			fn(s, de->d_name);
-	closedir(dir);
+	sched_backlog_add(arg, src, name);
 }
 
-/* Apply and remove one control file; one that cannot be removed (a
- * directory, say) is not applied again until its backoff is over. */
+/* spoolwatch: a control request. */
 static void
-sched_control_file(struct sched *s, const char *name)
+sched_watch_control(void *arg, const char *name)
 {
-	char *key, ename[SCHED_ESC];
-
-	if (name[0] == '.')
-		return;
-	key = sched_name_key('c', name);
-	backoff_mark(s->ctlback, key);
-	if (!backoff_ready(s->ctlback, key, sched_now())) {
-		free(key);
-		return;
-	}
-	sched_control_one(s, name);
-	if (unlinkat(s->controlfd, name, 0) == 0 || errno == ENOENT ||
-	    (errno == EISDIR && unlinkat(s->controlfd, name, AT_REMOVEDIR) == 0))
-		backoff_forget(s->ctlback, key);
-	else if (backoff_fail(s->ctlback, key, sched_now(), NULL) == 1)
-		log_warn("control %s/control/%s: unlink (not tried again for a while)",
-		    s->spoolpath, sched_esc(name, ename));
-	free(key);
+	sched_control_one(arg, name);
 }
 
-/* Scan control/ for requests. */
-static void
-sched_control_scan(struct sched *s)
+/* spoolwatch: true while names handed over are still waiting. */
+static bool
+sched_watch_busy(void *arg)
 {
-	sched_readdir(s, s->controlfd, "control", sched_control_file);
-}
-
-/* A name seen in pickup/ by a scan. */
-static void
-sched_scan_pickup(struct sched *s, const char *name)
-{
-	sched_backlog_add(s, 'p', name);
-}
-
-/* A name seen in maildrop/ by a scan: a file to take, or an injector's
- * write in progress (.w.*), removed once older than SCHED_STALE_WRITE. */
-static void
-sched_scan_maildrop(struct sched *s, const char *name)
-{
-	char ename[SCHED_ESC];
-	struct stat st;
-
-	if (strncmp(name, ".w.", 3) != 0) {
-		sched_backlog_add(s, 'm', name);
-		return;
-	}
-	if (fstatat(s->dirs.maildrop, name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
-	    st.st_mtime > sched_now() - SCHED_STALE_WRITE)
-		return;
-	if (unlinkat(s->dirs.maildrop, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) == 0)
-		log_info("maildrop name=%s uid=%ju status=removed reason=\"unfinished write "
-		    "older than %ds\"", sched_esc(name, ename), (uintmax_t)st.st_uid,
-		    SCHED_STALE_WRITE);
-}
-
-/* Scan maildrop/, pickup/ and control/ (start-up, scan_interval, inotify
- * overflow).  After a full scan the backoff table forgets names that are
- * gone. */
-static void
-sched_scan(struct sched *s)
-{
+	struct sched *s = arg;
 	size_t left;
 
 	pthread_mutex_lock(&s->w->lock);
 	left = s->w->nnames - s->w->hnames;
 	pthread_mutex_unlock(&s->w->lock);
-	/* names still waiting for a claim: the next scan will do (no duplicates) */
-	if (left == 0) {
-		sched_readdir(s, s->dirs.maildrop, "maildrop", sched_scan_maildrop);
-		sched_readdir(s, s->dirs.pickup, "pickup", sched_scan_pickup);
-		pthread_mutex_lock(&s->w->lock);
-		(void)backoff_sweep(s->w->nameback);
-		pthread_mutex_unlock(&s->w->lock);
-	}
-	sched_control_scan(s);
-	(void)backoff_sweep(s->ctlback);
+	return left > 0;
 }
 
-/* Periodic scan timer. */
+/* spoolwatch: a full scan ended; names not seen since the last one leave
+ * the backoff table. */
 static void
-sched_scan_cb(evutil_socket_t fd, short what, void *arg)
-{
-	sched_scan(arg);
-}
-
-/* inotify readable: new dropped files, control requests. */
-static void
-sched_inotify_cb(evutil_socket_t fd, short what, void *arg)
+sched_watch_scanned(void *arg)
 {
 	struct sched *s = arg;
-	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
-	const struct inotify_event *ev;
-	bool control = false, overflow = false;
-	ssize_t n;
-	char *p;
 
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
-			ev = (const struct inotify_event *)p;
-			if (ev->mask & IN_Q_OVERFLOW)
-				overflow = true;
-			else if (ev->wd == s->wd_control)
-				control = true;
-			else if (ev->wd == s->wd_pickup && ev->len > 0)
-				sched_backlog_add(s, 'p', ev->name);
-			else if (ev->wd == s->wd_maildrop && ev->len > 0)
-				sched_backlog_add(s, 'm', ev->name);
-		}
-	}
-	if (n == -1 && errno != EAGAIN && errno != EINTR)
-		log_warn("inotify read");
-	if (overflow)
-		sched_scan(s);
-	else if (control)
-		sched_control_scan(s);
+	pthread_mutex_lock(&s->w->lock);
+	(void)backoff_sweep(s->w->nameback);
+	pthread_mutex_unlock(&s->w->lock);
 }
 
 /* Messages queued: in the heap and in flight. */
@@ -2565,12 +2457,11 @@ sched_events(struct sched *s)
 	s->ev_timer = evtimer_new(s->base, sched_dispatch_cb, s);
 	s->ev_dispatch = event_new(s->base, -1, 0, sched_dispatch_cb, s);
 	s->ev_commit = event_new(s->base, -1, 0, sched_commit_cb, s);
-	s->ev_scan = event_new(s->base, -1, EV_PERSIST, sched_scan_cb, s);
 	s->ev_status = event_new(s->base, -1, EV_PERSIST, sched_status_cb, s);
 	s->ev_spill = evtimer_new(s->base, sched_spill_cb, s);
 	s->ev_retry = evtimer_new(s->base, sched_retry_cb, s);
 	if (!s->ev_timer || !s->ev_dispatch || !s->ev_commit ||
-	    !s->ev_scan || !s->ev_status || !s->ev_spill || !s->ev_retry)
+	    !s->ev_status || !s->ev_spill || !s->ev_retry)
 		fatalx("scheduler: cannot create events");
 	/* commit after the work of an iteration: lowest priority is not
 	 * available without event_base_priority_init, so it is just active */
@@ -2590,9 +2481,7 @@ sched_new(struct event_base *base, struct spool *spool,
 	s->spoolpath = xstrdup(spool_path(spool));
 	s->tmpfd = s->dirs.tmp = spool_tmpfd(spool);
 	s->dirs.pickup = s->dirs.maildrop = s->dirs.queue = s->dirs.bad = s->controlfd = -1;
-	s->inofd = s->wd_pickup = s->wd_maildrop = s->wd_control = -1;
 	s->loadback = backoff_new();
-	s->ctlback = backoff_new();
 	*excode = EX_CANTCREAT;
 	sched_metrics(s, m);
 	sched_events(s);
@@ -2612,47 +2501,23 @@ sched_new(struct event_base *base, struct spool *spool,
 	return s;
 }
 
-/* Add an inotify watch on a spool sub-directory. */
-static int
-sched_watch(struct sched *s, const char *sub, char *err, size_t errlen)
-{
-	char path[4096];
-	int wd;
-
-	snprintf(path, sizeof(path), "%s/%s", s->spoolpath, sub);
-	wd = inotify_add_watch(s->inofd, path, IN_MOVED_TO | IN_CLOSE_WRITE);
-	if (wd == -1)
-		snprintf(err, errlen, "%s: inotify_add_watch: %s", path, strerror(errno));
-	return wd;
-}
-
 /* Start the timers and watches, scan once. */
 int
 sched_start(struct sched *s, char *err, size_t errlen)
 {
-	struct timeval scan = { s->cfg->scan_interval ? s->cfg->scan_interval : 30, 0 };
+	static const struct spoolwatch_ops ops = { sched_watch_name, sched_watch_control,
+	    sched_watch_busy, sched_watch_scanned };
+	struct spoolwatch_dirs wd = { s->spoolpath, s->dirs.maildrop, s->dirs.pickup,
+	    s->controlfd };
 	struct timeval status = { SCHED_STATUS_SECS, 0 };
 
 	s->last_done_ms = sched_now_ms();	/* give the first connections time */
 	if (sched_worker_start(s, err, errlen) == -1)
 		return -1;
-	s->inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (s->inofd == -1) {
-		snprintf(err, errlen, "inotify_init1: %s", strerror(errno));
+	if ((s->watch = spoolwatch_new(s->base, &wd, &ops, s, err, errlen)) == NULL ||
+	    spoolwatch_start(s->watch, s->cfg->scan_interval, err, errlen) == -1)
 		return -1;
-	}
-	if ((s->wd_pickup = sched_watch(s, "pickup", err, errlen)) == -1 ||
-	    (s->wd_maildrop = sched_watch(s, "maildrop", err, errlen)) == -1 ||
-	    (s->wd_control = sched_watch(s, "control", err, errlen)) == -1)
-		return -1;
-	s->ev_ino = event_new(s->base, s->inofd, EV_READ | EV_PERSIST, sched_inotify_cb, s);
-	if (s->ev_ino == NULL || event_add(s->ev_ino, NULL) == -1) {
-		snprintf(err, errlen, "inotify: cannot watch the descriptor");
-		return -1;
-	}
-	event_add(s->ev_scan, &scan);
 	event_add(s->ev_status, &status);
-	sched_scan(s);
 	sched_kick(s);
 	event_active(s->ev_status, EV_TIMEOUT, 0);	/* the first status line at once */
 	return 0;
@@ -2662,13 +2527,11 @@ sched_start(struct sched *s, char *err, size_t errlen)
 void
 sched_reload(struct sched *s, const struct outbound_config *cfg, struct relay_profile *prof)
 {
-	struct timeval scan = { cfg->scan_interval ? cfg->scan_interval : 30, 0 };
-
 	s->cfg = cfg;
 	relay_profile_unref(s->prof);
 	s->prof = prof;
-	if (!s->stopping)
-		event_add(s->ev_scan, &scan);
+	if (!s->stopping && s->watch != NULL)
+		spoolwatch_set_interval(s->watch, cfg->scan_interval);
 	sched_kick(s);
 }
 
@@ -2711,9 +2574,8 @@ sched_stop(struct sched *s, unsigned grace, void (*done)(void *), void *arg)
 	s->stopping = true;
 	s->stop_done = done;
 	s->stop_arg = arg;
-	if (s->ev_ino)
-		event_del(s->ev_ino);
-	event_del(s->ev_scan);
+	if (s->watch != NULL)
+		spoolwatch_stop(s->watch);
 	event_del(s->ev_timer);
 	event_del(s->ev_status);
 	event_del(s->ev_spill);
@@ -2748,14 +2610,15 @@ sched_event_free(struct event *ev)
 void
 sched_free(struct sched *s)
 {
-	struct event *evs[] = { s->ev_ino, s->ev_scan, s->ev_timer, s->ev_dispatch,
+	struct event *evs[] = { s->ev_timer, s->ev_dispatch,
 	    s->ev_worker, s->ev_commit, s->ev_status, s->ev_grace, s->ev_stopped,
 	    s->ev_spill, s->ev_retry };
-	int fds[] = { s->inofd, s->dirs.pickup, s->dirs.maildrop, s->dirs.queue, s->dirs.bad,
+	int fds[] = { s->dirs.pickup, s->dirs.maildrop, s->dirs.queue, s->dirs.bad,
 	    s->controlfd };
 	size_t i;
 
 	sched_worker_stop(s);
+	spoolwatch_free(s->watch);
 	for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		sched_event_free(evs[i]);
 	sched_worker_free(s->w);
@@ -2768,7 +2631,6 @@ sched_free(struct sched *s)
 	free(s->heap);
 	free(s->spoolpath);
 	backoff_free(s->loadback);
-	backoff_free(s->ctlback);
 	relay_profile_unref(s->prof);
 	free(s);
 }
