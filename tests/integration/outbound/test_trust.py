@@ -18,7 +18,9 @@ strict maildrop envelope cannot be extended by the message's own first
 lines and is refused without its end line; tmp/ is private (a producer
 cannot plant a spare) and a planted FIFO spare does not block the daemon;
 queue files are the daemon's own; the spool's modes are as designed and
-an older spool's are fixed.
+an older spool's are fixed; a file that cannot even be moved to bad/, and
+a queue entry root made unreadable, back off (one log line, no CPU) and
+go through once the cause is gone.
 """
 
 import hashlib
@@ -148,6 +150,31 @@ class TrustTest(OutboundCase):
         self.assertEqual(len(self.lines_about(d, "name=stuck")), 2)
         self.assertEqual([n for n in os.listdir(os.path.join(self.spool, "tmp"))
                           if n.startswith("claim.")], [])
+        self.stop_outbound(d)
+
+    def test_unloadable_queue_entry_backs_off(self):
+        # root rewrote an entry while the daemon was stopped (root:root
+        # 0600): the daemon logs it once, keeps counting it, tries it again
+        # with backoff, and sends it once it is readable again
+        fake = self.fake(script={"rcpt": "451 4.7.1 later"})
+        d = self.start_trust(fake, extra="retry_min = 3600\nretry_max = 7200\n")
+        self.drop(message("a@example.com", ["late@example.net"]))
+        qid = d.wait_log(r"out id=(\w+) to=<late@example.net> .*status=deferred").group(1)
+        self.stop_outbound(d)
+        env = os.path.join(self.spool, "queue", qid + ".env")
+        os.chown(env, 0, 0)
+        os.chmod(env, 0o600)
+        fake.set(rcpt="250 2.1.5 ok")
+        d = self.start_outbound()
+        d.wait_log(r"queue id=%s status=unreadable retry=backoff" % qid)
+        self.assertRegex(d.log(), r"start version=\S+ .* queue=1\b")
+        share = self.observe(d)
+        self.assertLess(share, 0.10, "the daemon used %.0f%% of a core" % (share * 100))
+        self.assertEqual(len(self.lines_about(d, "id=" + qid)), 1, d.log())
+        os.chown(env, harness.DAEMON_UID, harness.DAEMON_GID)
+        msgs = self.wait_messages(fake, 1, timeout=30)
+        self.assertEqual(msgs[0]["rcpts"], ["late@example.net"])
+        self.wait_queue_empty()
         self.stop_outbound(d)
 
     def test_odd_entries_no_loop_no_forged_lines(self):
