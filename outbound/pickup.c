@@ -40,13 +40,14 @@
 
 #define BAD_NAME_MAX	100	/* longer names go to bad/ as bad/<id> */
 
-/* The source directory of src and its label. */
+/* The source directory of src. */
 static int
 src_fd(const struct pickup_dirs *d, enum pickup_source src)
 {
 	return src == PICKUP_SRC_MAILDROP ? d->maildrop : d->pickup;
 }
 
+/* The name of src's directory, for messages. */
 static const char *
 src_label(enum pickup_source src)
 {
