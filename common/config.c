@@ -576,6 +576,7 @@ config_init_outbound(unsigned flags)
 		CFG_INT("max_queue_lifetime", 432000, CFGF_NONE),
 		CFG_INT("delay_warning", 14400, CFGF_NONE),
 		CFG_INT("scan_interval", 30, CFGF_NONE),
+		CFG_STR("submit_group", "", CFGF_NONE),
 		CFG_INT("timeout_connect", 30, CFGF_NONE),
 		CFG_INT("timeout_greeting", 300, CFGF_NONE),
 		CFG_INT("timeout_command", 300, CFGF_NONE),
@@ -830,6 +831,8 @@ config_fill_outbound(cfg_t *cfg, const char *path)
 	c->max_queue_lifetime = (unsigned)cfg_getint(cfg, "max_queue_lifetime");
 	c->delay_warning = (unsigned)cfg_getint(cfg, "delay_warning");
 	c->scan_interval = (unsigned)cfg_getint(cfg, "scan_interval");
+	c->submit_group = xstrdup(cfg_getstr(cfg, "submit_group") != NULL ?
+	    cfg_getstr(cfg, "submit_group") : "");
 	c->timeout_connect = (unsigned)cfg_getint(cfg, "timeout_connect");
 	c->timeout_greeting = (unsigned)cfg_getint(cfg, "timeout_greeting");
 	c->timeout_command = (unsigned)cfg_getint(cfg, "timeout_command");
@@ -922,6 +925,7 @@ config_free_outbound(struct outbound_config *c)
 		free(h->auth_password_file);
 	}
 	free(c->smarthosts);
+	free(c->submit_group);
 	free(c->spool);
 	free(c->hostname);
 	free(c->path);

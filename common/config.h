@@ -106,6 +106,7 @@ struct outbound_config {
 	unsigned max_queue_lifetime;	/* 432000 */
 	unsigned delay_warning;		/* 14400; 0 = off */
 	unsigned scan_interval;		/* 30 */
+	char *submit_group;		/* group of maildrop/; "" = the service group */
 	unsigned timeout_connect;	/* 30 */
 	unsigned timeout_greeting;	/* 300 */
 	unsigned timeout_command;	/* 300 */

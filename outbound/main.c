@@ -148,19 +148,22 @@ main_run(struct main_ctx *m, struct spool *spool, struct relay_profile *p,
 	struct event *sigs[3];
 	char err[1024];
 	size_t i;
+	int excode = EX_CANTCREAT;
 
 	/* watched before the (possibly long) queue load, handled after it */
 	sigs[0] = main_signal(m, SIGTERM, main_sigterm);
 	sigs[1] = main_signal(m, SIGINT, main_sigterm);
 	sigs[2] = main_signal(m, SIGHUP, main_sighup);
-	m->sched = sched_new(m->base, spool, m->cfg, p, metrics, err, sizeof(err));
+	m->sched = sched_new(m->base, spool, m->cfg, p, metrics, &excode, err, sizeof(err));
 	if (m->sched == NULL || sched_start(m->sched, err, sizeof(err)) == -1) {
 		log_warnx("%s: %s", spool_path(spool), err);
-		if (m->sched != NULL)
+		if (m->sched != NULL) {
+			excode = EX_CANTCREAT;
 			sched_free(m->sched);
+		}
 		for (i = 0; i < 3; i++)
 			event_free(sigs[i]);
-		return EX_CANTCREAT;
+		return excode;
 	}
 	daemon_watchdog_start(m->base);
 	daemon_notify_ready();

@@ -1,21 +1,34 @@
 /*
- * pickup: turn a producer's pickup file into a queue entry.
+ * pickup: turn a file a producer handed over into a queue entry of the
+ * daemon's own.
  *
- * A pickup file is an RFC 5322 message, optionally preceded by envelope
- * lines "X-Sender: <addr>" (once) and "X-Receiver: <addr>" (one or more),
- * as in the IIS/Exchange pickup directory.  Without them the envelope
- * comes from Return-Path:/From: and To:/Cc:/Bcc: (like sendmail -t).  The
- * envelope lines and Bcc: are removed from what is sent.
+ * Two drop directories, one format with two strictnesses:
  *
- * Claiming is crash-safe.  With sync=false (the daemon: durable later,
- * by a group commit) pickup/<name> is renamed straight to queue/<id>.new
- * and, when only envelope lines must go, queue/<id>.env gets the
- * message's offset in it (no copy); the commit renames the .new to .msg.
- * Otherwise (sync=true, or the message must be rewritten, or it is bad)
- * pickup/<name> becomes tmp/claim.<id>, then queue/<id>.msg and .env are
- * written, then the claim is removed.  pickup_recover() finishes or redoes
- * half-done claims at start-up, so a crash never loses or duplicates a
- * message.
+ *   maildrop/  written only by smtpgate-sendmail (set-group-id to the
+ *              submission group; the file is owned by the submitting
+ *              user).  Strict: "X-Sender:" once as the first line, one or
+ *              more "X-Receiver:", then the mandatory
+ *              "X-Smtpgate-Envelope: end"; the message follows.
+ *   pickup/    trusted producers (the service group): optional leading
+ *              X-Sender:/X-Receiver: lines (as in the IIS/Exchange pickup
+ *              directory), or none (the envelope then comes from
+ *              Return-Path:/From: and To:/Cc:/Bcc:, like sendmail -t); an
+ *              "X-Smtpgate-Envelope: end" line ends the envelope there too.
+ *
+ * Whatever follows the envelope is message, never envelope.  The envelope
+ * lines and Bcc: are removed from what is sent.
+ *
+ * Taking a file (pickup_take): the name is checked with fstatat (regular,
+ * one link), renamed to tmp/claim.<id> (pickup) or tmp/drop.<id>
+ * (maildrop), opened O_NOFOLLOW|O_NONBLOCK|O_NOCTTY, checked again by
+ * fstat (same inode, regular, one link, size), read through that
+ * descriptor (at most PICKUP_MAX_SIZE + 1 bytes), parsed, and COPIED into
+ * queue/<id>.msg and .env: the daemon never keeps, maps or sends from an
+ * inode a producer can still write.  Whatever cannot be taken goes to
+ * bad/ with a .reason.  With sync=false the queue files are made durable
+ * later by a group commit (pickup_batch_*); the claim in tmp/ is dropped
+ * only then, and pickup_recover() finishes or redoes any claim a crash
+ * interrupted, so a crash never loses or duplicates a message.
  */
 #ifndef SMTPGATE_PICKUP_H
 #define SMTPGATE_PICKUP_H
@@ -23,49 +36,70 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "queue.h"
 
-/* Limits shared by the daemon and smtpgate-sendmail, which enforces them
- * itself so that a submission over them fails at once instead of in bad/. */
-#define PICKUP_MAX_SIZE		(50u << 20)	/* bytes of a pickup or maildrop file */
-#define PICKUP_MAX_RCPTS	10000		/* envelope recipients of one file */
+/* Limits shared by the daemon and the injector. */
+#define PICKUP_MAX_SIZE		(50u << 20)	/* bytes of a dropped file */
+#define PICKUP_MAX_RCPTS	10000		/* envelope recipients */
+#define PICKUP_END_LINE		"X-Smtpgate-Envelope: end"
 
 /* The directory fds a pickup needs (all under one spool). */
 struct pickup_dirs {
-	int tmp, pickup, queue, bad;
+	int tmp, pickup, maildrop, queue, bad;
 };
 
+/* Where a file was dropped. */
+enum pickup_source {
+	PICKUP_SRC_PICKUP,	/* trusted producers, the loose convention */
+	PICKUP_SRC_MAILDROP,	/* smtpgate-sendmail, strict */
+};
+
+/* pickup_parse() flags. */
+#define PICKUP_STRICT	0x1	/* the maildrop format: envelope and end line required */
+
 /*
- * Pure: parse a pickup file.  On success (0) e->sender and e->rcpts are
+ * Pure: parse a dropped file.  On success (0) e->sender and e->rcpts are
  * set (other fields untouched) and *msg, *msglen is the malloc'd message to
  * store.  On failure (-1) reason says why (for the bad/ log line).
  */
-int pickup_parse(const char *buf, size_t len, struct queue_entry *e,
+int pickup_parse(const char *buf, size_t len, unsigned flags, struct queue_entry *e,
     char **msg, size_t *msglen, char *reason, size_t reasonlen);
 
 enum pickup_outcome {
-	PICKUP_QUEUED,		/* e is the new queue entry */
-	PICKUP_BAD,		/* moved to bad/ with <name>.reason; reason set */
-	PICKUP_GONE,		/* someone else claimed it first */
-	PICKUP_ERROR,		/* I/O error; left for the next scan; err set */
+	PICKUP_QUEUED,		/* t->e is the new queue entry */
+	PICKUP_BAD,		/* moved to bad/<t->bname> with .reason; t->reason */
+	PICKUP_GONE,		/* someone else took it first */
+	PICKUP_ERROR,		/* left where it was (or in tmp/ for recovery):
+				   t->err; try again later, with backoff */
+};
+
+/* What pickup_take() found out. */
+struct pickup_taken {
+	struct queue_entry e;	/* PICKUP_QUEUED: the new entry (caller frees) */
+	char *msg;		/* ... and the message as stored (with want_body) */
+	size_t msglen;
+	uid_t uid;		/* the file's owner, when it was looked at */
+	bool have_uid;
+	char bname[320];	/* PICKUP_BAD: its name in bad/ */
+	char reason[512];
+	char err[512];
 };
 
 /*
- * Claim pickup/<name> and queue it.  With sync=false the caller must make
- * the queue durable itself (group commit: pickup_commit() after a batch)
- * before acting on the entry.
+ * Take <source dir>/<name> and queue it (see above).  With sync=false the
+ * caller must make the queue durable itself (pickup_batch_take/commit)
+ * before acting on the entry.  want_body: keep the stored message in
+ * t->msg (the caller frees it) so it can be sent without reading it back.
  */
+enum pickup_outcome pickup_take(const struct pickup_dirs *d, enum pickup_source src,
+    const char *name, int64_t now, bool sync, bool want_body, struct pickup_taken *t);
+
+/* pickup_take() from pickup/, without the body (for tests and tools). */
 enum pickup_outcome pickup_claim(const struct pickup_dirs *d, const char *name,
     int64_t now, bool sync, struct queue_entry *e, char *reason, size_t reasonlen,
     char *err, size_t errlen);
-
-/* The same; on PICKUP_QUEUED also *msg, *msglen: the message as stored in
- * queue/<id>.msg (malloc'd, the caller frees it), so a caller can send it
- * without reading it back. */
-enum pickup_outcome pickup_claim_body(const struct pickup_dirs *d, const char *name,
-    int64_t now, bool sync, struct queue_entry *e, char **msg, size_t *msglen,
-    char *reason, size_t reasonlen, char *err, size_t errlen);
 
 /* Make a batch of sync=false claims durable (fsync files and directories),
  * then remove their claim files.  0, or -1 with err. */
@@ -96,8 +130,14 @@ void pickup_batch_free(struct pickup_batch *b);
  */
 int pickup_release(const struct pickup_dirs *d, const char *id, char *err, size_t errlen);
 
-/* At start-up: finish or redo claims and removals a crash interrupted.
- * Returns the number recovered, or -1 with err. */
+/*
+ * At start-up: finish or redo claims and removals a crash interrupted
+ * (tmp/claim.<id>, tmp/drop.<id>; an older version's queue/<id>.new),
+ * and take stock of the spares (regular files of ours with one link; any
+ * other tmp/spare.N is removed with one log line).  A claim that cannot be
+ * recovered is logged and left for the next start.  Returns the number
+ * recovered, or -1 with err when tmp/ or queue/ cannot be read.
+ */
 int pickup_recover(const struct pickup_dirs *d, int64_t now, char *err, size_t errlen);
 
 #endif

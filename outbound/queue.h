@@ -1,27 +1,27 @@
 /*
  * queue: the outbound queue's on-disk form, shared by the daemon and the
- * tools (smtpgate-queue, smtpgate-sendmail -bp).  The spool layout:
+ * tools (smtpgate-queue, smtpgate-sendmail -bp).  The spool layout (modes:
+ * outbound/README.md, enforced by spooldirs.c):
  *
- *   <spool>/pickup/<name>      producers' messages (tmp/ + rename)
+ *   <spool>/maildrop/<name>    files of smtpgate-sendmail (any local user)
+ *   <spool>/pickup/<name>      files of trusted producers (staging/ + rename)
  *   <spool>/queue/<id>.msg     the message as it will be sent (envelope
- *                              lines and Bcc: removed), written once; or
- *                              the pickup file itself, renamed, when only
- *                              envelope lines must go: the message then
- *                              starts at the .env's offset (line ends
- *                              may be LF; the relay sends CRLF)
+ *                              lines and Bcc: removed), written once by the
+ *                              daemon: a copy, never a producer's file
  *   <spool>/queue/<id>.env     its state, key=value text, only ever
  *                              replaced whole (tmp/ + rename)
- *   <spool>/queue/<id>.new     a pickup file claimed by the daemon, not
- *                              yet committed: renamed to <id>.msg when
- *                              it and its .env are durable (pickup.h)
  *   <spool>/control/<verb>.<target>.<unique>
  *                              requests from smtpgate-queue to the
- *                              running daemon (retry, delete)
- *   <spool>/bad/<name> and <name>.reason   pickup files that cannot be sent
- *   <spool>/tmp/               all temporary files
+ *                              running daemon (retry, delete); only the
+ *                              names are read
+ *   <spool>/bad/<name> and <name>.reason   files that could not be taken
+ *   <spool>/tmp/               the daemon's private files
  *
  * A message is queued when its .env exists (the .msg is written first);
- * it is gone when its .env is gone (the .env is removed first).
+ * it is gone when its .env is gone (the .env is removed first).  An
+ * entry's offset (where the message starts in its .msg) is 0 for every
+ * message queued now; older versions queued pickup files in place with a
+ * non-zero offset, and such entries are still sent.
  */
 #ifndef SMTPGATE_QUEUE_H
 #define SMTPGATE_QUEUE_H

@@ -11,8 +11,13 @@
  * removed; otherwise it is retried with exponential backoff until
  * max_queue_lifetime, with one "delayed" DSN after delay_warning.
  *
- * Pickup files and control requests are noticed by inotify and by a
- * periodic scan.  Pickups are claimed in batches without fsync and made
+ * Dropped files (maildrop/, pickup/) and control requests are noticed by
+ * spoolwatch.c (inotify and a periodic scan).  A name that cannot be
+ * taken, not even moved to bad/, waits in a backoff table (1 s doubling to
+ * 1 h) consulted whenever it is handed over, so nothing is ever tried on
+ * every event or scan; so do queue entries that cannot be loaded.
+ * Names from disk are escaped (log_printable) in every log line.  Dropped
+ * files are taken (copied into the queue) in batches without fsync and made
  * durable by one group commit per batch (pickup_batch_commit, in a thread
  * of its own while the next batch is claimed) before any delivery.  State
  * updates (a deferred message's new .env, a DSN to queue) go to that
@@ -33,8 +38,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <sysexits.h>
 #include <sys/eventfd.h>
-#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -43,6 +48,7 @@
 #include <event2/dns.h>
 #include <event2/event.h>
 
+#include "backoff.h"
 #include "daemon.h"
 #include "dsn.h"
 #include "fsutil.h"
@@ -53,6 +59,8 @@
 #include "queue.h"
 #include "scheduler.h"
 #include "spool.h"
+#include "spooldirs.h"
+#include "spoolwatch.h"
 #include "util.h"
 
 #define SCHED_PICKUP_BATCH	128
@@ -77,6 +85,7 @@
 #define SCHED_HEADERS_MAX	65536
 #define SCHED_STATUS_SECS	60
 #define SCHED_EXPIRED_REPLY	"451 4.4.7 delivery time expired"
+#define SCHED_ESC		300	/* an escaped name in a log line */
 
 /* One queued message as the scheduler keeps it. */
 struct sched_item {
@@ -101,6 +110,7 @@ struct sched_delivery {
 	bool gone;			/* ... found removed meanwhile */
 	bool unreadable;		/* ... whose .msg could not be read */
 	bool deleted;			/* a delete request came in meanwhile */
+	char *loaderr;			/* why the worker could not load it */
 	struct sched_delivery *prev, *next;
 };
 
@@ -150,6 +160,8 @@ struct sched {
 	char *spoolpath;
 	int tmpfd, controlfd;
 	struct pickup_dirs dirs;
+	struct backoff *loadback;	/* loop: queue ids that failed to load */
+	struct spoolwatch *watch;	/* maildrop/, pickup/, control/ */
 	struct sched_item *heap;
 	size_t nheap, capheap;
 	struct sched_delivery *inflight;
@@ -163,8 +175,7 @@ struct sched {
 	size_t nstoring;		/* messages whose update is with the worker */
 	size_t nloading;		/* due messages the worker is loading */
 	size_t nloaded;			/* loaded ones waiting in the fresh list */
-	int inofd, wd_pickup, wd_control;
-	struct event *ev_ino, *ev_scan, *ev_timer, *ev_dispatch, *ev_worker;
+	struct event *ev_timer, *ev_dispatch, *ev_worker;
 	struct event *ev_commit, *ev_status, *ev_grace, *ev_stopped, *ev_spill;
 	struct event *ev_retry;		/* the next group of a "retry all" */
 	size_t retry_left;		/* heap items still marked retry */
@@ -199,7 +210,9 @@ struct sched_worker {
 	int64_t retry_min;
 	bool started, quit, busy;
 	bool noclaim;			/* stopping: claim nothing more */
-	char **names;			/* pickup names to claim */
+	char **names;			/* names to take: 'p' (pickup/) or
+					   'm' (maildrop/), then the name */
+	struct backoff *nameback;	/* names that could not be taken */
 	size_t hnames, nnames, capnames;	/* names[hnames..nnames) */
 	char (*rm)[ID_LEN + 1];		/* ids to remove */
 	size_t nrm, caprm;
@@ -749,6 +762,7 @@ sched_delivery_free(struct sched_delivery *d)
 	else if (d->map != NULL)
 		munmap(d->map, d->maplen);
 	queue_entry_free(&d->e);
+	free(d->loaderr);
 	free(d->idx);
 	free(d->rcpts);
 	free(d);
@@ -967,6 +981,26 @@ sched_due_settle(struct sched *s, struct sched_delivery *d)
 	return true;
 }
 
+/*
+ * A queued message whose entry cannot be loaded (unreadable, corrupt): it
+ * stays in the heap (so it is counted) and is tried again after a
+ * backoff, 1 s doubling to 1 h; only its first failure in a row is
+ * logged.  err may be NULL (the worker logged nothing).
+ */
+static void
+sched_load_failed(struct sched *s, const char *id, int64_t created, int64_t now,
+    const char *err)
+{
+	char eerr[SCHED_ESC * 2];
+	int64_t wait;
+
+	if (backoff_fail(s->loadback, id, now, &wait) == 1)
+		log_warnx("queue id=%s status=unreadable retry=backoff: %s", id,
+		    err != NULL ? log_printable(err, strlen(err), eerr, sizeof(eerr)) :
+		    "cannot load its entry");
+	sched_push(s, id, now + wait, created);
+}
+
 /* Load a due message for delivery; NULL when it needs none now. */
 static struct sched_delivery *
 sched_prepare(struct sched *s, const struct sched_item *it, int64_t now)
@@ -977,13 +1011,12 @@ sched_prepare(struct sched *s, const struct sched_item *it, int64_t now)
 	d = xcalloc(1, sizeof(*d));
 	d->s = s;
 	if (queue_entry_load(s->dirs.queue, it->id, &d->e, err, sizeof(err)) == -1) {
-		if (errno != ENOENT) {
-			log_warnx("queue id=%s: %s", it->id, err);
-			sched_push(s, it->id, now + (int64_t)s->cfg->retry_min, it->created);
-		}
+		if (errno != ENOENT)
+			sched_load_failed(s, it->id, it->created, now, err);
 		free(d);
 		return NULL;
 	}
+	backoff_forget(s->loadback, it->id);
 	if (now < d->e.created + (int64_t)s->cfg->max_queue_lifetime &&
 	    sched_count(&d->e, QUEUE_RCPT_PENDING) > 0 &&
 	    sched_map(s->dirs.queue, d, false, err, sizeof(err)) == -1) {
@@ -1312,22 +1345,50 @@ sched_kick(struct sched *s)
 		event_active(s->ev_dispatch, 0, 0);
 }
 
-/* Hand a pickup name to the worker. */
+/* name made printable for a log line (buf: SCHED_ESC bytes). */
+static const char *
+sched_esc(const char *name, char *buf)
+{
+	return log_printable(name, strlen(name), buf, SCHED_ESC);
+}
+
+/* The backoff key of a dropped name: its source letter, then the name. */
+static char *
+sched_name_key(char src, const char *name)
+{
+	size_t n = strlen(name);
+	char *k = xmalloc(n + 2);
+
+	k[0] = src;
+	memcpy(k + 1, name, n + 1);
+	return k;
+}
+
+/* Hand a dropped name (src 'p': pickup/, 'm': maildrop/) to the worker,
+ * unless it is backing off.  A full scan marks it as still there. */
 static void
-sched_backlog_add(struct sched *s, const char *name)
+sched_backlog_add(struct sched *s, char src, const char *name)
 {
 	struct sched_worker *w = s->w;
+	char *key;
 
 	if (name[0] == '.' || name[0] == '\0' || w == NULL)
 		return;
+	key = sched_name_key(src, name);
 	pthread_mutex_lock(&w->lock);
+	backoff_mark(w->nameback, key);
+	if (!backoff_ready(w->nameback, key, sched_now())) {
+		pthread_mutex_unlock(&w->lock);
+		free(key);
+		return;
+	}
 	if (w->hnames > 0 && w->hnames == w->nnames)
 		w->hnames = w->nnames = 0;
 	if (w->nnames == w->capnames) {
 		w->capnames = w->capnames ? w->capnames * 2 : 256;
 		w->names = xrealloc(w->names, w->capnames * sizeof(*w->names));
 	}
-	w->names[w->nnames++] = xstrdup(name);
+	w->names[w->nnames++] = key;
 	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 }
@@ -1347,35 +1408,87 @@ sched_worker_remove(struct sched_worker *w, const char *id)
 	pthread_mutex_unlock(&w->lock);
 }
 
-/* Worker: claim one pickup file; a delivery holding it, or NULL. */
-static struct sched_delivery *
-sched_worker_claim(struct sched_worker *w, const char *name, int64_t now)
+/* Worker: a name that could not be taken backs off; its first failure
+ * in a row is logged, the others are not. */
+static void
+sched_worker_backoff(struct sched_worker *w, const char *key, const char *ename,
+    const struct pickup_taken *t)
 {
-	struct sched_delivery *d = xcalloc(1, sizeof(*d));
-	char reason[512], err[512], *msg = NULL;
-	size_t msglen = 0;
+	char eerr[SCHED_ESC * 2];
+	int64_t wait;
+	unsigned n;
 
-	switch (pickup_claim_body(w->dirs, name, now, false, &d->e, &msg, &msglen,
-	    reason, sizeof(reason), err, sizeof(err))) {
+	pthread_mutex_lock(&w->lock);
+	n = backoff_fail(w->nameback, key, sched_now(), &wait);
+	pthread_mutex_unlock(&w->lock);
+	if (n == 1)
+		log_warnx("pickup source=%s name=%s status=error retry=backoff: %s",
+		    key[0] == 'm' ? "maildrop" : "pickup", ename,
+		    log_printable(t->err, strlen(t->err), eerr, sizeof(eerr)));
+}
+
+/* Worker: log a taken file. */
+static void
+sched_worker_taken_log(const struct pickup_taken *t, const char *src, const char *ename)
+{
+	char esender[SCHED_ESC];
+
+	log_info("pickup id=%s source=%s uid=%jd name=%s from=<%s> nrcpt=%zu size=%" PRIu64,
+	    t->e.id, src, t->have_uid ? (intmax_t)t->uid : (intmax_t)-1, ename,
+	    sched_esc(t->e.sender, esender), t->e.nrcpts, t->e.size);
+}
+
+/* Worker: take one dropped file (key: source letter and name); a
+ * delivery holding it, or NULL. */
+static struct sched_delivery *
+sched_worker_claim(struct sched_worker *w, const char *key, int64_t now)
+{
+	struct pickup_taken *t = xcalloc(1, sizeof(*t));
+	struct sched_delivery *d = NULL;
+	enum pickup_source src = key[0] == 'm' ? PICKUP_SRC_MAILDROP : PICKUP_SRC_PICKUP;
+	const char *label = key[0] == 'm' ? "maildrop" : "pickup";
+	char ename[SCHED_ESC], ereason[SCHED_ESC * 2], eerr[SCHED_ESC * 2];
+	bool ready;
+
+	/* handed over again (by the inotify event of its own put-back, say)
+	 * before its failure was recorded: still backing off */
+	pthread_mutex_lock(&w->lock);
+	ready = backoff_ready(w->nameback, key, sched_now());
+	pthread_mutex_unlock(&w->lock);
+	if (!ready) {
+		free(t);
+		return NULL;
+	}
+	sched_esc(key + 1, ename);
+	switch (pickup_take(w->dirs, src, key + 1, now, false, true, t)) {
 	case PICKUP_QUEUED:
-		d->map = msg;
-		d->maplen = msglen;
+		d = xcalloc(1, sizeof(*d));
+		d->e = t->e;
+		d->map = t->msg;
+		d->maplen = t->msglen;
 		d->owned = true;
-		log_info("pickup id=%s name=%s from=<%s> nrcpt=%zu size=%" PRIu64,
-		    d->e.id, name, d->e.sender, d->e.nrcpts, d->e.size);
-		return d;
+		sched_worker_taken_log(t, label, ename);
+		break;
 	case PICKUP_BAD:
-		log_warnx("pickup name=%s status=bad reason=\"%s\"", name, reason);
+		log_warnx("pickup source=%s uid=%jd name=%s status=bad bad=%s reason=\"%s\"%s%s",
+		    label, t->have_uid ? (intmax_t)t->uid : (intmax_t)-1, ename, t->bname,
+		    log_printable(t->reason, strlen(t->reason), ereason, sizeof(ereason)),
+		    t->err[0] ? " warning=" : "",
+		    t->err[0] ? log_printable(t->err, strlen(t->err), eerr, sizeof(eerr)) : "");
 		break;
 	case PICKUP_GONE:
 		break;
 	case PICKUP_ERROR:
 	default:
-		log_warnx("pickup name=%s status=error: %s", name, err);
-		break;
+		sched_worker_backoff(w, key, ename, t);
+		free(t);
+		return NULL;
 	}
-	free(d);
-	return NULL;
+	pthread_mutex_lock(&w->lock);
+	backoff_forget(w->nameback, key);
+	pthread_mutex_unlock(&w->lock);
+	free(t);
+	return d;
 }
 
 /* Worker: remove finished messages. */
@@ -1511,7 +1624,7 @@ sched_worker_load(struct sched_worker *w, const struct sched_item *it, size_t bu
 		if (errno == ENOENT)
 			d->gone = true;
 		else {
-			log_warnx("queue id=%s: %s", it->id, err);
+			d->loaderr = xstrdup(err);	/* the loop logs it, or not */
 			d->postponed = true;
 		}
 		util_strlcpy(d->e.id, it->id, sizeof(d->e.id));	/* e is empty */
@@ -1866,6 +1979,14 @@ sched_worker_collect(struct sched *s)
 			sched_delivery_free(d);
 			continue;
 		}
+		if (d->loaderr != NULL && !s->stopping) {	/* entry unloadable */
+			sched_load_failed(s, d->e.id, d->e.created, now, d->loaderr);
+			sched_worker_taken(s->w, d);
+			sched_delivery_free(d);
+			continue;
+		}
+		if (d->loaded)
+			backoff_forget(s->loadback, d->e.id);
 		if (d->postponed || s->stopping) {
 			sched_push(s, d->e.id, now + (d->postponed ? s->w->retry_min : 0),
 			    d->e.created);
@@ -1904,6 +2025,7 @@ sched_worker_new(struct sched *s, char *err, size_t errlen)
 
 	w->dirs = &s->dirs;
 	w->retry_min = (int64_t)s->cfg->retry_min;
+	w->nameback = backoff_new();
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
 	pthread_cond_init(&w->ccond, NULL);
@@ -2006,6 +2128,7 @@ sched_worker_free(struct sched_worker *w)
 	for (i = w->hnames; i < w->nnames; i++)
 		free(w->names[i]);
 	free(w->names);
+	backoff_free(w->nameback);
 	free(w->rm);
 	free(w->loads);
 	sched_delivery_list_free(w->done);
@@ -2110,16 +2233,18 @@ sched_retry_all(struct sched *s)
 		sched_retry_next(s);
 }
 
-/* Apply one control request named <verb>.<target>.<unique>. */
+/* Apply one control request named <verb>.<target>.<unique> (only the
+ * name is read; the file itself is never opened). */
 static void
 sched_control_one(struct sched *s, const char *name)
 {
-	char verb[32], target[64], err[512];
+	char verb[32], target[64], err[512], ename[SCHED_ESC], eerr[SCHED_ESC * 2];
 	struct sched_delivery *d;
 	long i;
 
 	if (sscanf(name, "%31[a-z].%63[a-z0-9].", verb, target) != 2) {
-		log_warnx("control name=%s status=bad reason=\"malformed name\"", name);
+		log_warnx("control name=%s status=bad reason=\"malformed name\"",
+		    sched_esc(name, ename));
 		return;
 	}
 	sched_worker_settle(s);
@@ -2140,7 +2265,8 @@ sched_control_one(struct sched *s, const char *name)
 		return;
 	}
 	if (queue_apply(s->tmpfd, s->dirs.queue, verb, target, err, sizeof(err)) == -1) {
-		log_warnx("control verb=%s target=%s status=error reason=\"%s\"", verb, target, err);
+		log_warnx("control verb=%s target=%s status=error reason=\"%s\"", verb, target,
+		    log_printable(err, strlen(err), eerr, sizeof(eerr)));
 		return;
 	}
 	log_info("control verb=%s target=%s status=ok", verb, target);
@@ -2154,94 +2280,43 @@ sched_control_one(struct sched *s, const char *name)
 	sched_kick(s);
 }
 
-/* Read every name of a directory (fd), calling fn for each. */
+/* spoolwatch: a name to take. */
 static void
-sched_readdir(struct sched *s, int dirfd, const char *label,
-    void (*fn)(struct sched *, const char *))
+sched_watch_name(void *arg, char src, const char *name)
 {
-	struct dirent *de;
-	DIR *dir;
-	int fd;
-
-	if ((fd = dup(dirfd)) == -1 || (dir = fdopendir(fd)) == NULL) {
-		log_warn("scan %s/%s", s->spoolpath, label);
-		if (fd != -1)
-			close(fd);
-		return;
-	}
-	rewinddir(dir);
-	while ((de = readdir(dir)) != NULL)
-		if (de->d_name[0] != '.')
-			fn(s, de->d_name);
-	closedir(dir);
+	sched_backlog_add(arg, src, name);
 }
 
-/* Apply and remove one control file. */
+/* spoolwatch: a control request. */
 static void
-sched_control_file(struct sched *s, const char *name)
+sched_watch_control(void *arg, const char *name)
 {
-	sched_control_one(s, name);
-	if (unlinkat(s->controlfd, name, 0) == -1 && errno != ENOENT)
-		log_warn("control %s/control/%s: unlink", s->spoolpath, name);
+	sched_control_one(arg, name);
 }
 
-/* Scan control/ for requests. */
-static void
-sched_control_scan(struct sched *s)
+/* spoolwatch: true while names handed over are still waiting. */
+static bool
+sched_watch_busy(void *arg)
 {
-	sched_readdir(s, s->controlfd, "control", sched_control_file);
-}
-
-/* Scan pickup/ and control/ (start-up, scan_interval, inotify overflow). */
-static void
-sched_scan(struct sched *s)
-{
+	struct sched *s = arg;
 	size_t left;
 
 	pthread_mutex_lock(&s->w->lock);
 	left = s->w->nnames - s->w->hnames;
 	pthread_mutex_unlock(&s->w->lock);
-	/* names still waiting for a claim: the next scan will do (no duplicates) */
-	if (left == 0)
-		sched_readdir(s, s->dirs.pickup, "pickup", sched_backlog_add);
-	sched_control_scan(s);
+	return left > 0;
 }
 
-/* Periodic scan timer. */
+/* spoolwatch: a full scan ended; names not seen since the last one leave
+ * the backoff table. */
 static void
-sched_scan_cb(evutil_socket_t fd, short what, void *arg)
-{
-	sched_scan(arg);
-}
-
-/* inotify readable: new pickup files, control requests. */
-static void
-sched_inotify_cb(evutil_socket_t fd, short what, void *arg)
+sched_watch_scanned(void *arg)
 {
 	struct sched *s = arg;
-	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
-	const struct inotify_event *ev;
-	bool control = false, overflow = false;
-	ssize_t n;
-	char *p;
 
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		for (p = buf; p < buf + n; p += sizeof(*ev) + ev->len) {
-			ev = (const struct inotify_event *)p;
-			if (ev->mask & IN_Q_OVERFLOW)
-				overflow = true;
-			else if (ev->wd == s->wd_control)
-				control = true;
-			else if (ev->wd == s->wd_pickup && ev->len > 0)
-				sched_backlog_add(s, ev->name);
-		}
-	}
-	if (n == -1 && errno != EAGAIN && errno != EINTR)
-		log_warn("inotify read");
-	if (overflow)
-		sched_scan(s);
-	else if (control)
-		sched_control_scan(s);
+	pthread_mutex_lock(&s->w->lock);
+	(void)backoff_sweep(s->w->nameback);
+	pthread_mutex_unlock(&s->w->lock);
 }
 
 /* Messages queued: in the heap and in flight. */
@@ -2307,8 +2382,8 @@ sched_load_one(void *arg, const char *id)
 	char err[512];
 
 	if (queue_entry_load(s->dirs.queue, id, &e, err, sizeof(err)) == -1) {
-		if (errno != ENOENT)
-			log_warnx("queue id=%s: not loaded: %s", id, err);
+		if (errno != ENOENT)	/* counted, and tried again with backoff */
+			sched_load_failed(s, id, sched_now(), sched_now(), err);
 		return 0;
 	}
 	sched_push(s, e.id, e.next_attempt, e.created);
@@ -2316,45 +2391,35 @@ sched_load_one(void *arg, const char *id)
 	return 0;
 }
 
-/* Open (creating) a spool sub-directory. */
+/* Create and check the spool's directories, recover pickups, load the
+ * queue.  0, or a sysexits code with err. */
 static int
-sched_subdir(struct sched *s, int spooldirfd, const char *name, char *err, size_t errlen)
+sched_open_spool(struct sched *s, struct spool *spool, char *err, size_t errlen)
 {
-	int fd;
-
-	if (mkdirat(spooldirfd, name, 0750) == -1 && errno != EEXIST) {
-		snprintf(err, errlen, "%s/%s: mkdir: %s", s->spoolpath, name, strerror(errno));
-		return -1;
-	}
-	fd = openat(spooldirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd == -1)
-		snprintf(err, errlen, "%s/%s: open: %s", s->spoolpath, name, strerror(errno));
-	return fd;
-}
-
-/* Create the directories, recover pickups, load the queue. */
-static int
-sched_open_spool(struct sched *s, int spooldirfd, char *err, size_t errlen)
-{
+	struct spooldirs sd;
 	char e2[512];
-	int n;
+	int n, rc;
 
-	if ((s->dirs.pickup = sched_subdir(s, spooldirfd, "pickup", err, errlen)) == -1 ||
-	    (s->dirs.queue = sched_subdir(s, spooldirfd, "queue", err, errlen)) == -1 ||
-	    (s->controlfd = sched_subdir(s, spooldirfd, "control", err, errlen)) == -1 ||
-	    (s->dirs.bad = sched_subdir(s, spooldirfd, "bad", err, errlen)) == -1)
-		return -1;
-	if (fsutil_fsync_dirfd(spooldirfd, s->spoolpath, e2, sizeof(e2)) == -1)
+	rc = spooldirs_open(spool_dirfd(spool), spool_tmpfd(spool), s->spoolpath,
+	    s->cfg->submit_group, &sd, err, errlen);
+	if (rc != 0)
+		return rc;
+	s->dirs.pickup = sd.pickup;
+	s->dirs.maildrop = sd.maildrop;
+	s->dirs.queue = sd.queue;
+	s->dirs.bad = sd.bad;
+	s->controlfd = sd.control;
+	if (fsutil_fsync_dirfd(spool_dirfd(spool), s->spoolpath, e2, sizeof(e2)) == -1)
 		log_warnx("%s", e2);
 	if ((n = pickup_recover(&s->dirs, sched_now(), e2, sizeof(e2))) == -1) {
 		snprintf(err, errlen, "pickup recovery: %s", e2);
-		return -1;
+		return EX_CANTCREAT;
 	}
 	if (n > 0)
 		log_info("pickup recovered=%d", n);
 	if (queue_foreach(s->dirs.queue, sched_load_one, s, e2, sizeof(e2)) == -1) {
 		snprintf(err, errlen, "loading the queue: %s", e2);
-		return -1;
+		return EX_CANTCREAT;
 	}
 	log_info("queue loaded=%zu", s->nheap);
 	return 0;
@@ -2392,12 +2457,11 @@ sched_events(struct sched *s)
 	s->ev_timer = evtimer_new(s->base, sched_dispatch_cb, s);
 	s->ev_dispatch = event_new(s->base, -1, 0, sched_dispatch_cb, s);
 	s->ev_commit = event_new(s->base, -1, 0, sched_commit_cb, s);
-	s->ev_scan = event_new(s->base, -1, EV_PERSIST, sched_scan_cb, s);
 	s->ev_status = event_new(s->base, -1, EV_PERSIST, sched_status_cb, s);
 	s->ev_spill = evtimer_new(s->base, sched_spill_cb, s);
 	s->ev_retry = evtimer_new(s->base, sched_retry_cb, s);
 	if (!s->ev_timer || !s->ev_dispatch || !s->ev_commit ||
-	    !s->ev_scan || !s->ev_status || !s->ev_spill || !s->ev_retry)
+	    !s->ev_status || !s->ev_spill || !s->ev_retry)
 		fatalx("scheduler: cannot create events");
 	/* commit after the work of an iteration: lowest priority is not
 	 * available without event_base_priority_init, so it is just active */
@@ -2407,7 +2471,7 @@ sched_events(struct sched *s)
 struct sched *
 sched_new(struct event_base *base, struct spool *spool,
     const struct outbound_config *cfg, struct relay_profile *prof,
-    struct metrics *m, char *err, size_t errlen)
+    struct metrics *m, int *excode, char *err, size_t errlen)
 {
 	struct sched *s = xcalloc(1, sizeof(*s));
 
@@ -2416,8 +2480,9 @@ sched_new(struct event_base *base, struct spool *spool,
 	s->prof = prof;
 	s->spoolpath = xstrdup(spool_path(spool));
 	s->tmpfd = s->dirs.tmp = spool_tmpfd(spool);
-	s->dirs.pickup = s->dirs.queue = s->dirs.bad = s->controlfd = -1;
-	s->inofd = s->wd_pickup = s->wd_control = -1;
+	s->dirs.pickup = s->dirs.maildrop = s->dirs.queue = s->dirs.bad = s->controlfd = -1;
+	s->loadback = backoff_new();
+	*excode = EX_CANTCREAT;
 	sched_metrics(s, m);
 	sched_events(s);
 	s->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
@@ -2425,55 +2490,34 @@ sched_new(struct event_base *base, struct spool *spool,
 	if (s->dns == NULL)
 		s->dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
 	if (s->dns == NULL || (s->w = sched_worker_new(s, err, errlen)) == NULL ||
-	    sched_open_spool(s, spool_dirfd(spool), err, errlen) == -1) {
+	    (*excode = sched_open_spool(s, spool, err, errlen)) != 0) {
 		if (s->dns == NULL)
 			snprintf(err, errlen, "cannot set up the resolver");
+		if (*excode == 0)
+			*excode = EX_CANTCREAT;
 		sched_free(s);
 		return NULL;
 	}
 	return s;
 }
 
-/* Add an inotify watch on a spool sub-directory. */
-static int
-sched_watch(struct sched *s, const char *sub, char *err, size_t errlen)
-{
-	char path[4096];
-	int wd;
-
-	snprintf(path, sizeof(path), "%s/%s", s->spoolpath, sub);
-	wd = inotify_add_watch(s->inofd, path, IN_MOVED_TO | IN_CLOSE_WRITE);
-	if (wd == -1)
-		snprintf(err, errlen, "%s: inotify_add_watch: %s", path, strerror(errno));
-	return wd;
-}
-
 /* Start the timers and watches, scan once. */
 int
 sched_start(struct sched *s, char *err, size_t errlen)
 {
-	struct timeval scan = { s->cfg->scan_interval ? s->cfg->scan_interval : 30, 0 };
+	static const struct spoolwatch_ops ops = { sched_watch_name, sched_watch_control,
+	    sched_watch_busy, sched_watch_scanned };
+	struct spoolwatch_dirs wd = { s->spoolpath, s->dirs.maildrop, s->dirs.pickup,
+	    s->controlfd };
 	struct timeval status = { SCHED_STATUS_SECS, 0 };
 
 	s->last_done_ms = sched_now_ms();	/* give the first connections time */
 	if (sched_worker_start(s, err, errlen) == -1)
 		return -1;
-	s->inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (s->inofd == -1) {
-		snprintf(err, errlen, "inotify_init1: %s", strerror(errno));
+	if ((s->watch = spoolwatch_new(s->base, &wd, &ops, s, err, errlen)) == NULL ||
+	    spoolwatch_start(s->watch, s->cfg->scan_interval, err, errlen) == -1)
 		return -1;
-	}
-	if ((s->wd_pickup = sched_watch(s, "pickup", err, errlen)) == -1 ||
-	    (s->wd_control = sched_watch(s, "control", err, errlen)) == -1)
-		return -1;
-	s->ev_ino = event_new(s->base, s->inofd, EV_READ | EV_PERSIST, sched_inotify_cb, s);
-	if (s->ev_ino == NULL || event_add(s->ev_ino, NULL) == -1) {
-		snprintf(err, errlen, "inotify: cannot watch the descriptor");
-		return -1;
-	}
-	event_add(s->ev_scan, &scan);
 	event_add(s->ev_status, &status);
-	sched_scan(s);
 	sched_kick(s);
 	event_active(s->ev_status, EV_TIMEOUT, 0);	/* the first status line at once */
 	return 0;
@@ -2483,13 +2527,11 @@ sched_start(struct sched *s, char *err, size_t errlen)
 void
 sched_reload(struct sched *s, const struct outbound_config *cfg, struct relay_profile *prof)
 {
-	struct timeval scan = { cfg->scan_interval ? cfg->scan_interval : 30, 0 };
-
 	s->cfg = cfg;
 	relay_profile_unref(s->prof);
 	s->prof = prof;
-	if (!s->stopping)
-		event_add(s->ev_scan, &scan);
+	if (!s->stopping && s->watch != NULL)
+		spoolwatch_set_interval(s->watch, cfg->scan_interval);
 	sched_kick(s);
 }
 
@@ -2532,9 +2574,8 @@ sched_stop(struct sched *s, unsigned grace, void (*done)(void *), void *arg)
 	s->stopping = true;
 	s->stop_done = done;
 	s->stop_arg = arg;
-	if (s->ev_ino)
-		event_del(s->ev_ino);
-	event_del(s->ev_scan);
+	if (s->watch != NULL)
+		spoolwatch_stop(s->watch);
 	event_del(s->ev_timer);
 	event_del(s->ev_status);
 	event_del(s->ev_spill);
@@ -2569,13 +2610,15 @@ sched_event_free(struct event *ev)
 void
 sched_free(struct sched *s)
 {
-	struct event *evs[] = { s->ev_ino, s->ev_scan, s->ev_timer, s->ev_dispatch,
+	struct event *evs[] = { s->ev_timer, s->ev_dispatch,
 	    s->ev_worker, s->ev_commit, s->ev_status, s->ev_grace, s->ev_stopped,
 	    s->ev_spill, s->ev_retry };
-	int fds[] = { s->inofd, s->dirs.pickup, s->dirs.queue, s->dirs.bad, s->controlfd };
+	int fds[] = { s->dirs.pickup, s->dirs.maildrop, s->dirs.queue, s->dirs.bad,
+	    s->controlfd };
 	size_t i;
 
 	sched_worker_stop(s);
+	spoolwatch_free(s->watch);
 	for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		sched_event_free(evs[i]);
 	sched_worker_free(s->w);
@@ -2587,6 +2630,7 @@ sched_free(struct sched *s)
 		evdns_base_free(s->dns, 0);
 	free(s->heap);
 	free(s->spoolpath);
+	backoff_free(s->loadback);
 	relay_profile_unref(s->prof);
 	free(s);
 }

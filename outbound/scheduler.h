@@ -1,6 +1,6 @@
 /*
- * scheduler: the outbound daemon's queue runner.  Watches pickup/ and
- * control/ (inotify plus a periodic scan), keeps every queued message in
+ * scheduler: the outbound daemon's queue runner.  Watches maildrop/,
+ * pickup/ and control/ (inotify plus a periodic scan), keeps every queued message in
  * memory as a small heap item (id, next attempt, creation time), hands due
  * messages to relay connections, and applies the per-recipient results:
  * delivered, deferred with exponential backoff, bounced (RFC 3464 DSN
@@ -24,15 +24,17 @@ struct sched;
 struct spool;
 
 /*
- * Create the scheduler on an open outbound spool:
- * creates pickup/ queue/ control/ bad/, recovers interrupted pickups and
- * loads the queue.  cfg and prof must stay valid until sched_reload or
- * sched_free; the caller's reference to prof passes to the scheduler
- * (also on failure).  NULL with err.
+ * Create the scheduler on an open outbound spool: creates and checks its
+ * directories (spooldirs.h: modes, groups, owner), recovers interrupted
+ * pickups and loads the queue.  cfg and prof must stay valid until
+ * sched_reload or sched_free; the caller's reference to prof passes to the
+ * scheduler (also on failure).  NULL with err and *excode, the exit code
+ * (EX_NOPERM: a directory owned by someone else, or a group the daemon
+ * cannot give; EX_CONFIG: no such submit_group; else EX_CANTCREAT).
  */
 struct sched *sched_new(struct event_base *base, struct spool *spool,
     const struct outbound_config *cfg, struct relay_profile *prof,
-    struct metrics *m, char *err, size_t errlen);
+    struct metrics *m, int *excode, char *err, size_t errlen);
 
 /* Start watching and delivering. 0, or -1 with err. */
 int sched_start(struct sched *s, char *err, size_t errlen);

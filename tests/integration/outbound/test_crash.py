@@ -45,7 +45,7 @@ class CrashTest(OutboundCase):
 
     def drop_all(self):
         pickup = os.path.join(self.spool, "pickup")
-        tmp = os.path.join(self.spool, "tmp")
+        tmp = os.path.join(self.spool, "staging")   # a trusted producer's
         for i in range(N):
             name = "crash%05d.eml" % i
             with open(os.path.join(tmp, "producer." + name), "wb") as f:
@@ -55,7 +55,7 @@ class CrashTest(OutboundCase):
     def leftovers(self):
         tmp = os.path.join(self.spool, "tmp")
         return (self.pickup_left(), self.queued(),
-                [n for n in os.listdir(tmp) if n.startswith("claim.")],
+                [n for n in os.listdir(tmp) if n.startswith(("claim.", "drop."))],
                 os.listdir(os.path.join(self.spool, "bad")))
 
     def check_delivered(self, fake):
@@ -83,7 +83,7 @@ class CrashTest(OutboundCase):
         # the old one, or a crash could leave a torn state that never loads;
         # and queue/ is fsynced after the rename (the fault shim traces
         # creations, syncs and renames)
-        trace = self.path("fstrace")
+        trace = self.trace_file()
         fake = self.fake(script={"greylist": True})
         self.configure([self.host(fake)])
         env = self.shim_env(SMTPGATE_FSTRACE_FILE=trace)

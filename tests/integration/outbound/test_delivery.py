@@ -29,7 +29,8 @@ class DeliveryTest(OutboundCase):
         log = d.wait_log(r"out id=\w+ to=<bob@example.net> relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d "
                          r"status=sent reply=\"250[^\"]*\" attempts=1 delay=\d+s tls=none" % fake.port)
         self.assertTrue(log)
-        d.wait_log(r"pickup id=\w+ name=drop00001.eml from=<alice@example.com> nrcpt=2")
+        d.wait_log(r"pickup id=\w+ source=pickup uid=\d+ name=drop00001.eml "
+                   r"from=<alice@example.com> nrcpt=2")
         self.stop_outbound(d)
 
     def test_header_only_file_and_bcc_removed(self):
@@ -98,7 +99,8 @@ class DeliveryTest(OutboundCase):
                          "bad/ file and reason")
         with open(bad + ".reason") as f:
             self.assertTrue(f.read().strip())
-        d.wait_log(r"pickup name=%s status=bad reason=" % re.escape(name))
+        d.wait_log(r"pickup source=pickup uid=\d+ name=%s status=bad bad=%s reason="
+                   % (re.escape(name), re.escape(name)))
         self.assertEqual(self.pickup_left(), [])
         self.assertEqual(fake.message_count(), 0)
         self.stop_outbound(d)

@@ -38,7 +38,7 @@ class DiskWorkTest(OutboundCase):
             return f.read().splitlines()
 
     def test_deferrals_and_bounces_never_sync_on_the_loop(self):
-        trace = self.path("fstrace")
+        trace = self.trace_file()
         slow = self.write("slow-ms", "0")
         # the "grey" recipients get a 451 (a deferral: a new .env), the
         # "bad" ones a 550 (a bounce: a DSN to queue, then the removal)
@@ -141,7 +141,7 @@ class DiskWorkTest(OutboundCase):
     def test_retries_are_loaded_off_the_loop(self):
         # deferred messages come due again: their entry and message are
         # read by the worker, not by the event loop
-        trace = self.path("fstrace")
+        trace = self.trace_file()
         rcpt = {"r%d@example.net" % i: ["451 4.7.1 later", "250 2.0.0 ok"] for i in range(N)}
         fake = self.fake(script={"rcpt": rcpt})
         self.configure([self.host(fake)])
@@ -170,7 +170,7 @@ class DiskWorkTest(OutboundCase):
         # mapped instead, and its pages read in by the worker: twelve 4 MB
         # messages claimed in one batch, then due again all at once, open no
         # queue file on the event loop, and arrive whole both times
-        trace = self.path("fstrace")
+        trace = self.trace_file()
         n = 12
         body = ("x" * 990 + "\r\n") * 4200            # about 4.2 MB
         rcpt = {"big%d@example.net" % i: ["451 4.7.1 later", "250 2.0.0 ok"]
@@ -264,9 +264,10 @@ class DiskWorkTest(OutboundCase):
     def test_entry_whose_message_vanished_is_deferred(self):
         self.unreadable_message(os.unlink, "No such file")
 
-    def test_entry_whose_message_shrank_below_its_offset_is_deferred(self):
-        # the pickup file is the .msg; its envelope lines come first
-        self.unreadable_message(lambda p: os.truncate(p, 5), "shorter than its offset")
+    def test_entry_whose_message_cannot_be_opened_is_deferred(self):
+        # the .msg is a copy of the daemon's own now (no producer can shrink
+        # it below an offset any more): an administrator's chmod spoils it
+        self.unreadable_message(lambda p: os.chmod(p, 0), "Permission denied")
 
     def read(self, path):
         with open(path) as f:

@@ -19,7 +19,7 @@
 
 struct tspool {
 	char root[256];
-	int rootfd, tmp, pickup, queue, bad, control;
+	int rootfd, tmp, pickup, maildrop, queue, bad, control;
 };
 
 /* Open dir root/sub as an O_DIRECTORY fd, creating it. */
@@ -46,6 +46,7 @@ tspool_open(struct tspool *s)
 	ck_assert_int_ge(s->rootfd, 0);
 	s->tmp = tspool_dir(s, "tmp");
 	s->pickup = tspool_dir(s, "pickup");
+	s->maildrop = tspool_dir(s, "maildrop");
 	s->queue = tspool_dir(s, "queue");
 	s->bad = tspool_dir(s, "bad");
 	s->control = tspool_dir(s, "control");
@@ -63,7 +64,7 @@ tspool_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 static void
 tspool_close(struct tspool *s)
 {
-	close(s->tmp); close(s->pickup); close(s->queue);
+	close(s->tmp); close(s->pickup); close(s->maildrop); close(s->queue);
 	close(s->bad); close(s->control); close(s->rootfd);
 	nftw(s->root, tspool_rm, 16, FTW_DEPTH | FTW_PHYS);
 }

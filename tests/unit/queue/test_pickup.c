@@ -1,8 +1,11 @@
 /*
- * Unit tests for outbound/pickup.c: pickup_parse() table (each good case
- * fed with LF and with CRLF line ends), every rejection with its reason,
- * and pickup_claim/commit/recover end to end in a temp spool, including
- * simulated crashes recovered exactly once.
+ * Unit tests for outbound/pickup*.c: pickup_parse() tables, loose
+ * (pickup/) and strict (maildrop/), each good case fed with LF and with
+ * CRLF line ends and every prefix of it byte by byte, every rejection with
+ * its reason; and pickup_take/commit/recover end to end in a temp spool:
+ * copies never the producer's inode, files that are not regular or are
+ * hard-linked go to bad/, simulated crashes recovered exactly once (claims
+ * from pickup/ and from maildrop/), spares that are not ours removed.
  */
 #include <check.h>
 #include <errno.h>
@@ -65,6 +68,56 @@ static const struct {
 	/* 12: a bad address where the envelope is given does not matter */
 	{ "X-Sender: s@x.org\nX-Receiver: r@y.org\nFrom: ???\nTo: no address\n\nb\n",
 	  "s@x.org", "r@y.org", "From: ???\nTo: no address\n\nb\n" },
+	/* 13: the end line ends the envelope: what follows is message */
+	{ "X-Sender: <s@x.org>\nX-Receiver: <a@y.org>\nX-Smtpgate-Envelope: end\n"
+	  "X-Receiver: <evil@z.org>\nFrom: s@x.org\nTo: a@y.org\n\nb\n",
+	  "s@x.org", "a@y.org",
+	  "X-Receiver: <evil@z.org>\nFrom: s@x.org\nTo: a@y.org\n\nb\n" },
+	/* 14: the end line alone: the envelope comes from the header */
+	{ "X-Smtpgate-Envelope: end\nFrom: a@x.org\nTo: b@y.org\n\nb\n",
+	  "a@x.org", "b@y.org", "From: a@x.org\nTo: b@y.org\n\nb\n" },
+};
+
+/* The maildrop format (PICKUP_STRICT), as smtpgate-sendmail writes it. */
+static const struct {
+	const char *in;
+	const char *sender;
+	const char *rcpts;
+	const char *msg;
+} sgood[] = {
+	/* 0: the whole format; the message's own X-Receiver stays message */
+	{ "X-Sender: <s@x.org>\nX-Receiver: <a@y.org>\nX-Receiver: <b@y.org>\n"
+	  "X-Smtpgate-Envelope: end\nReceived: by h (smtpgate-sendmail, from userid 64111);\n"
+	  "\tMon, 23 Nov 2026 12:00:00 +0000\nX-Receiver: <evil@z.org>\nX-Sender: <e@z.org>\n"
+	  "From: s@x.org\nBcc: hidden@y.org\n\nbody\n",
+	  "s@x.org", "a@y.org|b@y.org",
+	  "Received: by h (smtpgate-sendmail, from userid 64111);\n"
+	  "\tMon, 23 Nov 2026 12:00:00 +0000\nX-Receiver: <evil@z.org>\nX-Sender: <e@z.org>\n"
+	  "From: s@x.org\n\nbody\n" },
+	/* 1: null sender, spacing and case of the end line */
+	{ "X-Sender: <>\nX-Receiver: a@y.org\nx-smtpgate-envelope:   END \nSubject: b\n\n",
+	  "", "a@y.org", "Subject: b\n\n" },
+};
+
+static const struct {
+	const char *in;
+	const char *reason;
+} sbad[] = {
+	{ "X-Sender: <s@x.org>\nX-Receiver: <a@y.org>\nFrom: s@x.org\n\nb\n",
+	  "no \"X-Smtpgate-Envelope: end\" line" },
+	{ "X-Receiver: <a@y.org>\nX-Sender: <s@x.org>\nX-Smtpgate-Envelope: end\nS: x\n\n",
+	  "line 1: the first line must be X-Sender" },
+	{ "From: s@x.org\nTo: a@y.org\n\nb\n", "no envelope" },
+	{ "X-Smtpgate-Envelope: end\nFrom: s@x.org\nTo: a@y.org\n\nb\n", "no envelope" },
+	{ "X-Sender: <s@x.org>\nX-Smtpgate-Envelope: end\nTo: a@y.org\n\nb\n",
+	  "no X-Receiver line" },
+	{ "X-Sender: <s@x.org>\nX-Receiver: <a@y.org>\nX-Sender: <t@x.org>\n", "X-Sender given twice" },
+	{ "X-Sender: <s@x.org>\nX-Receiver: <a@y.org>\nX-Smtpgate-Envelope: later\nS: x\n\n",
+	  "bad X-Smtpgate-Envelope line" },
+	{ "X-Sender: <s@x.org>\nX-Receiver: <a@y.org>\nX-Smtpgate-Envelope: end\n", "no header fields" },
+	{ "X-Sender: <s@x.org>\nX-Receiver: <a@y.org>\nX-Smtpgate-Envelope: end\nnot a field\n\n",
+	  "line 4 is not a header field" },
+	{ "", "empty file" },
 };
 
 static const struct {
@@ -126,30 +179,40 @@ join_rcpts(const struct queue_entry *e, char *buf, size_t sz)
 	}
 }
 
-/* Parse in (as given, or with CRLF line ends) and check against good[i]. */
+/* Parse in (as given, or with CRLF line ends) with flags and check the
+ * result against sender, rcpts and the stored message. */
 static void
-check_good(int i, int with_crlf)
+check_parse(const char *given, unsigned flags, const char *sender, const char *rcpts,
+    const char *stored, int i, int with_crlf)
 {
 	struct queue_entry e;
 	char reason[256] = "", got[512], *msg = NULL, *want, *in;
 	size_t msglen, wantlen, inlen;
 
 	memset(&e, 0, sizeof(e));
-	in = with_crlf ? crlf(good[i].in, &inlen) : strdup(good[i].in);
+	in = with_crlf ? crlf(given, &inlen) : strdup(given);
 	if (!with_crlf)
 		inlen = strlen(in);
-	ck_assert_msg(pickup_parse(in, inlen, &e, &msg, &msglen, reason, sizeof(reason)) == 0,
-	    "good %d (crlf %d): %s", i, with_crlf, reason);
-	ck_assert_str_eq(e.sender, good[i].sender);
+	ck_assert_msg(pickup_parse(in, inlen, flags, &e, &msg, &msglen, reason,
+	    sizeof(reason)) == 0, "good %d (crlf %d, flags %u): %s", i, with_crlf, flags,
+	    reason);
+	ck_assert_str_eq(e.sender, sender);
 	join_rcpts(&e, got, sizeof(got));
-	ck_assert_str_eq(got, good[i].rcpts);
-	want = crlf(good[i].msg, &wantlen);
+	ck_assert_str_eq(got, rcpts);
+	want = crlf(stored, &wantlen);
 	ck_assert_msg(msglen == wantlen && memcmp(msg, want, wantlen) == 0,
 	    "good %d: stored \"%.*s\"", i, (int)msglen, msg);
 	free(want);
 	free(msg);
 	free(in);
 	queue_entry_free(&e);
+}
+
+/* Parse in (as given, or with CRLF line ends) and check against good[i]. */
+static void
+check_good(int i, int with_crlf)
+{
+	check_parse(good[i].in, 0, good[i].sender, good[i].rcpts, good[i].msg, i, with_crlf);
 }
 
 START_TEST(parse_good_lf)
@@ -164,22 +227,23 @@ START_TEST(parse_good_crlf)
 }
 END_TEST
 
-/* Every prefix of every good case, copied to an exact-size buffer (so a
- * read past the end is caught under ASan): it parses or fails with a
+/* Every prefix of in, copied to an exact-size buffer (so a read past the
+ * end is caught under ASan), fed byte by byte: it parses or fails with a
  * reason, and a parsed one is stored CRLF-terminated. */
-START_TEST(parse_prefixes)
+static void
+check_prefixes(const char *in, unsigned flags)
 {
 	struct queue_entry e;
 	char reason[256], *msg, *buf;
-	size_t msglen, n, len = strlen(good[_i].in);
+	size_t msglen, n, len = strlen(in);
 
 	for (n = 0; n <= len; n++) {
 		memset(&e, 0, sizeof(e));
 		buf = malloc(n ? n : 1);
-		memcpy(buf, good[_i].in, n);
+		memcpy(buf, in, n);
 		reason[0] = '\0';
 		msg = NULL;
-		if (pickup_parse(buf, n, &e, &msg, &msglen, reason, sizeof(reason)) == 0) {
+		if (pickup_parse(buf, n, flags, &e, &msg, &msglen, reason, sizeof(reason)) == 0) {
 			ck_assert_uint_ge(msglen, 2);
 			ck_assert(msg[msglen - 2] == '\r' && msg[msglen - 1] == '\n');
 			ck_assert_uint_ge(e.nrcpts, 1);
@@ -192,6 +256,54 @@ START_TEST(parse_prefixes)
 		free(buf);
 	}
 }
+
+START_TEST(parse_prefixes)
+{
+	check_prefixes(good[_i].in, 0);
+}
+END_TEST
+
+START_TEST(strict_good)
+{
+	check_parse(sgood[_i].in, PICKUP_STRICT, sgood[_i].sender, sgood[_i].rcpts,
+	    sgood[_i].msg, _i, 0);
+	check_parse(sgood[_i].in, PICKUP_STRICT, sgood[_i].sender, sgood[_i].rcpts,
+	    sgood[_i].msg, _i, 1);
+	check_prefixes(sgood[_i].in, PICKUP_STRICT);
+}
+END_TEST
+
+/* A strict rejection; the file without its envelope is no strict file
+ * either, and every good loose case without an end line is refused. */
+START_TEST(strict_bad)
+{
+	struct queue_entry e;
+	char reason[256] = "", *msg = NULL;
+	size_t msglen = 0;
+
+	memset(&e, 0, sizeof(e));
+	ck_assert_int_eq(pickup_parse(sbad[_i].in, strlen(sbad[_i].in), PICKUP_STRICT, &e,
+	    &msg, &msglen, reason, sizeof(reason)), -1);
+	ck_assert_msg(strstr(reason, sbad[_i].reason) != NULL, "sbad %d: \"%s\", want \"%s\"",
+	    _i, reason, sbad[_i].reason);
+	ck_assert_ptr_null(msg);
+	ck_assert_ptr_null(e.sender);
+}
+END_TEST
+
+START_TEST(strict_needs_end)
+{
+	struct queue_entry e;
+	char reason[256] = "", *msg = NULL;
+	size_t msglen = 0;
+
+	memset(&e, 0, sizeof(e));
+	if (strstr(good[_i].in, "X-Smtpgate-Envelope") != NULL)
+		return;
+	ck_assert_int_eq(pickup_parse(good[_i].in, strlen(good[_i].in), PICKUP_STRICT, &e,
+	    &msg, &msglen, reason, sizeof(reason)), -1);
+	ck_assert_ptr_null(msg);
+}
 END_TEST
 
 START_TEST(parse_bad)
@@ -201,7 +313,7 @@ START_TEST(parse_bad)
 	size_t msglen = 0, len = bad[_i].len ? bad[_i].len : strlen(bad[_i].in);
 
 	memset(&e, 0, sizeof(e));
-	ck_assert_int_eq(pickup_parse(bad[_i].in, len, &e, &msg, &msglen, reason,
+	ck_assert_int_eq(pickup_parse(bad[_i].in, len, 0, &e, &msg, &msglen, reason,
 	    sizeof(reason)), -1);
 	ck_assert_msg(strstr(reason, bad[_i].reason) != NULL, "bad %d: \"%s\", want \"%s\"",
 	    _i, reason, bad[_i].reason);
@@ -221,9 +333,9 @@ START_TEST(parse_limits)
 	big = malloc(n);
 	memset(big, 'a', n);
 	memcpy(big, "From: a@x.org\nTo: b@y.org\n\n", 27);
-	ck_assert_int_eq(pickup_parse(big, n, &e, &msg, &msglen, reason, sizeof(reason)), -1);
+	ck_assert_int_eq(pickup_parse(big, n, 0, &e, &msg, &msglen, reason, sizeof(reason)), -1);
 	ck_assert_ptr_nonnull(strstr(reason, "message too large"));
-	ck_assert_int_eq(pickup_parse(big, n - 1, &e, &msg, &msglen, reason, sizeof(reason)), 0);
+	ck_assert_int_eq(pickup_parse(big, n - 1, 0, &e, &msg, &msglen, reason, sizeof(reason)), 0);
 	ck_assert_uint_eq(msglen, n - 1 + 3 + 2);	/* 3 CRs added, CRLF at the end */
 	free(msg);
 	queue_entry_free(&e);
@@ -232,7 +344,7 @@ START_TEST(parse_limits)
 	for (i = 0; i < 10001; i++)
 		off += (size_t)sprintf(big + off, "%sr%zu@y.org", i ? ",\n " : "", i);
 	off += (size_t)sprintf(big + off, "\n\n");
-	ck_assert_int_eq(pickup_parse(big, off, &e, &msg, &msglen, reason, sizeof(reason)), -1);
+	ck_assert_int_eq(pickup_parse(big, off, 0, &e, &msg, &msglen, reason, sizeof(reason)), -1);
 	ck_assert_ptr_nonnull(strstr(reason, "too many recipients"));
 	free(big);
 }
@@ -245,7 +357,7 @@ static const char okstored[] = "From: a@x.org\r\nTo: b@y.org, c@y.org\r\n\r\nhel
 static struct pickup_dirs
 dirs_of(const struct tspool *s)
 {
-	struct pickup_dirs d = { s->tmp, s->pickup, s->queue, s->bad };
+	struct pickup_dirs d = { s->tmp, s->pickup, s->maildrop, s->queue, s->bad };
 
 	return d;
 }
@@ -354,8 +466,9 @@ START_TEST(claim_bad)
 	r = tspool_get(s.bad, "b1.reason", &len);
 	ck_assert_ptr_nonnull(r);
 	ck_assert_int_eq(r[len - 1], '\n');
-	ck_assert_ptr_null(memchr(r, '\n', len - 1));
-	ck_assert_mem_eq(r, reason, len - 1);
+	ck_assert_int_eq(strncmp(r, "reason=\"", 8), 0);
+	ck_assert_ptr_nonnull(strstr(r, "line 1 is not a header field (no \\x22Name:\\x22)\"\n"));
+	ck_assert_ptr_nonnull(strstr(r, "\nsource=pickup\nname=\"b1\"\n"));
 	free(r);
 	/* the same name again goes next to it, not over it */
 	tspool_put(s.pickup, "b1", "x\n", 2);
@@ -493,157 +606,209 @@ START_TEST(recover_bad_claim)
 }
 END_TEST
 
-/* Envelope lines and LF line ends only: queued without a copy. */
-static const char rawmsg[] = "X-Sender: <a@x.org>\nX-Receiver: <b@y.org>\n"
-    "From: a@x.org\nTo: b@y.org\n\nhello\n.dot\n";
-static const char rawstored[] = "From: a@x.org\r\nTo: b@y.org\r\n\r\nhello\r\n.dot\r\n";
-#define RAWOFF 42	/* strlen of the two envelope lines */
+static const char dropmsg[] = "X-Sender: <a@x.org>\r\nX-Receiver: <b@y.org>\r\n"
+    "X-Smtpgate-Envelope: end\r\nX-Receiver: <evil@z.org>\r\nFrom: a@x.org\r\n"
+    "To: b@y.org\r\n\r\nhello\r\n";
+static const char dropstored[] = "X-Receiver: <evil@z.org>\r\nFrom: a@x.org\r\n"
+    "To: b@y.org\r\n\r\nhello\r\n";
 
-/* Assert queue/<id> is rawmsg queued as it is, from RAWOFF. */
-static void
-assert_queued_raw(const struct tspool *s, const char *id, int64_t created)
-{
-	struct queue_entry e;
-	char err[256];
-
-	ck_assert_int_eq(queue_entry_load(s->queue, id, &e, err, sizeof(err)), 0);
-	ck_assert_str_eq(e.sender, "a@x.org");
-	ck_assert_uint_eq(e.nrcpts, 1);
-	ck_assert_str_eq(e.rcpts[0].addr, "b@y.org");
-	ck_assert(e.size == sizeof(rawstored) - 1);
-	ck_assert(e.offset == RAWOFF);
-	ck_assert(e.created == created);
-	queue_entry_free(&e);
-	assert_msg_file(s, id, rawmsg, sizeof(rawmsg) - 1);
-}
-
-START_TEST(claim_raw)
+/*
+ * A maildrop/ file is taken strictly, its owner recorded, and copied: the
+ * queued .msg is another inode, and what the producer writes into its
+ * file afterwards (it kept the descriptor) changes nothing queued.
+ */
+START_TEST(take_maildrop_copy)
 {
 	struct tspool s;
 	struct pickup_dirs d;
-	struct queue_entry e;
-	char reason[256], err[256], id[ID_LEN + 1], name[64], *msg = NULL;
-	size_t msglen = 0;
+	struct pickup_taken t;
+	struct stat st, qst;
+	char name[64];
+	int fd;
 
-	ck_assert_int_eq(memcmp(rawmsg + RAWOFF, "From:", 5), 0);
 	tspool_open(&s);
 	d = dirs_of(&s);
-	tspool_put(s.pickup, "r1", rawmsg, sizeof(rawmsg) - 1);
-	ck_assert_int_eq(pickup_claim_body(&d, "r1", 500, false, &e, &msg, &msglen,
-	    reason, sizeof(reason), err, sizeof(err)), PICKUP_QUEUED);
-	ck_assert_uint_eq(msglen, sizeof(rawstored) - 1);
-	ck_assert_mem_eq(msg, rawstored, msglen);
-	free(msg);
-	ck_assert(e.offset == RAWOFF);
-	only_queued(&s, id);
-	ck_assert_str_eq(id, e.id);
-	/* renamed straight into queue/ as <id>.new: no claim file, no copy */
-	snprintf(name, sizeof(name), "%s.new", id);
-	ck_assert(tspool_exists(s.queue, name));
+	tspool_put(s.maildrop, "u1", dropmsg, sizeof(dropmsg) - 1);
+	if (geteuid() == 0)
+		ck_assert_int_eq(fchownat(s.maildrop, "u1", 64111, 64111, 0), 0);
+	fd = openat(s.maildrop, "u1", O_WRONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_MAILDROP, "u1", 500, false, true, &t),
+	    PICKUP_QUEUED);
+	ck_assert(t.have_uid);
+	ck_assert_uint_eq(t.uid, st.st_uid);
+	ck_assert_uint_eq(t.e.nrcpts, 1);
+	ck_assert_str_eq(t.e.rcpts[0].addr, "b@y.org");
+	ck_assert_uint_eq(t.msglen, sizeof(dropstored) - 1);
+	ck_assert_mem_eq(t.msg, dropstored, t.msglen);
+	ck_assert_int_eq(tspool_count(s.tmp, "drop."), 1);	/* until the commit */
+	ck_assert_int_eq(pickup_commit(&d, t.err, sizeof(t.err)), 0);
 	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
-	ck_assert_int_eq(tspool_count(s.pickup, NULL), 0);
-	ck_assert_int_eq(pickup_commit(&d, err, sizeof(err)), 0);
-	ck_assert(!tspool_exists(s.queue, name));
-	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
-	assert_queued_raw(&s, id, 500);
-	/* finished: the .env's inode becomes a spare, used by the next claim */
-	ck_assert_int_eq(pickup_release(&d, id, err, sizeof(err)), 0);
-	ck_assert_int_eq(tspool_count(s.queue, NULL), 0);
-	ck_assert_int_eq(tspool_count(s.tmp, "spare."), 1);
-	queue_entry_free(&e);
-	tspool_put(s.pickup, "r2", rawmsg, sizeof(rawmsg) - 1);
-	ck_assert_int_eq(pickup_claim(&d, "r2", 600, false, &e, reason, sizeof(reason),
-	    err, sizeof(err)), PICKUP_QUEUED);
-	ck_assert_int_eq(tspool_count(s.tmp, "spare."), 0);
-	ck_assert_int_eq(pickup_commit(&d, err, sizeof(err)), 0);
-	only_queued(&s, id);
-	assert_queued_raw(&s, id, 600);
-	queue_entry_free(&e);
-	ck_assert_int_eq(pickup_release(&d, id, err, sizeof(err)), 0);
-	ck_assert_int_eq(pickup_release(&d, id, err, sizeof(err)), -1);	/* gone */
-	/* a spare left from an earlier run is found and used */
-	ck_assert_int_eq(pickup_recover(&d, 700, err, sizeof(err)), 0);
-	tspool_put(s.pickup, "r3", rawmsg, sizeof(rawmsg) - 1);
-	ck_assert_int_eq(pickup_claim(&d, "r3", 700, false, &e, reason, sizeof(reason),
-	    err, sizeof(err)), PICKUP_QUEUED);
-	ck_assert_int_eq(tspool_count(s.tmp, "spare."), 0);
-	ck_assert_int_eq(pickup_commit(&d, err, sizeof(err)), 0);
-	only_queued(&s, id);
-	assert_queued_raw(&s, id, 700);
-	queue_entry_free(&e);
+	ck_assert_int_eq(tspool_count(s.maildrop, NULL), 0);
+	/* the producer rewrites and truncates the file it dropped */
+	ck_assert_int_eq(pwrite(fd, "garbage", 7, 0), 7);
+	ck_assert_int_eq(ftruncate(fd, 3), 0);
+	close(fd);
+	snprintf(name, sizeof(name), "%s.msg", t.e.id);
+	ck_assert_int_eq(fstatat(s.queue, name, &qst, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert(qst.st_ino != st.st_ino);
+	ck_assert_uint_eq(qst.st_uid, geteuid());
+	ck_assert_int_eq(qst.st_mode & 022, 0);
+	assert_msg_file(&s, t.e.id, dropstored, sizeof(dropstored) - 1);
+	free(t.msg);
+	queue_entry_free(&t.e);
 	tspool_close(&s);
 }
 END_TEST
 
-/* Assert queue/<id>.msg holds want (copied) and the entry was made at created. */
-static void
-assert_queued_ok_as(const struct tspool *s, const char *id, const char *want, size_t wlen,
-    int64_t created)
-{
-	struct queue_entry e;
-	char err[256];
-
-	ck_assert_int_eq(queue_entry_load(s->queue, id, &e, err, sizeof(err)), 0);
-	ck_assert(e.offset == 0);
-	ck_assert(e.size == wlen);
-	ck_assert(e.created == created);
-	queue_entry_free(&e);
-	assert_msg_file(s, id, want, wlen);
-}
-
-/*
- * Crash states of a claim queued without a copy, and of its removal:
- * 0 .new and .env (not committed): redone as a copy;
- * 1 .new only (no .env yet): redone as a copy;
- * 2 .msg and .env (committed): kept as it was;
- * 3 .msg only (removal: the .env went first): the .msg goes;
- * 4 .env only (the .msg went too, the .env came back): the .env goes;
- * 5 as 2 with tmp/claim.<id> as a second link of the .msg (an older
- *   version's claim): kept, the claim dropped;
- * 6 as 2 with a stale spare in tmp/: kept.
- */
-START_TEST(recover_raw)
+/* A maildrop/ file without the end line, or a loose one, goes to bad/. */
+START_TEST(take_maildrop_strict)
 {
 	struct tspool s;
 	struct pickup_dirs d;
-	struct queue_entry e;
-	char reason[256], err[256], id[ID_LEN + 1], name[64], cname[64];
+	struct pickup_taken t;
+	static const char loose[] = "X-Sender: <a@x.org>\nX-Receiver: <b@y.org>\n"
+	    "X-Receiver: <evil@z.org>\nFrom: a@x.org\n\nhi\n";
 
 	tspool_open(&s);
 	d = dirs_of(&s);
-	tspool_put(s.pickup, "r1", rawmsg, sizeof(rawmsg) - 1);
-	ck_assert_int_eq(pickup_claim(&d, "r1", 500, false, &e, reason, sizeof(reason),
-	    err, sizeof(err)), PICKUP_QUEUED);
-	util_strlcpy(id, e.id, sizeof(id));
-	queue_entry_free(&e);
-	if (_i >= 2)
-		ck_assert_int_eq(pickup_commit(&d, err, sizeof(err)), 0);
-	snprintf(name, sizeof(name), "%s.%s", id, _i == 4 ? "msg" : "env");
-	if (_i == 1 || _i == 3 || _i == 4)
-		ck_assert_int_eq(unlinkat(s.queue, name, 0), 0);
-	if (_i == 5) {
-		snprintf(name, sizeof(name), "%s.msg", id);
-		snprintf(cname, sizeof(cname), "claim.%s", id);
-		ck_assert_int_eq(linkat(s.queue, name, s.tmp, cname, 0), 0);
-	}
-	if (_i == 6)
-		tspool_put(s.tmp, "spare.7", "version=1\nid=zz\n", 16);
-	ck_assert_int_eq(pickup_recover(&d, 800, err, sizeof(err)),
-	    _i == 2 || _i == 6 ? 0 : 1);
-	ck_assert_int_eq(tspool_count(s.tmp, "claim."), 0);
-	if (_i == 3 || _i == 4) {
-		ck_assert_int_eq(tspool_count(s.queue, NULL), 0);
-		ck_assert_int_eq(tspool_count(s.pickup, NULL), 0);
-		tspool_close(&s);
-		return;
-	}
+	tspool_put(s.maildrop, "n1", loose, sizeof(loose) - 1);
+	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_MAILDROP, "n1", 500, false, true, &t),
+	    PICKUP_BAD);
+	ck_assert_ptr_nonnull(strstr(t.reason, "X-Smtpgate-Envelope: end"));
+	ck_assert_str_eq(t.bname, "n1");
+	ck_assert(tspool_exists(s.bad, "n1.reason"));
+	ck_assert_int_eq(tspool_count(s.queue, NULL), 0);
+	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
+	/* the same file in pickup/ is a trusted producer's: taken */
+	tspool_put(s.pickup, "n1", loose, sizeof(loose) - 1);
+	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_PICKUP, "n1", 500, true, false, &t),
+	    PICKUP_QUEUED);
+	ck_assert_uint_eq(t.e.nrcpts, 2);
+	queue_entry_free(&t.e);
+	tspool_close(&s);
+}
+END_TEST
+
+/* What is not a regular file with one link goes to bad/ unopened, and a
+ * name that is long or not plain goes there as bad/<id> with the name
+ * escaped in its reason. */
+START_TEST(take_odd_files)
+{
+	struct tspool s;
+	struct pickup_dirs d;
+	struct pickup_taken t;
+	char longname[251], odd[] = "x\nstatus=sent \033[31m", *r;
+	size_t len;
+
+	tspool_open(&s);
+	d = dirs_of(&s);
+	ck_assert_int_eq(mkfifoat(s.pickup, "fifo", 0600), 0);
+	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_PICKUP, "fifo", 500, false, true, &t),
+	    PICKUP_BAD);
+	ck_assert_ptr_nonnull(strstr(t.reason, "not a regular file (FIFO)"));
+	tspool_put(s.pickup, "h1", okmsg, sizeof(okmsg) - 1);
+	ck_assert_int_eq(linkat(s.pickup, "h1", s.tmp, "keep", 0), 0);
+	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_PICKUP, "h1", 500, false, true, &t),
+	    PICKUP_BAD);
+	ck_assert_ptr_nonnull(strstr(t.reason, "hard-linked file"));
+	ck_assert_int_eq(unlinkat(s.tmp, "keep", 0), 0);
+	memset(longname, 'n', 250);
+	longname[250] = '\0';
+	tspool_put(s.pickup, longname, "junk\n", 5);
+	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_PICKUP, longname, 500, false, true, &t),
+	    PICKUP_BAD);
+	ck_assert_uint_eq(strlen(t.bname), ID_LEN);
+	tspool_put(s.pickup, odd, "junk\n", 5);
+	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_PICKUP, odd, 500, false, true, &t),
+	    PICKUP_BAD);
+	ck_assert_uint_eq(strlen(t.bname), ID_LEN);
+	strcat(t.bname, ".reason");
+	r = tspool_get(s.bad, t.bname, &len);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_ptr_nonnull(strstr(r, "name=\"x\\x0astatus\\x3dsent \\x1b[31m\"\n"));
+	ck_assert_ptr_null(strchr(r, '\033'));
+	free(r);
+	ck_assert_int_eq(tspool_count(s.pickup, NULL), 0);
+	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
+	ck_assert_int_eq(tspool_count(s.queue, NULL), 0);
+	tspool_close(&s);
+}
+END_TEST
+
+/* A claim that became a FIFO (the producer raced the checks) does not
+ * block: opened non-blocking, refused by the second look. */
+START_TEST(recover_fifo_claim)
+{
+	struct tspool s;
+	struct pickup_dirs d;
+	char err[256];
+
+	tspool_open(&s);
+	d = dirs_of(&s);
+	ck_assert_int_eq(mkfifoat(s.tmp, "claim." CID, 0600), 0);
+	ck_assert_int_eq(pickup_recover(&d, 700, err, sizeof(err)), 1);
+	ck_assert(tspool_exists(s.bad, "claim." CID));
+	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
+	ck_assert_int_eq(tspool_count(s.queue, NULL), 0);
+	tspool_close(&s);
+}
+END_TEST
+
+/* tmp/drop.<id> is recovered strictly: a good one queued once, one
+ * without the end line to bad/. */
+START_TEST(recover_drop)
+{
+	struct tspool s;
+	struct pickup_dirs d;
+	char err[256], id[ID_LEN + 1];
+
+	tspool_open(&s);
+	d = dirs_of(&s);
+	tspool_put(s.tmp, "drop." CID, dropmsg, sizeof(dropmsg) - 1);
+	tspool_put(s.tmp, "drop.00000000000000bb", okmsg, sizeof(okmsg) - 1);
+	ck_assert_int_eq(pickup_recover(&d, 700, err, sizeof(err)), 2);
 	only_queued(&s, id);
-	if (_i <= 1)
-		assert_queued_ok_as(&s, id, rawstored, sizeof(rawstored) - 1, 800);
-	else
-		assert_queued_raw(&s, id, 500);
-	ck_assert_int_eq(pickup_recover(&d, 900, err, sizeof(err)), 0);
+	ck_assert_str_eq(id, CID);
+	assert_msg_file(&s, id, dropstored, sizeof(dropstored) - 1);
+	ck_assert(tspool_exists(s.bad, "drop.00000000000000bb.reason"));
+	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
+	ck_assert_int_eq(pickup_recover(&d, 800, err, sizeof(err)), 0);
 	only_queued(&s, id);
+	tspool_close(&s);
+}
+END_TEST
+
+/* Spares: only regular files of ours with one link are kept at start;
+ * a good one is used by the next take, a release makes a new one. */
+START_TEST(spares_checked)
+{
+	struct tspool s;
+	struct pickup_dirs d;
+	struct pickup_taken t;
+	char err[256];
+
+	tspool_open(&s);
+	d = dirs_of(&s);
+	ck_assert_int_eq(mkfifoat(s.tmp, "spare.1", 0600), 0);
+	ck_assert_int_eq(symlinkat("/etc/passwd", s.tmp, "spare.2"), 0);
+	tspool_put(s.tmp, "spare.3", "x", 1);
+	ck_assert_int_eq(linkat(s.tmp, "spare.3", s.bad, "other", 0), 0);
+	tspool_put(s.tmp, "spare.4", "version=1\n", 10);
+	ck_assert_int_eq(pickup_recover(&d, 700, err, sizeof(err)), 0);
+	ck_assert_int_eq(tspool_count(s.tmp, NULL), 1);
+	ck_assert(tspool_exists(s.tmp, "spare.4"));
+	tspool_put(s.pickup, "m1", okmsg, sizeof(okmsg) - 1);
+	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_PICKUP, "m1", 800, false, false, &t),
+	    PICKUP_QUEUED);
+	ck_assert_int_eq(tspool_count(s.tmp, "spare."), 0);
+	ck_assert_int_eq(pickup_commit(&d, err, sizeof(err)), 0);
+	assert_queued_ok(&s, t.e.id);
+	ck_assert_int_eq(pickup_release(&d, t.e.id, err, sizeof(err)), 0);
+	ck_assert_int_eq(tspool_count(s.tmp, "spare."), 1);
+	ck_assert_int_eq(tspool_count(s.queue, NULL), 0);
+	queue_entry_free(&t.e);
 	tspool_close(&s);
 }
 END_TEST
@@ -660,9 +825,9 @@ START_TEST(claim_batches)
 
 	tspool_open(&s);
 	d = dirs_of(&s);
-	tspool_put(s.pickup, "r1", rawmsg, sizeof(rawmsg) - 1);
+	tspool_put(s.pickup, "r1", okmsg, sizeof(okmsg) - 1);
 	tspool_put(s.pickup, "m1", okmsg, sizeof(okmsg) - 1);
-	tspool_put(s.pickup, "r2", rawmsg, sizeof(rawmsg) - 1);
+	tspool_put(s.maildrop, "r2", dropmsg, sizeof(dropmsg) - 1);
 	ck_assert_int_eq(pickup_claim(&d, "r1", 500, false, &e, reason, sizeof(reason),
 	    err, sizeof(err)), PICKUP_QUEUED);
 	queue_entry_free(&e);
@@ -671,15 +836,21 @@ START_TEST(claim_batches)
 	queue_entry_free(&e);
 	b1 = pickup_batch_take();
 	ck_assert_uint_eq(pickup_batch_size(b1), 2);
-	ck_assert_int_eq(pickup_claim(&d, "r2", 500, false, &e, reason, sizeof(reason),
-	    err, sizeof(err)), PICKUP_QUEUED);
-	queue_entry_free(&e);
+	{
+		struct pickup_taken t;
+
+		ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_MAILDROP, "r2", 500, false, false,
+		    &t), PICKUP_QUEUED);
+		queue_entry_free(&t.e);
+	}
 	b2 = pickup_batch_take();
 	ck_assert_uint_eq(pickup_batch_size(b2), 1);
-	ck_assert_int_eq(tspool_count(s.tmp, "claim."), 1);	/* m1 needs a copy */
+	ck_assert_int_eq(tspool_count(s.tmp, "claim."), 2);
+	ck_assert_int_eq(tspool_count(s.tmp, "drop."), 1);
 	if (_i == 0) {
 		ck_assert_int_eq(pickup_batch_commit(&d, b2, err, sizeof(err)), 0);
-		ck_assert_int_eq(tspool_count(s.tmp, "claim."), 1);
+		ck_assert_int_eq(tspool_count(s.tmp, "drop."), 0);
+		ck_assert_int_eq(tspool_count(s.tmp, "claim."), 2);
 		ck_assert_int_eq(pickup_batch_commit(&d, b1, err, sizeof(err)), 0);
 		pickup_batch_free(b1);
 	} else {
@@ -692,6 +863,26 @@ START_TEST(claim_batches)
 	ck_assert_int_eq(tspool_count(s.queue, NULL), 6);
 	ck_assert_int_eq(pickup_recover(&d, 600, err, sizeof(err)), 0);
 	ck_assert_int_eq(tspool_count(s.queue, NULL), 6);
+	tspool_close(&s);
+}
+END_TEST
+
+/* An older version's uncommitted zero-copy claim (queue/<id>.new and its
+ * .env) is redone as a copy. */
+START_TEST(recover_old_new)
+{
+	struct tspool s;
+	struct pickup_dirs d;
+	char err[256], id[ID_LEN + 1];
+
+	tspool_open(&s);
+	d = dirs_of(&s);
+	tspool_put(s.queue, CID ".new", okmsg, sizeof(okmsg) - 1);
+	tspool_put(s.queue, CID ".env", "version=1\n", 10);
+	ck_assert_int_eq(pickup_recover(&d, 700, err, sizeof(err)), 1);
+	only_queued(&s, id);
+	ck_assert_str_eq(id, CID);
+	assert_queued_ok(&s, id);
 	tspool_close(&s);
 }
 END_TEST
@@ -709,6 +900,9 @@ pickup_suite(void)
 	tcase_add_loop_test(tc, parse_prefixes, 0, ngood);
 	tcase_add_loop_test(tc, parse_bad, 0, (int)(sizeof(bad) / sizeof(bad[0])));
 	tcase_add_test(tc, parse_limits);
+	tcase_add_loop_test(tc, strict_good, 0, (int)(sizeof(sgood) / sizeof(sgood[0])));
+	tcase_add_loop_test(tc, strict_bad, 0, (int)(sizeof(sbad) / sizeof(sbad[0])));
+	tcase_add_loop_test(tc, strict_needs_end, 0, ngood);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("claim");
@@ -717,9 +911,14 @@ pickup_suite(void)
 	tcase_add_test(tc, claim_batch_commit);
 	tcase_add_loop_test(tc, recover_crash, 0, 5);
 	tcase_add_test(tc, recover_bad_claim);
-	tcase_add_test(tc, claim_raw);
-	tcase_add_loop_test(tc, recover_raw, 0, 7);
+	tcase_add_test(tc, take_maildrop_copy);
+	tcase_add_test(tc, take_maildrop_strict);
+	tcase_add_test(tc, take_odd_files);
+	tcase_add_test(tc, recover_fifo_claim);
+	tcase_add_test(tc, recover_drop);
+	tcase_add_test(tc, spares_checked);
 	tcase_add_loop_test(tc, claim_batches, 0, 2);
+	tcase_add_test(tc, recover_old_new);
 	suite_add_tcase(s, tc);
 	return s;
 }

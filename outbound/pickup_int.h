@@ -1,0 +1,56 @@
+/*
+ * pickup_int: what the pickup files (pickup.c: taking and committing,
+ * pickup_recover.c: crash recovery and the spare inodes) share.  Not for
+ * any other module: pickup.h is the interface.
+ */
+#ifndef SMTPGATE_PICKUP_INT_H
+#define SMTPGATE_PICKUP_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "id.h"
+#include "pickup.h"
+
+#define PICKUP_CLAIM_PREFIX	"claim."	/* tmp/claim.<id>: from pickup/ */
+#define PICKUP_DROP_PREFIX	"drop."		/* tmp/drop.<id>: from maildrop/ */
+#define PICKUP_SPARE_PREFIX	"spare."	/* tmp/spare.<n>: a spare inode */
+#define PICKUP_CNAME_MAX	32
+
+/* The claim file name of id for src ("claim.<id>" or "drop.<id>"). */
+void pickup_claim_name(char *buf, size_t sz, enum pickup_source src, const char *id);
+
+/*
+ * Queue the claim tmp/<claim of src, id> (its inode was expect when not
+ * NULL): read, parse, copy into queue/.  A bad one goes to bad/ (named
+ * after origname).  On an I/O error the claim goes back to
+ * <source>/<back> when back is not NULL, else it stays for recovery.
+ */
+enum pickup_outcome pickup_process(const struct pickup_dirs *d, enum pickup_source src,
+    const char *id, const char *origname, const char *back, const struct stat *expect,
+    int64_t now, bool sync, bool want_body, struct pickup_taken *t);
+
+/*
+ * Read and parse the claim of src, id: 0 parsed (*p, *msg), 1 not
+ * acceptable (t->reason), -1 I/O error (t->err).
+ */
+int pickup_load_claim(const struct pickup_dirs *d, enum pickup_source src,
+    const char *id, const struct stat *expect, struct queue_entry *p, char **msg,
+    size_t *msglen, struct pickup_taken *t);
+
+/* Unlink the claim of src, id; with sync, make that durable. */
+int pickup_drop_claim(const struct pickup_dirs *d, enum pickup_source src,
+    const char *id, bool sync, char *err, size_t errlen);
+
+/* Spare inodes (pickup_recover.c): add number n to the pool; take one
+ * (1), or reserve a new number when the pool may grow (0), or neither
+ * (-1); write text over spare n (0, or -1: the spare is removed). */
+void pickup_spare_push(unsigned n);
+int pickup_spare_take(unsigned *n, bool want_new);
+void pickup_spare_name(char *buf, size_t sz, unsigned n);
+int pickup_spare_write(const struct pickup_dirs *d, unsigned n, const char *text,
+    size_t len, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,494 @@
+/*
+ * pickup_recover: crash recovery of the pickup hand-over, and the pool of
+ * spare inodes.
+ *
+ * At start-up (pickup_recover) every tmp/claim.<id> and tmp/drop.<id> a
+ * crash left is finished (its queue entry is complete: the claim goes) or
+ * redone (whatever is in queue/ under its id goes, the claim is taken
+ * again, into the queue or bad/); a removal cut short (a .msg or .env
+ * alone) is finished; an older version's uncommitted queue/<id>.new (its
+ * zero-copy claim) becomes a claim and is redone as a copy.  One claim
+ * that cannot be recovered is logged and left for the next start: it
+ * never stops the others or the daemon.
+ *
+ * Spare inodes: on this kind of file system creating a file (allocating
+ * an inode and its first block) costs far more than renaming or
+ * overwriting one.  A finished message's .env is kept as tmp/spare.<n>
+ * and the next .env is written over it and renamed into queue/.  A spare
+ * is never part of the queue, so a crash with one half-written loses
+ * nothing.  tmp/ is the daemon's own (0700), but a spare is still checked
+ * before it is trusted: at start only regular files of our euid with one
+ * link are kept (anything else is removed, one log line each), and it is
+ * opened O_NOFOLLOW|O_NONBLOCK and checked again by fstat when written.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsutil.h"
+#include "id.h"
+#include "log.h"
+#include "pickup.h"
+#include "pickup_int.h"
+#include "queue.h"
+#include "util.h"
+
+#define SPARE_MAX		4096
+
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned *spares;	/* numbers of the tmp/spare.<n> files */
+static size_t nspares, spare_cap;
+static unsigned spare_next;	/* the next free number */
+
+/* Add spare number n to the pool. */
+void
+pickup_spare_push(unsigned n)
+{
+	pthread_mutex_lock(&spare_lock);
+	if (nspares == spare_cap) {
+		spare_cap = spare_cap ? spare_cap * 2 : 256;
+		spares = xrealloc(spares, spare_cap * sizeof(*spares));
+	}
+	spares[nspares++] = n;
+	if (n >= spare_next)
+		spare_next = n + 1;
+	pthread_mutex_unlock(&spare_lock);
+}
+
+/* Take a spare number (1), or reserve a new number when the pool is not
+ * full (0), or neither (-1). */
+int
+pickup_spare_take(unsigned *n, bool want_new)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&spare_lock);
+	if (!want_new && nspares > 0) {
+		*n = spares[--nspares];
+		rc = 1;
+	} else if (want_new && nspares < SPARE_MAX) {
+		*n = spare_next++;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&spare_lock);
+	return rc;
+}
+
+/* The name of spare n. */
+void
+pickup_spare_name(char *buf, size_t sz, unsigned n)
+{
+	snprintf(buf, sz, PICKUP_SPARE_PREFIX "%u", n);
+}
+
+/* true when st is a spare we may write over: a regular file of our euid
+ * with one link. */
+static bool
+spare_ok(const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && st->st_nlink == 1 && st->st_uid == geteuid();
+}
+
+/* Write text over spare n; 0, or -1 (the spare is then removed). */
+int
+pickup_spare_write(const struct pickup_dirs *d, unsigned n, const char *text, size_t len,
+    char *err, size_t errlen)
+{
+	char sname[32];
+	struct stat st;
+	int fd;
+
+	pickup_spare_name(sname, sizeof(sname), n);
+	fd = openat(d->tmp, sname, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd >= 0 && fstat(fd, &st) == 0 && spare_ok(&st) &&
+	    pwrite(fd, text, len, 0) == (ssize_t)len && ftruncate(fd, (off_t)len) == 0 &&
+	    close(fd) == 0)
+		return 0;
+	snprintf(err, errlen, "tmp/%s: write: %s", sname, fd < 0 ? strerror(errno) :
+	    "not a spare of ours, short write or truncate failure");
+	if (fd >= 0)
+		close(fd);
+	(void)unlinkat(d->tmp, sname, 0);
+	return -1;
+}
+
+/* 1 when name is "spare.<n>" (a number below 10^9), with n. */
+static int
+is_spare(const char *name, unsigned *n)
+{
+	size_t k = strlen(PICKUP_SPARE_PREFIX), i;
+	unsigned long v = 0;
+
+	if (strncmp(name, PICKUP_SPARE_PREFIX, k) != 0 || name[k] == '\0' ||
+	    strlen(name + k) > 9)
+		return 0;
+	for (i = k; name[i] != '\0'; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return 0;
+		v = v * 10 + (unsigned long)(name[i] - '0');
+	}
+	*n = (unsigned)v;
+	return 1;
+}
+
+/* A spare found at start: into the pool when it is one of ours, else
+ * removed with one log line. */
+static void
+spare_found(const struct pickup_dirs *d, const char *name, unsigned n)
+{
+	struct stat st;
+
+	if (fstatat(d->tmp, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && spare_ok(&st)) {
+		pickup_spare_push(n);
+		return;
+	}
+	log_warnx("pickup spare=tmp/%s status=removed reason=\"not a regular file of "
+	    "ours with one link\"", name);
+	if (unlinkat(d->tmp, name, 0) < 0 && errno == EISDIR)
+		(void)unlinkat(d->tmp, name, AT_REMOVEDIR);
+}
+
+/* One claim found in tmp/ at start. */
+struct claim_ref {
+	char id[ID_LEN + 1];
+	enum pickup_source src;
+};
+
+/* A growing array of claims. */
+struct claimlist {
+	struct claim_ref *c;
+	size_t n, cap;
+};
+
+/* Add a claim to l. */
+static void
+claimlist_add(struct claimlist *l, const char *id, enum pickup_source src)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->c = xrealloc(l->c, l->cap * sizeof(*l->c));
+	}
+	memcpy(l->c[l->n].id, id, ID_LEN + 1);
+	l->c[l->n++].src = src;
+}
+
+/* 1 when name is "<prefix><id>", with the id copied out. */
+static int
+is_claim_of(const char *name, const char *prefix, char id[ID_LEN + 1])
+{
+	size_t k = strlen(prefix);
+
+	if (strncmp(name, prefix, k) != 0 || strlen(name) != k + ID_LEN)
+		return 0;
+	memcpy(id, name + k, ID_LEN + 1);
+	return id_valid(id);
+}
+
+/* Look at one name of tmp/ at start. */
+static void
+tmp_entry(const struct pickup_dirs *d, const char *name, struct claimlist *l)
+{
+	char id[ID_LEN + 1];
+	unsigned sn;
+
+	if (strncmp(name, "env.", 4) == 0 && id_valid(name + 4))
+		(void)unlinkat(d->tmp, name, 0);	/* a .env half-written */
+	else if (queue_put_is_temp(name))
+		(void)unlinkat(d->tmp, name, 0);	/* a group store cut short */
+	else if (is_spare(name, &sn))
+		spare_found(d, name, sn);
+	else if (is_claim_of(name, PICKUP_CLAIM_PREFIX, id))
+		claimlist_add(l, id, PICKUP_SRC_PICKUP);
+	else if (is_claim_of(name, PICKUP_DROP_PREFIX, id))
+		claimlist_add(l, id, PICKUP_SRC_MAILDROP);
+}
+
+/* Every claim in tmp/; spares go to the pool, leftovers are removed. */
+static int
+list_claims(const struct pickup_dirs *d, struct claimlist *l, char *err, size_t errlen)
+{
+	struct dirent *de;
+	DIR *dir;
+	int fd;
+
+	if ((fd = openat(d->tmp, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (dir = fdopendir(fd)) == NULL) {
+		snprintf(err, errlen, "tmp: opendir: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(dir)) != NULL)
+		tmp_entry(d, de->d_name, l);
+	closedir(dir);
+	return 0;
+}
+
+/* 1 when queue/<id>.env parses and queue/<id>.msg holds exactly msg. */
+static int
+already_queued(const struct pickup_dirs *d, const char *id, const char *msg, size_t msglen)
+{
+	struct queue_entry q;
+	char name[ID_LEN + 8], err[256];
+	char *have;
+	size_t hlen;
+	int same;
+
+	if (queue_entry_load(d->queue, id, &q, err, sizeof(err)) < 0)
+		return 0;
+	queue_entry_free(&q);
+	snprintf(name, sizeof(name), "%s.msg", id);
+	have = fsutil_read_file(d->queue, name, msglen, &hlen, err, sizeof(err));
+	same = have != NULL && hlen == msglen && memcmp(have, msg, msglen) == 0;
+	free(have);
+	return same;
+}
+
+/* Finish or redo one claim; 0 done, -1 error (t->err). */
+static int
+recover_one(const struct pickup_dirs *d, const struct claim_ref *c, int64_t now,
+    struct pickup_taken *t)
+{
+	char cname[PICKUP_CNAME_MAX], name[ID_LEN + 8], ereason[700];
+	struct queue_entry p;
+	char *msg = NULL;
+	size_t msglen = 0;
+	int rc;
+
+	pickup_claim_name(cname, sizeof(cname), c->src, c->id);
+	rc = pickup_load_claim(d, c->src, c->id, NULL, &p, &msg, &msglen, t);
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		queue_entry_free(&p);
+		rc = already_queued(d, c->id, msg, msglen);
+		free(msg);
+		if (rc)
+			return pickup_drop_claim(d, c->src, c->id, true, t->err, sizeof(t->err));
+	}
+	/* half-written or never written: clear what is there and redo */
+	snprintf(name, sizeof(name), "%s.env", c->id);
+	(void)unlinkat(d->queue, name, 0);
+	snprintf(name, sizeof(name), "%s.msg", c->id);
+	(void)unlinkat(d->queue, name, 0);
+	memset(t, 0, sizeof(*t));
+	switch (pickup_process(d, c->src, c->id, cname, NULL, NULL, now, true, false, t)) {
+	case PICKUP_QUEUED:
+		queue_entry_free(&t->e);
+		return 0;
+	case PICKUP_BAD:
+		log_warnx("pickup claim=tmp/%s status=bad bad=%s reason=\"%s\"", cname,
+		    t->bname, log_printable(t->reason, strlen(t->reason), ereason,
+		    sizeof(ereason)));
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* A growing array of ids. */
+struct idlist {
+	char (*ids)[ID_LEN + 1];
+	size_t n, cap;
+};
+
+/* qsort/bsearch order of ids. */
+static int
+id_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* Add id to l. */
+static void
+idlist_add(struct idlist *l, const char *id)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->ids = xrealloc(l->ids, l->cap * sizeof(*l->ids));
+	}
+	memcpy(l->ids[l->n++], id, ID_LEN + 1);
+}
+
+/* Sort l. */
+static void
+idlist_sort(struct idlist *l)
+{
+	if (l->n > 1)
+		qsort(l->ids, l->n, sizeof(*l->ids), id_cmp);
+}
+
+/* true when l (sorted) holds id. */
+static bool
+idlist_has(const struct idlist *l, const char *id)
+{
+	return l->n > 0 && bsearch(id, l->ids, l->n, sizeof(*l->ids), id_cmp) != NULL;
+}
+
+/* The ids of queue/<id>.msg, .env and .new, each list sorted. */
+static int
+list_queue(const struct pickup_dirs *d, struct idlist *msgs, struct idlist *envs,
+    struct idlist *news, char *err, size_t errlen)
+{
+	char id[ID_LEN + 1];
+	struct dirent *de;
+	DIR *dir;
+	int fd;
+
+	if ((fd = openat(d->queue, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (dir = fdopendir(fd)) == NULL) {
+		snprintf(err, errlen, "queue: opendir: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (strlen(de->d_name) != ID_LEN + 4)
+			continue;
+		memcpy(id, de->d_name, ID_LEN);
+		id[ID_LEN] = '\0';
+		if (!id_valid(id))
+			continue;
+		if (strcmp(de->d_name + ID_LEN, ".msg") == 0)
+			idlist_add(msgs, id);
+		else if (strcmp(de->d_name + ID_LEN, ".env") == 0)
+			idlist_add(envs, id);
+		else if (strcmp(de->d_name + ID_LEN, ".new") == 0)
+			idlist_add(news, id);
+	}
+	closedir(dir);
+	idlist_sort(msgs);
+	idlist_sort(envs);
+	idlist_sort(news);
+	return 0;
+}
+
+/* Unlink queue/<id>.<ext> (gone already is fine). */
+static int
+unlink_queue_file(const struct pickup_dirs *d, const char *id, const char *ext,
+    char *err, size_t errlen)
+{
+	char name[ID_LEN + 8];
+
+	snprintf(name, sizeof(name), "%s.%s", id, ext);
+	if (unlinkat(d->queue, name, 0) < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "queue/%s: unlink: %s", name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* An older version's uncommitted zero-copy claim queue/<id>.new: it
+ * becomes tmp/claim.<id> (redone as a copy), its .env goes. */
+static int
+reclaim_new(const struct pickup_dirs *d, const char *id, char *err, size_t errlen)
+{
+	char nname[ID_LEN + 8], cname[PICKUP_CNAME_MAX];
+
+	if (unlink_queue_file(d, id, "env", err, errlen) < 0)
+		return -1;
+	snprintf(nname, sizeof(nname), "%s.new", id);
+	pickup_claim_name(cname, sizeof(cname), PICKUP_SRC_PICKUP, id);
+	if (renameat2(d->queue, nname, d->tmp, cname, RENAME_NOREPLACE) < 0) {
+		snprintf(err, errlen, "queue/%s -> tmp/%s: rename: %s", nname, cname,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* true when id has a claim in l. */
+static bool
+has_claim(const struct claimlist *l, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->c[i].id, id) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The queue's loose ends, for ids without a claim in tmp/ (those are
+ * recover_one()'s): a .new becomes a claim (added to claims) and is
+ * redone; a .msg without its .env is a removal that did not finish (the
+ * .env goes first), and so is a .env alone -- both are removed.  The
+ * number of removals finished, or -1.
+ */
+static int
+recover_queue(const struct pickup_dirs *d, struct claimlist *claims, char *err,
+    size_t errlen)
+{
+	struct idlist msgs = { NULL, 0, 0 }, envs = { NULL, 0, 0 }, news = { NULL, 0, 0 };
+	struct idlist held = { NULL, 0, 0 };
+	size_t i;
+	int done = 0, rc = 0;
+
+	for (i = 0; i < claims->n; i++)
+		idlist_add(&held, claims->c[i].id);
+	idlist_sort(&held);
+	if (list_queue(d, &msgs, &envs, &news, err, errlen) < 0)
+		rc = -1;
+	for (i = 0; rc == 0 && i < news.n; i++) {
+		if (has_claim(claims, news.ids[i]))
+			continue;
+		if ((rc = reclaim_new(d, news.ids[i], err, errlen)) == 0)
+			claimlist_add(claims, news.ids[i], PICKUP_SRC_PICKUP);
+	}
+	for (i = 0; rc == 0 && i < msgs.n; i++) {
+		if (idlist_has(&envs, msgs.ids[i]) || idlist_has(&held, msgs.ids[i]))
+			continue;
+		if ((rc = unlink_queue_file(d, msgs.ids[i], "msg", err, errlen)) == 0)
+			done++;
+	}
+	for (i = 0; rc == 0 && i < envs.n; i++) {
+		if (idlist_has(&msgs, envs.ids[i]) || idlist_has(&news, envs.ids[i]) ||
+		    idlist_has(&held, envs.ids[i]))
+			continue;
+		if ((rc = unlink_queue_file(d, envs.ids[i], "env", err, errlen)) == 0)
+			done++;
+	}
+	if (rc == 0 && done > 0)
+		rc = fsutil_fsync_dirfd(d->queue, "queue", err, errlen);
+	free(msgs.ids);
+	free(envs.ids);
+	free(news.ids);
+	free(held.ids);
+	return rc < 0 ? -1 : done;
+}
+
+/* At start-up: finish or redo interrupted claims (see pickup.h). */
+int
+pickup_recover(const struct pickup_dirs *d, int64_t now, char *err, size_t errlen)
+{
+	struct claimlist claims = { NULL, 0, 0 };
+	struct pickup_taken *t = xcalloc(1, sizeof(*t));
+	char cname[PICKUP_CNAME_MAX];
+	size_t i;
+	int done = -1;
+
+	if (list_claims(d, &claims, err, errlen) < 0 ||
+	    (done = recover_queue(d, &claims, err, errlen)) < 0)
+		goto out;
+	for (i = 0; i < claims.n; i++) {
+		memset(t, 0, sizeof(*t));
+		if (recover_one(d, &claims.c[i], now, t) == 0) {
+			done++;
+			continue;
+		}
+		pickup_claim_name(cname, sizeof(cname), claims.c[i].src, claims.c[i].id);
+		log_warnx("pickup claim=tmp/%s status=error: %s (left for the next start)",
+		    cname, t->err);
+	}
+out:
+	free(claims.c);
+	free(t);
+	return done;
+}
