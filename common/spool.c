@@ -40,6 +40,9 @@
 #define SPOOL_TMP	"tmp"
 #define SPOOL_MODE	0750
 #define SPOOL_LOCK_MODE	0640
+/* Everybody who may reach the spool may read its role: smtpgate-sendmail
+ * checks it with the submitting user's own ids. */
+#define SPOOL_MARKER_MODE	0644
 #define SPOOL_RULE	"a spool belongs to one direction; give each gateway its own spool"
 
 struct spool {
@@ -253,6 +256,27 @@ spool_write_marker(struct spool *s, enum spool_role role, char *err,
 	return EX_OK;
 }
 
+/* Give the role marker SPOOL_MARKER_MODE (a marker written by an older
+ * version, or under the unit's umask, has 0640), without following a link. */
+static int
+spool_marker_mode(struct spool *s, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	fd = openat(s->dirfd, SPOOL_MARKER, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 ||
+	    ((st.st_mode & 07777) != SPOOL_MARKER_MODE && fchmod(fd, SPOOL_MARKER_MODE) < 0)) {
+		snprintf(err, errlen, "spool %s: %s/%s: cannot make it readable (0%o): %s",
+		    s->path, s->path, SPOOL_MARKER, SPOOL_MARKER_MODE, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return EX_CANTCREAT;
+	}
+	close(fd);
+	return EX_OK;
+}
+
 /* Open (creating if needed) <spool>/tmp. */
 static int
 spool_open_tmp(struct spool *s, char *err, size_t errlen)
@@ -451,9 +475,9 @@ spool_claim(struct spool *s, enum spool_role role, char *err, size_t errlen)
 	st = spool_classify(s->path, s->dirfd, role, &code, err, errlen);
 	if (st == SPOOL_REFUSED)
 		return code;
-	if (st == SPOOL_EMPTY)
-		return spool_write_marker(s, role, err, errlen);
-	return EX_OK;
+	if (st == SPOOL_EMPTY && (rc = spool_write_marker(s, role, err, errlen)) != EX_OK)
+		return rc;
+	return spool_marker_mode(s, err, errlen);
 }
 
 /* Open a spool for a running daemon (see spool.h). */
