@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "privs.h"
 #include "util.h"
 
 /* A numeric key's allowed range. */
@@ -237,6 +238,33 @@ config_check_cidrs(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* Validate callback: user is a name or number, and never uid 0. */
+static int
+config_check_user(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+
+	if (s == NULL || !privs_name_ok(s))
+		return config_fail(cfg, opt->name, "\"%s\" is not a user name or "
+		    "number", s == NULL ? "" : s);
+	if (privs_user_is_root(s))
+		return config_fail(cfg, opt->name, "\"%s\" is root (uid 0): a daemon "
+		    "never keeps root; name the unprivileged service user", s);
+	return 0;
+}
+
+/* Validate callback: group is "" (the user's) or a name or number. */
+static int
+config_check_group(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+
+	if (s != NULL && s[0] != '\0' && !privs_name_ok(s))
+		return config_fail(cfg, opt->name, "\"%s\" is not a group name or "
+		    "number", s);
+	return 0;
+}
+
 /* Validate callback: log is "stderr" or "syslog". */
 static int
 config_check_log(cfg_t *cfg, cfg_opt_t *opt)
@@ -399,7 +427,9 @@ config_check_smarthost(cfg_t *cfg, cfg_opt_t *opt)
 	CFG_STR("hostname", NULL, CFGF_NONE),				\
 	CFG_STR("spool", spooldef, CFGF_NONE),				\
 	CFG_STR("metrics_listen", NULL, CFGF_NONE),			\
-	CFG_STR("log", "stderr", CFGF_NONE)
+	CFG_STR("log", "stderr", CFGF_NONE),				\
+	CFG_STR("user", "smtpgate", CFGF_NONE),				\
+	CFG_STR("group", "", CFGF_NONE)
 
 /* Build a cfg_t for the inbound table and set its callbacks. */
 static cfg_t *
@@ -449,9 +479,10 @@ config_init_inbound(void)
 	return cfg;
 }
 
-/* Build a cfg_t for the outbound table and set its callbacks. */
+/* Build a cfg_t for the outbound table and set its callbacks; without
+ * secrets, auth_password_file is not opened. */
 static cfg_t *
-config_init_outbound(void)
+config_init_outbound(bool secrets)
 {
 	static cfg_opt_t smarthost_opts[] = {
 		CFG_STR("host", NULL, CFGF_NONE),
@@ -491,7 +522,9 @@ config_init_outbound(void)
 	cfg_set_validate_func(cfg, "smarthost|port", config_check_range);
 	cfg_set_validate_func(cfg, "smarthost|tls", config_check_tls_mode);
 	cfg_set_validate_func(cfg, "smarthost|ca_file", config_check_readable);
-	cfg_set_validate_func(cfg, "smarthost|auth_password_file", config_check_readable);
+	if (secrets)
+		cfg_set_validate_func(cfg, "smarthost|auth_password_file",
+		    config_check_readable);
 	cfg_set_validate_func(cfg, "smarthost", config_check_smarthost);
 	return cfg;
 }
@@ -507,6 +540,8 @@ config_parse_file(cfg_t *cfg, struct config_ctx *ctx)
 	cfg_set_validate_func(cfg, "spool", config_check_spool);
 	cfg_set_validate_func(cfg, "metrics_listen", config_check_metrics);
 	cfg_set_validate_func(cfg, "log", config_check_log);
+	cfg_set_validate_func(cfg, "user", config_check_user);
+	cfg_set_validate_func(cfg, "group", config_check_group);
 	config_ctx = ctx;
 	errno = 0;
 	rc = cfg_parse(cfg, ctx->path);
@@ -621,6 +656,8 @@ config_fill_inbound(cfg_t *cfg, const char *path)
 	c->path = xstrdup(path);
 	config_fill_common(cfg, &c->hostname, &c->spool, &c->metrics_enabled,
 	    &c->metrics_listen, &c->log);
+	c->user = xstrdup(cfg_getstr(cfg, "user"));
+	c->group = xstrdup(cfg_getstr(cfg, "group"));
 	config_fill_addresses(cfg, c);
 	c->max_message_size = (uint64_t)cfg_getint(cfg, "max_message_size");
 	c->max_recipients = (unsigned)cfg_getint(cfg, "max_recipients");
@@ -696,6 +733,8 @@ config_fill_outbound(cfg_t *cfg, const char *path)
 	c->path = xstrdup(path);
 	config_fill_common(cfg, &c->hostname, &c->spool, &c->metrics_enabled,
 	    &c->metrics_listen, &c->log);
+	c->user = xstrdup(cfg_getstr(cfg, "user"));
+	c->group = xstrdup(cfg_getstr(cfg, "group"));
 	c->nsmarthosts = cfg_size(cfg, "smarthost");
 	c->smarthosts = xcalloc(c->nsmarthosts, sizeof(*c->smarthosts));
 	for (size_t i = 0; i < c->nsmarthosts; i++)
@@ -735,9 +774,9 @@ config_check_outbound_whole(cfg_t *cfg, struct config_ctx *ctx)
 	return 0;
 }
 
-/* Load and validate an outbound config; NULL with err set on any error. */
-struct outbound_config *
-config_load_outbound(const char *path, char *err, size_t errlen)
+/* Load and validate an outbound config, reading secrets or not. */
+static struct outbound_config *
+config_load_outbound_with(const char *path, bool secrets, char *err, size_t errlen)
 {
 	struct config_ctx ctx = { .path = path, .err = err, .errlen = errlen,
 	    .ranges = outbound_ranges };
@@ -745,13 +784,27 @@ config_load_outbound(const char *path, char *err, size_t errlen)
 	cfg_t *cfg;
 
 	err[0] = '\0';
-	cfg = config_init_outbound();
+	cfg = config_init_outbound(secrets);
 	if (config_parse_file(cfg, &ctx) == 0 &&
 	    config_check_outbound_whole(cfg, &ctx) == 0)
 		c = config_fill_outbound(cfg, path);
 	cfg_free(cfg);
 	config_ctx_free(&ctx);
 	return c;
+}
+
+/* Load and validate an outbound config; NULL with err set on any error. */
+struct outbound_config *
+config_load_outbound(const char *path, char *err, size_t errlen)
+{
+	return config_load_outbound_with(path, true, err, errlen);
+}
+
+/* The same without opening auth_password_file (tools, see config.h). */
+struct outbound_config *
+config_load_outbound_nosecret(const char *path, char *err, size_t errlen)
+{
+	return config_load_outbound_with(path, false, err, errlen);
 }
 
 /* Free an inbound config and everything it owns. */
@@ -771,6 +824,8 @@ config_free_inbound(struct inbound_config *c)
 	free(c->relay_hosts);
 	free(c->tls_certificate);
 	free(c->tls_key);
+	free(c->user);
+	free(c->group);
 	free(c->spool);
 	free(c->hostname);
 	free(c->path);
@@ -793,6 +848,8 @@ config_free_outbound(struct outbound_config *c)
 		free(h->auth_password_file);
 	}
 	free(c->smarthosts);
+	free(c->user);
+	free(c->group);
 	free(c->spool);
 	free(c->hostname);
 	free(c->path);

@@ -49,6 +49,8 @@ struct inbound_config {
 	char *path;			/* the file this came from */
 	char *hostname;			/* default: util_hostname() */
 	char *spool;			/* absolute path */
+	char *user;			/* "smtpgate": name or number, never uid 0 */
+	char *group;			/* "": the user's primary group */
 	struct config_sockaddr *listen;	/* default: 127.0.0.1:25 */
 	size_t nlisten;
 	struct config_cidr *relay_hosts; /* empty = any client */
@@ -93,6 +95,8 @@ struct outbound_config {
 	char *path;
 	char *hostname;
 	char *spool;
+	char *user;			/* "smtpgate": name or number, never uid 0 */
+	char *group;			/* "": the user's primary group */
 	struct outbound_smarthost *smarthosts;	/* at least one, in order */
 	size_t nsmarthosts;
 	unsigned max_connections;	/* 8 */
@@ -116,6 +120,10 @@ struct outbound_config {
 /* Load and validate; NULL with a message in err on any error. */
 struct inbound_config *config_load_inbound(const char *path, char *err, size_t errlen);
 struct outbound_config *config_load_outbound(const char *path, char *err, size_t errlen);
+/* The same without opening smarthost auth_password_file: for tools that
+ * never log in (smtpgate-queue), run by users who may not read the secret. */
+struct outbound_config *config_load_outbound_nosecret(const char *path, char *err,
+    size_t errlen);
 void config_free_inbound(struct inbound_config *c);
 void config_free_outbound(struct outbound_config *c);
 

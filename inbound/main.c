@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -25,6 +26,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
+#include "privs.h"
 #include "spool.h"
 #include "tls.h"
 #include "util.h"
@@ -272,6 +274,37 @@ loop_setup(struct inbound *in)
 	daemon_watchdog_start(in->base);
 }
 
+/* Refuse a spool with anything of another user in what the inbound keeps:
+ * mailboxes/ and each configured Maildir with its tmp, new and cur (not the
+ * files in them: readers may create their own). */
+static int
+spool_owner_setup(const struct inbound_config *cfg)
+{
+	static const char *const subs[] = { "", "/tmp", "/new", "/cur" };
+	size_t n = 1 + cfg->nmailboxes * 4, k = 0;
+	char **names = xcalloc(n, sizeof(*names));
+	const char **dirs = xcalloc(n + 1, sizeof(*dirs));
+	struct spool_owned owned = { dirs, NULL, NULL };
+	char err[1024];
+	int rc;
+
+	dirs[k++] = "mailboxes";
+	for (size_t i = 0; i < cfg->nmailboxes; i++)
+		for (size_t j = 0; j < 4; j++) {
+			names[k] = xasprintf("mailboxes/%s%s", cfg->mailboxes[i].name, subs[j]);
+			dirs[k] = names[k];
+			k++;
+		}
+	rc = spool_check_owner(cfg->spool, getuid(), getgid(), &owned, err, sizeof(err));
+	if (rc != 0)
+		log_warnx("%s", err);
+	for (size_t i = 1; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(dirs);
+	return rc;
+}
+
 /* Spool, Maildirs, stale tmp files; a sysexits code on failure. */
 static int
 spool_setup(struct inbound *in)
@@ -279,8 +312,11 @@ spool_setup(struct inbound *in)
 	const struct inbound_config *cfg = in->gen->cfg;
 	char err[1024];
 	unsigned stale;
-	int rc = spool_open(cfg->spool, SPOOL_ROLE_INBOUND, &in->spool, err, sizeof(err));
+	int rc = spool_owner_setup(cfg);
 
+	if (rc != 0)
+		return rc;
+	rc = spool_open(cfg->spool, SPOOL_ROLE_INBOUND, &in->spool, err, sizeof(err));
 	if (rc != 0) {
 		log_warnx("%s", err);
 		return rc;
@@ -295,33 +331,44 @@ spool_setup(struct inbound *in)
 	return 0;
 }
 
-/* Everything between the config and the loop; a sysexits code on failure. */
+/*
+ * Everything between the config and the loop; a sysexits code on failure.
+ * The sockets are bound first, so that a daemon started as root can take
+ * port 25 and then drop to its user before it touches the spool.  Nobody
+ * is accepted before the loop runs, when the delivery is in place.
+ */
 static int
 start(struct inbound *in)
 {
+	const struct inbound_config *cfg = in->gen->cfg;
 	char err[1024];
 	int rc;
 
-	if ((rc = spool_setup(in)) != 0)
-		return rc;
 	if ((in->base = event_base_new()) == NULL) {
 		log_warnx("event_base_new failed");
 		return EX_OSERR;
 	}
+	in->env = (struct conn_env){ in->base, NULL, &in->stats };
+	in->listener = listener_new(&in->env, in->gen);
+	loop_setup(in);		/* signals are handled before anyone can connect */
+	if (metrics_setup(in, err, sizeof(err)) == -1 ||
+	    listener_bind(in->listener, cfg, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EX_OSERR;
+	}
+	if ((rc = privs_daemon_start(cfg->user, cfg->group, err, sizeof(err))) != 0) {
+		log_warnx("%s: %s", cfg->path, err);
+		return rc;
+	}
+	if ((rc = spool_setup(in)) != 0)
+		return rc;
 	in->delivery = delivery_new(in->base, spool_path(in->spool), spool_tmpfd(in->spool),
 	    DELIVERY_THREADS, err, sizeof(err));
 	if (in->delivery == NULL) {
 		log_warnx("delivery: %s", err);
 		return EX_OSERR;
 	}
-	in->env = (struct conn_env){ in->base, in->delivery, &in->stats };
-	in->listener = listener_new(&in->env, in->gen);
-	loop_setup(in);		/* signals are handled before anyone can connect */
-	if (metrics_setup(in, err, sizeof(err)) == -1 ||
-	    listener_bind(in->listener, in->gen->cfg, err, sizeof(err)) == -1) {
-		log_warnx("%s", err);
-		return EX_OSERR;
-	}
+	in->env.delivery = in->delivery;
 	return 0;
 }
 
