@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -217,6 +218,29 @@ privs_become(uid_t uid, gid_t gid, char *err, size_t errlen)
 	return privs_switch(uid, gid, err, errlen);
 }
 
+/* Give up every capability a non-root process holds (the inbound unit's
+ * CAP_NET_BIND_SERVICE, once the ports are bound); 0 or -1 with err. */
+static int
+privs_clear_caps(char *err, size_t errlen)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	if (!privs_have_caps())
+		return 0;
+	memset(data, 0, sizeof(data));
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 ||
+	    syscall(SYS_capset, &hdr, data) != 0) {
+		snprintf(err, errlen, "cannot give up capabilities: %s", strerror(errno));
+		return -1;
+	}
+	if (privs_have_caps()) {
+		snprintf(err, errlen, "capabilities are left after capset");
+		return -1;
+	}
+	return 0;
+}
+
 /* Drop root at a daemon's start, if it has it (see privs.h). */
 int
 privs_daemon_start(const char *user, const char *group, char *err, size_t errlen)
@@ -225,8 +249,8 @@ privs_daemon_start(const char *user, const char *group, char *err, size_t errlen
 	char why[256];
 	int rc;
 
-	if (geteuid() != 0 && getuid() != 0)
-		return EX_OK;	/* started as the service user already */
+	if (geteuid() != 0 && getuid() != 0)	/* started as the service user */
+		return privs_clear_caps(err, errlen) == 0 ? EX_OK : EX_OSERR;
 	if ((rc = privs_resolve(user, group, &ids, err, errlen)) != EX_OK)
 		return rc;
 	if (privs_drop(&ids, why, sizeof(why)) != 0) {

@@ -7,7 +7,8 @@
  * a numeric user without an account; then setresgid, setresuid, and a
  * check that root cannot be regained (setuid(0) fails, no effective
  * capability left).  smtpgate-queue run as root becomes the owner of the
- * spool with privs_become().  Started as another user, nothing changes.
+ * spool with privs_become().  Started as another user, a daemon keeps its
+ * ids and gives up any capability it was given once its ports are bound.
  *
  * Knows nothing about configs, spools or sockets.
  */
@@ -66,9 +67,10 @@ int privs_drop(const struct privs_ids *ids, char *err, size_t errlen);
 int privs_become(uid_t uid, gid_t gid, char *err, size_t errlen);
 
 /*
- * What a daemon does at start: when it runs as root, privs_resolve() the
- * user and group keys and privs_drop() to them; as any other user nothing
- * changes.  0, or a sysexits code with one line in err: EX_NOUSER (67)
+ * What a daemon does at start, once its sockets are bound: when it runs as
+ * root, privs_resolve() the user and group keys and privs_drop() to them;
+ * as any other user its ids stay, and any capability it was given (the
+ * inbound unit's CAP_NET_BIND_SERVICE) is given up.  0, or a sysexits code with one line in err: EX_NOUSER (67)
  * unknown user or group, EX_CONFIG (78) uid 0, EX_OSERR (71) a failed
  * switch.
  */

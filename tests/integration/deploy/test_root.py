@@ -107,6 +107,20 @@ class RootStartTest(harness.GatewayTestCase):
         self.assertEqual({p: u for p, u in own.items() if u != UID}, {}, own)
         self.assertEqual(d.stop(), 0, d.log())
 
+    def test_unit_capability_given_up_after_bind(self):
+        # as the inbound unit runs it: the service user with CAP_NET_BIND_SERVICE
+        port = privileged_port()
+        ids = harness.daemon_ids()[:-1] + ["--inh-caps=+net_bind_service",
+                                           "--ambient-caps=+net_bind_service", "--"]
+        d = self.start("smtpgate-inbound", self.inbound_conf(port, extra=""), ids=ids,
+                       wait_port=port)
+        st = proc_status(d.pid)
+        self.assertEqual(st["Uid"], [str(UID)] * 4, st)
+        for cap in ("CapEff", "CapPrm", "CapAmb"):
+            self.assertEqual(int(st[cap][0], 16), 0, st)
+        with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+            self.assertEqual(s.noop()[0], 250)
+
     def test_outbound_drops_before_the_spool(self):
         fake = fakesmtp.FakeSMTP().start()
         self.addCleanup(fake.stop)
