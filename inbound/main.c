@@ -334,8 +334,8 @@ spool_setup(struct inbound *in)
 /*
  * Everything between the config and the loop; a sysexits code on failure.
  * The sockets are bound first, so that a daemon started as root can take
- * port 25 and then drop to its user before it touches the spool.  Nobody
- * is accepted before the loop runs, when the delivery is in place.
+ * port 25 and then drop to its user before it touches the spool; they
+ * listen last, when the delivery is in place (an open port means ready).
  */
 static int
 start(struct inbound *in)
@@ -369,6 +369,10 @@ start(struct inbound *in)
 		return EX_OSERR;
 	}
 	in->env.delivery = in->delivery;
+	if (listener_listen(in->listener, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EX_OSERR;
+	}
 	return 0;
 }
 

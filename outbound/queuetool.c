@@ -100,12 +100,10 @@ tool_become_owner(struct tool *t)
 
 	if (fstat(t->spoolfd, &t->spool_st) < 0)
 		die(EX_TEMPFAIL, "%s: fstat: %s", t->spool, strerror(errno));
-	if (geteuid() != 0)
+	/* a spool of root's stays root's: the daemon refuses it anyway, and
+	 * its message says to chown -R the whole spool */
+	if (geteuid() != 0 || t->spool_st.st_uid == 0)
 		return;
-	if (t->spool_st.st_uid == 0)
-		die(EX_NOPERM, "spool %s is owned by root; the daemon refuses such a "
-		    "spool: run chown -R %s:%s %s", t->spool, t->cfg->user,
-		    t->cfg->group, t->spool);
 	if (privs_become(t->spool_st.st_uid, t->spool_st.st_gid, err, sizeof(err)) < 0)
 		die(EX_OSERR, "cannot become the owner of %s: %s", t->spool, err);
 }

@@ -142,7 +142,10 @@ class InboundCase(harness.GatewayTestCase):
         self.conf = self.write("inbound.conf", harness.inbound_config(
             self.spool, self.port, mailboxes or MAILBOXES, extra, tls, host))
         log = self.path("inbound.%d.log" % len(self.daemons))
-        self.daemon = harness.Daemon([harness.binary("smtpgate-inbound"), "-f", "-c", self.conf],
+        # as the service user, as the unit runs it (started as root it would
+        # drop to the default user "smtpgate", which needs an account)
+        self.daemon = harness.Daemon(harness.daemon_ids() +
+                                     [harness.binary("smtpgate-inbound"), "-f", "-c", self.conf],
                                      log)
         self.daemons.append(self.daemon)
         d = self.daemon
