@@ -62,7 +62,9 @@ class FaultTest(harness.GatewayTestCase):
     def test_disk_full_during_data(self):
         # outside self.tmp: cleanups run after tearDown has stopped the daemon
         spool = tempfile.mkdtemp(prefix="smtpgate-full-")
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", spool], check=True)
+        # owned by the service user, as a spool must be (root's is refused, 77)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0750,uid=%d,gid=%d"
+                        % (harness.DAEMON_UID, harness.DAEMON_GID), "tmpfs", spool], check=True)
         self.addCleanup(os.rmdir, spool)
         self.addCleanup(subprocess.run, ["umount", "-l", spool])
         gw, port, _ = self.start_inbound(spool=spool, extra="max_message_size = 52428800")
@@ -98,6 +100,7 @@ class FaultTest(harness.GatewayTestCase):
         # system is mounted again (the page cache dropped), and new/ may
         # hold nothing torn.
         base = tempfile.mkdtemp(prefix="smtpgate-eio-")
+        os.chmod(base, 0o755)	# the service user reaches the spool below it
         back, mnt = os.path.join(base, "back"), os.path.join(base, "mnt")
         os.mkdir(back)
         os.mkdir(mnt)
@@ -123,6 +126,7 @@ class FaultTest(harness.GatewayTestCase):
                 subprocess.run(["umount", mnt], check=True)
                 mounted[0] = False
         self.addCleanup(unmount)
+        os.chown(mnt, harness.DAEMON_UID, harness.DAEMON_GID)	# the service user's spool dir
         spool = os.path.join(mnt, "spool")
         gw, port, _ = self.start_inbound(spool=spool, extra="max_message_size = 52428800")
         # leave ~2 MB of backing store: far less than the mail below
