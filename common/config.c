@@ -479,10 +479,9 @@ config_init_inbound(void)
 	return cfg;
 }
 
-/* Build a cfg_t for the outbound table and set its callbacks; without
- * secrets, auth_password_file is not opened. */
+/* Build a cfg_t for the outbound table and set its callbacks. */
 static cfg_t *
-config_init_outbound(bool secrets)
+config_init_outbound(unsigned flags)
 {
 	static cfg_opt_t smarthost_opts[] = {
 		CFG_STR("host", NULL, CFGF_NONE),
@@ -521,10 +520,11 @@ config_init_outbound(bool secrets)
 			cfg_set_validate_func(cfg, r->key, config_check_range);
 	cfg_set_validate_func(cfg, "smarthost|port", config_check_range);
 	cfg_set_validate_func(cfg, "smarthost|tls", config_check_tls_mode);
-	cfg_set_validate_func(cfg, "smarthost|ca_file", config_check_readable);
-	if (secrets)
+	if (!(flags & CONFIG_NO_SECRETS)) {
+		cfg_set_validate_func(cfg, "smarthost|ca_file", config_check_readable);
 		cfg_set_validate_func(cfg, "smarthost|auth_password_file",
 		    config_check_readable);
+	}
 	cfg_set_validate_func(cfg, "smarthost", config_check_smarthost);
 	return cfg;
 }
@@ -774,9 +774,16 @@ config_check_outbound_whole(cfg_t *cfg, struct config_ctx *ctx)
 	return 0;
 }
 
-/* Load and validate an outbound config, reading secrets or not. */
-static struct outbound_config *
-config_load_outbound_with(const char *path, bool secrets, char *err, size_t errlen)
+/* Load and validate an outbound config; NULL with err set on any error. */
+struct outbound_config *
+config_load_outbound(const char *path, char *err, size_t errlen)
+{
+	return config_load_outbound_opts(path, 0, err, errlen);
+}
+
+/* The same with CONFIG_* flags (CONFIG_NO_SECRETS: for the tools). */
+struct outbound_config *
+config_load_outbound_opts(const char *path, unsigned flags, char *err, size_t errlen)
 {
 	struct config_ctx ctx = { .path = path, .err = err, .errlen = errlen,
 	    .ranges = outbound_ranges };
@@ -784,27 +791,13 @@ config_load_outbound_with(const char *path, bool secrets, char *err, size_t errl
 	cfg_t *cfg;
 
 	err[0] = '\0';
-	cfg = config_init_outbound(secrets);
+	cfg = config_init_outbound(flags);
 	if (config_parse_file(cfg, &ctx) == 0 &&
 	    config_check_outbound_whole(cfg, &ctx) == 0)
 		c = config_fill_outbound(cfg, path);
 	cfg_free(cfg);
 	config_ctx_free(&ctx);
 	return c;
-}
-
-/* Load and validate an outbound config; NULL with err set on any error. */
-struct outbound_config *
-config_load_outbound(const char *path, char *err, size_t errlen)
-{
-	return config_load_outbound_with(path, true, err, errlen);
-}
-
-/* The same without opening auth_password_file (tools, see config.h). */
-struct outbound_config *
-config_load_outbound_nosecret(const char *path, char *err, size_t errlen)
-{
-	return config_load_outbound_with(path, false, err, errlen);
 }
 
 /* Free an inbound config and everything it owns. */

@@ -120,10 +120,15 @@ struct outbound_config {
 /* Load and validate; NULL with a message in err on any error. */
 struct inbound_config *config_load_inbound(const char *path, char *err, size_t errlen);
 struct outbound_config *config_load_outbound(const char *path, char *err, size_t errlen);
-/* The same without opening smarthost auth_password_file: for tools that
- * never log in (smtpgate-queue), run by users who may not read the secret. */
-struct outbound_config *config_load_outbound_nosecret(const char *path, char *err,
-    size_t errlen);
+
+/* Flags of config_load_outbound_opts(). */
+#define CONFIG_NO_SECRETS 0x01	/* open no file only the daemon needs: the smart
+				 * hosts' auth_password_file and ca_file are
+				 * neither opened nor checked (the tools) */
+
+/* config_load_outbound() with flags (0: the same as config_load_outbound). */
+struct outbound_config *config_load_outbound_opts(const char *path, unsigned flags,
+    char *err, size_t errlen);
 void config_free_inbound(struct inbound_config *c);
 void config_free_outbound(struct outbound_config *c);
 

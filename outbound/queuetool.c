@@ -116,7 +116,7 @@ tool_open(struct tool *t, const char *config)
 	char err[1024];
 	int rc;
 
-	t->cfg = config_load_outbound_nosecret(config, err, sizeof(err));
+	t->cfg = config_load_outbound_opts(config, CONFIG_NO_SECRETS, err, sizeof(err));
 	if (t->cfg == NULL)
 		die(EX_CONFIG, "%s", err);
 	t->spool = t->cfg->spool;

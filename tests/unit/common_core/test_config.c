@@ -170,7 +170,8 @@ START_TEST(outbound_nosecret)
 	char err[512];
 	const char *path = write_conf("smarthost \"r\" {\n host = \"relay\"\n"
 	    " auth_user = \"u\"\n auth_password_file = \"/nonexistent/secret\"\n}\n");
-	struct outbound_config *c = config_load_outbound_nosecret(path, err, sizeof(err));
+	struct outbound_config *c = config_load_outbound_opts(path, CONFIG_NO_SECRETS, err,
+	    sizeof(err));
 
 	ck_assert_msg(c != NULL, "%s", err);
 	ck_assert_str_eq(c->smarthosts[0].auth_password_file, "/nonexistent/secret");
