@@ -221,6 +221,8 @@ reload_warn(const struct inbound_config *old, const struct inbound_config *cfg)
 		same = strcmp(old->listen[i].text, cfg->listen[i].text) == 0;
 	if (!same)
 		log_warnx("reload: listen addresses changed; they apply after a restart");
+	if (strcmp(old->user, cfg->user) != 0 || strcmp(old->group, cfg->group) != 0)
+		log_warnx("reload: user/group changed; they apply after a restart as root");
 }
 
 /* SIGHUP: new limits, mailboxes and TLS context for new sessions. */

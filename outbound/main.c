@@ -115,6 +115,8 @@ main_sighup(evutil_socket_t sig, short what, void *arg)
 	if (strcmp(cfg->spool, m->cfg->spool) != 0)
 		log_warnx("reload: the spool path cannot change without a restart; still using %s",
 		    m->cfg->spool);
+	if (strcmp(cfg->user, m->cfg->user) != 0 || strcmp(cfg->group, m->cfg->group) != 0)
+		log_warnx("reload: user/group changed; they apply after a restart as root");
 	log_set_target(cfg->log);
 	sched_reload(m->sched, cfg, p);
 	config_free_outbound(m->cfg);

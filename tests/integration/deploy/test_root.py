@@ -107,6 +107,20 @@ class RootStartTest(harness.GatewayTestCase):
         self.assertEqual({p: u for p, u in own.items() if u != UID}, {}, own)
         self.assertEqual(d.stop(), 0, d.log())
 
+    def test_reload_keeps_the_ids(self):
+        port = harness.free_port()
+        conf = self.inbound_conf(port)
+        d = self.start("smtpgate-inbound", conf, ids=[], wait_port=port)
+        self.inbound_conf(port, 'user = "%d"\n' % harness.USER_A)
+        d.send_signal(signal.SIGHUP)
+        d.wait_log(r"reload: user/group changed; they apply after a restart as root")
+        d.wait_log(r"reload: config=")
+        self.assert_dropped(d.pid)
+        self.inbound_conf(port, 'user = "root"\n')
+        d.send_signal(signal.SIGHUP)
+        d.wait_log(r"user: \"root\" is root \(uid 0\).*keeping the running configuration")
+        self.assert_dropped(d.pid)
+
     def test_unit_capability_given_up_after_bind(self):
         # as the inbound unit runs it: the service user with CAP_NET_BIND_SERVICE
         port = privileged_port()
