@@ -142,8 +142,7 @@ class InboundCase(harness.GatewayTestCase):
         self.conf = self.write("inbound.conf", harness.inbound_config(
             self.spool, self.port, mailboxes or MAILBOXES, extra, tls, host))
         log = self.path("inbound.%d.log" % len(self.daemons))
-        # as the service user, as the unit runs it (started as root it would
-        # drop to the default user "smtpgate", which needs an account)
+        # as the unit runs it: the service user, in the Maildir group
         self.daemon = harness.Daemon(harness.daemon_ids() +
                                      [harness.binary("smtpgate-inbound"), "-f", "-c", self.conf],
                                      log)

@@ -62,7 +62,7 @@ class FaultTest(harness.GatewayTestCase):
     def test_disk_full_during_data(self):
         # outside self.tmp: cleanups run after tearDown has stopped the daemon
         spool = tempfile.mkdtemp(prefix="smtpgate-full-")
-        # owned by the service user, as a spool must be (root's is refused, 77)
+        # the spool is the service user's, as an admin would mount it
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=0750,uid=%d,gid=%d"
                         % (harness.DAEMON_UID, harness.DAEMON_GID), "tmpfs", spool], check=True)
         self.addCleanup(os.rmdir, spool)
@@ -100,7 +100,7 @@ class FaultTest(harness.GatewayTestCase):
         # system is mounted again (the page cache dropped), and new/ may
         # hold nothing torn.
         base = tempfile.mkdtemp(prefix="smtpgate-eio-")
-        os.chmod(base, 0o755)	# the service user reaches the spool below it
+        os.chmod(base, 0o755)	# the service user passes through to its spool
         back, mnt = os.path.join(base, "back"), os.path.join(base, "mnt")
         os.mkdir(back)
         os.mkdir(mnt)
@@ -126,8 +126,13 @@ class FaultTest(harness.GatewayTestCase):
                 subprocess.run(["umount", mnt], check=True)
                 mounted[0] = False
         self.addCleanup(unmount)
-        os.chown(mnt, harness.DAEMON_UID, harness.DAEMON_GID)	# the service user's spool dir
+        # a fresh ext4 is root's: give the service user its spool on it, as
+        # an admin would (the daemon runs unprivileged and creates nothing
+        # outside what it owns)
         spool = os.path.join(mnt, "spool")
+        os.mkdir(spool, 0o750)
+        if harness.privileged():
+            os.chown(spool, harness.DAEMON_UID, harness.DAEMON_GID)
         gw, port, _ = self.start_inbound(spool=spool, extra="max_message_size = 52428800")
         # leave ~2 MB of backing store: far less than the mail below
         with open(os.path.join(back, "filler"), "wb") as f:
