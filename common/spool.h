@@ -53,14 +53,18 @@ int spool_paths_conflict(const char *a, const char *b, char *why, size_t whylen)
  * What a daemon keeps in its spool besides .smtpgate, .lock and tmp/ (whose
  * files are always its own): NULL-terminated lists of names below the
  * spool.  dirs: directories that must be the daemon's, parents before
- * children ("mailboxes", "mailboxes/x", "mailboxes/x/new"); filedirs: those
- * of dirs whose every entry is the daemon's too ("queue"); foreign: name
- * prefixes in tmp/ of other users' files the daemon took in ("claim.").
+ * children ("mailboxes", "mailboxes/x"); filedirs: those of dirs whose
+ * every entry is the daemon's too ("queue"); foreign: name prefixes in
+ * tmp/ of other users' files the daemon took in ("claim."); shared:
+ * names others may replace (a Maildir's tmp, new, cur, in a directory its
+ * readers may write): refused only when root's, as a start as root left
+ * them; anything else there is for the daemon's own code to judge.
  */
 struct spool_owned {
 	const char *const *dirs;
 	const char *const *filedirs;
 	const char *const *foreign;
+	const char *const *shared;
 };
 
 /*

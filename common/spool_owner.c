@@ -8,7 +8,10 @@
  * is checked with one fstatat(AT_SYMLINK_NOFOLLOW) each: the spool, its
  * marker and lock, tmp/ and its files, and the dirs / filedirs the daemon
  * names.  Files other users may put in a directory (producers' drops,
- * operators' requests, readers' files in a Maildir) are not looked at.
+ * operators' requests, readers' files in a Maildir) are not looked at, and
+ * what a Maildir's readers may replace (its tmp, new, cur) is refused only
+ * when root's: a reader must not be able to stop the gateway; the delivery
+ * refuses that one mailbox.
  * The first one owned by another uid gives exit 77 with the fixing command.
  *
  * Knows nothing about queues or Maildirs: the caller lists the names.
@@ -88,20 +91,22 @@ spool_owner_refuse(struct spool_owner_ctx *c, const char *rel, uid_t owner,
 	return EX_NOPERM;
 }
 
-/* Check one name below the spool (missing is fine); fixrel as above. */
+/* Check one name below the spool (missing is fine); fixrel as above;
+ * with rootonly, only an owner of uid 0 is refused. */
 static int
-spool_owner_one(struct spool_owner_ctx *c, const char *rel, const char *fixrel)
+spool_owner_one(struct spool_owner_ctx *c, const char *rel, const char *fixrel,
+    int rootonly)
 {
 	struct stat st;
 
 	if (fstatat(c->dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno == ENOENT)
+		if (errno == ENOENT || (rootonly && (errno == ENOTDIR || errno == ELOOP)))
 			return EX_OK;
 		snprintf(c->err, c->errlen, "spool %s: %s: %s", c->path, rel,
 		    strerror(errno));
 		return EX_NOPERM;
 	}
-	if (st.st_uid != c->uid)
+	if (st.st_uid != c->uid && (!rootonly || st.st_uid == 0))
 		return spool_owner_refuse(c, rel, st.st_uid, fixrel);
 	return EX_OK;
 }
@@ -139,7 +144,7 @@ spool_owner_files(struct spool_owner_ctx *c, const char *rel,
 		    spool_owner_foreign(de->d_name, foreign))
 			continue;
 		snprintf(entry, sizeof(entry), "%s/%s", rel, de->d_name);
-		rc = spool_owner_one(c, entry, rel);
+		rc = spool_owner_one(c, entry, rel, 0);
 	}
 	closedir(d);
 	return rc;
@@ -188,18 +193,21 @@ spool_check_owner(const char *path, uid_t uid, gid_t gid,
 	struct spool_owner_ctx c = { path, -1, uid, gid, err, errlen };
 	const char *const *dirs = owned != NULL ? owned->dirs : NULL;
 	const char *const *filedirs = owned != NULL ? owned->filedirs : NULL;
+	const char *const *shared = owned != NULL ? owned->shared : NULL;
 	int opened, rc;
 
 	rc = spool_owner_top(&c, &opened);
 	for (size_t i = 0; rc == EX_OK && opened && top[i] != NULL; i++)
-		rc = spool_owner_one(&c, top[i], top[i][0] == '.' ? top[i] : "tmp");
+		rc = spool_owner_one(&c, top[i], top[i][0] == '.' ? top[i] : "tmp", 0);
 	if (rc == EX_OK && opened)
 		rc = spool_owner_files(&c, "tmp", owned != NULL ? owned->foreign : NULL);
 	for (; rc == EX_OK && opened && dirs != NULL && *dirs != NULL; dirs++) {
-		rc = spool_owner_one(&c, *dirs, *dirs);
+		rc = spool_owner_one(&c, *dirs, *dirs, 0);
 		if (rc == EX_OK && spool_owner_listed(*dirs, filedirs))
 			rc = spool_owner_files(&c, *dirs, NULL);
 	}
+	for (; rc == EX_OK && opened && shared != NULL && *shared != NULL; shared++)
+		rc = spool_owner_one(&c, *shared, *shared, 1);
 	if (c.dirfd >= 0)
 		(void)close(c.dirfd);
 	return rc;

@@ -276,34 +276,42 @@ loop_setup(struct inbound *in)
 	daemon_watchdog_start(in->base);
 }
 
-/* Refuse a spool with anything of another user in what the inbound keeps:
- * mailboxes/ and each configured Maildir with its tmp, new and cur (not the
- * files in them: readers may create their own). */
+/*
+ * Refuse a spool with anything of another user in what the inbound keeps:
+ * mailboxes/ and each configured Maildir (not the files in them: readers
+ * may create their own).  A Maildir's tmp, new and cur may be replaced by
+ * its readers (the Maildir is group-writable): only root's are refused here
+ * (left by a start as root); a reader's is that mailbox's failure, not the
+ * gateway's.
+ */
 static int
 spool_owner_setup(const struct inbound_config *cfg)
 {
-	static const char *const subs[] = { "", "/tmp", "/new", "/cur" };
-	size_t n = 1 + cfg->nmailboxes * 4, k = 0;
-	char **names = xcalloc(n, sizeof(*names));
-	const char **dirs = xcalloc(n + 1, sizeof(*dirs));
-	struct spool_owned owned = { dirs, NULL, NULL };
+	static const char *const subs[] = { "tmp", "new", "cur" };
+	size_t nm = cfg->nmailboxes;
+	char **names = xcalloc(nm * 4 + 1, sizeof(*names));
+	const char **dirs = xcalloc(nm + 2, sizeof(*dirs));
+	const char **shared = xcalloc(nm * 3 + 1, sizeof(*shared));
+	struct spool_owned owned = { dirs, NULL, NULL, shared };
 	char err[1024];
+	size_t k = 0;
 	int rc;
 
-	dirs[k++] = "mailboxes";
-	for (size_t i = 0; i < cfg->nmailboxes; i++)
-		for (size_t j = 0; j < 4; j++) {
-			names[k] = xasprintf("mailboxes/%s%s", cfg->mailboxes[i].name, subs[j]);
-			dirs[k] = names[k];
-			k++;
-		}
+	dirs[0] = "mailboxes";
+	for (size_t i = 0; i < nm; i++) {
+		dirs[i + 1] = names[k++] = xasprintf("mailboxes/%s", cfg->mailboxes[i].name);
+		for (size_t j = 0; j < 3; j++)
+			shared[i * 3 + j] = names[k++] = xasprintf("mailboxes/%s/%s",
+			    cfg->mailboxes[i].name, subs[j]);
+	}
 	rc = spool_check_owner(cfg->spool, getuid(), getgid(), &owned, err, sizeof(err));
 	if (rc != 0)
 		log_warnx("%s", err);
-	for (size_t i = 1; i < n; i++)
+	for (size_t i = 0; i < k; i++)
 		free(names[i]);
 	free(names);
 	free(dirs);
+	free(shared);
 	return rc;
 }
 

@@ -192,7 +192,7 @@ main_privs(const struct outbound_config *cfg)
 	    "maildrop", "staging", NULL };
 	static const char *const filedirs[] = { "queue", NULL };
 	static const char *const foreign[] = { "claim.", "drop.", NULL };
-	const struct spool_owned owned = { dirs, filedirs, foreign };
+	const struct spool_owned owned = { dirs, filedirs, foreign, NULL };
 	char err[1024];
 	int rc;
 

@@ -269,13 +269,22 @@ class SpoolOwnerTest(harness.GatewayTestCase):
         os.chown(new, 0, 0)
         self.refused("smtpgate-inbound", conf, "mailboxes/alice/new", new)
         os.chown(new, UID, GID)
+        alice = os.path.join(spool, "mailboxes", "alice")
+        os.chown(alice, harness.READER_UID, harness.MAIL_GID)
+        self.refused("smtpgate-inbound", conf, "mailboxes/alice", alice,
+                     who="uid %d" % harness.READER_UID)
+        os.chown(alice, UID, GID)
         self.plant(os.path.join(spool, "tmp", "x"))
         self.refused("smtpgate-inbound", conf, "tmp/x", os.path.join(spool, "tmp"))
         os.unlink(os.path.join(spool, "tmp", "x"))
-        # a reader's own file in a Maildir is not the daemon's business
+        # a reader's own file in a Maildir is not the daemon's business, nor
+        # stops the gateway a Maildir directory a reader replaced (the
+        # delivery refuses that one mailbox): only root's leftovers do
         self.plant(os.path.join(new, "1.reader"), harness.READER_UID)
         self.plant(os.path.join(spool, "mailboxes", "alice", "dovecot-uidlist"),
                    harness.READER_UID)
+        os.chown(os.path.join(spool, "mailboxes", "bob", "cur"), harness.READER_UID,
+                 harness.MAIL_GID)
         self.start("smtpgate-inbound", conf, wait_port=port)
 
 

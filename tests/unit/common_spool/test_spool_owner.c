@@ -24,10 +24,11 @@ static char dir[PATH_MAX];
 static char spool[PATH_MAX + 16];
 
 static const char *const dirs[] = { "queue", "bad", "pickup", "mailboxes",
-    "mailboxes/a", "mailboxes/a/new", NULL };
+    "mailboxes/a", NULL };
 static const char *const filedirs[] = { "queue", NULL };
 static const char *const foreign[] = { "claim.", NULL };
-static const struct spool_owned owned = { dirs, filedirs, foreign };
+static const char *const shared[] = { "mailboxes/a/new", NULL };
+static const struct spool_owned owned = { dirs, filedirs, foreign, shared };
 
 /* Make <spool>/rel: a directory when it ends in '/', else a file. */
 static void
@@ -126,7 +127,7 @@ static const struct refusal_case refusal_cases[] = {
 	{ ".smtpgate", ".smtpgate", "/.smtpgate" },
 	{ "tmp", "tmp", "/tmp" },
 	{ "bad", "bad", "/bad" },
-	{ "mailboxes/a/new", "mailboxes/a/new", "/mailboxes/a/new" },
+	{ "mailboxes/a", "mailboxes/a", "/mailboxes/a" },
 };
 
 START_TEST(refused)
@@ -165,6 +166,52 @@ START_TEST(producers_files_pass)
 }
 END_TEST
 
+/* A shared name (a Maildir's new/) is refused when root's only: a reader's
+ * directory or symlink there is the delivery's business, not a stop. */
+START_TEST(shared_refused_only_when_roots)
+{
+	char err[1024], p[PATH_MAX * 2], moved[PATH_MAX * 2];
+
+	if (geteuid() != 0)
+		return;
+	give_away("mailboxes/a/new");
+	ck_assert_int_eq(check(err, sizeof(err)), EX_OK);
+	snprintf(p, sizeof(p), "%s/mailboxes/a/new", spool);
+	snprintf(moved, sizeof(moved), "%s/mailboxes/a/new.moved", spool);
+	ck_assert_int_eq(rename(p, moved), 0);
+	ck_assert_int_eq(symlink("/etc", p), 0);
+	ck_assert_int_eq(lchown(p, OTHER_UID, OTHER_UID), 0);
+	ck_assert_int_eq(check(err, sizeof(err)), EX_OK);
+	ck_assert_int_eq(unlink(p), 0);
+	ck_assert_int_eq(mkdir(p, 0750), 0);
+	ck_assert_int_eq(lchown(p, 0, 0), 0);
+	ck_assert_int_eq(spool_check_owner(spool, OTHER_UID + 1, getgid(), &owned, err,
+	    sizeof(err)), EX_NOPERM);	/* the spool first: it is not OTHER_UID+1's */
+	ck_assert_int_eq(lchown(spool, OTHER_UID + 1, OTHER_UID + 1), 0);
+	for (const char *const *d = dirs; *d != NULL; d++) {
+		char q[PATH_MAX * 2];
+
+		snprintf(q, sizeof(q), "%s/%s", spool, *d);
+		ck_assert_int_eq(lchown(q, OTHER_UID + 1, OTHER_UID + 1), 0);
+	}
+	snprintf(p, sizeof(p), "%s/tmp", spool);
+	ck_assert_int_eq(lchown(p, OTHER_UID + 1, OTHER_UID + 1), 0);
+	snprintf(p, sizeof(p), "%s/tmp/spare.1", spool);
+	ck_assert_int_eq(lchown(p, OTHER_UID + 1, OTHER_UID + 1), 0);
+	snprintf(p, sizeof(p), "%s/.smtpgate", spool);
+	ck_assert_int_eq(lchown(p, OTHER_UID + 1, OTHER_UID + 1), 0);
+	snprintf(p, sizeof(p), "%s/.lock", spool);
+	ck_assert_int_eq(lchown(p, OTHER_UID + 1, OTHER_UID + 1), 0);
+	snprintf(p, sizeof(p), "%s/queue/0000000001aaaaaa.env", spool);
+	ck_assert_int_eq(lchown(p, OTHER_UID + 1, OTHER_UID + 1), 0);
+	snprintf(p, sizeof(p), "%s/queue/0000000001aaaaaa.msg", spool);
+	ck_assert_int_eq(lchown(p, OTHER_UID + 1, OTHER_UID + 1), 0);
+	ck_assert_int_eq(spool_check_owner(spool, OTHER_UID + 1, getgid(), &owned, err,
+	    sizeof(err)), EX_NOPERM);
+	ck_assert_msg(strstr(err, "mailboxes/a/new is owned by root (uid 0)") != NULL, "%s", err);
+}
+END_TEST
+
 /* A name with control bytes is shown with '?' (one line). */
 START_TEST(name_made_printable)
 {
@@ -190,6 +237,7 @@ owner_suite(void)
 	tcase_add_test(tc, spool_of_another_uid);
 	tcase_add_loop_test(tc, refused, 0, sizeof(refusal_cases) / sizeof(refusal_cases[0]));
 	tcase_add_test(tc, producers_files_pass);
+	tcase_add_test(tc, shared_refused_only_when_roots);
 	tcase_add_test(tc, name_made_printable);
 	suite_add_tcase(s, tc);
 	return s;
