@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "privs.h"
 #include "util.h"
 
 /* A numeric key's allowed range. */
@@ -235,6 +236,33 @@ config_check_cidrs(cfg_t *cfg, cfg_opt_t *opt)
 			return config_fail(cfg, opt->name, "\"%s\" is not an address "
 			    "or CIDR (e.g. 192.0.2.0/24, 2001:db8::/32)", s);
 	}
+	return 0;
+}
+
+/* Validate callback: user is a name or number, and never uid 0. */
+static int
+config_check_user(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+
+	if (s == NULL || !privs_name_ok(s))
+		return config_fail(cfg, opt->name, "\"%s\" is not a user name or "
+		    "number", s == NULL ? "" : s);
+	if (privs_user_is_root(s))
+		return config_fail(cfg, opt->name, "\"%s\" is root (uid 0): a daemon "
+		    "never keeps root; name the unprivileged service user", s);
+	return 0;
+}
+
+/* Validate callback: group is "" (the user's) or a name or number. */
+static int
+config_check_group(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+
+	if (s != NULL && s[0] != '\0' && !privs_name_ok(s))
+		return config_fail(cfg, opt->name, "\"%s\" is not a group name or "
+		    "number", s);
 	return 0;
 }
 
@@ -496,7 +524,9 @@ config_check_smarthost(cfg_t *cfg, cfg_opt_t *opt)
 	CFG_STR("hostname", NULL, CFGF_NONE),				\
 	CFG_STR("spool", spooldef, CFGF_NONE),				\
 	CFG_STR("metrics_listen", NULL, CFGF_NONE),			\
-	CFG_STR("log", "stderr", CFGF_NONE)
+	CFG_STR("log", "stderr", CFGF_NONE),				\
+	CFG_STR("user", "smtpgate", CFGF_NONE),				\
+	CFG_STR("group", "", CFGF_NONE)
 
 /* Build a cfg_t for the inbound table and set its callbacks. */
 static cfg_t *
@@ -614,6 +644,8 @@ config_parse_file(cfg_t *cfg, struct config_ctx *ctx)
 	cfg_set_validate_func(cfg, "spool", config_check_spool);
 	cfg_set_validate_func(cfg, "metrics_listen", config_check_metrics);
 	cfg_set_validate_func(cfg, "log", config_check_log);
+	cfg_set_validate_func(cfg, "user", config_check_user);
+	cfg_set_validate_func(cfg, "group", config_check_group);
 	config_ctx = ctx;
 	errno = 0;
 	rc = cfg_parse(cfg, ctx->path);
@@ -743,6 +775,8 @@ config_fill_inbound(cfg_t *cfg, const char *path)
 	c->path = xstrdup(path);
 	config_fill_common(cfg, &c->hostname, &c->spool, &c->metrics_enabled,
 	    &c->metrics_listen, &c->log);
+	c->user = xstrdup(cfg_getstr(cfg, "user"));
+	c->group = xstrdup(cfg_getstr(cfg, "group"));
 	config_fill_addresses(cfg, c);
 	c->max_message_size = (uint64_t)cfg_getint(cfg, "max_message_size");
 	c->max_recipients = (unsigned)cfg_getint(cfg, "max_recipients");
@@ -819,6 +853,8 @@ config_fill_outbound(cfg_t *cfg, const char *path)
 	c->path = xstrdup(path);
 	config_fill_common(cfg, &c->hostname, &c->spool, &c->metrics_enabled,
 	    &c->metrics_listen, &c->log);
+	c->user = xstrdup(cfg_getstr(cfg, "user"));
+	c->group = xstrdup(cfg_getstr(cfg, "group"));
 	c->nsmarthosts = cfg_size(cfg, "smarthost");
 	c->smarthosts = xcalloc(c->nsmarthosts, sizeof(*c->smarthosts));
 	for (size_t i = 0; i < c->nsmarthosts; i++)
@@ -903,6 +939,8 @@ config_free_inbound(struct inbound_config *c)
 	free(c->relay_hosts);
 	free(c->tls_certificate);
 	free(c->tls_key);
+	free(c->user);
+	free(c->group);
 	free(c->spool);
 	free(c->hostname);
 	free(c->path);
@@ -926,6 +964,8 @@ config_free_outbound(struct outbound_config *c)
 	}
 	free(c->smarthosts);
 	free(c->submit_group);
+	free(c->user);
+	free(c->group);
 	free(c->spool);
 	free(c->hostname);
 	free(c->path);

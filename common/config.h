@@ -50,6 +50,8 @@ struct inbound_config {
 	char *path;			/* the file this came from */
 	char *hostname;			/* default: util_hostname() */
 	char *spool;			/* absolute path */
+	char *user;			/* "smtpgate": name or number, never uid 0 */
+	char *group;			/* "": the user's primary group */
 	struct config_sockaddr *listen;	/* default: 127.0.0.1:25 */
 	size_t nlisten;
 	struct config_cidr *relay_hosts; /* empty = any client */
@@ -97,6 +99,8 @@ struct outbound_config {
 	char *path;
 	char *hostname;
 	char *spool;
+	char *user;			/* "smtpgate": name or number, never uid 0 */
+	char *group;			/* "": the user's primary group */
 	struct outbound_smarthost *smarthosts;	/* at least one, in order */
 	size_t nsmarthosts;
 	unsigned max_connections;	/* 8 */

@@ -12,6 +12,7 @@
 #define SMTPGATE_SPOOL_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 enum spool_role { SPOOL_ROLE_INBOUND, SPOOL_ROLE_OUTBOUND };
 
@@ -47,6 +48,35 @@ int spool_check(const char *path, enum spool_role role, char *holder,
  * ancestor), with the reason in why; 0 when isolated.  Paths need not exist.
  */
 int spool_paths_conflict(const char *a, const char *b, char *why, size_t whylen);
+
+/*
+ * What a daemon keeps in its spool besides .smtpgate, .lock and tmp/ (whose
+ * files are always its own): NULL-terminated lists of names below the
+ * spool.  dirs: directories that must be the daemon's, parents before
+ * children ("mailboxes", "mailboxes/x"); filedirs: those of dirs whose
+ * every entry is the daemon's too ("queue"); foreign: name prefixes in
+ * tmp/ of other users' files the daemon took in ("claim."); shared:
+ * names others may replace (a Maildir's tmp, new, cur, in a directory its
+ * readers may write): refused only when root's, as a start as root left
+ * them; anything else there is for the daemon's own code to judge.
+ */
+struct spool_owned {
+	const char *const *dirs;
+	const char *const *filedirs;
+	const char *const *foreign;
+	const char *const *shared;
+};
+
+/*
+ * Refuse a spool (or anything listed in owned, and the marker, lock, tmp/
+ * and its files) owned by another uid than uid: EX_NOPERM (77) with one
+ * line in err naming the path, its owner and the command that fixes it
+ * ("chown -R user:group <path>", names when they resolve).  What does not
+ * exist yet is fine.  One fstatat per checked name.  EX_OK otherwise.
+ * Implemented in spool_owner.c.
+ */
+int spool_check_owner(const char *path, uid_t uid, gid_t gid,
+    const struct spool_owned *owned, char *err, size_t errlen);
 
 const char *spool_path(const struct spool *s);
 int spool_dirfd(const struct spool *s);		/* O_DIRECTORY fd of the spool */

@@ -45,6 +45,9 @@ struct listener {
 	struct inbound_gen *gen;
 	struct evconnlistener **socks;
 	size_t nsocks;
+	int *bound;			/* bound, not yet listening (-1: handed on) */
+	const char **bound_text;
+	size_t nbound;
 	struct event *resume_ev;
 	struct slot *slots;
 	size_t nopen;
@@ -230,28 +233,43 @@ bind_one(const struct config_sockaddr *a, char *err, size_t errlen)
 	return fd;
 }
 
-/* Bind and listen on every listen address of cfg. */
+/* Bind every listen address of cfg (no listen yet: see listener.h). */
 int
 listener_bind(struct listener *l, const struct inbound_config *cfg, char *err, size_t errlen)
 {
-	l->socks = xcalloc(cfg->nlisten ? cfg->nlisten : 1, sizeof(*l->socks));
+	size_t n = cfg->nlisten ? cfg->nlisten : 1;
+
+	l->socks = xcalloc(n, sizeof(*l->socks));
+	l->bound = xcalloc(n, sizeof(*l->bound));
+	l->bound_text = xcalloc(n, sizeof(*l->bound_text));
 	for (size_t i = 0; i < cfg->nlisten; i++) {
 		int fd = bind_one(&cfg->listen[i], err, errlen);
-		struct evconnlistener *el;
 
 		if (fd == -1)
 			return -1;
-		el = evconnlistener_new(l->env->base, accept_cb, l,
-		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG, fd);
+		l->bound[l->nbound] = fd;
+		l->bound_text[l->nbound++] = cfg->listen[i].text;
+	}
+	return 0;
+}
+
+/* Listen on the bound sockets, accepting from the event loop. */
+int
+listener_listen(struct listener *l, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < l->nbound; i++) {
+		struct evconnlistener *el = evconnlistener_new(l->env->base, accept_cb, l,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, LISTEN_BACKLOG, l->bound[i]);
+
 		if (el == NULL) {
-			snprintf(err, errlen, "listen %s: listen: %s", cfg->listen[i].text,
+			snprintf(err, errlen, "listen %s: listen: %s", l->bound_text[i],
 			    strerror(errno));
-			close(fd);
 			return -1;
 		}
+		l->bound[i] = -1;
 		evconnlistener_set_error_cb(el, accept_error_cb);
 		l->socks[l->nsocks++] = el;
-		log_info("listening on %s", cfg->listen[i].text);
+		log_info("listening on %s", l->bound_text[i]);
 	}
 	return 0;
 }
@@ -265,13 +283,17 @@ listener_set_gen(struct listener *l, struct inbound_gen *gen)
 	l->gen = gen;
 }
 
-/* Close every listening socket. */
+/* Close every listening (or only bound) socket. */
 static void
 close_socks(struct listener *l)
 {
 	for (size_t i = 0; i < l->nsocks; i++)
 		evconnlistener_free(l->socks[i]);
 	l->nsocks = 0;
+	for (size_t i = 0; i < l->nbound; i++)
+		if (l->bound[i] >= 0)
+			(void)close(l->bound[i]);
+	l->nbound = 0;
 	evtimer_del(l->resume_ev);
 }
 
@@ -324,5 +346,7 @@ listener_free(struct listener *l)
 	event_free(l->resume_ev);
 	conn_gen_unref(l->gen);
 	free(l->socks);
+	free(l->bound);
+	free(l->bound_text);
 	free(l);
 }

@@ -17,11 +17,16 @@ struct listener;
 struct listener *listener_new(const struct conn_env *env, struct inbound_gen *gen);
 
 /*
- * Bind every `listen` address of cfg (backlog 1024, IPv6 sockets
- * v6-only); 0, or -1 with err naming the address.
+ * Bind every `listen` address of cfg (IPv6 sockets v6-only), without
+ * listening yet: a daemon started as root binds, drops root, sets up its
+ * spool, and only then listens, so that an open port means a ready daemon.
+ * 0, or -1 with err naming the address.  cfg must live until listener_listen.
  */
 int listener_bind(struct listener *l, const struct inbound_config *cfg,
     char *err, size_t errlen);
+
+/* Listen (backlog 1024) on what listener_bind bound; 0, or -1 with err. */
+int listener_listen(struct listener *l, char *err, size_t errlen);
 
 /* New connections get gen from now on (SIGHUP reload). */
 void listener_set_gen(struct listener *l, struct inbound_gen *gen);

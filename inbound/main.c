@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -26,6 +27,7 @@
 #include "maildir.h"
 #include "metrics.h"
 #include "policy.h"
+#include "privs.h"
 #include "spool.h"
 #include "tls.h"
 #include "util.h"
@@ -220,6 +222,8 @@ reload_warn(const struct inbound_config *old, const struct inbound_config *cfg)
 		same = strcmp(old->listen[i].text, cfg->listen[i].text) == 0;
 	if (!same)
 		log_warnx("reload: listen addresses changed; they apply after a restart");
+	if (strcmp(old->user, cfg->user) != 0 || strcmp(old->group, cfg->group) != 0)
+		log_warnx("reload: user/group changed; they apply after a restart as root");
 }
 
 /* SIGHUP: new limits, mailboxes and TLS context for new sessions. */
@@ -274,6 +278,45 @@ loop_setup(struct inbound *in)
 	daemon_watchdog_start(in->base);
 }
 
+/*
+ * Refuse a spool with anything of another user in what the inbound keeps:
+ * mailboxes/ and each configured Maildir (not the files in them: readers
+ * may create their own).  A Maildir's tmp, new and cur may be replaced by
+ * its readers (the Maildir is group-writable): only root's are refused here
+ * (left by a start as root); a reader's is that mailbox's failure, not the
+ * gateway's.
+ */
+static int
+spool_owner_setup(const struct inbound_config *cfg)
+{
+	static const char *const subs[] = { "tmp", "new", "cur" };
+	size_t nm = cfg->nmailboxes;
+	char **names = xcalloc(nm * 4 + 1, sizeof(*names));
+	const char **dirs = xcalloc(nm + 2, sizeof(*dirs));
+	const char **shared = xcalloc(nm * 3 + 1, sizeof(*shared));
+	struct spool_owned owned = { dirs, NULL, NULL, shared };
+	char err[1024];
+	size_t k = 0;
+	int rc;
+
+	dirs[0] = "mailboxes";
+	for (size_t i = 0; i < nm; i++) {
+		dirs[i + 1] = names[k++] = xasprintf("mailboxes/%s", cfg->mailboxes[i].name);
+		for (size_t j = 0; j < 3; j++)
+			shared[i * 3 + j] = names[k++] = xasprintf("mailboxes/%s/%s",
+			    cfg->mailboxes[i].name, subs[j]);
+	}
+	rc = spool_check_owner(cfg->spool, getuid(), getgid(), &owned, err, sizeof(err));
+	if (rc != 0)
+		log_warnx("%s", err);
+	for (size_t i = 0; i < k; i++)
+		free(names[i]);
+	free(names);
+	free(dirs);
+	free(shared);
+	return rc;
+}
+
 /* Spool, Maildirs, stale tmp files; a sysexits code on failure. */
 static int
 spool_setup(struct inbound *in)
@@ -281,8 +324,11 @@ spool_setup(struct inbound *in)
 	const struct inbound_config *cfg = in->gen->cfg;
 	char err[1024];
 	unsigned stale;
-	int rc = spool_open(cfg->spool, SPOOL_ROLE_INBOUND, &in->spool, err, sizeof(err));
+	int rc = spool_owner_setup(cfg);
 
+	if (rc != 0)
+		return rc;
+	rc = spool_open(cfg->spool, SPOOL_ROLE_INBOUND, &in->spool, err, sizeof(err));
 	if (rc != 0) {
 		log_warnx("%s", err);
 		return rc;
@@ -297,30 +343,45 @@ spool_setup(struct inbound *in)
 	return 0;
 }
 
-/* Everything between the config and the loop; a sysexits code on failure. */
+/*
+ * Everything between the config and the loop; a sysexits code on failure.
+ * The sockets are bound first, so that a daemon started as root can take
+ * port 25 and then drop to its user before it touches the spool; they
+ * listen last, when the delivery is in place (an open port means ready).
+ */
 static int
 start(struct inbound *in)
 {
+	const struct inbound_config *cfg = in->gen->cfg;
 	char err[1024];
 	int rc;
 
-	if ((rc = spool_setup(in)) != 0)
-		return rc;
 	if ((in->base = event_base_new()) == NULL) {
 		log_warnx("event_base_new failed");
 		return EX_OSERR;
 	}
+	in->env = (struct conn_env){ in->base, NULL, &in->stats };
+	in->listener = listener_new(&in->env, in->gen);
+	loop_setup(in);		/* signals are handled before anyone can connect */
+	if (metrics_setup(in, err, sizeof(err)) == -1 ||
+	    listener_bind(in->listener, cfg, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		return EX_OSERR;
+	}
+	if ((rc = privs_daemon_start(cfg->user, cfg->group, err, sizeof(err))) != 0) {
+		log_warnx("%s: %s", cfg->path, err);
+		return rc;
+	}
+	if ((rc = spool_setup(in)) != 0)
+		return rc;
 	in->delivery = delivery_new(in->base, spool_path(in->spool), spool_tmpfd(in->spool),
 	    in->gen->cfg, DELIVERY_THREADS, err, sizeof(err));
 	if (in->delivery == NULL) {
 		log_warnx("delivery: %s", err);
 		return EX_OSERR;
 	}
-	in->env = (struct conn_env){ in->base, in->delivery, &in->stats };
-	in->listener = listener_new(&in->env, in->gen);
-	loop_setup(in);		/* signals are handled before anyone can connect */
-	if (metrics_setup(in, err, sizeof(err)) == -1 ||
-	    listener_bind(in->listener, in->gen->cfg, err, sizeof(err)) == -1) {
+	in->env.delivery = in->delivery;
+	if (listener_listen(in->listener, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_OSERR;
 	}

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sysexits.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -21,6 +22,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "privs.h"
 #include "relay.h"
 #include "scheduler.h"
 #include "spool.h"
@@ -113,6 +115,8 @@ main_sighup(evutil_socket_t sig, short what, void *arg)
 	if (strcmp(cfg->spool, m->cfg->spool) != 0)
 		log_warnx("reload: the spool path cannot change without a restart; still using %s",
 		    m->cfg->spool);
+	if (strcmp(cfg->user, m->cfg->user) != 0 || strcmp(cfg->group, m->cfg->group) != 0)
+		log_warnx("reload: user/group changed; they apply after a restart as root");
 	log_set_target(cfg->log);
 	sched_reload(m->sched, cfg, p);
 	config_free_outbound(m->cfg);
@@ -177,6 +181,34 @@ main_run(struct main_ctx *m, struct spool *spool, struct relay_profile *p,
 	return EX_OK;
 }
 
+/*
+ * Started as root: become the service user before anything is read or
+ * touched (the smart host's files are read as the units read them).  Then
+ * refuse a spool with anything of another user in what the daemon keeps:
+ * tmp/ and queue/ files, its directories; not producers' files (maildrop/,
+ * pickup/, staging/, bad/, control/ entries, tmp/ claims of theirs).
+ */
+static int
+main_privs(const struct outbound_config *cfg)
+{
+	static const char *const dirs[] = { "queue", "bad", "control", "pickup",
+	    "maildrop", "staging", NULL };
+	static const char *const filedirs[] = { "queue", NULL };
+	static const char *const foreign[] = { "claim.", "drop.", NULL };
+	const struct spool_owned owned = { dirs, filedirs, foreign, NULL };
+	char err[1024];
+	int rc;
+
+	if ((rc = privs_daemon_start(cfg->user, cfg->group, err, sizeof(err))) != 0) {
+		log_warnx("%s: %s", cfg->path, err);
+		return rc;
+	}
+	rc = spool_check_owner(cfg->spool, getuid(), getgid(), &owned, err, sizeof(err));
+	if (rc != EX_OK)
+		log_warnx("%s", err);
+	return rc;
+}
+
 /* Open the spool, metrics and the loop; returns the exit code. */
 static int
 main_daemon(struct main_ctx *m, const struct daemon_opts *o)
@@ -187,6 +219,8 @@ main_daemon(struct main_ctx *m, const struct daemon_opts *o)
 	char err[1024];
 	int rc;
 
+	if ((rc = main_privs(m->cfg)) != EX_OK)
+		return rc;
 	if ((p = relay_profile_new(m->cfg, err, sizeof(err))) == NULL) {
 		log_warnx("%s: %s", o->config, err);
 		return EX_CONFIG;

@@ -5,10 +5,14 @@
  *                  delete ID | status
  *
  * list, show and status only read the spool, so they are safe while the
- * daemon runs.  retry and delete go through <spool>/control/ when the
- * daemon holds the spool lock, and otherwise take the lock themselves and
- * edit the queue directly.  Exit codes: 0 ok, 1 no such message, 64
- * usage, 75 spool busy or unreadable, 78 configuration.
+ * daemon runs, and work for any member of the queue's group (the config
+ * is read without the smart host's secret).  retry and delete go through
+ * <spool>/control/ when the daemon holds the spool lock, and otherwise
+ * take the lock themselves and edit the queue directly (only the spool's
+ * owner can).  Run as root, the tool first becomes the spool's owner (uid
+ * and gid of <spool>, that gid its only group), so it never leaves a file
+ * the daemon cannot read.  Exit codes: 0 ok, 1 no such message, 64 usage,
+ * 75 spool missing, busy or unreadable, 77 not allowed, 78 configuration.
  *
  * Must not know: SMTP, the scheduler's internals, or the .env text format
  * (queue.c owns it).
@@ -28,7 +32,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fsutil.h"
 #include "log.h"
+#include "privs.h"
 #include "queue.h"
 #include "spool.h"
 #include "util.h"
@@ -42,6 +48,7 @@ struct tool {
 	const char *spool;
 	int spoolfd;			/* -1: the spool does not exist yet */
 	int queuefd;			/* -1: no queue/ yet (empty queue) */
+	struct stat spool_st;		/* of <spool>: its owner may edit the queue */
 	char holder[256];		/* "host=H pid=P" when the daemon runs */
 	int64_t now;
 };
@@ -84,26 +91,49 @@ open_subdir(int dirfd, const char *spool, const char *sub)
 	return fd;
 }
 
-/* Load the config, check the spool's role, open what exists. */
+/* Run as root: become the owner of the spool (its uid and gid, that gid
+ * the only group) before anything in it is touched. */
+static void
+tool_become_owner(struct tool *t)
+{
+	char err[512];
+
+	if (fstat(t->spoolfd, &t->spool_st) < 0)
+		die(EX_TEMPFAIL, "%s: fstat: %s", t->spool, strerror(errno));
+	/* a spool of root's stays root's: the daemon refuses it anyway, and
+	 * its message says to chown -R the whole spool */
+	if (geteuid() != 0 || t->spool_st.st_uid == 0)
+		return;
+	if (privs_become(t->spool_st.st_uid, t->spool_st.st_gid, err, sizeof(err)) < 0)
+		die(EX_OSERR, "cannot become the owner of %s: %s", t->spool, err);
+}
+
+/* Load the config, become the spool's owner when root, check the
+ * spool's role, open what exists. */
 static void
 tool_open(struct tool *t, const char *config)
 {
 	char err[1024];
 	int rc;
 
-	t->cfg = config_load_outbound(config, err, sizeof(err));
+	t->cfg = config_load_outbound_opts(config, CONFIG_NO_SECRETS, err, sizeof(err));
 	if (t->cfg == NULL)
 		die(EX_CONFIG, "%s", err);
 	t->spool = t->cfg->spool;
 	t->holder[0] = '\0';
+	t->spoolfd = open(t->spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t->spoolfd < 0 && errno == ENOENT)
+		die(EX_TEMPFAIL, "spool %s does not exist: smtpgate-outbound creates it "
+		    "when it first starts (is %s the right configuration?)", t->spool,
+		    config);
+	if (t->spoolfd < 0)
+		die(EX_TEMPFAIL, "%s: %s", t->spool, strerror(errno));
+	tool_become_owner(t);
 	rc = spool_check(t->spool, SPOOL_ROLE_OUTBOUND, t->holder, sizeof(t->holder),
 	    err, sizeof(err));
 	if (rc != 0 && !(rc == EX_TEMPFAIL && t->holder[0] != '\0'))
 		die(rc, "%s", err);
-	t->spoolfd = open(t->spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (t->spoolfd < 0 && errno != ENOENT)
-		die(EX_TEMPFAIL, "%s: %s", t->spool, strerror(errno));
-	t->queuefd = t->spoolfd < 0 ? -1 : open_subdir(t->spoolfd, t->spool, "queue");
+	t->queuefd = open_subdir(t->spoolfd, t->spool, "queue");
 	t->now = (int64_t)time(NULL);
 }
 
@@ -514,21 +544,37 @@ cmd_show(const struct tool *t, int argc, char **argv)
 	return 0;
 }
 
-/* Post verb/target to the running daemon through control/. */
+/*
+ * Post verb/target to the running daemon: control/<verb>.<target>.<unique>
+ * created in place (the daemon reads only the name, so no tmp/ file is
+ * needed, and an operator of the queue's group, who cannot write tmp/,
+ * may post too), fsynced, and control/ fsynced when we may read it (an
+ * operator may only write and search it: mode 1730).
+ */
 static void
 post_request(const struct tool *t, const char *verb, const char *target)
 {
-	char err[1024];
-	int tmpfd, ctlfd;
+	char name[96], uniq[ID_LEN + 1], body[96], err[512];
+	int ctlfd, fd, n;
+	bool readable = true;
 
-	tmpfd = t->spoolfd < 0 ? -1 : open_subdir(t->spoolfd, t->spool, "tmp");
-	ctlfd = t->spoolfd < 0 ? -1 : open_subdir(t->spoolfd, t->spool, "control");
-	if (tmpfd < 0 || ctlfd < 0)
-		die(EX_TEMPFAIL, "%s: no tmp/ or control/ directory to reach the daemon", t->spool);
-	if (queue_control_post(tmpfd, ctlfd, verb, target, err, sizeof(err)) < 0)
-		die(EX_TEMPFAIL, "%s", err);
+	ctlfd = openat(t->spoolfd, "control", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ctlfd < 0 && errno == EACCES) {
+		readable = false;
+		ctlfd = openat(t->spoolfd, "control", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (ctlfd < 0)
+		die(EX_TEMPFAIL, "%s/control: %s (it is how the running daemon is reached)",
+		    t->spool, strerror(errno));
+	id_generate(uniq);
+	snprintf(name, sizeof(name), "%s.%s.%s", verb, target, uniq);
+	n = snprintf(body, sizeof(body), "%s %s\n", verb, target);
+	fd = openat(ctlfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+	if (fd < 0 || write(fd, body, (size_t)n) != n || fsync(fd) < 0 || close(fd) < 0)
+		die(EX_TEMPFAIL, "%s/control/%s: %s", t->spool, name, strerror(errno));
+	if (readable && fsutil_fsync_dirfd(ctlfd, "control", err, sizeof(err)) < 0)
+		die(EX_TEMPFAIL, "%s: %s", t->spool, err);
 	printf("%s %s: requested from the running daemon (%s)\n", verb, target, t->holder);
-	close(tmpfd);
 	close(ctlfd);
 }
 
@@ -580,6 +626,10 @@ cmd_request(struct tool *t, const char *verb, int argc, char **argv)
 		load_or_die(t, argv[0], &e);
 		queue_entry_free(&e);
 	}
+	if (t->holder[0] == '\0' && geteuid() != t->spool_st.st_uid)
+		die(EX_NOPERM, "%s %s: smtpgate-outbound is not running, and only the "
+		    "owner of %s or root may change the queue then: start the daemon, "
+		    "or run this as root", verb, argv[0], t->spool);
 	if (t->holder[0] == '\0' && apply_locked(t, verb, argv[0]))
 		return 0;
 	if (t->holder[0] == '\0')	/* the daemon started meanwhile: ask who */
@@ -589,20 +639,25 @@ cmd_request(struct tool *t, const char *verb, int argc, char **argv)
 	return 0;
 }
 
-/* Count the entries of sub/ (no dot files; skip names ending in skip_suffix). */
+/* Count the entries of sub/ (no dot files; skip names ending in
+ * skip_suffix); 0 when it is missing, -1 (errno) when it cannot be read
+ * (pickup/ is not readable by the operators' group). */
 static long
 count_dir(const struct tool *t, const char *sub, const char *skip_suffix)
 {
-	int fd = t->spoolfd < 0 ? -1 : open_subdir(t->spoolfd, t->spool, sub);
+	int fd = openat(t->spoolfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d;
 	struct dirent *de;
 	long n = 0;
 	size_t sl = skip_suffix ? strlen(skip_suffix) : 0;
 
 	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		int e = errno;
+
 		if (fd >= 0)
 			close(fd);
-		return 0;
+		errno = e;
+		return e == ENOENT ? 0 : -1;
 	}
 	while ((de = readdir(d)) != NULL) {
 		size_t l = strlen(de->d_name);
@@ -614,6 +669,16 @@ count_dir(const struct tool *t, const char *sub, const char *skip_suffix)
 	}
 	closedir(d);
 	return n;
+}
+
+/* "name: N", or "name: - (reason)" when count_dir could not read it. */
+static void
+print_count(const char *name, long n)
+{
+	if (n >= 0)
+		printf("%s: %ld\n", name, n);
+	else
+		printf("%s: - (%s)\n", name, strerror(errno));
 }
 
 static int
@@ -640,8 +705,8 @@ cmd_status(const struct tool *t, int argc, char **argv)
 	printf("queued: %zu\nbytes: %" PRIu64 "\ndeferred: %ld\n", es.n, bytes, deferred);
 	printf("oldest: %s\n", es.n ? fmt_duration(oldest, a, sizeof(a)) : "-");
 	printf("oldest_seconds: %" PRId64 "\n", oldest);
-	printf("pickup: %ld\n", count_dir(t, "pickup", NULL));
-	printf("bad: %ld\n", count_dir(t, "bad", ".reason"));
+	print_count("pickup", count_dir(t, "pickup", NULL));
+	print_count("bad", count_dir(t, "bad", ".reason"));
 	entries_free(&es);
 	return 0;
 }

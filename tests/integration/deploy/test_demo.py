@@ -1,5 +1,6 @@
 """scripts/demo --once: the README's first command, run against this build."""
 import os
+import re
 import subprocess
 
 import harness
@@ -19,6 +20,11 @@ class DemoTest(harness.GatewayTestCase):
         self.assertRegex(out, r"(?m)^Received: from .*\n?\s*by gw-in\.localhost")
         self.assertRegex(out, r"(?m)^Delivered-To: <?demo@example\.com>?")
         self.assertRegex(out, r"TLSv1\.[23]")  # the outbound used STARTTLS
+        # started as root, both daemons run unprivileged (the demo drops them)
+        uids = re.findall(r"(?m)^== smtpgate-(?:in|out)bound runs as uid (\d+)$", out)
+        self.assertEqual(len(uids), 2, out)
+        if os.geteuid() == 0:
+            self.assertNotIn("0", uids, out)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ WATCHDOG_USEC asks for a watchdog.  Each daemon must send READY=1 once it
 serves, a STATUS= summary, WATCHDOG=1 pings from its event loop (several
 within a second at a 400 ms watchdog), and STOPPING=1 on SIGTERM, then exit
 0.  Without NOTIFY_SOCKET the same daemons run as before (every other test).
+The daemons run as the service user, so the socket is made reachable by it,
+as systemd's own socket is (/run/systemd/notify accepts every sender).
 """
 import os
 import signal
@@ -19,6 +21,9 @@ class NotifyTest(harness.GatewayTestCase):
         path = self.path("notify.sock")
         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         s.bind(path)
+        os.chmod(path, 0o666)
+        if harness.privileged():
+            os.chown(path, harness.DAEMON_UID, harness.DAEMON_GID)
         s.settimeout(0.2)
         self.addCleanup(s.close)
         return s, path

@@ -5,7 +5,9 @@ namespaces only); both spools sit on one shared filesystem, as in the old
 postoffice-share setup.  Shows the round trip between the hosts, then the
 refusals the dedicated topology promises: the outbound pointed at the
 inbound's spool exits 78, and a second inbound in the other namespace on the
-same spool exits 75 while the first keeps serving.
+same spool exits 75 while the first keeps serving.  The daemons run as
+the service user, as the units run them; the message is handed over by a
+trusted producer of the service group.
 """
 import os
 import shutil
@@ -54,6 +56,8 @@ class TwoHostsTest(harness.GatewayTestCase):
             ip("-n", ns, "link", "set", "lo", "up")
         self.shared = self.path("postoffice-share")
         os.mkdir(self.shared)
+        if harness.privileged():	# the service user creates its spools here
+            os.chown(self.shared, harness.DAEMON_UID, harness.DAEMON_GID)
 
     def tearDown(self):
         super().tearDown()  # stops the daemons first
@@ -62,8 +66,8 @@ class TwoHostsTest(harness.GatewayTestCase):
 
     def in_ns(self, ns, program, config, name):
         log = self.path("%s.%d.log" % (name, len(self.daemons)))
-        d = harness.Daemon(["ip", "netns", "exec", ns, harness.binary(program), "-f", "-c", config],
-                           log)
+        d = harness.Daemon(["ip", "netns", "exec", ns] + harness.daemon_ids() +
+                           [harness.binary(program), "-f", "-c", config], log)
         self.daemons.append(d)
         return d
 
@@ -115,8 +119,8 @@ class TwoHostsTest(harness.GatewayTestCase):
 
         # host B's producer injects; host B's outbound relays to host A's inbound
         msgid = "<two-hosts.%d@example.org>" % os.getpid()
-        r = harness.run([harness.binary("smtpgate-sendmail"), "-C", out_conf, "-f",
-                         "sender@example.org", "alice@example.com"],
+        r = harness.run_daemon_user([harness.binary("smtpgate-sendmail"), "-C", out_conf, "-f",
+                                     "sender@example.org", "alice@example.com"],
                         input="Message-ID: %s\nSubject: across hosts\n\nhello\n" % msgid)
         self.assertEqual(r.returncode, 0, r.stderr)
         harness.wait_for(lambda: self.maildir_has(in_spool, msgid), 30, "delivery across namespaces")
@@ -125,8 +129,9 @@ class TwoHostsTest(harness.GatewayTestCase):
         # the outbound pointed at the inbound's spool: refused, exit 78
         bad_conf = self.write("outbound-bad.conf", harness.outbound_config(
             in_spool, [{"host": A_IP, "port": port, "tls": "none"}]))
-        r = subprocess.run(["ip", "netns", "exec", self.ns_b, harness.binary("smtpgate-outbound"),
-                            "-f", "-c", bad_conf], capture_output=True, text=True, timeout=30)
+        r = subprocess.run(["ip", "netns", "exec", self.ns_b] + harness.daemon_ids() +
+                           [harness.binary("smtpgate-outbound"), "-f", "-c", bad_conf],
+                           capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 78, r.stdout + r.stderr)
         self.assertIn(in_spool, r.stdout + r.stderr)
         r = harness.run([harness.binary("smtpgate-check"), in_conf, bad_conf])
@@ -136,8 +141,9 @@ class TwoHostsTest(harness.GatewayTestCase):
         port2 = harness.free_port()
         second_conf = self.write("inbound-second.conf", harness.inbound_config(
             in_spool, port2, {"alice": ["alice@example.com"]}, host=B_IP))
-        r = subprocess.run(["ip", "netns", "exec", self.ns_b, harness.binary("smtpgate-inbound"),
-                            "-f", "-c", second_conf], capture_output=True, text=True, timeout=30)
+        r = subprocess.run(["ip", "netns", "exec", self.ns_b] + harness.daemon_ids() +
+                           [harness.binary("smtpgate-inbound"), "-f", "-c", second_conf],
+                           capture_output=True, text=True, timeout=30)
         self.assertEqual(r.returncode, 75, r.stdout + r.stderr)
         self.assertIn("pid=%d" % inbound.pid, r.stdout + r.stderr)
 

@@ -3,11 +3,15 @@
 No daemon is needed: the queue is populated by writing queue/<id>.msg and
 queue/<id>.env in the format outbound/queue.c defines, and a running daemon
 is imitated by holding the fcntl lock on <spool>/.lock from this process.
+The spool is owned by the service user, as the daemon leaves it; the tool
+runs as root (it then works as the spool's owner), as the owner, or as an
+operator of the queue's group.
 """
 
 import fcntl
 import json
 import os
+import re
 import sys
 import time
 import unittest
@@ -66,6 +70,31 @@ def write_entry(spool, qid, sender, rcpts, created, next_attempt=0, attempts=0,
     return len(msg)
 
 
+def own(top):
+    """Give top and everything below it to the service user with the
+    daemon's modes (dirs 0750, files 0640), as the daemon leaves its spool
+    (the owner is changed only when the tests run as root)."""
+    for root, dirs, files in os.walk(top):
+        # control/: operators of the group post requests there (design of issue 16)
+        os.chmod(root, 0o1730 if os.path.basename(root) == "control" else 0o750)
+        for n in files:
+            os.chmod(os.path.join(root, n), 0o640)
+        if harness.privileged():
+            for n in [root] + [os.path.join(root, x) for x in dirs + files]:
+                os.lchown(n, harness.DAEMON_UID, harness.DAEMON_GID)
+
+
+def foreign_owned(top):
+    """The paths below top not owned by the service user."""
+    out = []
+    for root, dirs, files in os.walk(top):
+        for n in [root] + [os.path.join(root, x) for x in dirs + files]:
+            st = os.lstat(n)
+            if (st.st_uid, st.st_gid) != (harness.DAEMON_UID, harness.DAEMON_GID):
+                out.append((os.path.relpath(n, top), st.st_uid, st.st_gid))
+    return out
+
+
 def read_env(spool, qid):
     with open(os.path.join(spool, "queue", qid + ".env"), "rb") as f:
         return f.read()
@@ -109,6 +138,7 @@ class QueueToolTest(harness.GatewayTestCase):
         self.size_c = write_entry(self.spool, ID_C, "", [("z@example.net", "pending", REPLY_C)],
                                   created=self.now - 60, next_attempt=self.now + 30,
                                   attempts=1, last_reply=REPLY_C, subject="test C")
+        own(self.spool)
         self.lockfd = None
 
     def tearDown(self):
@@ -124,7 +154,8 @@ class QueueToolTest(harness.GatewayTestCase):
 
     def hold_lock(self):
         """Imitate a running daemon: the fcntl lock on .lock with its stamp."""
-        self.lockfd = os.open(os.path.join(self.spool, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        self.lockfd = os.open(os.path.join(self.spool, ".lock"), os.O_RDWR | os.O_CREAT, 0o640)
+        own(self.spool)
         os.ftruncate(self.lockfd, 0)
         os.write(self.lockfd, b"host=testhost pid=%d\n" % os.getpid())
         fcntl.lockf(self.lockfd, fcntl.LOCK_EX | fcntl.LOCK_NB, 0, 0, os.SEEK_SET)
@@ -200,14 +231,24 @@ class QueueToolTest(harness.GatewayTestCase):
         entry = [e for e in json.loads(out) if e["id"] == qid][0]
         self.assertEqual(entry["last_reply"], "421 bad \ufffd\ufffd byte")
 
-    def test_empty_and_missing_queue(self):
+    def test_empty_queue(self):
+        for qid in (ID_A, ID_B, ID_C):
+            self.q("delete", qid)
+        self.assertIn("queue is empty", self.q("list").stdout)
+        self.assertEqual(json.loads(self.q("list", "--json").stdout), [])
+        self.assertRegex(self.q("status").stdout, r"(?m)^queued: 0$")
+        self.q("retry", "all")
+        self.q("show", ID_A, code=1)
+
+    def test_missing_spool_is_an_error(self):
+        # not "queue is empty": a wrong -c or a daemon that never started
         conf = self.write("none.conf", harness.outbound_config(
             self.path("nospool"), [{"host": "127.0.0.1", "port": 2525, "tls": "none"}]))
-        self.assertIn("queue is empty", self.q("list", conf=conf).stdout)
-        self.assertEqual(json.loads(self.q("list", "--json", conf=conf).stdout), [])
-        self.assertRegex(self.q("status", conf=conf).stdout, r"(?m)^queued: 0$")
-        self.q("retry", "all", conf=conf)
-        self.q("show", ID_A, conf=conf, code=1)
+        for args in (["list"], ["list", "--json"], ["status"], ["retry", "all"],
+                     ["show", ID_A]):
+            r = self.q(*args, conf=conf, code=75)
+            self.assertRegex(r.stderr, r"^smtpgate-queue: spool %s does not exist"
+                             % re.escape(self.path("nospool")))
         self.assertFalse(os.path.exists(self.path("nospool")))
 
     def test_sendmail_bp(self):
@@ -295,6 +336,62 @@ class QueueToolTest(harness.GatewayTestCase):
         self.q("retry", "00000000000fffff", code=1)
         self.assertEqual(len(self.control_files()), 2)
 
+    # --- root and operators ----------------------------------------------
+
+    @unittest.skipUnless(harness.privileged(), "needs root")
+    def test_root_works_as_the_spool_owner(self):
+        # retry all and delete rewrite and remove files; nothing left is root's
+        self.q("retry", "all")
+        self.q("delete", ID_C)
+        self.assertEqual(foreign_owned(self.spool), [])
+        # the daemon running: the request is posted as the owner too
+        self.hold_lock()
+        self.q("retry", ID_A)
+        self.assertEqual(foreign_owned(self.spool), [])
+        self.assertEqual(len(self.control_files()), 1)
+
+    @unittest.skipUnless(harness.privileged(), "needs root")
+    def test_root_on_a_root_owned_spool_stays_root(self):
+        # the owner is root: nothing to switch to (the daemon refuses such a
+        # spool and names the chown -R that fixes all of it)
+        os.chown(self.spool, 0, 0)
+        self.q("retry", "all")
+        self.assertEqual(env_value(self.spool, ID_B, "next_attempt"), "0")
+
+    @unittest.skipUnless(harness.privileged(), "needs root to switch ids")
+    def test_operator_reads_without_the_secret(self):
+        secret = self.write("relay.secret", "Sup3rS3cret\n")
+        os.chmod(secret, 0o600)
+        conf = self.write("op.conf", harness.outbound_config(self.spool, [{
+            "host": "127.0.0.1", "port": 2525, "auth_user": "gw",
+            "auth_password_file": secret}]))
+        op = [harness.USER_A, harness.USER_A, (harness.USER_A, harness.DAEMON_GID)]
+        r = harness.run_as(*op[:2], [Q, "-c", conf, "list", "--json"], groups=op[2])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual([e["id"] for e in json.loads(r.stdout)], [ID_A, ID_B, ID_C])
+        self.assertNotIn("Sup3r", r.stdout + r.stderr)
+        r = harness.run_as(*op[:2], [Q, "-c", conf, "show", ID_B], groups=op[2])
+        self.assertRegex(r.stdout, r"(?m)^Subject: test B$")
+        r = harness.run_as(*op[:2], [Q, "-c", conf, "status"], groups=op[2])
+        self.assertRegex(r.stdout, r"(?m)^queued: 3$")
+        # not the owner, daemon stopped: no direct edit
+        r = harness.run_as(*op[:2], [Q, "-c", conf, "retry", ID_B], groups=op[2])
+        self.assertEqual(r.returncode, 77, r.stderr)
+        self.assertEqual(env_value(self.spool, ID_B, "next_attempt"), str(self.now + 600))
+        # daemon running: a request in control/ (mode 1730), no tmp/ needed
+        self.hold_lock()
+        r = harness.run_as(*op[:2], [Q, "-c", conf, "retry", ID_B], groups=op[2])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        files = self.control_files()
+        self.assertEqual(len(files), 1, files)
+        self.assertTrue(files[0].startswith("retry.%s." % ID_B), files)
+        self.assertEqual(os.stat(os.path.join(self.spool, "control", files[0])).st_uid,
+                         harness.USER_A)
+        # someone outside the group reads nothing
+        r = harness.run_as(harness.USER_B, harness.USER_B, [Q, "-c", conf, "list"])
+        self.assertEqual(r.returncode, 75, r.stdout + r.stderr)
+        self.assertNotIn(ID_A, r.stdout)
+
     # --- status ----------------------------------------------------------
 
     def test_status(self):
@@ -336,6 +433,7 @@ class QueueToolTest(harness.GatewayTestCase):
         os.makedirs(inb)
         with open(os.path.join(inb, ".smtpgate"), "w") as f:
             f.write("role=inbound\n")
+        own(inb)
         conf = self.write("in.conf", harness.outbound_config(
             inb, [{"host": "127.0.0.1", "port": 2525, "tls": "none"}]))
         r = self.q("status", conf=conf, code=78)

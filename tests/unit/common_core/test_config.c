@@ -97,6 +97,8 @@ START_TEST(inbound_defaults)
 	ck_assert(!c->tls_require);
 	ck_assert(!c->metrics_enabled);
 	ck_assert_int_eq(c->log, LOG_TARGET_STDERR);
+	ck_assert_str_eq(c->user, "smtpgate");
+	ck_assert_str_eq(c->group, "");
 	ck_assert_uint_eq(c->nmailboxes, 1);
 	config_free_inbound(c);
 }
@@ -135,7 +137,47 @@ START_TEST(outbound_defaults)
 	ck_assert_uint_eq(c->timeout_data_end, 600);
 	ck_assert(!c->metrics_enabled);
 	ck_assert_int_eq(c->log, LOG_TARGET_STDERR);
+	ck_assert_str_eq(c->user, "smtpgate");
+	ck_assert_str_eq(c->group, "");
 	config_free_outbound(c);
+}
+END_TEST
+
+/* user and group as names or numbers, in both roles. */
+START_TEST(user_and_group)
+{
+	char err[512];
+	struct inbound_config *in = config_load_inbound(write_conf(
+	    "listen = {\"127.0.0.1:25\"}\nuser = \"64101\"\ngroup = \"mail-readers\"\n"), err, sizeof(err));
+	struct outbound_config *out = config_load_outbound(write_conf(
+	    "smarthost \"r\" { host = \"relay\" }\nuser = \"gw_out\"\ngroup = \"64102\"\n"),
+	    err, sizeof(err));
+
+	ck_assert_msg(in != NULL, "%s", err);
+	ck_assert_msg(out != NULL, "%s", err);
+	ck_assert_str_eq(in->user, "64101");
+	ck_assert_str_eq(in->group, "mail-readers");
+	ck_assert_str_eq(out->user, "gw_out");
+	ck_assert_str_eq(out->group, "64102");
+	config_free_inbound(in);
+	config_free_outbound(out);
+}
+END_TEST
+
+/* The tools' loader does not open auth_password_file; the daemons' does. */
+START_TEST(outbound_nosecret)
+{
+	char err[512];
+	const char *path = write_conf("smarthost \"r\" {\n host = \"relay\"\n"
+	    " auth_user = \"u\"\n auth_password_file = \"/nonexistent/secret\"\n}\n");
+	struct outbound_config *c = config_load_outbound_opts(path, CONFIG_NO_SECRETS, err,
+	    sizeof(err));
+
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_str_eq(c->smarthosts[0].auth_password_file, "/nonexistent/secret");
+	config_free_outbound(c);
+	ck_assert_ptr_null(config_load_outbound(path, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "No such file"));
 }
 END_TEST
 
@@ -366,6 +408,13 @@ static const struct error_case error_cases[] = {
 	{ CONFIG_OUTBOUND, "smarthost \"r\" {\n host = \"relay\"\n auth_user = \"u\"\n}\n", 4, "auth_password_file", "required" },
 	{ CONFIG_OUTBOUND, "smarthost \"r\" {\n host = \"relay\"\n tls = \"none\"\n auth_user = \"u\"\n auth_password_file = \"@DIR@/secret\"\n}\n", 6, "auth_user", "TLS" },
 	{ CONFIG_INBOUND, IN_OK "hostname = \"bad host\"\n", 2, "hostname", "not a host name" },
+	/* user, group: names or numbers, never root */
+	{ CONFIG_INBOUND, IN_OK "user = \"root\"\n", 2, "user", "is root (uid 0)" },
+	{ CONFIG_OUTBOUND, OUT_OK "user = \"0\"\n", 2, "user", "is root (uid 0)" },
+	{ CONFIG_INBOUND, IN_OK "user = \"-x\"\n", 2, "user", "not a user name" },
+	{ CONFIG_OUTBOUND, OUT_OK "user = \"\"\n", 2, "user", "not a user name" },
+	{ CONFIG_OUTBOUND, OUT_OK "user = \"a b\"\n", 2, "user", "not a user name" },
+	{ CONFIG_INBOUND, IN_OK "group = \"x:y\"\n", 2, "group", "not a group name" },
 	/* inbound tls section coherence */
 	{ CONFIG_INBOUND, IN_OK "tls {\n key = \"@DIR@/key.pem\"\n}\n", 4, "key", "without tls.certificate" },
 	{ CONFIG_INBOUND, IN_OK "tls {\n require = true\n}\n", 4, "require", "without tls.certificate" },
@@ -564,14 +613,14 @@ START_TEST(example_configs_mention_every_key)
 	    "relay_hosts", "max_message_size", "max_recipients", "max_connections",
 	    "max_connections_per_client", "max_errors", "max_line_length",
 	    "timeout_command", "timeout_data", "tls", "certificate", "key",
-	    "require", "mailbox", "metrics_listen", "log", NULL };
+	    "require", "mailbox", "metrics_listen", "log", "user", "group", NULL };
 	static const char *const out_keys[] = { "hostname", "spool", "smarthost",
 	    "host", "port", "tls", "tls_verify", "ca_file", "auth_user",
 	    "auth_password_file", "max_connections", "messages_per_connection",
 	    "retry_min", "retry_max", "max_queue_lifetime", "delay_warning",
 	    "scan_interval", "timeout_connect", "timeout_greeting",
 	    "timeout_command", "timeout_data_init", "timeout_data_block",
-	    "timeout_data_end", "metrics_listen", "log", NULL };
+	    "timeout_data_end", "metrics_listen", "log", "user", "group", NULL };
 	const char *files[2] = { SMTPGATE_SRCDIR "/conf/inbound.conf",
 	    SMTPGATE_SRCDIR "/conf/outbound.conf" };
 	const char *const *keys[2] = { in_keys, out_keys };
@@ -674,6 +723,8 @@ config_suite(void)
 	tcase_add_test(tc, inbound_defaults);
 	tcase_add_test(tc, outbound_defaults);
 	tcase_add_test(tc, outbound_implicit_port);
+	tcase_add_test(tc, user_and_group);
+	tcase_add_test(tc, outbound_nosecret);
 	tcase_add_test(tc, inbound_all_keys);
 	tcase_add_test(tc, inbound_cert_only_uses_cert_as_key);
 	tcase_add_test(tc, outbound_all_keys);
