@@ -70,6 +70,20 @@ log_write_all(const char *buf, size_t len)
 	}
 }
 
+/*
+ * The last guard of one event, one line: a control byte that reached a
+ * formatted line (a caller forgot log_printable() on text from a peer or
+ * from a file name) becomes '?', so nothing can end the line early, forge
+ * another one or send escape sequences to a terminal.
+ */
+static void
+log_flatten(char *msg)
+{
+	for (unsigned char *p = (unsigned char *)msg; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
 /* Format one line (with an optional ": strerror" suffix) and emit it. */
 static void
 log_vemit(int prio, int errnum, const char *fmt, va_list ap)
@@ -78,6 +92,7 @@ log_vemit(int prio, int errnum, const char *fmt, va_list ap)
 	int n;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_flatten(msg);
 	if (atomic_load(&log_target) == LOG_TARGET_SYSLOG) {
 		if (errnum != 0)
 			syslog(prio, "%s: %s", msg, strerror(errnum));

@@ -641,7 +641,7 @@ cmd_request(struct tool *t, const char *verb, int argc, char **argv)
 
 /* Count the entries of sub/ (no dot files; skip names ending in
  * skip_suffix); 0 when it is missing, -1 (errno) when it cannot be read
- * (pickup/ is not readable by the operators' group). */
+ * (maildrop/ and pickup/ are not readable by the operators' group). */
 static long
 count_dir(const struct tool *t, const char *sub, const char *skip_suffix)
 {
@@ -705,6 +705,7 @@ cmd_status(const struct tool *t, int argc, char **argv)
 	printf("queued: %zu\nbytes: %" PRIu64 "\ndeferred: %ld\n", es.n, bytes, deferred);
 	printf("oldest: %s\n", es.n ? fmt_duration(oldest, a, sizeof(a)) : "-");
 	printf("oldest_seconds: %" PRId64 "\n", oldest);
+	print_count("maildrop", count_dir(t, "maildrop", NULL));
 	print_count("pickup", count_dir(t, "pickup", NULL));
 	print_count("bad", count_dir(t, "bad", ".reason"));
 	entries_free(&es);

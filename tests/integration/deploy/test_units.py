@@ -59,7 +59,7 @@ class UnitTests(harness.GatewayTestCase):
             self.assertEqual(svc["Type"], "notify", name)
             self.assertTrue(svc["WatchdogSec"].rstrip("s").isdigit(), name)
             self.assertEqual(svc["Restart"], "on-failure", name)
-            self.assertEqual(svc["RestartPreventExitStatus"], "78", name)
+            self.assertEqual(svc["RestartPreventExitStatus"], "67 77 78", name)
             self.assertIn("kill -HUP", svc["ExecReload"], name)
             self.assertIn("smtpgate-check", svc["ExecStartPre"], name)
             conf = "/etc/smtpgate/%s%s.conf" % ("inbound" if inbound else "outbound", suffix)

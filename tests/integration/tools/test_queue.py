@@ -398,6 +398,10 @@ class QueueToolTest(harness.GatewayTestCase):
         for name in ("p1", "p2"):
             with open(os.path.join(self.spool, "pickup", name), "w") as f:
                 f.write("X-Receiver: <a@b.c>\n\nx\n")
+        os.makedirs(os.path.join(self.spool, "maildrop"), exist_ok=True)
+        with open(os.path.join(self.spool, "maildrop", "m1"), "w") as f:
+            f.write("X-Sender: <a@b.c>\r\nX-Receiver: <a@b.c>\r\n"
+                    "X-Smtpgate-Envelope: end\r\n\r\nx\r\n")
         with open(os.path.join(self.spool, "bad", "broken"), "w") as f:
             f.write("junk")
         with open(os.path.join(self.spool, "bad", "broken.reason"), "w") as f:
@@ -408,6 +412,7 @@ class QueueToolTest(harness.GatewayTestCase):
         self.assertRegex(out, r"(?m)^deferred: 2$")
         self.assertRegex(out, r"(?m)^bytes: %d$" % (self.size_a + self.size_b + self.size_c))
         self.assertRegex(out, r"(?m)^oldest: 2h00m$")
+        self.assertRegex(out, r"(?m)^maildrop: 1$")
         self.assertRegex(out, r"(?m)^pickup: 2$")
         self.assertRegex(out, r"(?m)^bad: 1$")
         self.hold_lock()

@@ -163,6 +163,23 @@ START_TEST(long_line_truncated_keeps_newline)
 }
 END_TEST
 
+/* A control byte that reaches a line unescaped cannot end it early or
+ * forge another: one event stays one line. */
+START_TEST(control_bytes_never_split_a_line)
+{
+	char path[64], want[256], *out;
+	int saved = capture_start(path, sizeof(path));
+
+	log_init("t", LOG_TARGET_STDERR);
+	log_info("pickup name=%s", "a\nt[1]: out id=FAKE status=sent\x1b[31m\r\x7f");
+	out = capture_end(saved, path);
+	snprintf(want, sizeof(want),
+	    "t[%ld]: pickup name=a?t[1]: out id=FAKE status=sent?[31m??\n", (long)getpid());
+	ck_assert_str_eq(out, want);
+	free(out);
+}
+END_TEST
+
 START_TEST(fatal_exits_70)
 {
 	log_init("t", LOG_TARGET_STDERR);
@@ -286,6 +303,7 @@ log_suite(void)
 	tcase_add_test(tc, printable_zero_buffer);
 	tcase_add_test(tc, line_format);
 	tcase_add_test(tc, long_line_truncated_keeps_newline);
+	tcase_add_test(tc, control_bytes_never_split_a_line);
 	tcase_add_exit_test(tc, fatal_exits_70, 70);
 	tcase_add_test(tc, threads_never_interleave);
 	tcase_add_test(tc, util_strings);
