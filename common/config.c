@@ -452,34 +452,24 @@ config_check_mailbox_mode(cfg_t *cfg, cfg_opt_t *opt)
 static int
 config_mailbox_gid(const char *s, gid_t *out, char *why, size_t whylen)
 {
-	struct group gr, *res = NULL;
-	char buf[4096], *end;
-	unsigned long n;
-	int e;
-
 	if (s == NULL || s[0] == '\0') {
 		*out = (gid_t)-1;
 		return 0;
 	}
-	if (strspn(s, "0123456789") == strlen(s)) {
-		errno = 0;
-		n = strtoul(s, &end, 10);
-		if (errno != 0 || n >= (gid_t)-1) {
+	if (!privs_group_id(s, out)) {
+		if (strspn(s, "0123456789") == strlen(s))
 			snprintf(why, whylen, "\"%s\" is out of range", s);
-			return -1;
-		}
-		res = &gr;
-		gr.gr_gid = (gid_t)n;
-	} else if ((e = getgrnam_r(s, &gr, buf, sizeof(buf), &res)) != 0 || res == NULL) {
-		snprintf(why, whylen, "group \"%s\" %s", s, e ? strerror(e) : "does not exist");
+		else if (privs_name_ok(s))
+			snprintf(why, whylen, "group \"%s\" does not exist", s);
+		else
+			snprintf(why, whylen, "\"%s\" is not a group name or number", s);
 		return -1;
 	}
-	if (res->gr_gid == 0) {
+	if (*out == 0) {
 		snprintf(why, whylen, "\"%s\" is the root group: readers of mail "
 		    "need a group of their own", s);
 		return -1;
 	}
-	*out = res->gr_gid;
 	return 0;
 }
 

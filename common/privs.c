@@ -60,6 +60,25 @@ privs_name_ok(const char *s)
 	    "0123456789._-") == body;
 }
 
+/* The gid of a group key (see privs.h). */
+int
+privs_group_id(const char *group, gid_t *gid)
+{
+	struct group gr, *res = NULL;
+	char buf[4096];
+	unsigned long id;
+
+	if (privs_parse_number(group, &id)) {
+		*gid = (gid_t)id;
+		return 1;
+	}
+	if (!privs_name_ok(group) || getgrnam_r(group, &gr, buf, sizeof(buf), &res) != 0 ||
+	    res == NULL)
+		return 0;
+	*gid = res->gr_gid;
+	return 1;
+}
+
 /* 1 when user names uid 0. */
 int
 privs_user_is_root(const char *user)
@@ -111,8 +130,6 @@ int
 privs_resolve(const char *user, const char *group, struct privs_ids *ids,
     char *err, size_t errlen)
 {
-	unsigned long id;
-	struct group *gr;
 	gid_t primary = 0;
 	int rc;
 
@@ -121,16 +138,10 @@ privs_resolve(const char *user, const char *group, struct privs_ids *ids,
 		return rc;
 	if (group == NULL || group[0] == '\0') {
 		ids->gid = primary;
-	} else if (privs_parse_number(group, &id)) {
-		ids->gid = (gid_t)id;
-	} else {
-		gr = getgrnam(group);
-		if (gr == NULL) {
-			snprintf(err, errlen, "group \"%s\": no such group (create it, "
-			    "or set group to an existing name or a number)", group);
-			return EX_NOUSER;
-		}
-		ids->gid = gr->gr_gid;
+	} else if (!privs_group_id(group, &ids->gid)) {
+		snprintf(err, errlen, "group \"%s\": no such group (create it, "
+		    "or set group to an existing name or a number)", group);
+		return EX_NOUSER;
 	}
 	return EX_OK;
 }

@@ -42,6 +42,14 @@ int privs_parse_number(const char *s, unsigned long *id);
  */
 int privs_name_ok(const char *s);
 
+/*
+ * The gid a group key names: a decimal number (no group entry needed) or
+ * an existing group's name.  1 with *gid, or 0 when the name is no group
+ * (or not a name at all).  The one lookup of group keys (group,
+ * submit_group, mailbox_group).
+ */
+int privs_group_id(const char *group, gid_t *gid);
+
 /* 1 when user names uid 0 (the number 0, or an account whose uid is 0). */
 int privs_user_is_root(const char *user);
 

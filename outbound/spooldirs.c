@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "privs.h"
 #include "spooldirs.h"
 
 /* Whose group a directory gets. */
@@ -54,26 +55,14 @@ static const struct sd_rule sd_rules[] = {
 static int
 sd_submit_gid(const char *name, gid_t *gid, char *err, size_t errlen)
 {
-	struct group *gr;
-	char *end;
-	unsigned long v;
-
 	if (name == NULL || name[0] == '\0') {
 		*gid = getegid();
 		return 0;
 	}
-	errno = 0;
-	v = strtoul(name, &end, 10);
-	if (name[0] >= '0' && name[0] <= '9' && *end == '\0' && errno == 0 &&
-	    v < (gid_t)-1) {
-		*gid = (gid_t)v;
-		return 0;
-	}
-	if ((gr = getgrnam(name)) == NULL) {
+	if (!privs_group_id(name, gid)) {
 		snprintf(err, errlen, "submit_group \"%.64s\": no such group", name);
 		return EX_CONFIG;
 	}
-	*gid = gr->gr_gid;
 	return 0;
 }
 
