@@ -1,25 +1,29 @@
-"""The daemons under the units' seccomp sandbox (issue 17).
+"""The daemons under the units' sandbox (issue 17).
 
 PID 1 is not systemd on the test machines, so systemd-run cannot show the
-units' filters at work.  seccomp_run (beside this file) loads the filters
+units' settings at work.  seccomp_run (beside this file) loads the filters
 those settings make systemd load: the SystemCallFilter= allow-list, read
 from the unit file and expanded with `systemd-analyze syscall-filter`,
 with a kill for anything else (a miss is loud; the unit says EPERM),
 MemoryDenyWriteExecute= and RestrictAddressFamilies=, plus no_new_privs;
-then it execs the daemon.  The prefix is the unit's other settings that
-matter here: LimitNOFILE= (prlimit), the service user and its
-SupplementaryGroups=, and for the inbound the ambient CAP_NET_BIND_SERVICE
-and its bounding set (setpriv).
+then it execs the daemon.  Before it: the unit's file-system settings in a
+private mount namespace (UNIT_MOUNTS: ProtectSystem=strict with the spool
+as ReadWritePaths=, NoExecPaths=/ with its ExecPaths=, ProtectProc=,
+ProcSubset=, PrivateDevices=, ProtectHome=), LimitNOFILE= (prlimit), the
+service user and its SupplementaryGroups=, and for the inbound the ambient
+CAP_NET_BIND_SERVICE and its bounding set (setpriv).
 
 Proved: the harness is live (a program is killed for a syscall outside the
 list, refused a writable+executable mapping and a netlink socket, and runs
 otherwise); each syscall a unit adds to @system-service minus @privileged
-and @resources is needed (without it the daemon dies at start); the
-inbound binds a privileged port with its one capability,
-gives it up, takes a message over SMTP with STARTTLS and delivers it to a
-Maildir of mailbox_group; both notify READY=1 and ping the watchdog over
-AF_UNIX; smtpgate-check (ExecStartPre=) passes; the outbound takes a pickup file and relays it to
-a fake smart host; SIGHUP reloads both, SIGTERM stops both with exit 0.
+and @resources is needed (without it the daemon dies at start); started as
+root without User=, a daemon fails closed (71); the daemon's mount
+namespace holds the settings; the inbound binds a privileged port with its
+one capability, gives it up, takes a message over SMTP with STARTTLS and
+delivers it to a Maildir of mailbox_group; the outbound takes a pickup
+file and relays it to a fake smart host; both notify READY=1 and ping the
+watchdog over AF_UNIX; smtpgate-check (ExecStartPre=) passes; SIGHUP
+reloads both, SIGTERM stops both with exit 0.
 """
 import glob
 import os
@@ -108,6 +112,71 @@ def families(name):
     return ",".join(f[3:].lower() for f in fams)
 
 
+# The units' file-system settings in a mount namespace of the daemon's own
+# (unshare --propagation private: nothing is seen outside it), applied by root
+# before the ids change.  Stricter than the units where it differs: /tmp
+# stays read-only (PrivateTmp= would give a fresh writable one; the daemons
+# write nowhere but their spool).  $1: ReadWritePaths (':'-separated),
+# $2: ExecPaths; then the program.
+UNIT_MOUNTS = r"""
+set -eu
+rw=$1; ex=$2; shift 2
+old=$(awk '{print $5}' /proc/self/mountinfo | sort -u | grep -v '\\')
+IFS=:
+for p in $ex $rw; do    # their own mounts, which the next step leaves alone
+    mount --bind "$p" "$p"
+done
+unset IFS
+# ProtectSystem=strict, NoExecPaths=/: every other mount read-only, nothing
+# executable (a mount that cannot be remounted is checked by the test)
+for mp in $old; do
+    mount -o remount,bind,ro,noexec,nosuid "$mp" 2>/dev/null || true
+done
+IFS=:
+for p in $ex; do    # ExecPaths=
+    mount -o remount,bind,ro,nosuid "$p"
+done
+for p in $rw; do    # ReadWritePaths=
+    mount -o remount,bind,rw,noexec,nosuid,nodev "$p"
+done
+unset IFS
+# ProtectProc=invisible, ProcSubset=pid (also ProtectKernelTunables: no /proc/sys)
+mount -t proc -o nosuid,nodev,noexec,hidepid=invisible,subset=pid proc /proc
+# PrivateDevices=yes: a /dev of the pseudo devices only
+mount -t tmpfs -o nosuid,noexec,mode=0755 tmpfs /dev
+for d in null:3 zero:5 full:7 random:8 urandom:9; do
+    mknod -m 0666 "/dev/${d%:*}" c 1 "${d#*:}"
+done
+mount -o remount,ro /dev
+# ProtectHome=yes
+for h in /home /root /run/user; do
+    if [ -d "$h" ]; then mount -t tmpfs -o ro,nosuid,nodev,noexec,mode=0000 tmpfs "$h"; fi
+done
+exec "$@"
+"""
+
+
+def exec_paths(unit):
+    """The unit's ExecPaths= with the build directories for @bindir@ and
+    @sbindir@, optional ("-") paths that do not exist left out."""
+    svc = unit_service(unit)
+    assert svc["NoExecPaths"] == ["/"], unit
+    out = []
+    for p in svc["ExecPaths"][-1].split():
+        if p in ("@bindir@", "@sbindir@"):
+            direction = "inbound" if "inbound" in unit else "outbound"
+            prog = "smtpgate-check" if p == "@bindir@" else "smtpgate-" + direction
+            p = os.path.dirname(harness.binary(prog))
+        elif p.startswith("-"):
+            p = p[1:]
+            if not os.path.exists(p):
+                continue
+        p = os.path.realpath(p)
+        if p not in out:
+            out.append(p)
+    return out
+
+
 def privileged_free_port():
     """A free TCP port under 1024 on 127.0.0.1 (needs root to find)."""
     for port in range(1000, 600, -1):
@@ -139,9 +208,11 @@ class SandboxTests(outbound_case.OutboundCase):
         names = sorted(unit_allow_list(unit, self.groups) - set(extra_out))
         return self.write(unit + ".syscalls", "\n".join(names) + "\n")
 
-    def sandbox(self, unit, mdwe=True, use_errno=False, caps=(), extra_out=()):
+    def sandbox(self, unit, mdwe=True, use_errno=False, caps=(), extra_out=(), spool=None):
         """The argv prefix that runs a program the way unit runs it, as far
-        as this machine can: limits, ids, capabilities, seccomp."""
+        as this machine can: with spool, the file-system settings (spool
+        made here as systemd-tmpfiles makes it); limits, ids, capabilities,
+        seccomp."""
         svc = unit_service(unit)
         self.assertEqual(svc["LimitNOFILE"], ["65536"])
         self.assertEqual(svc["NoNewPrivileges"], ["yes"])
@@ -162,7 +233,15 @@ class SandboxTests(outbound_case.OutboundCase):
         # LimitNOFILE= sets soft = hard (65536 where this machine allows it)
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         n = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
-        return ["prlimit", "--nofile=%d:%d" % (n, n)] + ids + ["--"] + run + ["--"]
+        prefix = ["prlimit", "--nofile=%d:%d" % (n, n)] + ids + ["--"] + run + ["--"]
+        if spool is None:
+            return prefix
+        os.mkdir(spool, 0o711 if "inbound" in unit else 0o751)
+        os.chown(spool, harness.DAEMON_UID, harness.DAEMON_GID)
+        self.assertEqual(svc["ProtectSystem"], ["strict"])
+        execs = exec_paths(unit) + [os.path.dirname(SECCOMP_RUN)]	# the test's helper
+        return (["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+                 UNIT_MOUNTS, "unit-mounts", spool, ":".join(execs)] + prefix)
 
     def probe(self, code, **kw):
         """Run python3 -c code in the inbound unit's sandbox."""
@@ -234,15 +313,19 @@ class SandboxTests(outbound_case.OutboundCase):
 
     def test_check_tool_in_sandbox(self):
         # ExecStartPre=smtpgate-check runs in the same sandbox
-        for unit, conf in (("smtpgate-inbound.service", harness.inbound_config(
-                               self.path("in-spool"), harness.free_port())),
-                           ("smtpgate-outbound.service", harness.outbound_config(
-                               self.path("out-spool"),
-                               [{"host": "127.0.0.1", "port": 25, "tls": "none"}]))):
+        for unit, spool in (("smtpgate-inbound.service", self.path("in-spool")),
+                            ("smtpgate-outbound.service", self.path("out-spool"))):
+            if "inbound" in unit:
+                conf = harness.inbound_config(spool, harness.free_port())
+            else:
+                conf = harness.outbound_config(spool, [{"host": "127.0.0.1", "port": 25,
+                                                        "tls": "none"}])
             path = self.write(unit + ".conf", conf)
-            r = subprocess.run(self.sandbox(unit) + [harness.binary("smtpgate-check"), path],
+            r = subprocess.run(self.sandbox(unit, spool=spool)
+                               + [harness.binary("smtpgate-check"), path],
                                capture_output=True, text=True, timeout=30)
             self.assertEqual(r.returncode, 0, "%s: %s%s" % (unit, r.stdout, r.stderr))
+            self.assertIn("ok", r.stdout + r.stderr)
 
     def test_additions_are_needed(self):
         # Each syscall a unit adds beyond @system-service minus @privileged
@@ -284,9 +367,10 @@ class SandboxTests(outbound_case.OutboundCase):
             spool, port, tls=pki, extra='mailbox_group = "%d"' % harness.MAIL_GID))
         notify, env = self.notify_socket()
         d = self.start("smtpgate-inbound", conf, wait_port=port, env=env,
-                       ids=self.sandbox(unit, caps=["net_bind_service"]))
+                       ids=self.sandbox(unit, caps=["net_bind_service"], spool=spool))
         self.wait_notify(notify)
         pid = self.daemon_pid(d, "smtpgate-inbound")
+        self.check_mounts(pid, spool, "smtpgate-inbound.service")
         # it bound a port under 1024 with the unit's one capability, then gave it up
         self.assertEqual(self.status(pid, "CapEff"), "0000000000000000")
         self.assertEqual(self.status(pid, "CapAmb"), "0000000000000000")
@@ -314,12 +398,14 @@ class SandboxTests(outbound_case.OutboundCase):
         fake = self.fake()
         self.configure([self.host(fake)], 'submit_group = "%d"' % harness.SUBMIT_GID)
         notify, env = self.notify_socket()
-        d = self.start("smtpgate-outbound", self.conf, ids=self.sandbox(unit), env=env)
+        d = self.start("smtpgate-outbound", self.conf, env=env,
+                       ids=self.sandbox(unit, spool=self.spool))
         self.wait_notify(notify)
         harness.wait_for(lambda: "start version=" in d.log() or not d.alive(), 10,
                          "outbound start")
         self.assertTrue(d.alive(), "outbound exited %s:\n%s" % (d.proc.returncode, d.log()))
         pid = self.daemon_pid(d, "smtpgate-outbound")
+        self.check_mounts(pid, self.spool, "smtpgate-outbound.service")
         self.assertEqual(self.status(pid, "CapEff"), "0000000000000000")
         self.assertEqual(self.status(pid, "Seccomp"), "2")
         self.assertEqual(os.stat(os.path.join(self.spool, "maildrop")).st_gid,
@@ -373,6 +459,33 @@ class SandboxTests(outbound_case.OutboundCase):
         harness.wait_for(lambda: os.path.basename(os.readlink("/proc/%d/exe" % d.proc.pid))
                          == program, 10, program + " exec'd")
         return d.proc.pid
+
+    def check_mounts(self, pid, spool, unit):
+        """The daemon's mount namespace holds the unit's file-system settings:
+        only the spool writable, only ExecPaths= executable, /proc of its
+        own processes only, a /dev of pseudo devices."""
+        mounts = {}
+        with open("/proc/%d/mountinfo" % pid) as f:
+            for line in f:
+                fields = line.split()
+                sep = fields.index("-")
+                mounts[fields[4]] = (set(fields[5].split(",")), fields[sep + 1],
+                                     set(fields[sep + 3].split(",")))
+        self.assertNotEqual(os.readlink("/proc/%d/ns/mnt" % pid), os.readlink("/proc/self/ns/mnt"))
+        execs = set(exec_paths(unit) + [os.path.dirname(SECCOMP_RUN)])
+        for mp, (opts, fstype, sopts) in mounts.items():
+            if mp == spool:
+                self.assertTrue({"rw", "noexec", "nosuid"} <= opts, (mp, opts))
+            elif mp == "/proc":
+                self.assertEqual(fstype, "proc")
+                self.assertTrue({"hidepid=invisible", "subset=pid"} <= sopts, sopts)
+            elif mp in execs:
+                self.assertTrue("ro" in opts and "noexec" not in opts, (mp, opts))
+            else:
+                self.assertTrue({"ro", "noexec"} <= opts, (mp, opts))
+        self.assertIn(spool, mounts)
+        self.assertIn("/usr", mounts)
+        self.assertEqual(mounts["/dev"][1], "tmpfs")
 
     def status(self, pid, key):
         with open("/proc/%d/status" % pid) as f:
