@@ -5,7 +5,8 @@ units' settings at work.  seccomp_run (beside this file) loads the filters
 those settings make systemd load: the SystemCallFilter= allow-list, read
 from the unit file and expanded with `systemd-analyze syscall-filter`,
 with a kill for anything else (a miss is loud; the unit says EPERM),
-MemoryDenyWriteExecute= and RestrictAddressFamilies=, plus no_new_privs;
+MemoryDenyWriteExecute=, RestrictAddressFamilies=, RestrictNamespaces=,
+LockPersonality= and RestrictRealtime=, plus no_new_privs;
 then it execs the daemon.  Before it: the unit's file-system settings in a
 private mount namespace (UNIT_MOUNTS: ProtectSystem=strict with the spool
 as ReadWritePaths=, NoExecPaths=/ with its ExecPaths=, ProtectProc=,
@@ -14,8 +15,9 @@ service user and its SupplementaryGroups=, and for the inbound the ambient
 CAP_NET_BIND_SERVICE and its bounding set (setpriv).
 
 Proved: the harness is live (a program is killed for a syscall outside the
-list, refused a writable+executable mapping and a netlink socket, and runs
-otherwise); each syscall a unit adds to @system-service minus @privileged
+list, refused a writable+executable mapping, a netlink socket, a new
+namespace and another personality, and runs
+otherwise, threads and SCHED_BATCH included); each syscall a unit adds to @system-service minus @privileged
 and @resources is needed (without it the daemon dies at start); started as
 root without User=, a daemon fails closed (71); the daemon's mount
 namespace holds the settings; the inbound binds a privileged port with its
@@ -208,7 +210,8 @@ class SandboxTests(outbound_case.OutboundCase):
         names = sorted(unit_allow_list(unit, self.groups) - set(extra_out))
         return self.write(unit + ".syscalls", "\n".join(names) + "\n")
 
-    def sandbox(self, unit, mdwe=True, use_errno=False, caps=(), extra_out=(), spool=None):
+    def sandbox(self, unit, mdwe=True, use_errno=False, caps=(), extra_out=(), spool=None,
+                restrict=True):
         """The argv prefix that runs a program the way unit runs it, as far
         as this machine can: with spool, the file-system settings (spool
         made here as systemd-tmpfiles makes it); limits, ids, capabilities,
@@ -228,8 +231,12 @@ class SandboxTests(outbound_case.OutboundCase):
                     "--ambient-caps=" + c, "--bounding-set=-all," + c]
         else:
             ids += ["--inh-caps=-all", "--bounding-set=-all"]
+        for key in ("RestrictNamespaces", "LockPersonality", "RestrictRealtime"):
+            self.assertEqual(svc[key], ["yes"], "%s %s" % (unit, key))
         run = [SECCOMP_RUN, "-f", self.filter_file(unit, extra_out), "-a", families(unit)]
-        run += (["-m"] if mdwe else []) + (["-e"] if use_errno else [])
+        run += ["-m"] if mdwe else []
+        run += ["-n", "-p", "-r"] if restrict else []
+        run += ["-e"] if use_errno else []
         # LimitNOFILE= sets soft = hard (65536 where this machine allows it)
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         n = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
@@ -272,6 +279,21 @@ class SandboxTests(outbound_case.OutboundCase):
               "|mmap.PROT_EXEC)\n  print('mapped')\nexcept PermissionError:\n  print('EPERM')")
         self.assertEqual(self.probe(wx).stdout, "EPERM\n")
         self.assertEqual(self.probe(wx, mdwe=False).stdout, "mapped\n")
+        # RestrictNamespaces, LockPersonality: refused only by the filter
+        # (an unprivileged user may make a user namespace here)
+        libc = ("import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                "def r(v):\n  print(ctypes.get_errno() if v == -1 else 'ok')\n")
+        ns = libc + "r(libc.unshare(0x10000000))\nr(libc.personality(0x0040000))"
+        self.assertEqual(self.probe(ns).stdout, "1\n1\n")	# EPERM
+        self.assertEqual(self.probe(ns, restrict=False).stdout, "ok\nok\n")
+        # threads still start (glibc falls back from clone3 to clone)
+        th = "import threading\nt = threading.Thread(target=print, args=('thread',))\n" \
+             "t.start(); t.join()"
+        self.assertEqual(self.probe(th).stdout, "thread\n")
+        # RestrictRealtime: SCHED_BATCH (the delivery workers') passes
+        rt = ("import os\nos.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))\n"
+              "print(os.sched_getscheduler(0) == os.SCHED_BATCH)")
+        self.assertEqual(self.probe(rt).stdout, "True\n")
         # RestrictAddressFamilies: no netlink socket, inet still works
         fam = ("import socket\ntry:\n  socket.socket(socket.AF_NETLINK, socket.SOCK_RAW)\n"
                "  print('netlink')\nexcept OSError as e:\n  print(e.errno)\n"
@@ -391,6 +413,7 @@ class SandboxTests(outbound_case.OutboundCase):
         self.assertIn(b"through the filter", data)
         self.assertRegex(data.decode(), r"(?i)with ESMTPS")
         self.assertEqual(os.stat(files[0]).st_gid, harness.MAIL_GID)
+        self.assertNotIn("SCHED_BATCH", d.log())	# the workers got it
         self.reload_and_stop(d, r"reload: config=")
 
     def test_outbound_in_sandbox(self):
