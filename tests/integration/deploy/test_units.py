@@ -4,9 +4,13 @@ systemd-analyze verify must pass on both direction units and both template
 units, with the ExecStart paths pointing at the freshly built programs, and
 the units must carry the settings the README promises (notify, watchdog,
 restart policy, hardening, the spool as the only writable path).
+systemd-analyze security --offline=true must rate every unit's exposure
+under 2.0 (issue 17: 3.4 and 3.2 before the sandbox), and the sandbox's key
+settings must be there, the same in a template as in its direction's unit.
 """
 import configparser
 import os
+import re
 import shutil
 import subprocess
 import unittest
@@ -49,6 +53,66 @@ class UnitTests(harness.GatewayTestCase):
             mine = [l for l in (r.stdout + r.stderr).splitlines() if self.tmp in l]
             self.assertEqual(r.returncode, 0, "%s: %s%s" % (name, r.stdout, r.stderr))
             self.assertEqual(mine, [], "%s: systemd-analyze complained: %s" % (name, mine))
+
+    @unittest.skipUnless(shutil.which("systemd-analyze"), "systemd-analyze is not installed")
+    def test_security_exposure(self):
+        for name in UNITS:
+            path, _ = self.render(name)
+            target = path.replace("@.service", "@test.service")
+            r = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager",
+                                target], capture_output=True, text=True, timeout=60)
+            m = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", r.stdout)
+            self.assertIsNotNone(m, "%s: %s%s" % (name, r.stdout, r.stderr))
+            self.assertLess(float(m.group(1)), 2.0, "%s:\n%s" % (name, r.stdout))
+            # what is left is what the daemons need (network, their groups,
+            # the inbound's port 25, the clock's rtc device) or unsafe by
+            # default (UMask 0027 keeps Maildirs readable to mailbox_group)
+            bad = {l.split()[1] for l in r.stdout.splitlines() if l.startswith("\u2717")}
+            self.assertIn("PrivateNetwork=", bad, name)	# the parse sees the marks
+            self.assertNotIn("SystemCallFilter=~@mount", bad, name)
+            for key in ("ProtectProc=", "ProcSubset=", "PrivateMounts=", "RemoveIPC=",
+                        "RestrictNamespaces=~user", "LockPersonality=",
+                        "MemoryDenyWriteExecute=", "SystemCallArchitectures="):
+                self.assertNotIn(key, bad, name)
+
+    def test_sandbox_settings(self):
+        for name in UNITS:
+            _, text = self.render(name)
+            cp = load_unit(text)
+            svc = cp["Service"]
+            inbound = "inbound" in name
+            for key, want in (("ProtectProc", "invisible"), ("ProcSubset", "pid"),
+                              ("RemoveIPC", "yes"), ("RestrictNamespaces", "yes"),
+                              ("LockPersonality", "yes"), ("MemoryDenyWriteExecute", "yes"),
+                              ("SystemCallArchitectures", "native"), ("PrivateDevices", "yes"),
+                              ("DevicePolicy", "closed"), ("KeyringMode", "private"),
+                              ("PrivateMounts", "yes"), ("PrivateIPC", "yes"),
+                              ("ProtectHostname", "yes"), ("UMask", "0027"),
+                              ("SystemCallErrorNumber", "EPERM"), ("NoExecPaths", "/"),
+                              ("MemoryMax", "512M"), ("TasksMax", "64"),
+                              ("RestrictAddressFamilies", "AF_INET AF_INET6 AF_UNIX")):
+                self.assertEqual(svc.get(key), want, "%s %s" % (name, key))
+            self.assertNotIn("PrivateNetwork", svc, name)
+            self.assertNotIn("PrivateUsers", svc, name)
+            self.assertIn(os.path.dirname(harness.binary("smtpgate-" + ("inbound" if inbound
+                                                                       else "outbound"))),
+                          svc["ExecPaths"].split(), name)
+            self.assertEqual(svc["CapabilityBoundingSet"],
+                             "CAP_NET_BIND_SERVICE" if inbound else "", name)
+            # configparser keeps only the last of repeated keys: read them all
+            filters = [l.split("=", 1)[1] for l in text.splitlines()
+                       if l.startswith("SystemCallFilter=")]
+            self.assertEqual(filters, ["@system-service", "~@privileged @resources",
+                                       "capset fchown sched_setscheduler" if inbound
+                                       else "fchown"], name)
+            if "@" in name:
+                # a template is sandboxed exactly like its direction's unit
+                plain = name.replace("@", "")
+                _, ptext = self.render(plain)
+                strip = lambda s: [l for l in s.splitlines()
+                                   if not l.startswith(("#", "Description=", "ExecStart",
+                                                        "ReadWritePaths="))]
+                self.assertEqual(strip(text), strip(ptext), name)
 
     def test_unit_settings(self):
         for name in UNITS:
