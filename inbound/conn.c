@@ -73,6 +73,7 @@ struct conn {
 	struct conn_deadline *dl;	/* deadlines activity does not reset */
 	unsigned long lines;		/* session_lines() when last seen */
 	enum deadline_kind deadline_due; /* passed during a delivery: cut after it */
+	bool deadline_cut;		/* its line is logged: no reject=timeout note */
 	char id[ID_LEN + 1];
 	char ip[64];
 	char client[80];		/* ip:port */
@@ -172,6 +173,8 @@ conn_note(void *arg, const char *kv)
 	const char *eq = strchr(kv, '=');
 	char key[64], val[256];
 
+	if (c->deadline_cut && strcmp(kv, "reject=timeout") == 0)
+		return;		/* conn_deadline_cut logged which deadline */
 	if (eq == NULL)
 		eq = kv + strlen(kv);
 	log_printable(kv, (size_t)(eq - kv), key, sizeof(key));
@@ -813,6 +816,7 @@ conn_deadline_cut(struct conn *c, enum deadline_kind k)
 		conn_drop(c);
 		return;
 	}
+	c->deadline_cut = true;
 	session_timeout(c->sess);
 	conn_close(c);
 }

@@ -128,6 +128,7 @@ class DeadlineTest(LimitsCase):
         d.wait_log(r"session id=\S+ client=127\.0\.0\.1:\d+ deadline=command seconds=2")
         self.assertNotIn("timeout=command", d.log())
         self.assertEqual(len(re.findall(r"deadline=", d.log())), 1)
+        self.assertNotIn("reject=timeout", d.log())     # one line for the cut
         print("command deadline: cut after %.2f s" % elapsed)
 
     def test_command_deadline_restarts_for_each_line(self):
