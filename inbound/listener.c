@@ -30,6 +30,8 @@
 #define CLIENT_BUCKETS	1024
 #define ACCEPT_PAUSE_MS	100	/* after EMFILE/ENFILE */
 #define REFUSAL_PAIRS	256	/* (network, reason) pairs summarised apart */
+#define REFUSAL_SLACK_US 100000	/* the sweep runs this late, so an interval
+				 * read on the loop's cached clock is over */
 
 /* Open connections from one client network (or one relay host). */
 struct client {
@@ -178,7 +180,7 @@ static void
 refusal_sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct listener *l = arg;
-	struct timeval tv = { l->gen->cfg->refusal_log_interval, 0 };
+	struct timeval tv = { l->gen->cfg->refusal_log_interval, REFUSAL_SLACK_US };
 
 	(void)fd;
 	(void)what;
@@ -191,7 +193,7 @@ refusal_sweep_cb(evutil_socket_t fd, short what, void *arg)
 static void
 refusal_log(struct listener *l, const char *ip, const struct client *cl, const char *reason)
 {
-	struct timeval tv = { l->gen->cfg->refusal_log_interval, 0 };
+	struct timeval tv = { l->gen->cfg->refusal_log_interval, REFUSAL_SLACK_US };
 
 	if (!logflood_refused(l->refusals, cl->ip, reason, listener_now_ms()))
 		return;
