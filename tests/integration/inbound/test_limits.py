@@ -237,6 +237,34 @@ class DeadlineTest(LimitsCase):
         self.assertLessEqual(elapsed, 5.0)
         d.wait_log(r"deadline=session seconds=3")
 
+    def test_session_deadline_during_a_delivery_answers_the_message_first(self):
+        # the disk takes 2.5 s per sync; the session's 2 s pass meanwhile
+        slow = self.path("slow-ms")
+        with open(slow, "w") as f:
+            f.write("0")
+        env = self.shim_env(SMTPGATE_SLOW_FSYNC_FILE=slow)
+        self.port = harness.free_port()
+        self.spool = self.path("in-spool")
+        conf = self.write("inbound.conf", harness.inbound_config(
+            self.spool, self.port, None, "deadline_session = 2\n"))
+        d = self.start("smtpgate-inbound", conf, env=env, wait_port=self.port)
+        c = self.client()
+        c.cmd("EHLO slowdisk.test")
+        c.cmd("MAIL FROM:<s@c.test>")
+        c.cmd("RCPT TO:<alice@example.com>")
+        self.assertEqual(c.cmd("DATA")[0], 354)
+        with open(slow, "w") as f:
+            f.write("2500")
+        c.send(message() + ".\r\n")
+        code, text = c.reply()
+        self.assertEqual(code, 250, text)       # the message in flight is answered
+        code, text = c.reply()
+        self.assertEqual(code, 421, text)       # then the passed deadline
+        self.assertIn("4.4.2", text)
+        self.assertTrue(c.eof())
+        self.assertEqual(new_count(self.spool, "alice"), 1)
+        d.wait_log(r"deadline=session seconds=2")
+
 
 class FairShareTest(LimitsCase):
 
