@@ -55,6 +55,16 @@ static const struct config_range inbound_ranges[] = {
 	{ "max_line_length", 512, 65536 },
 	{ "timeout_command", 1, 86400 },
 	{ "timeout_data", 1, 86400 },
+	{ "deadline_command", 1, 86400 },
+	{ "deadline_data", 1, 86400 },
+	{ "min_data_rate", 0, 1000000000 },
+	{ "data_rate_grace", 1, 86400 },
+	{ "deadline_tls_handshake", 1, 86400 },
+	{ "deadline_session", 0, 604800 },
+	{ "client_prefix_ipv4", 1, 32 },
+	{ "client_prefix_ipv6", 1, 128 },
+	{ "max_connections_per_relay_host", 0, 1000000 },
+	{ "refusal_log_interval", 1, 3600 },
 	{ NULL, 0, 0 },
 };
 
@@ -518,6 +528,24 @@ config_check_smarthost(cfg_t *cfg, cfg_opt_t *opt)
 	CFG_STR("user", "smtpgate", CFGF_NONE),				\
 	CFG_STR("group", "", CFGF_NONE)
 
+/* Inbound deadlines, fair share and refusal logging (issue 17); the
+ * defaults are documented in conf/inbound.conf and README.md. */
+#define CONFIG_INBOUND_LIMIT_OPTS					\
+	CFG_INT("deadline_command", 300, CFGF_NONE),			\
+	CFG_INT("deadline_data", 1800, CFGF_NONE),			\
+	CFG_INT("min_data_rate", 1024, CFGF_NONE),			\
+	CFG_INT("data_rate_grace", 60, CFGF_NONE),			\
+	CFG_INT("deadline_tls_handshake", 60, CFGF_NONE),		\
+	CFG_INT("deadline_session", 3600, CFGF_NONE),			\
+	CFG_INT("client_prefix_ipv4", 24, CFGF_NONE),			\
+	CFG_INT("client_prefix_ipv6", 64, CFGF_NONE),			\
+	CFG_INT("max_connections_per_relay_host", 0, CFGF_NONE),	\
+	CFG_INT("refusal_log_interval", 10, CFGF_NONE)
+#define CONFIG_INBOUND_LIMIT_KEYS "deadline_command", "deadline_data",	\
+	"min_data_rate", "data_rate_grace", "deadline_tls_handshake",	\
+	"deadline_session", "client_prefix_ipv4", "client_prefix_ipv6",	\
+	"max_connections_per_relay_host", "refusal_log_interval"
+
 /* Build a cfg_t for the inbound table and set its callbacks. */
 static cfg_t *
 config_init_inbound(void)
@@ -544,6 +572,7 @@ config_init_inbound(void)
 		CFG_INT("max_line_length", 2048, CFGF_NONE),
 		CFG_INT("timeout_command", 300, CFGF_NONE),
 		CFG_INT("timeout_data", 600, CFGF_NONE),
+		CONFIG_INBOUND_LIMIT_OPTS,
 		CFG_SEC("tls", tls_opts, CFGF_NONE),
 		CFG_SEC("mailbox", mailbox_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 		CFG_STR("mailbox_group", "", CFGF_NONE),
@@ -553,7 +582,7 @@ config_init_inbound(void)
 	};
 	static const char *const ints[] = { "max_message_size", "max_recipients",
 	    "max_connections", "max_connections_per_client", "max_errors",
-	    "max_line_length", "timeout_command", "timeout_data" };
+	    "max_line_length", "timeout_command", "timeout_data", CONFIG_INBOUND_LIMIT_KEYS };
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
 
 	if (cfg == NULL)
@@ -755,6 +784,25 @@ config_fill_mailbox_perms(cfg_t *cfg, struct inbound_config *c)
 		fatalx("mailbox_group or a mailbox mode passed validation but not parsing");
 }
 
+/* The deadline, fair-share and refusal-log keys. */
+static void
+config_fill_inbound_limits(cfg_t *cfg, struct inbound_config *c)
+{
+	c->deadline_command = (unsigned)cfg_getint(cfg, "deadline_command");
+	c->deadline_data = (unsigned)cfg_getint(cfg, "deadline_data");
+	c->min_data_rate = (unsigned)cfg_getint(cfg, "min_data_rate");
+	c->data_rate_grace = (unsigned)cfg_getint(cfg, "data_rate_grace");
+	c->deadline_tls_handshake = (unsigned)cfg_getint(cfg, "deadline_tls_handshake");
+	c->deadline_session = (unsigned)cfg_getint(cfg, "deadline_session");
+	c->client_prefix_ipv4 = (unsigned)cfg_getint(cfg, "client_prefix_ipv4");
+	c->client_prefix_ipv6 = (unsigned)cfg_getint(cfg, "client_prefix_ipv6");
+	c->max_connections_per_relay_host =
+	    (unsigned)cfg_getint(cfg, "max_connections_per_relay_host");
+	if (c->max_connections_per_relay_host == 0)
+		c->max_connections_per_relay_host = c->max_connections;
+	c->refusal_log_interval = (unsigned)cfg_getint(cfg, "refusal_log_interval");
+}
+
 /* Copy a parsed inbound cfg_t into a new typed struct. */
 static struct inbound_config *
 config_fill_inbound(cfg_t *cfg, const char *path)
@@ -776,6 +824,7 @@ config_fill_inbound(cfg_t *cfg, const char *path)
 	c->max_line_length = (unsigned)cfg_getint(cfg, "max_line_length");
 	c->timeout_command = (unsigned)cfg_getint(cfg, "timeout_command");
 	c->timeout_data = (unsigned)cfg_getint(cfg, "timeout_data");
+	config_fill_inbound_limits(cfg, c);
 	c->tls_certificate = config_strdup_opt(tls, "certificate");
 	c->tls_key = config_strdup_opt(tls, "key");
 	if (c->tls_key == NULL && c->tls_certificate != NULL)

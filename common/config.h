@@ -64,6 +64,18 @@ struct inbound_config {
 	unsigned max_line_length;	/* 2048 (not in SPEC's example, key "max_line_length") */
 	unsigned timeout_command;	/* 300 s */
 	unsigned timeout_data;		/* 600 s */
+	/* deadlines that activity does not reset (seconds; 0 = off where noted) */
+	unsigned deadline_command;	/* 300: one whole command line */
+	unsigned deadline_data;		/* 1800: a whole DATA / BDAT phase */
+	unsigned min_data_rate;		/* 1024 bytes/s average in DATA; 0 = off */
+	unsigned data_rate_grace;	/* 60 s before min_data_rate applies */
+	unsigned deadline_tls_handshake; /* 60 */
+	unsigned deadline_session;	/* 3600; 0 = off */
+	/* fair share: max_connections_per_client counts a network */
+	unsigned client_prefix_ipv4;	/* 24 */
+	unsigned client_prefix_ipv6;	/* 64 */
+	unsigned max_connections_per_relay_host; /* 0 in the file = max_connections */
+	unsigned refusal_log_interval;	/* 10 s between refusal summaries */
 	char *tls_certificate;		/* NULL: no STARTTLS */
 	char *tls_key;
 	bool tls_require;		/* false */

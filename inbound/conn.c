@@ -31,6 +31,7 @@
 #include <event2/event.h>
 
 #include "conn.h"
+#include "conn_deadline.h"
 #include "delivery.h"
 #include "id.h"
 #include "log.h"
@@ -68,6 +69,11 @@ struct conn {
 	bool in_data;			/* timeouts currently set for DATA */
 	bool stopping;
 	bool eof;			/* the client sent its last byte */
+	bool quiet;			/* refused at connect: the listener logs it */
+	struct conn_deadline *dl;	/* deadlines activity does not reset */
+	unsigned long lines;		/* session_lines() when last seen */
+	enum deadline_kind deadline_due; /* passed during a delivery: cut after it */
+	bool deadline_cut;		/* its line is logged: no reject=timeout note */
 	char id[ID_LEN + 1];
 	char ip[64];
 	char client[80];		/* ip:port */
@@ -90,6 +96,7 @@ static void conn_timeout(struct conn *c, bool reading);
 static void conn_io_error(struct conn *c, int err);
 static void conn_output_drained(struct conn *c);
 static void conn_eof(struct conn *c);
+static void conn_deadline_update(struct conn *c);
 
 /* One more holder of generation g. */
 struct inbound_gen *
@@ -166,6 +173,8 @@ conn_note(void *arg, const char *kv)
 	const char *eq = strchr(kv, '=');
 	char key[64], val[256];
 
+	if (c->deadline_cut && strcmp(kv, "reject=timeout") == 0)
+		return;		/* conn_deadline_cut logged which deadline */
 	if (eq == NULL)
 		eq = kv + strlen(kv);
 	log_printable(kv, (size_t)(eq - kv), key, sizeof(key));
@@ -325,9 +334,11 @@ conn_io_free(struct conn *c)
 static void
 conn_free(struct conn *c)
 {
-	log_info("disconnect id=%s client=%s messages=%u errors=%u tls=%s",
-	    c->id, c->client, c->messages, session_errors(c->sess),
-	    c->tls_version[0] ? c->tls_version : "no");
+	if (!c->quiet)
+		log_info("disconnect id=%s client=%s messages=%u errors=%u tls=%s",
+		    c->id, c->client, c->messages, session_errors(c->sess),
+		    c->tls_version[0] ? c->tls_version : "no");
+	conn_deadline_free(c->dl);
 	if (c->linger_ev)
 		event_free(c->linger_ev);
 	conn_io_free(c);
@@ -579,6 +590,7 @@ conn_starttls_begin(struct conn *c)
 	evbuffer_drain(in, evbuffer_get_length(in));
 	conn_read_enable(c, false);
 	c->state = CONN_TLS_FLUSH;
+	conn_deadline_phase(c->dl, DEADLINE_PHASE_TLS, false);
 	if (conn_unsent(c) == 0 && c->wr_ev)	/* wrap from the write callback, never here */
 		event_active(c->wr_ev, EV_WRITE, 0);
 }
@@ -639,6 +651,7 @@ conn_process(struct conn *c)
 		if (conn_unsent(c) > OUT_HIGH || evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
 		used = session_feed(c->sess, v.iov_base, v.iov_len);
+		conn_deadline_bytes(c->dl, used);
 		evbuffer_drain(in, used);
 		*c->env->stats->bytes_received += used;
 		conn_flush(c);
@@ -667,6 +680,7 @@ conn_process(struct conn *c)
 	}
 	if (session_in_data(c->sess) != c->in_data)
 		conn_set_timeouts(c, !c->in_data);
+	conn_deadline_update(c);
 }
 
 /* Every queued byte has left: go on with what waited for that. */
@@ -781,6 +795,84 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	conn_io_error(c, (what & BEV_EVENT_ERROR) ? EVUTIL_SOCKET_ERROR() : 0);
 }
 
+/* A deadline has passed: one log line naming it, then 421 4.4.2 and close
+ * (a TLS handshake cannot carry a reply: closed at once). */
+static void
+conn_deadline_cut(struct conn *c, enum deadline_kind k)
+{
+	const struct deadline_limits *l = conn_deadline_limits(c->dl);
+
+	if (k == DEADLINE_DATA_RATE)
+		log_info("session id=%s client=%s deadline=data-rate bytes=%llu seconds=%llu "
+		    "min_data_rate=%u", c->id, c->client,
+		    (unsigned long long)conn_deadline_phase_bytes(c->dl),
+		    (unsigned long long)(conn_deadline_phase_ms(c->dl) / 1000), l->min_data_rate);
+	else
+		log_info("session id=%s client=%s deadline=%s seconds=%u", c->id, c->client,
+		    deadline_name(k), deadline_seconds(l, k));
+	if (c->state != CONN_OPEN) {		/* STARTTLS under way */
+		if (c->state == CONN_TLS_HANDSHAKE)
+			(*c->env->stats->tls_failures)++;
+		conn_drop(c);
+		return;
+	}
+	c->deadline_cut = true;
+	session_timeout(c->sess);
+	conn_close(c);
+}
+
+/* conn_deadline callback; a delivery in flight is answered first. */
+static void
+conn_deadline_expired(void *arg, enum deadline_kind k)
+{
+	struct conn *c = arg;
+
+	if (c->state == CONN_CLOSING || c->state == CONN_DEAD)
+		return;
+	if (c->job) {
+		c->deadline_due = k;	/* conn_deadline_update cuts after the reply */
+		return;
+	}
+	conn_deadline_cut(c, k);
+}
+
+/* The deadline timers of c, from its generation's limits. */
+static struct conn_deadline *
+conn_deadline_start(struct conn *c)
+{
+	const struct inbound_config *cfg = c->gen->cfg;
+	struct deadline_limits l = {
+		.command = cfg->deadline_command,
+		.data = cfg->deadline_data,
+		.min_data_rate = cfg->min_data_rate,
+		.data_rate_grace = cfg->data_rate_grace,
+		.tls_handshake = cfg->deadline_tls_handshake,
+		.session = cfg->deadline_session,
+	};
+
+	return conn_deadline_new(c->env->base, &l, conn_deadline_expired, c);
+}
+
+/* After input was processed: which deadline runs now.  A command line's
+ * starts when it is awaited, DATA/BDAT's at 354 or the first BDAT;
+ * none while a delivery (our side) is pending. */
+static void
+conn_deadline_update(struct conn *c)
+{
+	unsigned long lines = session_lines(c->sess);
+	bool next_line = lines != c->lines;
+	enum deadline_phase p = c->job ? DEADLINE_PHASE_NONE :
+	    session_in_data(c->sess) ? DEADLINE_PHASE_DATA : DEADLINE_PHASE_COMMAND;
+	enum deadline_kind due = c->deadline_due;
+
+	c->lines = lines;
+	conn_deadline_phase(c->dl, p, p == DEADLINE_PHASE_COMMAND && next_line);
+	if (due != DEADLINE_OK && c->job == NULL) {
+		c->deadline_due = DEADLINE_OK;
+		conn_deadline_cut(c, due);
+	}
+}
+
 /* Input already waiting before the greeting: an early talker. */
 static bool
 conn_early_talker(int fd)
@@ -831,8 +923,11 @@ conn_new(const struct conn_env *env, struct inbound_gen *gen, int fd,
 	c->out = evbuffer_new();
 	c->rd_ev = event_new(env->base, fd, EV_READ | EV_PERSIST, conn_plain_read_cb, c);
 	c->wr_ev = event_new(env->base, fd, EV_WRITE | EV_PERSIST, conn_plain_write_cb, c);
-	if (c->in == NULL || c->out == NULL || c->rd_ev == NULL || c->wr_ev == NULL) {
+	c->dl = conn_deadline_start(c);
+	if (c->in == NULL || c->out == NULL || c->rd_ev == NULL || c->wr_ev == NULL ||
+	    c->dl == NULL) {
 		log_warnx("conn client=%s: cannot create its events and buffers", c->client);
+		conn_deadline_free(c->dl);
 		conn_io_free(c);
 		conn_gen_unref(c->gen);
 		free(c);
@@ -846,14 +941,17 @@ conn_new(const struct conn_env *env, struct inbound_gen *gen, int fd,
 	conn_set_timeouts(c, false);
 	if (how == SESSION_GREET_OK && conn_early_talker(fd))
 		how = SESSION_GREET_EARLY;
-	log_info("conn id=%s client=%s tls=%s greeting=%s", c->id, c->client,
-	    gen->ssl_ctx ? "available" : "none",
-	    how == SESSION_GREET_OK ? "ok" : how == SESSION_GREET_DENIED ? "denied" :
-	    how == SESSION_GREET_BUSY ? "busy" : "early-talker");
+	c->quiet = how == SESSION_GREET_DENIED || how == SESSION_GREET_BUSY;
+	if (!c->quiet)
+		log_info("conn id=%s client=%s tls=%s greeting=%s", c->id, c->client,
+		    gen->ssl_ctx ? "available" : "none",
+		    how == SESSION_GREET_OK ? "ok" : "early-talker");
 	session_greet(c->sess, how);
 	conn_flush(c);
 	if (session_event(c->sess) == SESSION_EV_CLOSE)
 		conn_close(c);
+	else
+		conn_deadline_update(c);
 	return c;
 }
 

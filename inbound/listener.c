@@ -1,7 +1,9 @@
 /*
  * listener: listening sockets and admission of new connections (see
- * listener.h).  Counts open connections in total and per client address;
- * the refusal reply itself is sent by conn/session.
+ * listener.h).  Counts open connections in total and per client network
+ * (fairshare.c: the address masked to client_prefix_ipv4/ipv6, a relay
+ * host under its own entry); the refusal reply itself is sent by
+ * conn/session, and refusals are logged summarised (logflood.c).
  *
  * Must not know SMTP syntax or anything about delivery.
  */
@@ -12,24 +14,31 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "fairshare.h"
 #include "listener.h"
 #include "log.h"
+#include "logflood.h"
 #include "util.h"
 
 #define LISTEN_BACKLOG	1024
 #define CLIENT_BUCKETS	1024
 #define ACCEPT_PAUSE_MS	100	/* after EMFILE/ENFILE */
+#define REFUSAL_PAIRS	256	/* (network, reason) pairs summarised apart */
+#define REFUSAL_SLACK_US 100000	/* the sweep runs this late, so an interval
+				 * read on the loop's cached clock is over */
 
-/* Open connections from one client address. */
+/* Open connections from one client network (or one relay host). */
 struct client {
 	struct client *next;
 	unsigned n;
-	char ip[64];
+	bool relay;
+	char ip[FAIRSHARE_KEY_LEN];	/* the fairshare key */
 };
 
 /* One open connection, as the listener tracks it. */
@@ -52,6 +61,8 @@ struct listener {
 	struct slot *slots;
 	size_t nopen;
 	struct client *buckets[CLIENT_BUCKETS];
+	struct logflood *refusals;
+	struct event *refusal_ev;	/* summary sweep, armed while refusals are held */
 	bool stopping;
 	void (*drained)(void *arg);
 	void *drained_arg;
@@ -119,19 +130,87 @@ slot_closed(void *arg)
 		l->drained(l->drained_arg);
 }
 
-/* How to greet a new client, by the allowlist and the connection caps. */
+/* How to greet a new client, by the allowlist and the connection caps;
+ * *reason names a refusal for the log. */
 static enum session_greeting
-admit(const struct listener *l, const struct sockaddr *sa, const struct client *cl)
+admit(const struct listener *l, const struct sockaddr *sa, const struct client *cl,
+    const char **reason)
 {
 	const struct inbound_config *cfg = l->gen->cfg;
 
-	if (!policy_client_allowed(l->gen->policy, sa))
+	*reason = NULL;
+	if (!policy_client_allowed(l->gen->policy, sa)) {
+		*reason = "denied";
 		return SESSION_GREET_DENIED;
-	if (l->nopen >= cfg->max_connections)
+	}
+	if (l->nopen >= cfg->max_connections) {
+		*reason = "busy";
 		return SESSION_GREET_BUSY;
-	if (cl->n >= cfg->max_connections_per_client)
+	}
+	if (cl->n >= (cl->relay ? cfg->max_connections_per_relay_host :
+	    cfg->max_connections_per_client)) {
+		*reason = cl->relay ? "over-relay-cap" : "over-cap";
 		return SESSION_GREET_BUSY;
+	}
 	return SESSION_GREET_OK;
+}
+
+/* Monotonic milliseconds (the summariser's clock). */
+static uint64_t
+listener_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* logflood callback: one summary line. */
+static void
+refusal_emit(void *arg, const struct logflood_line *line)
+{
+	(void)arg;
+	log_info("refused client=%s reason=%s count=%llu seconds=%llu", line->client,
+	    line->reason, (unsigned long long)line->count,
+	    (unsigned long long)((line->ms + 500) / 1000));
+}
+
+/* Timer: summarise the intervals that are over; re-arm while pairs are held. */
+static void
+refusal_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+	struct timeval tv = { l->gen->cfg->refusal_log_interval, REFUSAL_SLACK_US };
+
+	(void)fd;
+	(void)what;
+	if (logflood_sweep(l->refusals, listener_now_ms(), refusal_emit, l) > 0)
+		evtimer_add(l->refusal_ev, &tv);
+}
+
+/* A refused client: the first refusal of its network and reason is logged
+ * in full, the rest only counted into a summary line per interval. */
+static void
+refusal_log(struct listener *l, const char *ip, const struct client *cl, const char *reason)
+{
+	struct timeval tv = { l->gen->cfg->refusal_log_interval, REFUSAL_SLACK_US };
+
+	if (!logflood_refused(l->refusals, cl->ip, reason, listener_now_ms()))
+		return;
+	log_info("refused client=%s ip=%s reason=%s open=%zu from_client=%u first=yes",
+	    cl->ip, ip, reason, l->nopen, cl->n);
+	if (!evtimer_pending(l->refusal_ev, NULL))
+		evtimer_add(l->refusal_ev, &tv);
+}
+
+/* The fair-share key of sa under the current generation; true: a relay host. */
+static bool
+listener_key(const struct listener *l, const struct sockaddr *sa, char *key, size_t keylen)
+{
+	const struct inbound_config *cfg = l->gen->cfg;
+	struct fairshare_prefix p = { cfg->client_prefix_ipv4, cfg->client_prefix_ipv6 };
+
+	return fairshare_key(sa, &p, cfg->relay_hosts, cfg->nrelay_hosts, key, keylen);
 }
 
 /* evconnlistener: a new connection. */
@@ -141,16 +220,20 @@ accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa,
 {
 	struct listener *l = arg;
 	struct slot *s = xcalloc(1, sizeof(*s));
-	char ip[64];
+	char ip[64], key[FAIRSHARE_KEY_LEN];
 	unsigned port;
+	const char *reason;
+	bool relay;
 	enum session_greeting how;
 
 	conn_addr_text(sa, ip, sizeof(ip), &port);
+	relay = listener_key(l, sa, key, sizeof(key));
 	s->l = l;
-	s->cl = client_get(l, ip);
-	how = admit(l, sa, s->cl);
-	if (how == SESSION_GREET_BUSY)
-		log_info("busy client=%s open=%zu from_client=%u", ip, l->nopen, s->cl->n);
+	s->cl = client_get(l, key);
+	s->cl->relay = relay;
+	how = admit(l, sa, s->cl, &reason);
+	if (reason != NULL)
+		refusal_log(l, ip, s->cl, reason);
 	s->cl->n++;
 	l->nopen++;
 	s->next = l->slots;
@@ -199,6 +282,9 @@ listener_new(const struct conn_env *env, struct inbound_gen *gen)
 	l->env = env;
 	l->gen = conn_gen_ref(gen);
 	l->resume_ev = evtimer_new(env->base, resume_cb, l);
+	l->refusal_ev = evtimer_new(env->base, refusal_sweep_cb, l);
+	l->refusals = logflood_new((uint64_t)gen->cfg->refusal_log_interval * 1000,
+	    REFUSAL_PAIRS);
 	return l;
 }
 
@@ -343,7 +429,11 @@ listener_free(struct listener *l)
 	if (l == NULL)
 		return;
 	close_socks(l);
+	if (evtimer_pending(l->refusal_ev, NULL))	/* the last summaries */
+		logflood_sweep(l->refusals, UINT64_MAX / 2, refusal_emit, l);
 	event_free(l->resume_ev);
+	event_free(l->refusal_ev);
+	logflood_free(l->refusals);
 	conn_gen_unref(l->gen);
 	free(l->socks);
 	free(l->bound);

@@ -1,8 +1,11 @@
 /*
  * listener: the listening sockets of smtpgate-inbound and the admission
  * rules applied at accept time -- relay_hosts allowlist (554 5.7.1),
- * max_connections and max_connections_per_client (421 4.7.0).  Keeps the
- * list of open connections for a graceful stop.
+ * max_connections, and max_connections_per_client counted per network
+ * (max_connections_per_relay_host for a relay host; 421 4.7.0).  Refusals
+ * are logged summarised: the first of a network and reason, then a count
+ * per refusal_log_interval.  Keeps the list of open connections for a
+ * graceful stop.
  */
 #ifndef SMTPGATE_LISTENER_H
 #define SMTPGATE_LISTENER_H

@@ -93,6 +93,7 @@ struct session {
 	bool esmtp;
 	bool tls_active;
 	unsigned errors;
+	unsigned long lines;		/* command lines completed (deadlines) */
 	struct txn t;
 	/* BDAT chunk in progress */
 	uint64_t bdat_left;
@@ -895,6 +896,7 @@ feed_command(struct session *s, const char *buf, size_t len)
 		reply_error(s, "500 5.5.2 Error: line too long");
 		break;
 	case LINEBUF_LINE:
+		s->lines++;
 		if (bare_lf) {
 			note(s, "reject=bare-lf-in-command");
 			reply_error(s, "500 5.5.2 Error: bare LF not allowed");
@@ -1116,4 +1118,11 @@ bool
 session_tls_active(const struct session *s)
 {
 	return s->tls_active;
+}
+
+/* Command lines completed so far (the edge restarts its deadline on each). */
+unsigned long
+session_lines(const struct session *s)
+{
+	return s->lines;
 }

@@ -120,6 +120,13 @@ void session_shutdown(struct session *s);
 /* true while inside DATA or a BDAT sequence (graceful stop waits for it). */
 bool session_in_data(const struct session *s);
 
+/*
+ * Command lines completed so far: the edge's command deadline runs from
+ * when a line is awaited until this grows (an overlong line skipped to
+ * its end does not count).
+ */
+unsigned long session_lines(const struct session *s);
+
 /* Counters for the log line. */
 unsigned session_errors(const struct session *s);
 bool session_tls_active(const struct session *s);

@@ -152,8 +152,9 @@ class InboundCase(harness.GatewayTestCase):
                          "inbound listening on %d" % self.port)
         if not d.alive():
             raise AssertionError("smtpgate-inbound exited %s:\n%s" % (d.proc.returncode, d.log()))
-        # The probe connection must be gone before tests count connections.
-        d.wait_log(r"disconnect id=")
+        # The probe connection must be gone before tests count connections
+        # (a probe refused at connect is logged as refused, not connected).
+        d.wait_log(r"disconnect id=|refused client=")
         return d
 
     def raw(self, **kw):

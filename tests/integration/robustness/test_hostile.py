@@ -80,11 +80,12 @@ class HostileTest(harness.GatewayTestCase):
             extra="max_connections_per_client = 50\nmax_connections = 5000\n")
 
     def assert_serving(self):
-        """A well-behaved client (from 127.0.0.2) still gets a full transaction."""
+        """A well-behaved client still gets a full transaction (from 127.0.1.2:
+        the caps count a /24, and the floods come from 127.0.0.0/24)."""
         import smtplib
         self.assertTrue(self.gw.alive(), self.gw.log())
         s = smtplib.SMTP(timeout=15)
-        s.source_address = ("127.0.0.2", 0)
+        s.source_address = ("127.0.1.2", 0)
         s.connect("127.0.0.1", self.port)
         s.ehlo("good.example")
         refused = s.sendmail("good@example.org", ["alice@example.com"],

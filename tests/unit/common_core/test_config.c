@@ -92,6 +92,16 @@ START_TEST(inbound_defaults)
 	ck_assert_uint_eq(c->max_line_length, 2048);
 	ck_assert_uint_eq(c->timeout_command, 300);
 	ck_assert_uint_eq(c->timeout_data, 600);
+	ck_assert_uint_eq(c->deadline_command, 300);
+	ck_assert_uint_eq(c->deadline_data, 1800);
+	ck_assert_uint_eq(c->min_data_rate, 1024);
+	ck_assert_uint_eq(c->data_rate_grace, 60);
+	ck_assert_uint_eq(c->deadline_tls_handshake, 60);
+	ck_assert_uint_eq(c->deadline_session, 3600);
+	ck_assert_uint_eq(c->client_prefix_ipv4, 24);
+	ck_assert_uint_eq(c->client_prefix_ipv6, 64);
+	ck_assert_uint_eq(c->max_connections_per_relay_host, 1000);	/* = max_connections */
+	ck_assert_uint_eq(c->refusal_log_interval, 10);
 	ck_assert_ptr_null(c->tls_certificate);
 	ck_assert_ptr_null(c->tls_key);
 	ck_assert(!c->tls_require);
@@ -215,6 +225,10 @@ START_TEST(inbound_all_keys)
 	    "max_line_length = 1000\n"
 	    "timeout_command = 11\n"
 	    "timeout_data = 12\n"
+	    "deadline_command = 13\ndeadline_data = 14\nmin_data_rate = 0\n"
+	    "data_rate_grace = 15\ndeadline_tls_handshake = 16\ndeadline_session = 0\n"
+	    "client_prefix_ipv4 = 32\nclient_prefix_ipv6 = 48\n"
+	    "max_connections_per_relay_host = 5\nrefusal_log_interval = 2\n"
 	    "tls {\n  certificate = \"@DIR@/cert.pem\"\n  key = \"@DIR@/key.pem\"\n"
 	    "  require = true\n}\n"
 	    "mailbox \"alice\" { address = {\"Alice@Example.COM\", \"a.smith@example.com\"} }\n"
@@ -240,6 +254,16 @@ START_TEST(inbound_all_keys)
 	ck_assert_uint_eq(c->max_line_length, 1000);
 	ck_assert_uint_eq(c->timeout_command, 11);
 	ck_assert_uint_eq(c->timeout_data, 12);
+	ck_assert_uint_eq(c->deadline_command, 13);
+	ck_assert_uint_eq(c->deadline_data, 14);
+	ck_assert_uint_eq(c->min_data_rate, 0);
+	ck_assert_uint_eq(c->data_rate_grace, 15);
+	ck_assert_uint_eq(c->deadline_tls_handshake, 16);
+	ck_assert_uint_eq(c->deadline_session, 0);
+	ck_assert_uint_eq(c->client_prefix_ipv4, 32);
+	ck_assert_uint_eq(c->client_prefix_ipv6, 48);
+	ck_assert_uint_eq(c->max_connections_per_relay_host, 5);
+	ck_assert_uint_eq(c->refusal_log_interval, 2);
 	snprintf(want, sizeof(want), "%s/cert.pem", tmpdir);
 	ck_assert_str_eq(c->tls_certificate, want);
 	snprintf(want, sizeof(want), "%s/key.pem", tmpdir);
@@ -362,6 +386,16 @@ static const struct error_case error_cases[] = {
 	{ CONFIG_INBOUND, IN_OK "max_line_length = 100\n", 2, "max_line_length", "out of range" },
 	{ CONFIG_INBOUND, IN_OK "timeout_command = 0\n", 2, "timeout_command", "out of range" },
 	{ CONFIG_INBOUND, IN_OK "timeout_data = 999999\n", 2, "timeout_data", "out of range" },
+	{ CONFIG_INBOUND, IN_OK "deadline_command = 0\n", 2, "deadline_command", "out of range" },
+	{ CONFIG_INBOUND, IN_OK "deadline_data = 0\n", 2, "deadline_data", "out of range" },
+	{ CONFIG_INBOUND, IN_OK "min_data_rate = -1\n", 2, "min_data_rate", "out of range" },
+	{ CONFIG_INBOUND, IN_OK "data_rate_grace = 0\n", 2, "data_rate_grace", "out of range" },
+	{ CONFIG_INBOUND, IN_OK "deadline_tls_handshake = 0\n", 2, "deadline_tls_handshake", "out of range" },
+	{ CONFIG_INBOUND, IN_OK "deadline_session = 999999999\n", 2, "deadline_session", "out of range" },
+	{ CONFIG_INBOUND, IN_OK "client_prefix_ipv4 = 33\n", 2, "client_prefix_ipv4", "out of range (1..32)" },
+	{ CONFIG_INBOUND, IN_OK "client_prefix_ipv6 = 0\n", 2, "client_prefix_ipv6", "out of range (1..128)" },
+	{ CONFIG_INBOUND, IN_OK "max_connections_per_relay_host = -5\n", 2, "max_connections_per_relay_host", "out of range" },
+	{ CONFIG_INBOUND, IN_OK "refusal_log_interval = 0\n", 2, "refusal_log_interval", "out of range" },
 	{ CONFIG_OUTBOUND, OUT_OK "max_connections = 0\n", 2, "max_connections", "out of range" },
 	{ CONFIG_OUTBOUND, OUT_OK "messages_per_connection = 0\n", 2, "messages_per_connection", "out of range" },
 	{ CONFIG_OUTBOUND, OUT_OK "retry_min = 0\n", 2, "retry_min", "out of range" },
