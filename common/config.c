@@ -55,6 +55,8 @@ static const struct config_range inbound_ranges[] = {
 	{ "max_line_length", 512, 65536 },
 	{ "timeout_command", 1, 86400 },
 	{ "timeout_data", 1, 86400 },
+	{ "body_memory_limit", 4096, 16777216 },
+	{ "memory_budget", 1048576, 68719476736L },
 	{ NULL, 0, 0 },
 };
 
@@ -554,6 +556,8 @@ config_init_inbound(void)
 		CFG_INT("max_line_length", 2048, CFGF_NONE),
 		CFG_INT("timeout_command", 300, CFGF_NONE),
 		CFG_INT("timeout_data", 600, CFGF_NONE),
+		CFG_INT("body_memory_limit", 131072, CFGF_NONE),
+		CFG_INT("memory_budget", 67108864, CFGF_NONE),
 		CFG_SEC("tls", tls_opts, CFGF_NONE),
 		CFG_SEC("mailbox", mailbox_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 		CFG_STR("mailbox_group", "", CFGF_NONE),
@@ -563,7 +567,8 @@ config_init_inbound(void)
 	};
 	static const char *const ints[] = { "max_message_size", "max_recipients",
 	    "max_connections", "max_connections_per_client", "max_errors",
-	    "max_line_length", "timeout_command", "timeout_data" };
+	    "max_line_length", "timeout_command", "timeout_data",
+	    "body_memory_limit", "memory_budget" };
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
 
 	if (cfg == NULL)
@@ -786,6 +791,8 @@ config_fill_inbound(cfg_t *cfg, const char *path)
 	c->max_line_length = (unsigned)cfg_getint(cfg, "max_line_length");
 	c->timeout_command = (unsigned)cfg_getint(cfg, "timeout_command");
 	c->timeout_data = (unsigned)cfg_getint(cfg, "timeout_data");
+	c->body_memory_limit = (size_t)cfg_getint(cfg, "body_memory_limit");
+	c->memory_budget = (size_t)cfg_getint(cfg, "memory_budget");
 	c->tls_certificate = config_strdup_opt(tls, "certificate");
 	c->tls_key = config_strdup_opt(tls, "key");
 	if (c->tls_key == NULL && c->tls_certificate != NULL)

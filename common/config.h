@@ -64,6 +64,8 @@ struct inbound_config {
 	unsigned max_line_length;	/* 2048 (not in SPEC's example, key "max_line_length") */
 	unsigned timeout_command;	/* 300 s */
 	unsigned timeout_data;		/* 600 s */
+	size_t body_memory_limit;	/* 131072: a body past it is spilled to tmp/ */
+	size_t memory_budget;		/* 67108864: buffered input, output, bodies */
 	char *tls_certificate;		/* NULL: no STARTTLS */
 	char *tls_key;
 	bool tls_require;		/* false */

@@ -30,10 +30,12 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
+#include "budget.h"
 #include "conn.h"
 #include "delivery.h"
 #include "id.h"
 #include "log.h"
+#include "spill.h"
 #include "tls.h"
 #include "util.h"
 
@@ -78,6 +80,13 @@ struct conn {
 	char from[300];			/* log copy of the pending message */
 	size_t msg_size, msg_nrcpt;
 	unsigned messages;
+	/* the body and memory edge (conn_body_*, conn_budget_*) */
+	struct spill *spill;		/* the body being spilled, or NULL */
+	int spill_err;			/* the spill file could not be made */
+	struct budget_share share;
+	bool budget_paused;		/* not read: over its share of memory */
+	struct event *pause_ev;		/* the read timeout while paused */
+	bool quiet;			/* refused for memory: no log lines */
 	void (*closed)(void *arg);
 	void *closed_arg;
 };
@@ -90,6 +99,8 @@ static void conn_timeout(struct conn *c, bool reading);
 static void conn_io_error(struct conn *c, int err);
 static void conn_output_drained(struct conn *c);
 static void conn_eof(struct conn *c);
+static void conn_budget_check(struct conn *c);
+static void conn_budget_leave(struct conn *c);
 
 /* One more holder of generation g. */
 struct inbound_gen *
@@ -214,7 +225,7 @@ conn_plain_arm_read(struct conn *c)
 
 	if (c->rd_ev == NULL)
 		return;
-	if (!c->reading || c->read_full) {
+	if (!c->reading || c->read_full || c->budget_paused) {
 		event_del(c->rd_ev);
 		return;
 	}
@@ -325,13 +336,15 @@ conn_io_free(struct conn *c)
 static void
 conn_free(struct conn *c)
 {
-	log_info("disconnect id=%s client=%s messages=%u errors=%u tls=%s",
-	    c->id, c->client, c->messages, session_errors(c->sess),
-	    c->tls_version[0] ? c->tls_version : "no");
+	if (!c->quiet)
+		log_info("disconnect id=%s client=%s messages=%u errors=%u tls=%s",
+		    c->id, c->client, c->messages, session_errors(c->sess),
+		    c->tls_version[0] ? c->tls_version : "no");
 	if (c->linger_ev)
 		event_free(c->linger_ev);
 	conn_io_free(c);
-	session_free(c->sess);
+	session_free(c->sess);		/* a spilled body left is dropped */
+	conn_budget_leave(c);
 	conn_gen_unref(c->gen);
 	if (c->closed)
 		c->closed(c->closed_arg);
@@ -424,6 +437,7 @@ conn_plain_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (c->state == CONN_OPEN)
 		conn_process(c);
+	conn_budget_check(c);
 }
 
 /* Plaintext: the socket took more output (or the write timeout passed). */
@@ -445,6 +459,8 @@ conn_plain_write_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	event_del(c->wr_ev);
 	conn_output_drained(c);
+	if (c->state == CONN_OPEN)
+		conn_budget_check(c);
 }
 
 /* Log line for a message once its delivery outcome is known. */
@@ -486,6 +502,7 @@ conn_delivered(void *arg, enum delivery_result r, const char *err)
 	conn_flush(c);
 	if (c->state == CONN_OPEN)
 		conn_process(c);
+	conn_budget_check(c);
 }
 
 /* The protocol name for the Received header (RFC 3848, RFC 6531). */
@@ -501,6 +518,160 @@ conn_protocol(const struct conn *c, const struct session_message *m)
 	return tls ? "SMTPS" : "SMTP";
 }
 
+/* ---- the body edge: spill files ---- */
+
+/* Session sink: body bytes past body_memory_limit go to a spill file,
+ * made at the first of them (buffered writes on the loop, no fsync). */
+static void
+conn_body_write(void *arg, const char *p, size_t n)
+{
+	struct conn *c = arg;
+	char err[256];
+
+	if (c->spill == NULL && c->spill_err == 0) {
+		c->spill = spill_open(delivery_tmpfd(c->env->delivery), c->id, err,
+		    sizeof(err));
+		if (c->spill == NULL) {
+			c->spill_err = errno;
+			log_warnx("session id=%s client=%s spill: %s", c->id, c->client, err);
+		}
+	}
+	if (c->spill)
+		spill_write(c->spill, p, n);
+}
+
+/* Session: the spilled body is not wanted any more; remove its file. */
+static void
+conn_body_drop(void *arg)
+{
+	struct conn *c = arg;
+
+	spill_discard(c->spill);
+	c->spill = NULL;
+	c->spill_err = 0;
+}
+
+/* A spilled message: its file (or the reason there is none) goes with r. */
+static void
+conn_body_hand_over(struct conn *c, struct delivery_request *r, char *name)
+{
+	int e = c->spill ? spill_error(c->spill) : c->spill_err;
+
+	(void)session_take_body(c->sess, &r->body_len);	/* ours now */
+	if (c->spill == NULL && e == 0)
+		e = EIO;
+	if (e != 0) {
+		spill_discard(c->spill);
+		r->body_err = e;
+	} else {
+		spill_release(c->spill, &r->body_fd, name);
+		r->body_name = name;
+	}
+	c->spill = NULL;
+	c->spill_err = 0;
+}
+
+/* ---- the memory edge: the daemon-wide budget ---- */
+
+/* Bytes this connection holds: input, unsent output, the body in memory. */
+static size_t
+conn_held(const struct conn *c)
+{
+	size_t n = session_body_memory(c->sess) + conn_unsent(c);
+
+	if (c->bev || c->in)
+		n += evbuffer_get_length(conn_input(c));
+	return n;
+}
+
+/* The budget has room again: read once more (loop thread, from another
+ * connection's update; never processes input here). */
+static void
+conn_budget_wake(void *arg)
+{
+	struct conn *c = arg;
+
+	c->budget_paused = false;
+	if (c->pause_ev)
+		event_del(c->pause_ev);
+	if (c->bev && c->state == CONN_OPEN && !c->eof)
+		bufferevent_enable(c->bev, EV_READ);
+	else if (c->rd_ev)
+		conn_plain_arm_read(c);
+}
+
+/* The read timeout still runs while a connection is paused. */
+static void
+conn_pause_cb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_timeout(arg, true);
+}
+
+/* Stop reading c until the budget wakes it. */
+static void
+conn_budget_pause(struct conn *c)
+{
+	struct timeval rtv, wtv;
+
+	c->budget_paused = true;
+	if (c->bev)
+		bufferevent_disable(c->bev, EV_READ);
+	else
+		conn_plain_arm_read(c);
+	if (c->pause_ev == NULL)
+		c->pause_ev = evtimer_new(c->env->base, conn_pause_cb, c);
+	conn_timeouts(c, &rtv, &wtv);
+	evtimer_add(c->pause_ev, &rtv);
+	budget_wait(c->env->budget, &c->share);
+}
+
+/*
+ * Report what c holds; over its share of a full budget, its body goes to
+ * a spill file at once, and if it still holds too much it is not read
+ * until memory frees up (slowed, not killed).
+ */
+static void
+conn_budget_check(struct conn *c)
+{
+	struct budget *b = c->env->budget;
+
+	if (b == NULL || !c->share.joined)
+		return;
+	budget_update(b, &c->share, conn_held(c));
+	if (c->budget_paused || c->state != CONN_OPEN || !budget_over_share(b, &c->share))
+		return;
+	if (session_spill_now(c->sess) > 0) {
+		budget_update(b, &c->share, conn_held(c));
+		if (!budget_over_share(b, &c->share))
+			return;
+	}
+	conn_budget_pause(c);
+}
+
+/* c is going away: it holds nothing more. */
+static void
+conn_budget_leave(struct conn *c)
+{
+	if (c->pause_ev)
+		event_free(c->pause_ev);
+	c->pause_ev = NULL;
+	if (c->env->budget)
+		budget_leave(c->env->budget, &c->share);
+}
+
+/* A new connection while the budget is full: 421 4.3.2, counted, and
+ * no log line of its own (budget_refused summarises). */
+static enum session_greeting
+conn_budget_admit(struct conn *c, enum session_greeting how)
+{
+	if (how != SESSION_GREET_OK || c->env->budget == NULL ||
+	    !budget_full(c->env->budget))
+		return how;
+	budget_refused(c->env->budget);
+	c->quiet = true;
+	return SESSION_GREET_NOMEM;
+}
+
 /* SESSION_EV_MESSAGE: hand the message to the delivery workers. */
 static void
 conn_submit(struct conn *c)
@@ -508,6 +679,7 @@ conn_submit(struct conn *c)
 	const struct session_message *m = session_message(c->sess);
 	struct delivery_rcpt *rc = xcalloc(m->nrcpts ? m->nrcpts : 1, sizeof(*rc));
 	struct delivery_request r = { 0 };
+	char spill_name[SPILL_NAME_MAX];
 
 	id_generate(c->queue_id);
 	for (size_t i = 0; i < m->nrcpts; i++) {
@@ -528,7 +700,11 @@ conn_submit(struct conn *c)
 	r.protocol = conn_protocol(c, m);
 	r.tls_version = c->tls_version[0] ? c->tls_version : NULL;
 	r.tls_cipher = c->tls_cipher;
-	r.body = session_take_body(c->sess, &r.body_len);
+	r.body_fd = -1;
+	if (m->body_spilled)
+		conn_body_hand_over(c, &r, spill_name);
+	else
+		r.body = session_take_body(c->sess, &r.body_len);
 	c->msg_size = r.body_len;
 	c->job = delivery_submit(c->env->delivery, &r, conn_delivered, c);
 	free(rc);
@@ -689,6 +865,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 
 	if (c->state == CONN_OPEN)
 		conn_process(c);
+	conn_budget_check(c);
 }
 
 /* TLS: output drained to the low-watermark (empty). */
@@ -805,6 +982,9 @@ conn_session(struct conn *c)
 		.tls_required = cfg->tls_require && c->gen->ssl_ctx != NULL,
 		.rcpt_check = conn_rcpt_check,
 		.note = conn_note,
+		.body_memory_limit = cfg->body_memory_limit,
+		.body_write = conn_body_write,
+		.body_drop = conn_body_drop,
 		.arg = c,
 	};
 
@@ -846,10 +1026,14 @@ conn_new(const struct conn_env *env, struct inbound_gen *gen, int fd,
 	conn_set_timeouts(c, false);
 	if (how == SESSION_GREET_OK && conn_early_talker(fd))
 		how = SESSION_GREET_EARLY;
-	log_info("conn id=%s client=%s tls=%s greeting=%s", c->id, c->client,
-	    gen->ssl_ctx ? "available" : "none",
-	    how == SESSION_GREET_OK ? "ok" : how == SESSION_GREET_DENIED ? "denied" :
-	    how == SESSION_GREET_BUSY ? "busy" : "early-talker");
+	how = conn_budget_admit(c, how);
+	if (env->budget)
+		budget_join(env->budget, &c->share, conn_budget_wake, c);
+	if (!c->quiet)
+		log_info("conn id=%s client=%s tls=%s greeting=%s", c->id, c->client,
+		    gen->ssl_ctx ? "available" : "none",
+		    how == SESSION_GREET_OK ? "ok" : how == SESSION_GREET_DENIED ? "denied" :
+		    how == SESSION_GREET_BUSY ? "busy" : "early-talker");
 	session_greet(c->sess, how);
 	conn_flush(c);
 	if (session_event(c->sess) == SESSION_EV_CLOSE)

@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "budget.h"
 #include "conn.h"
 #include "daemon.h"
 #include "delivery.h"
@@ -254,6 +255,7 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	log_set_target(cfg->log);
 	delivery_set_perms(in->delivery, cfg);
+	budget_set_limit(in->env.budget, cfg->memory_budget);
 	listener_set_gen(in->listener, g);
 	conn_gen_unref(in->gen);
 	in->gen = g;
@@ -360,7 +362,8 @@ start(struct inbound *in)
 		log_warnx("event_base_new failed");
 		return EX_OSERR;
 	}
-	in->env = (struct conn_env){ in->base, NULL, &in->stats };
+	in->env = (struct conn_env){ in->base, NULL, &in->stats,
+	    budget_new(cfg->memory_budget) };
 	in->listener = listener_new(&in->env, in->gen);
 	loop_setup(in);		/* signals are handled before anyone can connect */
 	if (metrics_setup(in, err, sizeof(err)) == -1 ||
@@ -407,6 +410,7 @@ finish(struct inbound *in)
 	if (in->spool)
 		spool_close(in->spool);
 	conn_gen_unref(in->gen);
+	budget_free(in->env.budget);
 }
 
 /* Parse arguments, load the config, start, run the loop, stop. */

@@ -1,0 +1,107 @@
+/*
+ * spill: a message body streamed to a file of its own in the spool's
+ * tmp/ (see spill.h).  Runs on the event loop: plain write(2) into the
+ * page cache, no fsync.  Must not know about SMTP, sessions or sockets.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "spill.h"
+#include "util.h"
+
+struct spill {
+	int tmpfd;		/* the spool's tmp/ (not ours) */
+	int fd;
+	char name[SPILL_NAME_MAX];
+	uint64_t len;
+	int err;
+};
+
+/* Make tmp/spill-<tag>-<n> exclusively, mode 0600. */
+struct spill *
+spill_open(int tmpfd, const char *tag, char *err, size_t errlen)
+{
+	static unsigned long counter;	/* loop thread only */
+	struct spill *sp = xcalloc(1, sizeof(*sp));
+
+	sp->tmpfd = tmpfd;
+	snprintf(sp->name, sizeof(sp->name), SPILL_PREFIX "%.40s-%lu", tag, ++counter);
+	sp->fd = openat(tmpfd, sp->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600);
+	if (sp->fd == -1) {
+		int e = errno;
+
+		snprintf(err, errlen, "tmp/%s: open: %s", sp->name, strerror(e));
+		free(sp);
+		errno = e;
+		return NULL;
+	}
+	return sp;
+}
+
+/* Append n bytes; keep the first error and drop what follows it. */
+void
+spill_write(struct spill *sp, const char *p, size_t n)
+{
+	while (n > 0 && sp->err == 0) {
+		ssize_t w = write(sp->fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			sp->err = errno;
+			log_warn("spill: tmp/%s: write", sp->name);
+			return;
+		}
+		p += w;
+		n -= (size_t)w;
+		sp->len += (uint64_t)w;
+	}
+}
+
+/* The first write error, or 0. */
+int
+spill_error(const struct spill *sp)
+{
+	return sp->err;
+}
+
+/* Bytes written. */
+uint64_t
+spill_length(const struct spill *sp)
+{
+	return sp->len;
+}
+
+/* Close and unlink the file; free sp. */
+void
+spill_discard(struct spill *sp)
+{
+	if (sp == NULL)
+		return;
+	close(sp->fd);
+	if (unlinkat(sp->tmpfd, sp->name, 0) == -1 && errno != ENOENT)
+		log_warn("spill: unlink tmp/%s", sp->name);
+	free(sp);
+}
+
+/* Give the descriptor and name to the next owner; free sp. */
+void
+spill_release(struct spill *sp, int *fd, char *name)
+{
+	*fd = sp->fd;
+	util_strlcpy(name, sp->name, SPILL_NAME_MAX);
+	free(sp);
+}
+
+/* A name spill_open makes? */
+bool
+spill_is_name(const char *name)
+{
+	return strncmp(name, SPILL_PREFIX, sizeof(SPILL_PREFIX) - 1) == 0;
+}
