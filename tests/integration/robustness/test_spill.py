@@ -28,6 +28,13 @@ def vm_kb(pid, key):
     raise AssertionError("no %s for %d" % (key, pid))
 
 
+def asan_build():
+    """True when the daemon is built with AddressSanitizer (its quarantine
+    keeps freed memory resident: RSS bounds are scaled)."""
+    with open(harness.binary("smtpgate-inbound"), "rb") as f:
+        return b"__asan_init" in f.read()
+
+
 def big_body(size, tag=b""):
     """A message of about size bytes, CRLF lines, some starting with a dot,
     lines up to 1000 bytes long."""
@@ -169,7 +176,8 @@ class SpillTest(harness.GatewayTestCase):
         self.assertEqual(size, os.path.getsize(files[0]))
         self.assertEqual(tmp_names(self.spool), [])
         # 20 MB went through; the daemon grew by far less than that
-        self.assertLess(peak - base, 12 * 1024, "VmHWM %d kB -> %d kB" % (base, peak))
+        bound = 12 * 1024 * (4 if asan_build() else 1)
+        self.assertLess(peak - base, bound, "VmHWM %d kB -> %d kB" % (base, peak))
         self.assertRegex(self.gw.log(), r"status=delivered")
 
     def test_20mb_through_data(self):
@@ -254,12 +262,14 @@ class BudgetTest(harness.GatewayTestCase):
         self.write("fsync-delay-ms", "2000")  # the disk is slow from now on
         noops = 50000
         results = [None] * self.PARKERS
+        ready = threading.Barrier(self.PARKERS, timeout=30)
 
         def parker(i):
             c = Client(port, timeout=120)
             try:
                 c.start_mail()
                 assert c.cmd("DATA").startswith("354")
+                ready.wait()	# every parker is in before the budget fills
                 # the message, and pipelined behind it 300 KB the daemon
                 # cannot read on until the message is on disk
                 c.s.sendall(b"Subject: parked\r\n\r\nhello\r\n.\r\n")
@@ -269,8 +279,8 @@ class BudgetTest(harness.GatewayTestCase):
                 ok = sum(c.reply().startswith("250") for _ in range(noops))
                 sender.join(60)
                 results[i] = (first, ok, c.cmd("QUIT"))
-            except (OSError, ConnectionError) as e:
-                results[i] = ("error", 0, str(e))
+            except (OSError, ConnectionError, AssertionError, threading.BrokenBarrierError) as e:
+                results[i] = ("error", 0, repr(e))
             finally:
                 c.close()
 
