@@ -270,9 +270,10 @@ job_write_spill(struct delivery *d, struct delivery_job *j)
 static void
 job_write(struct delivery *d, struct delivery_job *j)
 {
+	if (j->failed)		/* e.g. its spilled body could not be kept */
+		return;
 	if (j->spill_fd >= 0) {
-		if (!j->failed)
-			job_write_spill(d, j);
+		job_write_spill(d, j);
 		return;
 	}
 	j->body_len = mailfile_to_lf(j->body, j->body_len);

@@ -243,6 +243,36 @@ class SpillTest(harness.GatewayTestCase):
         self.assertTrue(r.startswith("250"), r)
 
 
+class SpillFailureTest(harness.GatewayTestCase):
+    def test_spill_file_not_made_refuses_with_452(self):
+        pattern = self.write("fail-create", "")	# empty: nothing fails yet
+        env = self.shim_env(SMTPGATE_FAIL_CREATE_FILE=pattern)
+        port = harness.free_port()
+        spool = self.path("in-spool")
+        conf = self.write("inbound.conf", harness.inbound_config(spool, port))
+        gw = self.start("smtpgate-inbound", conf, env=env, wait_port=port)
+        self.write("fail-create", "spill-*")		# ENOSPC for spill files
+        c = Client(port)
+        try:
+            c.start_mail()
+            self.assertTrue(c.cmd("DATA").startswith("354"))
+            c.s.sendall(dot_stuff(big_body(2 * MB)))
+            r = c.reply()
+            self.assertTrue(r.startswith("452 4.3.1"), r)
+            # the session goes on: a small message is still accepted
+            self.assertTrue(c.cmd("MAIL FROM:<s@example.org>").startswith("250"))
+            self.assertTrue(c.cmd("RCPT TO:<alice@example.com>").startswith("250"))
+            self.assertTrue(c.cmd("DATA").startswith("354"))
+            c.s.sendall(dot_stuff(big_body(1000)))
+            self.assertTrue(c.reply().startswith("250"))
+        finally:
+            c.close()
+        self.assertEqual(tmp_names(spool), [])
+        self.assertEqual(len(new_files(spool)), 1)
+        self.assertRegex(gw.log(), r"spill: .*spill-.*No space left")
+        self.assertRegex(gw.log(), r"status=deferred reason=.*message body not kept")
+
+
 class BudgetTest(harness.GatewayTestCase):
     """A tiny memory budget held by sessions that pipelined input while the
     disk is slow: a new connection gets 421 4.3.2, the sessions are slowed
