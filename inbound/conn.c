@@ -83,6 +83,7 @@ struct conn {
 	/* the body and memory edge (conn_body_*, conn_budget_*) */
 	struct spill *spill;		/* the body being spilled, or NULL */
 	int spill_err;			/* the spill file could not be made */
+	unsigned spills;		/* spill files made (their names' count) */
 	struct budget_share share;
 	bool budget_paused;		/* not read: over its share of memory */
 	struct event *pause_ev;		/* the read timeout while paused */
@@ -529,8 +530,8 @@ conn_body_write(void *arg, const char *p, size_t n)
 	char err[256];
 
 	if (c->spill == NULL && c->spill_err == 0) {
-		c->spill = spill_open(delivery_tmpfd(c->env->delivery), c->id, err,
-		    sizeof(err));
+		c->spill = spill_open(delivery_tmpfd(c->env->delivery), c->id, ++c->spills,
+		    err, sizeof(err));
 		if (c->spill == NULL) {
 			c->spill_err = errno;
 			log_warnx("session id=%s client=%s spill: %s", c->id, c->client, err);

@@ -34,7 +34,6 @@
 
 #define DELIVERY_MAX_THREADS 16
 #define BATCH_EXTEND 8		/* rounds of late arrivals joining a batch */
-#define SPILL_PIECE (64 * 1024)	/* a spilled body is copied in pieces of this */
 
 /* One file: the copy for one mailbox. */
 struct dfile {
@@ -139,61 +138,6 @@ job_fail_msg(struct delivery_job *j, int e, const char *err)
 	util_strlcpy(j->err, err, sizeof(j->err));
 }
 
-/* Write all of buf to fd; 0 or -1 with errno. */
-static int
-write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * Read the spilled body of j from offset 0 in pieces, converting CRLF to
- * LF; with outfd >= 0 write the result there.  *lenp gets the LF length.
- * 0, or -1 with errno and a message in err.
- */
-static int
-job_spill_copy(struct delivery *d, struct delivery_job *j, int outfd, const char *name,
-    char *buf, size_t *lenp, char *err, size_t errlen)
-{
-	struct mailfile_lf st = { 0 };
-	char *out = buf + SPILL_PIECE;
-	off_t off = 0;
-
-	*lenp = 0;
-	for (;;) {
-		ssize_t n = pread(j->spill_fd, buf, SPILL_PIECE, off);
-		size_t m;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(err, errlen, "%s/tmp/%s: read: %s", d->spool, j->spill_name,
-			    strerror(errno));
-			return -1;
-		}
-		off += n;
-		m = mailfile_to_lf_piece(&st, buf, (size_t)n, out, n == 0);
-		*lenp += m;
-		if (outfd >= 0 && m > 0 && write_all(outfd, out, m) < 0) {
-			snprintf(err, errlen, "%s/tmp/%s: write: %s", d->spool, name,
-			    strerror(errno));
-			return -1;
-		}
-		if (n == 0)
-			return 0;
-	}
-}
-
 /*
  * The tmp/ file of mailbox file f of a spilled job: made with the header
  * alone (fsutil_write_new_perm: exclusive, no symlink, mode and group),
@@ -218,8 +162,10 @@ job_write_spilled(struct delivery *d, struct delivery_job *j, struct dfile *f,
 		snprintf(err, errlen, "%s/tmp/%s: open: %s", d->spool, f->name, strerror(errno));
 		goto fail;
 	}
-	if (job_spill_copy(d, j, fd, f->name, buf, &len, err, errlen) == -1) {
+	if (spill_copy_lf(j->spill_fd, fd, buf, &len) == -1) {
 		e = errno;
+		snprintf(err, errlen, "%s/tmp/%s: copy from %s: %s", d->spool, f->name,
+		    j->spill_name, strerror(e));
 		close(fd);
 		errno = e;
 		goto fail;
@@ -241,10 +187,12 @@ fail:
 static void
 job_write_spill(struct delivery *d, struct delivery_job *j)
 {
-	char *buf = xmalloc(2 * SPILL_PIECE + 1), err[512];
+	char *buf = xmalloc(SPILL_COPY_BUF), err[512];
 	size_t lf_len;
 
-	if (job_spill_copy(d, j, -1, NULL, buf, &lf_len, err, sizeof(err)) == -1) {
+	if (spill_copy_lf(j->spill_fd, -1, buf, &lf_len) == -1) {
+		snprintf(err, sizeof(err), "%s/tmp/%s: read: %s", d->spool, j->spill_name,
+		    strerror(errno));
 		job_fail_msg(j, errno, err);
 		free(buf);
 		return;

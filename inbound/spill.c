@@ -1,7 +1,8 @@
 /*
  * spill: a message body streamed to a file of its own in the spool's
- * tmp/ (see spill.h).  Runs on the event loop: plain write(2) into the
- * page cache, no fsync.  Must not know about SMTP, sessions or sockets.
+ * tmp/ (see spill.h).  Made and written on the event loop: plain write(2)
+ * into the page cache, no fsync; read back by a delivery worker
+ * (spill_copy_lf).  Must not know about SMTP, sessions or sockets.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mailfile.h"
 #include "spill.h"
 #include "util.h"
 
@@ -22,15 +24,14 @@ struct spill {
 	int err;
 };
 
-/* Make tmp/spill-<tag>-<n> exclusively, mode 0600. */
+/* Make tmp/spill-<tag>-<seq> exclusively, mode 0600. */
 struct spill *
-spill_open(int tmpfd, const char *tag, char *err, size_t errlen)
+spill_open(int tmpfd, const char *tag, unsigned seq, char *err, size_t errlen)
 {
-	static unsigned long counter;	/* loop thread only */
 	struct spill *sp = xcalloc(1, sizeof(*sp));
 
 	sp->tmpfd = tmpfd;
-	snprintf(sp->name, sizeof(sp->name), SPILL_PREFIX "%.40s-%lu", tag, ++counter);
+	snprintf(sp->name, sizeof(sp->name), SPILL_PREFIX "%.40s-%u", tag, seq);
 	sp->fd = openat(tmpfd, sp->name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0600);
 	if (sp->fd == -1) {
@@ -104,4 +105,48 @@ bool
 spill_is_name(const char *name)
 {
 	return strncmp(name, SPILL_PREFIX, sizeof(SPILL_PREFIX) - 1) == 0;
+}
+
+/* Write all of buf to fd; 0 or -1 with errno. */
+static int
+spill_write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Read the spilled body in pieces, CRLF -> LF, into outfd (see spill.h). */
+int
+spill_copy_lf(int fd, int outfd, char *buf, size_t *lenp)
+{
+	struct mailfile_lf st = { 0 };
+	char *out = buf + SPILL_PIECE;
+	off_t off = 0;
+
+	*lenp = 0;
+	for (;;) {
+		ssize_t n = pread(fd, buf, SPILL_PIECE, off);
+		size_t m;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		off += n;
+		m = mailfile_to_lf_piece(&st, buf, (size_t)n, out, n == 0);
+		*lenp += m;
+		if (outfd >= 0 && m > 0 && spill_write_all(outfd, out, m) < 0)
+			return -1;
+		if (n == 0)
+			return 0;
+	}
 }

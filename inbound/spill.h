@@ -25,10 +25,12 @@
 struct spill;
 
 /*
- * Make a new spill file in tmpfd, named after tag (a session id) and a
- * counter.  NULL with errno and "path: reason" in err.
+ * Make a new spill file in tmpfd, named after tag (a session id) and seq
+ * (that session's count of spill files).  NULL with errno and
+ * "path: reason" in err (EEXIST: the name is taken).
  */
-struct spill *spill_open(int tmpfd, const char *tag, char *err, size_t errlen);
+struct spill *spill_open(int tmpfd, const char *tag, unsigned seq, char *err,
+    size_t errlen);
 
 /*
  * Append n bytes.  The first failure is kept (spill_error) and later
@@ -51,6 +53,18 @@ void spill_discard(struct spill *sp);
  * the new owner removes the file.
  */
 void spill_release(struct spill *sp, int *fd, char *name);
+
+/* The buffer spill_copy_lf needs (two pieces and one byte). */
+#define SPILL_PIECE (64 * 1024)
+#define SPILL_COPY_BUF (2 * SPILL_PIECE + 1)
+
+/*
+ * Worker side: read a spilled body (CRLF lines) from fd at offset 0 in
+ * pieces, converting CRLF to LF (mailfile_to_lf_piece); with outfd >= 0
+ * write the result there.  buf: SPILL_COPY_BUF bytes.  *lenp gets the LF
+ * length.  0, or -1 with errno (of the read or the write).
+ */
+int spill_copy_lf(int fd, int outfd, char *buf, size_t *lenp);
 
 /* true for a tmp/ name spill_open makes. */
 bool spill_is_name(const char *name);
