@@ -179,6 +179,7 @@ class SpillTest(harness.GatewayTestCase):
         bound = 12 * 1024 * (4 if asan_build() else 1)
         self.assertLess(peak - base, bound, "VmHWM %d kB -> %d kB" % (base, peak))
         self.assertRegex(self.gw.log(), r"status=delivered")
+        self.assertEqual(self.gw.stop(), 0)	# a clean exit (under ASan: no leak)
 
     def test_20mb_through_data(self):
         self.check_big(self.send_data)
