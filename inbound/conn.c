@@ -30,8 +30,8 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
-#include "budget.h"
 #include "conn.h"
+#include "conn_mem.h"
 #include "delivery.h"
 #include "id.h"
 #include "log.h"
@@ -80,14 +80,8 @@ struct conn {
 	char from[300];			/* log copy of the pending message */
 	size_t msg_size, msg_nrcpt;
 	unsigned messages;
-	/* the body and memory edge (conn_body_*, conn_budget_*) */
-	struct spill *spill;		/* the body being spilled, or NULL */
-	int spill_err;			/* the spill file could not be made */
-	unsigned spills;		/* spill files made (their names' count) */
-	struct budget_share share;
-	bool budget_paused;		/* not read: over its share of memory */
-	struct event *pause_ev;		/* the read timeout while paused */
-	bool quiet;			/* refused for memory: no log lines */
+	struct conn_mem mem;		/* spill files, budget share (conn_mem.h) */
+	struct event *pause_ev;		/* the read timeout while paused for memory */
 	void (*closed)(void *arg);
 	void *closed_arg;
 };
@@ -226,7 +220,7 @@ conn_plain_arm_read(struct conn *c)
 
 	if (c->rd_ev == NULL)
 		return;
-	if (!c->reading || c->read_full || c->budget_paused) {
+	if (!c->reading || c->read_full || c->mem.paused) {
 		event_del(c->rd_ev);
 		return;
 	}
@@ -337,7 +331,7 @@ conn_io_free(struct conn *c)
 static void
 conn_free(struct conn *c)
 {
-	if (!c->quiet)
+	if (!c->mem.quiet)
 		log_info("disconnect id=%s client=%s messages=%u errors=%u tls=%s",
 		    c->id, c->client, c->messages, session_errors(c->sess),
 		    c->tls_version[0] ? c->tls_version : "no");
@@ -519,60 +513,21 @@ conn_protocol(const struct conn *c, const struct session_message *m)
 	return tls ? "SMTPS" : "SMTP";
 }
 
-/* ---- the body edge: spill files ---- */
+/* ---- the memory edge (conn_mem.h does the rest) ---- */
 
-/* Session sink: body bytes past body_memory_limit go to a spill file,
- * made at the first of them (buffered writes on the loop, no fsync). */
+/* Session body_write: to the connection's spill file. */
 static void
 conn_body_write(void *arg, const char *p, size_t n)
 {
-	struct conn *c = arg;
-	char err[256];
-
-	if (c->spill == NULL && c->spill_err == 0) {
-		c->spill = spill_open(delivery_tmpfd(c->env->delivery), c->id, ++c->spills,
-		    err, sizeof(err));
-		if (c->spill == NULL) {
-			c->spill_err = errno;
-			log_warnx("session id=%s client=%s spill: %s", c->id, c->client, err);
-		}
-	}
-	if (c->spill)
-		spill_write(c->spill, p, n);
+	conn_mem_body_write(&((struct conn *)arg)->mem, p, n);
 }
 
-/* Session: the spilled body is not wanted any more; remove its file. */
+/* Session body_drop: the spill file goes. */
 static void
 conn_body_drop(void *arg)
 {
-	struct conn *c = arg;
-
-	spill_discard(c->spill);
-	c->spill = NULL;
-	c->spill_err = 0;
+	conn_mem_body_drop(&((struct conn *)arg)->mem);
 }
-
-/* A spilled message: its file (or the reason there is none) goes with r. */
-static void
-conn_body_hand_over(struct conn *c, struct delivery_request *r, char *name)
-{
-	int e = c->spill ? spill_error(c->spill) : c->spill_err;
-
-	(void)session_take_body(c->sess, &r->body_len);	/* ours now */
-	if (c->spill == NULL && e == 0)
-		e = EIO;
-	if (e != 0) {
-		spill_discard(c->spill);
-		r->body_err = e;
-	} else {
-		spill_release(c->spill, &r->body_fd, name);
-		r->body_name = name;
-	}
-	c->spill = NULL;
-	c->spill_err = 0;
-}
-
-/* ---- the memory edge: the daemon-wide budget ---- */
 
 /* Bytes this connection holds: input, unsent output, the body in memory. */
 static size_t
@@ -592,7 +547,7 @@ conn_budget_wake(void *arg)
 {
 	struct conn *c = arg;
 
-	c->budget_paused = false;
+	c->mem.paused = false;
 	if (c->pause_ev)
 		event_del(c->pause_ev);
 	if (c->bev && c->state == CONN_OPEN && !c->eof)
@@ -608,13 +563,16 @@ conn_pause_cb(evutil_socket_t fd, short what, void *arg)
 	conn_timeout(arg, true);
 }
 
-/* Stop reading c until the budget wakes it. */
+/* Report what c holds; over its share, stop reading it until the budget
+ * wakes it (slowed, not killed). */
 static void
-conn_budget_pause(struct conn *c)
+conn_budget_check(struct conn *c)
 {
 	struct timeval rtv, wtv;
 
-	c->budget_paused = true;
+	if (!conn_mem_check(&c->mem, c->sess, conn_held(c), c->state == CONN_OPEN))
+		return;
+	conn_mem_pause(&c->mem);
 	if (c->bev)
 		bufferevent_disable(c->bev, EV_READ);
 	else
@@ -623,30 +581,6 @@ conn_budget_pause(struct conn *c)
 		c->pause_ev = evtimer_new(c->env->base, conn_pause_cb, c);
 	conn_timeouts(c, &rtv, &wtv);
 	evtimer_add(c->pause_ev, &rtv);
-	budget_wait(c->env->budget, &c->share);
-}
-
-/*
- * Report what c holds; over its share of a full budget, its body goes to
- * a spill file at once, and if it still holds too much it is not read
- * until memory frees up (slowed, not killed).
- */
-static void
-conn_budget_check(struct conn *c)
-{
-	struct budget *b = c->env->budget;
-
-	if (b == NULL || !c->share.joined)
-		return;
-	budget_update(b, &c->share, conn_held(c));
-	if (c->budget_paused || c->state != CONN_OPEN || !budget_over_share(b, &c->share))
-		return;
-	if (session_spill_now(c->sess) > 0) {
-		budget_update(b, &c->share, conn_held(c));
-		if (!budget_over_share(b, &c->share))
-			return;
-	}
-	conn_budget_pause(c);
 }
 
 /* c is going away: it holds nothing more. */
@@ -656,21 +590,7 @@ conn_budget_leave(struct conn *c)
 	if (c->pause_ev)
 		event_free(c->pause_ev);
 	c->pause_ev = NULL;
-	if (c->env->budget)
-		budget_leave(c->env->budget, &c->share);
-}
-
-/* A new connection while the budget is full: 421 4.3.2, counted, and
- * no log line of its own (budget_refused summarises). */
-static enum session_greeting
-conn_budget_admit(struct conn *c, enum session_greeting how)
-{
-	if (how != SESSION_GREET_OK || c->env->budget == NULL ||
-	    !budget_full(c->env->budget))
-		return how;
-	budget_refused(c->env->budget);
-	c->quiet = true;
-	return SESSION_GREET_NOMEM;
+	conn_mem_leave(&c->mem);
 }
 
 /* SESSION_EV_MESSAGE: hand the message to the delivery workers. */
@@ -703,7 +623,7 @@ conn_submit(struct conn *c)
 	r.tls_cipher = c->tls_cipher;
 	r.body_fd = -1;
 	if (m->body_spilled)
-		conn_body_hand_over(c, &r, spill_name);
+		conn_mem_hand_over(&c->mem, c->sess, &r, spill_name);
 	else
 		r.body = session_take_body(c->sess, &r.body_len);
 	c->msg_size = r.body_len;
@@ -1027,10 +947,9 @@ conn_new(const struct conn_env *env, struct inbound_gen *gen, int fd,
 	conn_set_timeouts(c, false);
 	if (how == SESSION_GREET_OK && conn_early_talker(fd))
 		how = SESSION_GREET_EARLY;
-	how = conn_budget_admit(c, how);
-	if (env->budget)
-		budget_join(env->budget, &c->share, conn_budget_wake, c);
-	if (!c->quiet)
+	how = conn_mem_start(&c->mem, env->budget, delivery_tmpfd(env->delivery), c->id,
+	    c->client, how, conn_budget_wake, c);
+	if (!c->mem.quiet)
 		log_info("conn id=%s client=%s tls=%s greeting=%s", c->id, c->client,
 		    gen->ssl_ctx ? "available" : "none",
 		    how == SESSION_GREET_OK ? "ok" : how == SESSION_GREET_DENIED ? "denied" :
