@@ -10,6 +10,8 @@
 #include "log.h"
 #include "util.h"
 
+static void budget_log_refused(struct budget *b);
+
 #define REFUSE_LOG_INTERVAL 10	/* seconds between summary lines */
 /*
  * glibc raises its mmap threshold (up to 32 MB) and its trim threshold
@@ -124,6 +126,7 @@ budget_update(struct budget *b, struct budget_share *sh, size_t held)
 	if (b->waiting && b->used < b->limit / 4 * 3)
 		budget_wake_all(b);
 	budget_trim(b);
+	budget_log_refused(b);
 }
 
 /* Stop counting for one connection. */
@@ -168,19 +171,28 @@ budget_wait(struct budget *b, struct budget_share *sh)
 	b->waiting = sh;
 }
 
-/* Count a refused connection; one line per interval. */
-void
-budget_refused(struct budget *b)
+/* Log the refusals counted since the last line, once the interval is
+ * over (from budget_refused and from every update, so the count of a
+ * burst that ended is logged too). */
+static void
+budget_log_refused(struct budget *b)
 {
-	time_t now = time(NULL);
+	time_t now;
 
-	b->refused++;
-	if (now - b->refused_logged < REFUSE_LOG_INTERVAL)
+	if (b->refused == 0 || (now = time(NULL)) - b->refused_logged < REFUSE_LOG_INTERVAL)
 		return;
 	log_info("conn status=refused reason=memory-budget count=%lu interval=%ds "
 	    "used=%zu limit=%zu", b->refused, REFUSE_LOG_INTERVAL, b->used, b->limit);
 	b->refused = 0;
 	b->refused_logged = now;
+}
+
+/* Count a refused connection; one line per interval. */
+void
+budget_refused(struct budget *b)
+{
+	b->refused++;
+	budget_log_refused(b);
 }
 
 /* Bytes held by all connections. */
