@@ -563,6 +563,27 @@ conn_pause_cb(evutil_socket_t fd, short what, void *arg)
 	conn_timeout(arg, true);
 }
 
+/*
+ * A connection whose body is being spilled is read at the base's lowest
+ * priority: libevent runs those reads only when no other event is
+ * active, so a flood of large bodies does not hold up the dialogue of the
+ * other sessions (each of its loop passes would otherwise read 64 KB from
+ * every flooding session first).
+ */
+static void
+conn_read_priority(struct conn *c)
+{
+	int n = event_base_get_npriorities(c->env->base);
+	int pri = c->mem.spill ? n - 1 : n / 2;
+
+	if (n < 2)
+		return;
+	if (c->bev)
+		bufferevent_priority_set(c->bev, pri);
+	else if (c->rd_ev && event_get_priority(c->rd_ev) != pri)
+		(void)event_priority_set(c->rd_ev, pri);	/* -1 while active: next time */
+}
+
 /* Report what c holds; over its share, stop reading it until the budget
  * wakes it (slowed, not killed). */
 static void
@@ -570,6 +591,7 @@ conn_budget_check(struct conn *c)
 {
 	struct timeval rtv, wtv;
 
+	conn_read_priority(c);
 	if (!conn_mem_check(&c->mem, c->sess, conn_held(c), c->state == CONN_OPEN))
 		return;
 	conn_mem_pause(&c->mem);

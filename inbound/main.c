@@ -346,6 +346,31 @@ spool_setup(struct inbound *in)
 }
 
 /*
+ * The event base: 3 priorities, 1 by default and 2 for the reads of
+ * sessions whose body is being spilled (conn.c), and after 16 callbacks
+ * or 2 ms of those the loop looks for other events again, so a flood of
+ * large bodies delays another session's dialogue by a few ms, not by a
+ * pass over every flooding session.
+ */
+static struct event_base *
+loop_base(void)
+{
+	struct event_config *ec = event_config_new();
+	struct timeval tv = { 0, 2000 };
+	struct event_base *base;
+
+	if (ec == NULL)
+		return NULL;
+	if (event_config_set_max_dispatch_interval(ec, &tv, 16, 2) == -1)
+		log_warnx("event_config_set_max_dispatch_interval failed");
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (base && event_base_priority_init(base, 3) == -1)
+		log_warnx("event_base_priority_init failed; one priority for all events");
+	return base;
+}
+
+/*
  * Everything between the config and the loop; a sysexits code on failure.
  * The sockets are bound first, so that a daemon started as root can take
  * port 25 and then drop to its user before it touches the spool; they
@@ -358,7 +383,7 @@ start(struct inbound *in)
 	char err[1024];
 	int rc;
 
-	if ((in->base = event_base_new()) == NULL) {
+	if ((in->base = loop_base()) == NULL) {
 		log_warnx("event_base_new failed");
 		return EX_OSERR;
 	}
