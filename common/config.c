@@ -65,6 +65,8 @@ static const struct config_range inbound_ranges[] = {
 	{ "client_prefix_ipv6", 1, 128 },
 	{ "max_connections_per_relay_host", 0, 1000000 },
 	{ "refusal_log_interval", 1, 3600 },
+	{ "body_memory_limit", 4096, 16777216 },
+	{ "memory_budget", 1048576, 68719476736L },
 	{ NULL, 0, 0 },
 };
 
@@ -573,6 +575,8 @@ config_init_inbound(void)
 		CFG_INT("timeout_command", 300, CFGF_NONE),
 		CFG_INT("timeout_data", 600, CFGF_NONE),
 		CONFIG_INBOUND_LIMIT_OPTS,
+		CFG_INT("body_memory_limit", 131072, CFGF_NONE),
+		CFG_INT("memory_budget", 67108864, CFGF_NONE),
 		CFG_SEC("tls", tls_opts, CFGF_NONE),
 		CFG_SEC("mailbox", mailbox_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
 		CFG_STR("mailbox_group", "", CFGF_NONE),
@@ -582,7 +586,8 @@ config_init_inbound(void)
 	};
 	static const char *const ints[] = { "max_message_size", "max_recipients",
 	    "max_connections", "max_connections_per_client", "max_errors",
-	    "max_line_length", "timeout_command", "timeout_data", CONFIG_INBOUND_LIMIT_KEYS };
+	    "max_line_length", "timeout_command", "timeout_data", CONFIG_INBOUND_LIMIT_KEYS,
+	    "body_memory_limit", "memory_budget" };
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
 
 	if (cfg == NULL)
@@ -825,6 +830,8 @@ config_fill_inbound(cfg_t *cfg, const char *path)
 	c->timeout_command = (unsigned)cfg_getint(cfg, "timeout_command");
 	c->timeout_data = (unsigned)cfg_getint(cfg, "timeout_data");
 	config_fill_inbound_limits(cfg, c);
+	c->body_memory_limit = (size_t)cfg_getint(cfg, "body_memory_limit");
+	c->memory_budget = (size_t)cfg_getint(cfg, "memory_budget");
 	c->tls_certificate = config_strdup_opt(tls, "certificate");
 	c->tls_key = config_strdup_opt(tls, "key");
 	if (c->tls_key == NULL && c->tls_certificate != NULL)

@@ -76,6 +76,8 @@ struct inbound_config {
 	unsigned client_prefix_ipv6;	/* 64 */
 	unsigned max_connections_per_relay_host; /* 0 in the file = max_connections */
 	unsigned refusal_log_interval;	/* 10 s between refusal summaries */
+	size_t body_memory_limit;	/* 131072: a body past it is spilled to tmp/ */
+	size_t memory_budget;		/* 67108864: buffered input, output, bodies */
 	char *tls_certificate;		/* NULL: no STARTTLS */
 	char *tls_key;
 	bool tls_require;		/* false */

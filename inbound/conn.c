@@ -32,9 +32,11 @@
 
 #include "conn.h"
 #include "conn_deadline.h"
+#include "conn_mem.h"
 #include "delivery.h"
 #include "id.h"
 #include "log.h"
+#include "spill.h"
 #include "tls.h"
 #include "util.h"
 
@@ -84,6 +86,8 @@ struct conn {
 	char from[300];			/* log copy of the pending message */
 	size_t msg_size, msg_nrcpt;
 	unsigned messages;
+	struct conn_mem mem;		/* spill files, budget share (conn_mem.h) */
+	struct event *pause_ev;		/* the read timeout while paused for memory */
 	void (*closed)(void *arg);
 	void *closed_arg;
 };
@@ -97,6 +101,8 @@ static void conn_io_error(struct conn *c, int err);
 static void conn_output_drained(struct conn *c);
 static void conn_eof(struct conn *c);
 static void conn_deadline_update(struct conn *c);
+static void conn_budget_check(struct conn *c);
+static void conn_budget_leave(struct conn *c);
 
 /* One more holder of generation g. */
 struct inbound_gen *
@@ -223,7 +229,7 @@ conn_plain_arm_read(struct conn *c)
 
 	if (c->rd_ev == NULL)
 		return;
-	if (!c->reading || c->read_full) {
+	if (!c->reading || c->read_full || c->mem.paused) {
 		event_del(c->rd_ev);
 		return;
 	}
@@ -334,7 +340,7 @@ conn_io_free(struct conn *c)
 static void
 conn_free(struct conn *c)
 {
-	if (!c->quiet)
+	if (!c->quiet && !c->mem.quiet)
 		log_info("disconnect id=%s client=%s messages=%u errors=%u tls=%s",
 		    c->id, c->client, c->messages, session_errors(c->sess),
 		    c->tls_version[0] ? c->tls_version : "no");
@@ -342,7 +348,8 @@ conn_free(struct conn *c)
 	if (c->linger_ev)
 		event_free(c->linger_ev);
 	conn_io_free(c);
-	session_free(c->sess);
+	session_free(c->sess);		/* a spilled body left is dropped */
+	conn_budget_leave(c);
 	conn_gen_unref(c->gen);
 	if (c->closed)
 		c->closed(c->closed_arg);
@@ -435,6 +442,7 @@ conn_plain_read_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (c->state == CONN_OPEN)
 		conn_process(c);
+	conn_budget_check(c);
 }
 
 /* Plaintext: the socket took more output (or the write timeout passed). */
@@ -456,6 +464,8 @@ conn_plain_write_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	event_del(c->wr_ev);
 	conn_output_drained(c);
+	if (c->state == CONN_OPEN)
+		conn_budget_check(c);
 }
 
 /* Log line for a message once its delivery outcome is known. */
@@ -497,6 +507,7 @@ conn_delivered(void *arg, enum delivery_result r, const char *err)
 	conn_flush(c);
 	if (c->state == CONN_OPEN)
 		conn_process(c);
+	conn_budget_check(c);
 }
 
 /* The protocol name for the Received header (RFC 3848, RFC 6531). */
@@ -512,6 +523,115 @@ conn_protocol(const struct conn *c, const struct session_message *m)
 	return tls ? "SMTPS" : "SMTP";
 }
 
+/* ---- the memory edge (conn_mem.h does the rest) ---- */
+
+/* Session body_write: to the connection's spill file. */
+static void
+conn_body_write(void *arg, const char *p, size_t n)
+{
+	conn_mem_body_write(&((struct conn *)arg)->mem, p, n);
+}
+
+/* Session body_drop: the spill file goes. */
+static void
+conn_body_drop(void *arg)
+{
+	conn_mem_body_drop(&((struct conn *)arg)->mem);
+}
+
+/* Bytes this connection holds: input, unsent output, the body in memory. */
+static size_t
+conn_held(const struct conn *c)
+{
+	size_t n = session_body_memory(c->sess) + conn_unsent(c);
+
+	if (c->bev || c->in)
+		n += evbuffer_get_length(conn_input(c));
+	return n;
+}
+
+/* The budget has room again: read once more (loop thread, from another
+ * connection's update; never processes input here). */
+static void
+conn_budget_wake(void *arg)
+{
+	struct conn *c = arg;
+
+	c->mem.paused = false;
+	if (c->pause_ev)
+		event_del(c->pause_ev);
+	if (c->bev && c->state == CONN_OPEN && !c->eof)
+		bufferevent_enable(c->bev, EV_READ);
+	else if (c->rd_ev)
+		conn_plain_arm_read(c);
+	/* the phase deadline starts afresh: never a cut from here (another
+	 * connection's update is running) */
+	if (c->job == NULL)
+		conn_deadline_phase(c->dl, session_in_data(c->sess) ? DEADLINE_PHASE_DATA :
+		    DEADLINE_PHASE_COMMAND, true);
+}
+
+/* The read timeout still runs while a connection is paused. */
+static void
+conn_pause_cb(evutil_socket_t fd, short what, void *arg)
+{
+	conn_timeout(arg, true);
+}
+
+/*
+ * A connection whose body is being spilled is read at the base's lowest
+ * priority: libevent runs those reads only when no other event is
+ * active, so a flood of large bodies does not hold up the dialogue of the
+ * other sessions (each of its loop passes would otherwise read 64 KB from
+ * every flooding session first).
+ */
+static void
+conn_read_priority(struct conn *c)
+{
+	int n = event_base_get_npriorities(c->env->base);
+	int pri = c->mem.spill ? n - 1 : n / 2;
+
+	if (n < 2)
+		return;
+	if (c->bev)
+		bufferevent_priority_set(c->bev, pri);
+	else if (c->rd_ev && event_get_priority(c->rd_ev) != pri)
+		(void)event_priority_set(c->rd_ev, pri);	/* -1 while active: next time */
+}
+
+/* Report what c holds; over its share, stop reading it until the budget
+ * wakes it (slowed, not killed). */
+static void
+conn_budget_check(struct conn *c)
+{
+	struct timeval rtv, wtv;
+
+	conn_read_priority(c);
+	if (!conn_mem_check(&c->mem, c->sess, conn_held(c), c->state == CONN_OPEN))
+		return;
+	conn_mem_pause(&c->mem);
+	if (c->bev)
+		bufferevent_disable(c->bev, EV_READ);
+	else
+		conn_plain_arm_read(c);
+	if (c->pause_ev == NULL)
+		c->pause_ev = evtimer_new(c->env->base, conn_pause_cb, c);
+	conn_timeouts(c, &rtv, &wtv);
+	evtimer_add(c->pause_ev, &rtv);
+	/* we slowed it: no phase deadline meanwhile (the session's still runs) */
+	conn_deadline_phase(c->dl, DEADLINE_PHASE_NONE, false);
+}
+
+/* c is going away: it holds nothing more. */
+static void
+conn_budget_leave(struct conn *c)
+{
+	if (c->pause_ev)
+		event_free(c->pause_ev);
+	c->pause_ev = NULL;
+	conn_mem_leave(&c->mem);
+}
+
 /* SESSION_EV_MESSAGE: hand the message to the delivery workers. */
 static void
 conn_submit(struct conn *c)
@@ -519,6 +639,7 @@ conn_submit(struct conn *c)
 	const struct session_message *m = session_message(c->sess);
 	struct delivery_rcpt *rc = xcalloc(m->nrcpts ? m->nrcpts : 1, sizeof(*rc));
 	struct delivery_request r = { 0 };
+	char spill_name[SPILL_NAME_MAX];
 
 	id_generate(c->queue_id);
 	for (size_t i = 0; i < m->nrcpts; i++) {
@@ -539,7 +660,11 @@ conn_submit(struct conn *c)
 	r.protocol = conn_protocol(c, m);
 	r.tls_version = c->tls_version[0] ? c->tls_version : NULL;
 	r.tls_cipher = c->tls_cipher;
-	r.body = session_take_body(c->sess, &r.body_len);
+	r.body_fd = -1;
+	if (m->body_spilled)
+		conn_mem_hand_over(&c->mem, c->sess, &r, spill_name);
+	else
+		r.body = session_take_body(c->sess, &r.body_len);
 	c->msg_size = r.body_len;
 	c->job = delivery_submit(c->env->delivery, &r, conn_delivered, c);
 	free(rc);
@@ -703,6 +828,7 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 
 	if (c->state == CONN_OPEN)
 		conn_process(c);
+	conn_budget_check(c);
 }
 
 /* TLS: output drained to the low-watermark (empty). */
@@ -861,7 +987,9 @@ conn_deadline_update(struct conn *c)
 {
 	unsigned long lines = session_lines(c->sess);
 	bool next_line = lines != c->lines;
-	enum deadline_phase p = c->job ? DEADLINE_PHASE_NONE :
+	/* none while a message is written or while the budget keeps us from
+	 * reading it (the session deadline still runs) */
+	enum deadline_phase p = c->job != NULL || c->mem.paused ? DEADLINE_PHASE_NONE :
 	    session_in_data(c->sess) ? DEADLINE_PHASE_DATA : DEADLINE_PHASE_COMMAND;
 	enum deadline_kind due = c->deadline_due;
 
@@ -897,6 +1025,9 @@ conn_session(struct conn *c)
 		.tls_required = cfg->tls_require && c->gen->ssl_ctx != NULL,
 		.rcpt_check = conn_rcpt_check,
 		.note = conn_note,
+		.body_memory_limit = cfg->body_memory_limit,
+		.body_write = conn_body_write,
+		.body_drop = conn_body_drop,
 		.arg = c,
 	};
 
@@ -941,7 +1072,10 @@ conn_new(const struct conn_env *env, struct inbound_gen *gen, int fd,
 	conn_set_timeouts(c, false);
 	if (how == SESSION_GREET_OK && conn_early_talker(fd))
 		how = SESSION_GREET_EARLY;
-	c->quiet = how == SESSION_GREET_DENIED || how == SESSION_GREET_BUSY;
+	how = conn_mem_start(&c->mem, env->budget, delivery_tmpfd(env->delivery), c->id,
+	    c->client, how, conn_budget_wake, c);
+	/* refused at connect (the listener or the budget logs it, summarised) */
+	c->quiet = how == SESSION_GREET_DENIED || how == SESSION_GREET_BUSY || c->mem.quiet;
 	if (!c->quiet)
 		log_info("conn id=%s client=%s tls=%s greeting=%s", c->id, c->client,
 		    gen->ssl_ctx ? "available" : "none",

@@ -20,6 +20,7 @@
 
 struct event_base;
 struct delivery;
+struct budget;
 struct conn;
 
 /*
@@ -48,6 +49,7 @@ struct conn_env {
 	struct event_base *base;
 	struct delivery *delivery;
 	struct inbound_stats *stats;
+	struct budget *budget;		/* memory budget (budget.h) */
 };
 
 /* Take one more reference / drop one (frees at zero). */

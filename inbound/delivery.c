@@ -29,6 +29,7 @@
 #include "log.h"
 #include "maildir.h"
 #include "mailfile.h"
+#include "spill.h"
 #include "util.h"
 
 #define DELIVERY_MAX_THREADS 16
@@ -49,6 +50,8 @@ struct delivery_job {
 	struct delivery_job *next;
 	char *body;		/* CRLF lines until job_write makes them LF */
 	size_t body_len;
+	int spill_fd;		/* a spilled body (CRLF) or -1 */
+	char spill_name[SPILL_NAME_MAX];	/* its tmp/ name */
 	struct fsutil_perm perm;	/* mode and group of its files */
 	struct dfile *files;
 	size_t nfiles;
@@ -107,6 +110,8 @@ job_free(struct delivery_job *j)
 	}
 	free(j->files);
 	free(j->body);
+	if (j->spill_fd >= 0)
+		close(j->spill_fd);
 	free(j);
 }
 
@@ -122,15 +127,103 @@ job_fail(struct delivery_job *j, int e, const char *fmt, const char *path)
 		memcpy(j->err + sizeof(j->err) - 4, "...", 4);	/* truncated */
 }
 
+/* Fail job j with the tool's message err and errno e. */
+static void
+job_fail_msg(struct delivery_job *j, int e, const char *err)
+{
+	if (j->failed)
+		return;
+	j->failed = true;
+	j->err_no = e;
+	util_strlcpy(j->err, err, sizeof(j->err));
+}
+
+/*
+ * The tmp/ file of mailbox file f of a spilled job: made with the header
+ * alone (fsutil_write_new_perm: exclusive, no symlink, mode and group),
+ * then opened again in our private tmp/ to append the body converted to
+ * LF, piece by piece.  Made durable by spool_sync like the others.
+ * 0, or -1 with errno and err (the partial file removed).
+ */
+static int
+job_write_spilled(struct delivery *d, struct delivery_job *j, struct dfile *f,
+    size_t lf_len, char *buf, char *err, size_t errlen)
+{
+	struct iovec iov = { f->header, f->header_len };
+	size_t len;
+	int fd, e;
+
+	fsutil_maildir_name(f->name, sizeof(f->name), util_hostname(), f->header_len + lf_len);
+	if (fsutil_write_new_perm(d->tmpfd, f->name, &iov, 1, false, &j->perm, err,
+	    errlen) == -1)
+		return -1;
+	fd = openat(d->tmpfd, f->name, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s/tmp/%s: open: %s", d->spool, f->name, strerror(errno));
+		goto fail;
+	}
+	if (spill_copy_lf(j->spill_fd, fd, buf, &len) == -1) {
+		e = errno;
+		snprintf(err, errlen, "%s/tmp/%s: copy from %s: %s", d->spool, f->name,
+		    j->spill_name, strerror(e));
+		close(fd);
+		errno = e;
+		goto fail;
+	}
+	if (close(fd) == -1) {
+		snprintf(err, errlen, "%s/tmp/%s: close: %s", d->spool, f->name, strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	e = errno;
+	unlinkat(d->tmpfd, f->name, 0);
+	errno = e;
+	return -1;
+}
+
+/* Write the tmp/ files of a job whose body was spilled: one pass to learn
+ * the LF length (the ,S= of the names), then one copy per mailbox. */
+static void
+job_write_spill(struct delivery *d, struct delivery_job *j)
+{
+	char *buf = xmalloc(SPILL_COPY_BUF), err[512];
+	size_t lf_len;
+
+	if (spill_copy_lf(j->spill_fd, -1, buf, &lf_len) == -1) {
+		snprintf(err, sizeof(err), "%s/tmp/%s: read: %s", d->spool, j->spill_name,
+		    strerror(errno));
+		job_fail_msg(j, errno, err);
+		free(buf);
+		return;
+	}
+	for (size_t i = 0; i < j->nfiles && !j->failed; i++) {
+		if (job_write_spilled(d, j, &j->files[i], lf_len, buf, err, sizeof(err)) == -1)
+			job_fail_msg(j, errno, err);
+		else
+			j->files[i].written = true;
+	}
+	free(buf);
+}
+
 /*
  * Write the tmp/ file of every mailbox of job j (made durable by
  * spool_sync), LF line ends: the body's CRLFs are turned into LFs here,
  * once per message, on the worker (a 50 MB body must not hold up the
- * event loop), so ,S= is the size of the stored file.
+ * event loop), so ,S= is the size of the stored file.  A spilled body is
+ * copied from its file instead: the trace block goes first, so a mailbox
+ * file is always a new file, even for a single mailbox (converting the
+ * spill file in place would still leave the header to prepend).
  */
 static void
 job_write(struct delivery *d, struct delivery_job *j)
 {
+	if (j->failed)		/* e.g. its spilled body could not be kept */
+		return;
+	if (j->spill_fd >= 0) {
+		job_write_spill(d, j);
+		return;
+	}
 	j->body_len = mailfile_to_lf(j->body, j->body_len);
 	for (size_t i = 0; i < j->nfiles && !j->failed; i++) {
 		struct dfile *f = &j->files[i];
@@ -144,11 +237,7 @@ job_write(struct delivery *d, struct delivery_job *j)
 		    f->header_len + j->body_len);
 		if (fsutil_write_new_perm(d->tmpfd, f->name, iov, 2, false, &j->perm, err,
 		    sizeof(err)) == -1) {
-			int e = errno;
-
-			j->failed = true;
-			j->err_no = e;
-			util_strlcpy(j->err, err, sizeof(j->err));
+			job_fail_msg(j, errno, err);
 			return;
 		}
 		f->written = true;
@@ -390,6 +479,24 @@ batch_close_dirs(struct delivery_job *batch)
 			}
 }
 
+/*
+ * Remove the spill files of every job of batch: each message is published
+ * (its mailbox files durable) or refused by now.  Worker thread, so the
+ * loop never waits for the unlink of a large file.
+ */
+static void
+batch_remove_spills(struct delivery *d, struct delivery_job *batch)
+{
+	for (struct delivery_job *j = batch; j; j = j->next) {
+		if (j->spill_fd < 0)
+			continue;
+		close(j->spill_fd);
+		j->spill_fd = -1;
+		if (unlinkat(d->tmpfd, j->spill_name, 0) == -1 && errno != ENOENT)
+			log_warn("delivery: unlink %s/tmp/%s", d->spool, j->spill_name);
+	}
+}
+
 /* Append finished jobs to the done list and wake the loop once. */
 static void
 batch_post(struct delivery *d, struct delivery_job *batch)
@@ -401,6 +508,7 @@ batch_post(struct delivery *d, struct delivery_job *batch)
 	if (batch == NULL)
 		return;
 	batch_close_dirs(batch);
+	batch_remove_spills(d, batch);
 	while (last->next)
 		last = last->next;
 	pthread_mutex_lock(&d->lock);
@@ -667,6 +775,11 @@ delivery_submit(struct delivery *d, const struct delivery_request *r,
 
 	j->body = r->body;
 	j->body_len = r->body_len;
+	j->spill_fd = -1;
+	if (r->body_name != NULL) {
+		j->spill_fd = r->body_fd;
+		util_strlcpy(j->spill_name, r->body_name, sizeof(j->spill_name));
+	}
 	j->perm = d->perm;
 	j->done = done;
 	j->arg = arg;
@@ -676,6 +789,8 @@ delivery_submit(struct delivery *d, const struct delivery_request *r,
 		j->err_no = EINVAL;
 		util_strlcpy(j->err, "no recipients", sizeof(j->err));
 	}
+	if (r->body_err != 0)
+		job_fail(j, r->body_err, "%s: message body not kept: %s", "tmp/" SPILL_PREFIX "*");
 	d->pending++;
 	pthread_mutex_lock(&d->lock);
 	*d->todo_tail = j;
@@ -698,6 +813,13 @@ delivery_cancel(struct delivery_job *j)
 {
 	if (j)
 		j->cancelled = true;
+}
+
+/* The spool's tmp/ descriptor. */
+int
+delivery_tmpfd(const struct delivery *d)
+{
+	return d->tmpfd;
 }
 
 /* Jobs submitted and not yet reported back. */
@@ -729,7 +851,8 @@ delivery_clean_tmp(int tmpfd, time_t max_age)
 
 		if (de->d_name[0] == '.' ||
 		    fstatat(tmpfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
-		    !S_ISREG(st.st_mode) || now - st.st_mtime <= max_age)
+		    !S_ISREG(st.st_mode) ||
+		    (now - st.st_mtime <= max_age && !spill_is_name(de->d_name)))
 			continue;
 		if (unlinkat(tmpfd, de->d_name, 0) == 0)
 			n++;

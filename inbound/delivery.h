@@ -51,6 +51,13 @@ struct delivery_request {
 	char *body;			/* CRLF lines; ownership passes to delivery
 					 * (which stores them with LF) */
 	size_t body_len;
+	/* or a spilled body (spill.h): with body_name set, body_fd is its
+	 * file in tmp/ (CRLF lines, body_len bytes); both pass to delivery,
+	 * which removes the file once the message is published or refused */
+	const char *body_name;
+	int body_fd;
+	int body_err;			/* non-zero: the body could not be kept
+					 * (errno of the spill write): refuse */
 };
 
 /* Called on the loop thread; err is a one-line reason ("" on success). */
@@ -87,7 +94,11 @@ void delivery_cancel(struct delivery_job *j);
 /* Jobs submitted and not yet reported back. */
 size_t delivery_pending(const struct delivery *d);
 
-/* Remove regular files in tmpfd older than max_age seconds; returns how many. */
+/* The spool's tmp/ descriptor (spill files are made there). */
+int delivery_tmpfd(const struct delivery *d);
+
+/* Remove regular files in tmpfd older than max_age seconds, and every
+ * spill file whatever its age (a crash cut its session); returns how many. */
 unsigned delivery_clean_tmp(int tmpfd, time_t max_age);
 
 #endif

@@ -124,3 +124,32 @@ mailfile_to_lf(char *buf, size_t len)
 	}
 	return (size_t)(out - buf);
 }
+
+/* CRLF -> LF of one piece of a body read in pieces (see mailfile.h). */
+size_t
+mailfile_to_lf_piece(struct mailfile_lf *st, const char *in, size_t len,
+    char *out, int last)
+{
+	size_t o = 0;
+
+	if (st->cr_held && len > 0) {
+		st->cr_held = 0;
+		if (in[0] == '\n') {
+			out[o++] = '\n';
+			in++;
+			len--;
+		} else
+			out[o++] = '\r';
+	}
+	if (len > 0 && in[len - 1] == '\r') {
+		st->cr_held = 1;
+		len--;
+	}
+	memcpy(out + o, in, len);
+	o += mailfile_to_lf(out + o, len);
+	if (last && st->cr_held) {
+		st->cr_held = 0;
+		out[o++] = '\r';
+	}
+	return o;
+}

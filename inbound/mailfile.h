@@ -28,4 +28,18 @@ char *mailfile_header(const struct delivery_request *r, const char *mailbox,
  */
 size_t mailfile_to_lf(char *buf, size_t len);
 
+/* CRLF -> LF over a body read in pieces: a CR at the end of one piece
+ * waits for the next (cr_held). */
+struct mailfile_lf {
+	int cr_held;
+};
+
+/*
+ * Convert the next piece in[0..len) into out (room for len + 1 bytes);
+ * with last, a held CR is flushed too.  Returns the bytes put in out.
+ * Fed whole or in any pieces, the output is that of mailfile_to_lf.
+ */
+size_t mailfile_to_lf_piece(struct mailfile_lf *st, const char *in, size_t len,
+    char *out, int last);
+
 #endif

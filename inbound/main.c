@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "budget.h"
 #include "conn.h"
 #include "daemon.h"
 #include "delivery.h"
@@ -254,6 +255,7 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	log_set_target(cfg->log);
 	delivery_set_perms(in->delivery, cfg);
+	budget_set_limit(in->env.budget, cfg->memory_budget);
 	listener_set_gen(in->listener, g);
 	conn_gen_unref(in->gen);
 	in->gen = g;
@@ -344,6 +346,31 @@ spool_setup(struct inbound *in)
 }
 
 /*
+ * The event base: 3 priorities, 1 by default and 2 for the reads of
+ * sessions whose body is being spilled (conn.c), and after 16 callbacks
+ * or 2 ms of those the loop looks for other events again, so a flood of
+ * large bodies delays another session's dialogue by a few ms, not by a
+ * pass over every flooding session.
+ */
+static struct event_base *
+loop_base(void)
+{
+	struct event_config *ec = event_config_new();
+	struct timeval tv = { 0, 2000 };
+	struct event_base *base;
+
+	if (ec == NULL)
+		return NULL;
+	if (event_config_set_max_dispatch_interval(ec, &tv, 16, 2) == -1)
+		log_warnx("event_config_set_max_dispatch_interval failed");
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	if (base && event_base_priority_init(base, 3) == -1)
+		log_warnx("event_base_priority_init failed; one priority for all events");
+	return base;
+}
+
+/*
  * Everything between the config and the loop; a sysexits code on failure.
  * The sockets are bound first, so that a daemon started as root can take
  * port 25 and then drop to its user before it touches the spool; they
@@ -356,11 +383,12 @@ start(struct inbound *in)
 	char err[1024];
 	int rc;
 
-	if ((in->base = event_base_new()) == NULL) {
+	if ((in->base = loop_base()) == NULL) {
 		log_warnx("event_base_new failed");
 		return EX_OSERR;
 	}
-	in->env = (struct conn_env){ in->base, NULL, &in->stats };
+	in->env = (struct conn_env){ in->base, NULL, &in->stats,
+	    budget_new(cfg->memory_budget) };
 	in->listener = listener_new(&in->env, in->gen);
 	loop_setup(in);		/* signals are handled before anyone can connect */
 	if (metrics_setup(in, err, sizeof(err)) == -1 ||
@@ -407,6 +435,7 @@ finish(struct inbound *in)
 	if (in->spool)
 		spool_close(in->spool);
 	conn_gen_unref(in->gen);
+	budget_free(in->env.budget);
 }
 
 /* Parse arguments, load the config, start, run the loop, stop. */

@@ -74,9 +74,11 @@ struct txn {
 	bool smtputf8;
 	bool body_8bitmime;
 	bool chunking;
-	char *body;
+	char *body;			/* in memory, up to body_memory_limit */
 	size_t body_len;
 	size_t body_cap;
+	uint64_t body_total;		/* every byte of the body, spilled or not */
+	bool spilled;			/* the body goes to body_write */
 	bool too_big;			/* over max_message_size: read on, drop */
 };
 
@@ -236,16 +238,27 @@ txn_reset(struct session *s)
 		free(s->t.rcpts[i]);
 	free(s->t.rcpts);
 	free(s->t.body);
+	if (s->t.spilled && s->p.body_drop != NULL)
+		s->p.body_drop(s->p.arg);
 	memset(&s->t, 0, sizeof(s->t));
 	memset(&s->msg, 0, sizeof(s->msg));
 	if (s->state != ST_GREET)
 		s->state = ST_READY;
 }
 
-/* Make room for n more body bytes, doubling the buffer. */
-static void
-body_reserve(struct txn *t, size_t n)
+/* true when bodies past body_memory_limit go to the caller's sink. */
+static bool
+body_can_spill(const struct session *s)
 {
+	return s->p.body_write != NULL && s->p.body_memory_limit != 0;
+}
+
+/* Make room for n more body bytes, doubling the buffer (never past the
+ * memory limit when the body can be spilled). */
+static void
+body_reserve(struct session *s, size_t n)
+{
+	struct txn *t = &s->t;
 	size_t cap;
 
 	if (t->body_len + n <= t->body_cap)
@@ -253,11 +266,15 @@ body_reserve(struct txn *t, size_t n)
 	cap = t->body_cap ? t->body_cap : BODY_MIN_ALLOC;
 	while (cap < t->body_len + n)
 		cap *= 2;
+	if (body_can_spill(s) && cap > s->p.body_memory_limit &&
+	    t->body_len + n <= s->p.body_memory_limit)
+		cap = s->p.body_memory_limit;
 	t->body = xrealloc(t->body, cap);
 	t->body_cap = cap;
 }
 
-/* Start a body buffer, sized from the SIZE= hint when there was one. */
+/* Start a body buffer, sized from the SIZE= hint when there was one
+ * (at most the memory limit: a bigger body is spilled anyway). */
 static void
 body_start(struct session *s)
 {
@@ -265,10 +282,28 @@ body_start(struct session *s)
 
 	if (hint > BODY_HINT_MAX)
 		hint = BODY_HINT_MAX;
-	body_reserve(&s->t, hint > BODY_MIN_ALLOC ? (size_t)hint : BODY_MIN_ALLOC);
+	if (body_can_spill(s) && hint > s->p.body_memory_limit)
+		hint = s->p.body_memory_limit;
+	body_reserve(s, hint > BODY_MIN_ALLOC ? (size_t)hint : BODY_MIN_ALLOC);
 }
 
-/* Append body bytes unless the message already went over the cap. */
+/* Send what memory holds to the sink and free it: the body is spilled. */
+static size_t
+body_spill(struct session *s)
+{
+	size_t freed = s->t.body_cap;
+
+	if (s->t.body_len > 0)
+		s->p.body_write(s->p.arg, s->t.body, s->t.body_len);
+	free(s->t.body);
+	s->t.body = NULL;
+	s->t.body_len = s->t.body_cap = 0;
+	s->t.spilled = true;
+	return freed;
+}
+
+/* Append body bytes unless the message already went over the cap; past
+ * the memory limit they go to the sink. */
 static void
 body_append(struct session *s, const char *p, size_t n)
 {
@@ -276,11 +311,19 @@ body_append(struct session *s, const char *p, size_t n)
 
 	if (s->t.too_big)
 		return;
-	if (max != 0 && (uint64_t)s->t.body_len + n > max) {
+	if (max != 0 && s->t.body_total + n > max) {
 		s->t.too_big = true;
 		return;
 	}
-	body_reserve(&s->t, n);
+	s->t.body_total += n;
+	if (!s->t.spilled && body_can_spill(s) &&
+	    s->t.body_len + n > s->p.body_memory_limit)
+		body_spill(s);
+	if (s->t.spilled) {
+		s->p.body_write(s->p.arg, p, n);
+		return;
+	}
+	body_reserve(s, n);
 	memcpy(s->t.body + s->t.body_len, p, n);
 	s->t.body_len += n;
 }
@@ -291,8 +334,8 @@ raise_message(struct session *s)
 {
 	struct session_message *m = &s->msg;
 
-	if (s->t.body == NULL)
-		body_reserve(&s->t, 1);
+	if (s->t.body == NULL && !s->t.spilled)
+		body_reserve(s, 1);
 	m->helo = s->helo;
 	m->esmtp = s->esmtp;
 	m->mail_from = s->t.mail_from;
@@ -302,7 +345,8 @@ raise_message(struct session *s)
 	m->body_8bitmime = s->t.body_8bitmime;
 	m->chunking = s->t.chunking;
 	m->body = s->t.body;
-	m->body_len = s->t.body_len;
+	m->body_len = s->t.spilled ? (size_t)s->t.body_total : s->t.body_len;
+	m->body_spilled = s->t.spilled;
 	s->ev = SESSION_EV_MESSAGE;
 }
 
@@ -957,6 +1001,9 @@ session_greet(struct session *s, enum session_greeting how)
 	case SESSION_GREET_BUSY:
 		reply(s, "421 4.7.0 %s Too many connections, try again later", s->hostname);
 		break;
+	case SESSION_GREET_NOMEM:
+		reply(s, "421 4.3.2 %s Insufficient resources, try again later", s->hostname);
+		break;
 	case SESSION_GREET_EARLY:
 		note(s, "reject=early-talker");
 		reply(s, "554 5.5.1 %s Protocol error: input before greeting", s->hostname);
@@ -1033,6 +1080,11 @@ session_take_body(struct session *s, size_t *len)
 {
 	char *b;
 
+	if (s->ev == SESSION_EV_MESSAGE && s->t.spilled) {
+		*len = (size_t)s->t.body_total;
+		s->t.spilled = false;	/* the caller owns it now */
+		return NULL;
+	}
 	if (s->ev != SESSION_EV_MESSAGE || s->t.body == NULL) {
 		*len = 0;
 		return NULL;
@@ -1043,6 +1095,24 @@ session_take_body(struct session *s, size_t *len)
 	s->t.body_len = s->t.body_cap = 0;
 	s->msg.body = NULL;
 	return b;
+}
+
+/* Spill the in-memory body now (memory is short); bytes freed. */
+size_t
+session_spill_now(struct session *s)
+{
+	if (!body_can_spill(s) || s->t.spilled || s->t.body == NULL ||
+	    s->ev == SESSION_EV_MESSAGE || (s->phase != PH_DATA && s->phase != PH_BDAT &&
+	    s->state != ST_BDAT))
+		return 0;
+	return body_spill(s);
+}
+
+/* Memory held by the body being received. */
+size_t
+session_body_memory(const struct session *s)
+{
+	return s->t.body_cap;
 }
 
 /* The delivery outcome: reply, end the transaction, resume input. */

@@ -37,6 +37,18 @@ struct session_params {
 	/* Optional: one key=value note per protocol event worth logging
 	 * (e.g. "reject=bare-lf"); may be NULL. */
 	void (*note)(void *arg, const char *kv);
+	/*
+	 * Optional body sink (both or neither).  A body is held in memory up
+	 * to body_memory_limit bytes (0: no limit); past it, what was held
+	 * and then every further decoded byte go to body_write instead
+	 * (the caller streams them to a file), and the memory is freed.
+	 * body_drop: a spilled body is no longer wanted (transaction reset,
+	 * message refused, session freed); never called for a body handed
+	 * over by session_take_body.
+	 */
+	size_t body_memory_limit;
+	void (*body_write)(void *arg, const char *p, size_t n);
+	void (*body_drop)(void *arg);
 	void *arg;
 };
 
@@ -55,6 +67,7 @@ enum session_greeting {
 	SESSION_GREET_DENIED,	/* 554 5.7.1 (relay_hosts), then close */
 	SESSION_GREET_BUSY,	/* 421 4.7.0 too many connections, then close */
 	SESSION_GREET_EARLY,	/* 554 5.5.1 input before greeting, then close */
+	SESSION_GREET_NOMEM,	/* 421 4.3.2 memory budget reached, then close */
 };
 
 enum session_delivery {
@@ -72,8 +85,10 @@ struct session_message {
 	bool smtputf8;			/* MAIL ... SMTPUTF8 */
 	bool body_8bitmime;		/* BODY=8BITMIME (or BDAT BINARYMIME n/a) */
 	bool chunking;			/* received with BDAT */
-	const char *body;		/* decoded message, CRLF line ends */
-	size_t body_len;
+	const char *body;		/* decoded message, CRLF line ends; NULL
+					   when spilled */
+	size_t body_len;		/* the whole body's length, spilled or not */
+	bool body_spilled;		/* the body went to body_write */
 };
 
 struct session *session_new(const struct session_params *p);
@@ -102,8 +117,20 @@ const struct session_message *session_message(const struct session *s);
  * Hand the body buffer to the caller (no copy); *len gets its length.
  * Valid once per message while SESSION_EV_MESSAGE is raised; the caller
  * frees it with free().  session_message()->body is NULL afterwards.
+ * A spilled body: returns NULL with *len its length, and the caller owns
+ * what body_write received (body_drop is not called for it).
  */
 char *session_take_body(struct session *s, size_t *len);
+
+/*
+ * Spill the body held in memory now (memory is short): it goes to
+ * body_write and is freed.  Returns the bytes of memory freed (0 when
+ * no body is being received, it is spilled already, or there is no sink).
+ */
+size_t session_spill_now(struct session *s);
+
+/* Bytes of memory the body being received holds now. */
+size_t session_body_memory(const struct session *s);
 
 /* The delivery outcome: queues the reply, clears the transaction and the event. */
 void session_delivered(struct session *s, enum session_delivery result, const char *queue_id);

@@ -141,6 +141,68 @@ START_TEST(test_to_lf_big)
 }
 END_TEST
 
+/* Convert in[0..n) in pieces of `piece` bytes (0: whole) into out. */
+static size_t
+to_lf_pieces(const char *in, size_t n, size_t piece, char *out)
+{
+	struct mailfile_lf st = { 0 };
+	size_t o = 0, off = 0;
+
+	if (piece == 0)
+		piece = n ? n : 1;
+	while (off < n) {
+		size_t k = n - off < piece ? n - off : piece;
+
+		o += mailfile_to_lf_piece(&st, in + off, k, out + o, 0);
+		off += k;
+	}
+	return o + mailfile_to_lf_piece(&st, in, 0, out + o, 1);
+}
+
+/* Every table case fed whole, byte by byte and in 2- and 3-byte pieces
+ * gives what mailfile_to_lf gives. */
+START_TEST(test_to_lf_pieces_table)
+{
+	const struct lf_case *c = &lf_cases[_i];
+	size_t len = strlen(c->in), pieces[] = { 0, 1, 2, 3 };
+	char out[64];
+
+	for (size_t i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+		size_t n = to_lf_pieces(c->in, len, pieces[i], out);
+
+		ck_assert_msg(n == strlen(c->out) && memcmp(out, c->out, n) == 0,
+		    "case %d piece %zu", _i, pieces[i]);
+	}
+}
+END_TEST
+
+/* A big pseudo-random body in 1-, 7- and 65536-byte pieces. */
+START_TEST(test_to_lf_pieces_big)
+{
+	size_t n = 1 << 18, pieces[] = { 1, 7, 65536 };
+	char *in = malloc(n), *ref = malloc(n), *out = malloc(n + 1);
+	unsigned x = 777;
+	size_t rlen;
+
+	for (size_t i = 0; i < n; i++) {
+		x = x * 1103515245 + 12345;
+		unsigned v = (x >> 16) % 8;
+		in[i] = v == 0 ? '\r' : v == 1 ? '\n' : 'a' + (char)v;
+	}
+	memcpy(ref, in, n);
+	rlen = mailfile_to_lf(ref, n);
+	for (size_t i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+		size_t o = to_lf_pieces(in, n, pieces[i], out);
+
+		ck_assert_uint_eq(o, rlen);
+		ck_assert_int_eq(memcmp(out, ref, o), 0);
+	}
+	free(in);
+	free(ref);
+	free(out);
+}
+END_TEST
+
 /* The suite. */
 static Suite *
 mailfile_suite(void)
@@ -152,6 +214,9 @@ mailfile_suite(void)
 	tcase_add_test(tc, test_header_two_rcpts_tls);
 	tcase_add_loop_test(tc, test_to_lf_table, 0, sizeof(lf_cases) / sizeof(lf_cases[0]));
 	tcase_add_test(tc, test_to_lf_big);
+	tcase_add_loop_test(tc, test_to_lf_pieces_table, 0,
+	    sizeof(lf_cases) / sizeof(lf_cases[0]));
+	tcase_add_test(tc, test_to_lf_pieces_big);
 	suite_add_tcase(s, tc);
 	return s;
 }
