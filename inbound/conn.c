@@ -5,12 +5,11 @@
  * bounded by a read high-watermark, and a client that does not read its
  * replies stops being read once OUT_HIGH bytes are queued.
  *
- * Plaintext runs on two plain events and two evbuffers: a reply is sent
- * straight away with send(2) and EV_WRITE is only armed for what the
- * kernel did not take; a read takes up to READ_CHUNK bytes in one call.
- * (A socket bufferevent costs two epoll_ctl calls and a loop pass per
- * reply, and an ioctl per read of at most 4 KB.)  After STARTTLS the
- * socket belongs to an OpenSSL bufferevent.
+ * This file is the connection's life (new, process, close, drop, free),
+ * the functions that hide whether the socket is plaintext or TLS, the
+ * memory budget's edge, the deadlines and the session/delivery glue.  The
+ * plaintext socket I/O is in conn_plain.c, STARTTLS and the OpenSSL
+ * bufferevent in conn_tls.c; struct conn is shared through conn_int.h.
  *
  * Must not know SMTP syntax (session does) or how files are written
  * (delivery does).
@@ -27,81 +26,24 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
 #include "conn.h"
+#include "conn_int.h"
 #include "conn_deadline.h"
 #include "conn_mem.h"
 #include "delivery.h"
 #include "id.h"
 #include "log.h"
 #include "spill.h"
-#include "tls.h"
 #include "util.h"
 
-#define READ_HIGH	(256 * 1024)	/* read high-watermark */
-#define READ_CHUNK	(64 * 1024)	/* one plaintext read */
 #define OUT_HIGH	(64 * 1024)	/* stop feeding past this much output */
 #define LINGER_MS	20		/* poll interval while the last bytes go out */
 #define LINGER_MAX	250		/* polls before giving up (5 s) */
 
-enum conn_state {
-	CONN_OPEN,
-	CONN_TLS_FLUSH,		/* STARTTLS: 220 going out, reading paused */
-	CONN_TLS_HANDSHAKE,
-	CONN_CLOSING,		/* last replies going out */
-	CONN_DEAD,		/* socket gone, waiting for a delivery result */
-};
-
-struct conn {
-	const struct conn_env *env;
-	struct inbound_gen *gen;
-	struct session *sess;
-	int fd;				/* -1 once dropped */
-	/* plaintext I/O (NULL once TLS or dropped) */
-	struct event *rd_ev, *wr_ev;
-	struct evbuffer *in, *out;
-	bool reading;			/* rd_ev wanted (not paused) */
-	bool read_full;			/* rd_ev off: input at READ_HIGH */
-	struct bufferevent *bev;	/* TLS: OpenSSL bufferevent on fd */
-	struct event *linger_ev;
-	unsigned linger_n;
-	enum conn_state state;
-	bool in_data;			/* timeouts currently set for DATA */
-	bool stopping;
-	bool eof;			/* the client sent its last byte */
-	bool quiet;			/* refused at connect: the listener logs it */
-	struct conn_deadline *dl;	/* deadlines activity does not reset */
-	unsigned long lines;		/* session_lines() when last seen */
-	enum deadline_kind deadline_due; /* passed during a delivery: cut after it */
-	bool deadline_cut;		/* its line is logged: no reject=timeout note */
-	char id[ID_LEN + 1];
-	char ip[64];
-	char client[80];		/* ip:port */
-	char tls_version[32];
-	char tls_cipher[96];
-	struct delivery_job *job;	/* message being delivered */
-	char queue_id[ID_LEN + 1];
-	char from[300];			/* log copy of the pending message */
-	size_t msg_size, msg_nrcpt;
-	unsigned messages;
-	struct conn_mem mem;		/* spill files, budget share (conn_mem.h) */
-	struct event *pause_ev;		/* the read timeout while paused for memory */
-	void (*closed)(void *arg);
-	void *closed_arg;
-};
-
-static void conn_process(struct conn *c);
 static void conn_close(struct conn *c);
-static void conn_plain_read_cb(evutil_socket_t fd, short what, void *arg);
-static void conn_plain_write_cb(evutil_socket_t fd, short what, void *arg);
-static void conn_timeout(struct conn *c, bool reading);
-static void conn_io_error(struct conn *c, int err);
-static void conn_output_drained(struct conn *c);
-static void conn_eof(struct conn *c);
 static void conn_deadline_update(struct conn *c);
-static void conn_budget_check(struct conn *c);
 static void conn_budget_leave(struct conn *c);
 
 /* One more holder of generation g. */
@@ -194,14 +136,14 @@ conn_note(void *arg, const char *kv)
 }
 
 /* The buffer input is read into: plaintext or TLS. */
-static struct evbuffer *
+struct evbuffer *
 conn_input(const struct conn *c)
 {
 	return c->bev ? bufferevent_get_input(c->bev) : c->in;
 }
 
 /* Bytes still queued for the client. */
-static size_t
+size_t
 conn_unsent(const struct conn *c)
 {
 	if (c->bev)
@@ -210,7 +152,7 @@ conn_unsent(const struct conn *c)
 }
 
 /* Timeouts for reading (command or DATA phase) and writing. */
-static void
+void
 conn_timeouts(const struct conn *c, struct timeval *rtv, struct timeval *wtv)
 {
 	const struct inbound_config *cfg = c->gen->cfg;
@@ -221,24 +163,8 @@ conn_timeouts(const struct conn *c, struct timeval *rtv, struct timeval *wtv)
 	wtv->tv_usec = 0;
 }
 
-/* Plaintext: (re)arm the read event unless paused or full. */
-static void
-conn_plain_arm_read(struct conn *c)
-{
-	struct timeval rtv, wtv;
-
-	if (c->rd_ev == NULL)
-		return;
-	if (!c->reading || c->read_full || c->mem.paused) {
-		event_del(c->rd_ev);
-		return;
-	}
-	conn_timeouts(c, &rtv, &wtv);
-	event_add(c->rd_ev, &rtv);
-}
-
 /* Stop (or resume) reading from the client. */
-static void
+void
 conn_read_enable(struct conn *c, bool on)
 {
 	if (c->bev) {
@@ -252,31 +178,8 @@ conn_read_enable(struct conn *c, bool on)
 	conn_plain_arm_read(c);
 }
 
-/* Plaintext: queue bytes, sending at once when nothing is queued ahead. */
-static void
-conn_plain_send(struct conn *c, const char *buf, size_t len)
-{
-	struct timeval rtv, wtv;
-
-	if (evbuffer_get_length(c->out) == 0) {
-		ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n == (ssize_t)len)
-			return;
-		if (n > 0) {
-			buf += n;
-			len -= (size_t)n;
-		}
-		/* EAGAIN or an error: the write event sends the rest or
-		 * reports the error from its callback, never from here */
-	}
-	evbuffer_add(c->out, buf, len);
-	conn_timeouts(c, &rtv, &wtv);
-	event_add(c->wr_ev, &wtv);
-}
-
 /* Move the session's pending replies out to the client. */
-static void
+void
 conn_flush(struct conn *c)
 {
 	size_t len;
@@ -292,7 +195,7 @@ conn_flush(struct conn *c)
 }
 
 /* Set read/write timeouts for the command or the DATA phase. */
-static void
+void
 conn_set_timeouts(struct conn *c, bool data)
 {
 	struct timeval rtv, wtv;
@@ -303,22 +206,6 @@ conn_set_timeouts(struct conn *c, bool data)
 		bufferevent_set_timeouts(c->bev, &rtv, &wtv);
 	} else
 		conn_plain_arm_read(c);
-}
-
-/* Plaintext: free the events and buffers, keep the socket open. */
-static void
-conn_plain_free(struct conn *c)
-{
-	if (c->rd_ev)
-		event_free(c->rd_ev);
-	if (c->wr_ev)
-		event_free(c->wr_ev);
-	if (c->in)
-		evbuffer_free(c->in);
-	if (c->out)
-		evbuffer_free(c->out);
-	c->rd_ev = c->wr_ev = NULL;
-	c->in = c->out = NULL;
 }
 
 /* Close the socket and everything reading or writing it. */
@@ -357,7 +244,7 @@ conn_free(struct conn *c)
 }
 
 /* Drop the socket now; the conn itself waits for a pending delivery. */
-static void
+void
 conn_drop(struct conn *c)
 {
 	if (c->job == NULL) {
@@ -396,76 +283,6 @@ conn_close(struct conn *c)
 	if (c->linger_ev == NULL)
 		c->linger_ev = evtimer_new(c->env->base, conn_linger_cb, c);
 	event_active(c->linger_ev, EV_TIMEOUT, 0);	/* never frees c here */
-}
-
-/* Plaintext: the socket is readable (or the read timeout passed). */
-static void
-conn_plain_read_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-	struct evbuffer_iovec v[2];
-	int nv;
-	ssize_t n;
-
-	if (what & EV_TIMEOUT) {
-		conn_timeout(c, true);
-		return;
-	}
-	nv = evbuffer_reserve_space(c->in, READ_CHUNK, v, 2);
-	if (nv < 1) {
-		conn_io_error(c, ENOMEM);
-		return;
-	}
-	n = readv(fd, (struct iovec *)v, nv);
-	if (n < 0) {
-		int err = errno;
-
-		evbuffer_commit_space(c->in, v, 0);
-		if (err != EAGAIN && err != EWOULDBLOCK && err != EINTR)
-			conn_io_error(c, err);
-		return;
-	}
-	if (n == 0) {
-		evbuffer_commit_space(c->in, v, 0);
-		conn_eof(c);
-		return;
-	}
-	if ((size_t)n <= v[0].iov_len) {
-		v[0].iov_len = (size_t)n;
-		nv = 1;
-	} else
-		v[1].iov_len = (size_t)n - v[0].iov_len;
-	evbuffer_commit_space(c->in, v, nv);
-	if (evbuffer_get_length(c->in) >= READ_HIGH) {
-		c->read_full = true;
-		conn_plain_arm_read(c);
-	}
-	if (c->state == CONN_OPEN)
-		conn_process(c);
-	conn_budget_check(c);
-}
-
-/* Plaintext: the socket took more output (or the write timeout passed). */
-static void
-conn_plain_write_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	if (what & EV_TIMEOUT) {
-		conn_timeout(c, false);
-		return;
-	}
-	if (evbuffer_get_length(c->out) > 0 && evbuffer_write(c->out, fd) < 0 &&
-	    errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-		conn_io_error(c, errno);
-		return;
-	}
-	if (evbuffer_get_length(c->out) > 0)
-		return;
-	event_del(c->wr_ev);
-	conn_output_drained(c);
-	if (c->state == CONN_OPEN)
-		conn_budget_check(c);
 }
 
 /* Log line for a message once its delivery outcome is known. */
@@ -601,7 +418,7 @@ conn_read_priority(struct conn *c)
 
 /* Report what c holds; over its share, stop reading it until the budget
  * wakes it (slowed, not killed). */
-static void
+void
 conn_budget_check(struct conn *c)
 {
 	struct timeval rtv, wtv;
@@ -670,73 +487,6 @@ conn_submit(struct conn *c)
 	free(rc);
 }
 
-static void conn_read_cb(struct bufferevent *bev, void *arg);
-static void conn_write_cb(struct bufferevent *bev, void *arg);
-static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
-
-/* The 220 is out: hand the socket to an OpenSSL bufferevent (server side). */
-static void
-conn_starttls_wrap(struct conn *c)
-{
-	SSL *ssl = SSL_new(c->gen->ssl_ctx);
-	struct bufferevent *b;
-
-	if (ssl == NULL) {
-		log_warnx("tls id=%s client=%s status=failed reason=SSL_new", c->id, c->client);
-		conn_drop(c);
-		return;
-	}
-	b = bufferevent_openssl_socket_new(c->env->base, c->fd, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (b == NULL) {
-		SSL_free(ssl);
-		log_warnx("tls id=%s client=%s status=failed reason=bufferevent", c->id, c->client);
-		conn_drop(c);
-		return;
-	}
-	conn_plain_free(c);
-	bufferevent_openssl_set_allow_dirty_shutdown(b, 1);
-	c->bev = b;
-	c->state = CONN_TLS_HANDSHAKE;
-	bufferevent_setcb(b, conn_read_cb, conn_write_cb, conn_event_cb, c);
-	bufferevent_setwatermark(b, EV_READ, 0, READ_HIGH);
-	conn_set_timeouts(c, false);
-	bufferevent_enable(b, EV_READ | EV_WRITE);
-}
-
-/* SESSION_EV_STARTTLS: drop unread plaintext, stop reading, send the 220;
- * the handshake starts once it has left. */
-static void
-conn_starttls_begin(struct conn *c)
-{
-	struct evbuffer *in = conn_input(c);
-
-	conn_flush(c);
-	evbuffer_drain(in, evbuffer_get_length(in));
-	conn_read_enable(c, false);
-	c->state = CONN_TLS_FLUSH;
-	conn_deadline_phase(c->dl, DEADLINE_PHASE_TLS, false);
-	if (conn_unsent(c) == 0 && c->wr_ev)	/* wrap from the write callback, never here */
-		event_active(c->wr_ev, EV_WRITE, 0);
-}
-
-/* The handshake is done: note version and cipher, restart the session. */
-static void
-conn_tls_done(struct conn *c)
-{
-	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-
-	tls_describe(ssl, c->tls_version, sizeof(c->tls_version),
-	    c->tls_cipher, sizeof(c->tls_cipher));
-	(*c->env->stats->tls_handshakes)++;
-	log_info("tls id=%s client=%s version=%s cipher=%s", c->id, c->client,
-	    c->tls_version, c->tls_cipher);
-	c->state = CONN_OPEN;
-	session_tls_started(c->sess);
-	conn_flush(c);
-	conn_process(c);
-}
-
 /* Act on the session's pending event; true when feeding may go on. */
 static bool
 conn_handle_event(struct conn *c)
@@ -759,7 +509,7 @@ conn_handle_event(struct conn *c)
 }
 
 /* Feed buffered input to the session until it waits, or output piles up. */
-static void
+void
 conn_process(struct conn *c)
 {
 	struct evbuffer *in = conn_input(c);
@@ -809,7 +559,7 @@ conn_process(struct conn *c)
 }
 
 /* Every queued byte has left: go on with what waited for that. */
-static void
+void
 conn_output_drained(struct conn *c)
 {
 	if (c->state == CONN_TLS_FLUSH)
@@ -820,29 +570,8 @@ conn_output_drained(struct conn *c)
 		conn_drop(c);	/* the last reply has left: free at once */
 }
 
-/* TLS: input arrived. */
-static void
-conn_read_cb(struct bufferevent *bev, void *arg)
-{
-	struct conn *c = arg;
-
-	if (c->state == CONN_OPEN)
-		conn_process(c);
-	conn_budget_check(c);
-}
-
-/* TLS: output drained to the low-watermark (empty). */
-static void
-conn_write_cb(struct bufferevent *bev, void *arg)
-{
-	struct conn *c = arg;
-
-	if (conn_unsent(c) == 0)
-		conn_output_drained(c);
-}
-
 /* A read or write timeout. */
-static void
+void
 conn_timeout(struct conn *c, bool reading)
 {
 	if (c->state == CONN_CLOSING || c->state == CONN_TLS_HANDSHAKE ||
@@ -870,7 +599,7 @@ conn_timeout(struct conn *c, bool reading)
  * waits for input that cannot come (conn_process).  A client that closed
  * completely makes the next write fail, which drops the socket.
  */
-static void
+void
 conn_eof(struct conn *c)
 {
 	c->eof = true;
@@ -882,43 +611,13 @@ conn_eof(struct conn *c)
 }
 
 /* End of input (err 0) or a socket error: log it and drop the socket. */
-static void
+void
 conn_io_error(struct conn *c, int err)
 {
 	if (err != 0 && c->state != CONN_CLOSING)
 		log_info("session id=%s client=%s error=\"%s\"", c->id, c->client,
 		    strerror(err));
 	conn_drop(c);
-}
-
-/* TLS connection events: handshake done, EOF, error, timeout. */
-static void
-conn_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct conn *c = arg;
-	char err[256];
-
-	if (what & BEV_EVENT_CONNECTED) {
-		if (c->state == CONN_TLS_HANDSHAKE)
-			conn_tls_done(c);
-		return;
-	}
-	if (what & BEV_EVENT_TIMEOUT) {
-		conn_timeout(c, (what & BEV_EVENT_READING) != 0);
-		return;
-	}
-	if (c->state == CONN_TLS_HANDSHAKE) {
-		(*c->env->stats->tls_failures)++;
-		log_info("tls id=%s client=%s status=failed reason=%s", c->id, c->client,
-		    (what & BEV_EVENT_EOF) ? "eof" : tls_error_string(err, sizeof(err)));
-		conn_drop(c);
-		return;
-	}
-	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR)) {
-		conn_eof(c);
-		return;
-	}
-	conn_io_error(c, (what & BEV_EVENT_ERROR) ? EVUTIL_SOCKET_ERROR() : 0);
 }
 
 /* A deadline has passed: one log line naming it, then 421 4.4.2 and close
@@ -1050,10 +749,7 @@ conn_new(const struct conn_env *env, struct inbound_gen *gen, int fd,
 	snprintf(c->client, sizeof(c->client), strchr(c->ip, ':') ? "[%s]:%u" : "%s:%u",
 	    c->ip, port);
 	c->fd = fd;
-	c->in = evbuffer_new();
-	c->out = evbuffer_new();
-	c->rd_ev = event_new(env->base, fd, EV_READ | EV_PERSIST, conn_plain_read_cb, c);
-	c->wr_ev = event_new(env->base, fd, EV_WRITE | EV_PERSIST, conn_plain_write_cb, c);
+	conn_plain_open(c);
 	c->dl = conn_deadline_start(c);
 	if (c->in == NULL || c->out == NULL || c->rd_ev == NULL || c->wr_ev == NULL ||
 	    c->dl == NULL) {
