@@ -1,0 +1,69 @@
+/*
+ * config_int: private to config*.c, the one place libconfuse may be
+ * included.  The load's context, the range table type, the options both
+ * roles' tables share, and the helpers config.c offers the two role files
+ * (config_inbound.c, config_outbound.c).  Nothing outside common/config*.c
+ * includes it: the rest of the program sees only config.h's typed structs.
+ */
+#ifndef SMTPGATE_CONFIG_INT_H
+#define SMTPGATE_CONFIG_INT_H
+
+#include <confuse.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+
+/* A numeric key's allowed range. */
+struct config_range {
+	const char *key;
+	long min, max;
+};
+
+/* The state of one load, reached from libconfuse's callbacks. */
+struct config_ctx {
+	const char *path;
+	char *err;
+	size_t errlen;
+	const struct config_range *ranges;
+	char **addresses;		/* inbound: every address seen so far */
+	char **owners;			/* ... and the mailbox that claimed it */
+	size_t naddresses;
+	int retry_max_line;
+};
+
+/* Options shared by both roles' root tables. */
+#define CONFIG_COMMON_OPTS(spooldef)					\
+	CFG_STR("hostname", NULL, CFGF_NONE),				\
+	CFG_STR("spool", spooldef, CFGF_NONE),				\
+	CFG_STR("metrics_listen", NULL, CFGF_NONE),			\
+	CFG_STR("log", "stderr", CFGF_NONE),				\
+	CFG_STR("user", "smtpgate", CFGF_NONE),				\
+	CFG_STR("group", "", CFGF_NONE)
+
+/* Report an error about `key` of section cfg at the current line; -1. */
+int config_fail(cfg_t *cfg, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Validate callbacks both roles use: a number within its range for this
+ * role (ctx->ranges), a file readable at load time. */
+int config_check_range(cfg_t *cfg, cfg_opt_t *opt);
+int config_check_readable(cfg_t *cfg, cfg_opt_t *opt);
+
+/* Remember that mailbox claims addr in this load; the earlier claimant or NULL. */
+const char *config_claim_address(const char *addr, const char *mailbox);
+
+/* Callbacks both roles share, then parse ctx->path; 0 ok, -1 with err set. */
+int config_parse_file(cfg_t *cfg, struct config_ctx *ctx);
+
+/* Free the address list gathered while loading. */
+void config_ctx_free(struct config_ctx *ctx);
+
+/* Fill the fields both roles share. */
+void config_fill_common(cfg_t *cfg, char **hostname, char **spool, bool *metrics_enabled,
+    struct config_sockaddr *metrics, enum log_target *log);
+
+/* Copy a string option, or NULL when unset. */
+char *config_strdup_opt(cfg_t *cfg, const char *key);
+
+#endif

@@ -1,0 +1,264 @@
+/*
+ * config_outbound: the outbound role's configuration (beside config.c):
+ * its option table and ranges, the smarthost sections and their TLS mode,
+ * the cross-key checks (retry_max >= retry_min), the copy into struct
+ * outbound_config, its load and its free.
+ *
+ * Must not know the inbound role's keys, nor what the daemon does with
+ * the values (connections, the queue, credentials); libconfuse stays
+ * inside config*.c.
+ */
+#include <confuse.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "config_int.h"
+#include "util.h"
+
+static const struct config_range outbound_ranges[] = {
+	{ "port", 1, 65535 },
+	{ "max_connections", 1, 10000 },
+	{ "messages_per_connection", 1, 100000 },
+	{ "retry_min", 1, 86400 },
+	{ "retry_max", 1, 2592000 },
+	{ "max_queue_lifetime", 60, 5184000 },
+	{ "delay_warning", 0, 5184000 },
+	{ "scan_interval", 1, 86400 },
+	{ "timeout_connect", 1, 86400 },
+	{ "timeout_greeting", 1, 86400 },
+	{ "timeout_command", 1, 86400 },
+	{ "timeout_data_init", 1, 86400 },
+	{ "timeout_data_block", 1, 86400 },
+	{ "timeout_data_end", 1, 86400 },
+	{ NULL, 0, 0 },
+};
+
+/* Parse a smarthost tls mode; -1 when unknown. */
+static int
+config_tls_mode(const char *s, enum smarthost_tls *out)
+{
+	static const struct { const char *name; enum smarthost_tls mode; } modes[] = {
+		{ "starttls", SMARTHOST_TLS_STARTTLS },
+		{ "opportunistic", SMARTHOST_TLS_OPPORTUNISTIC },
+		{ "implicit", SMARTHOST_TLS_IMPLICIT },
+		{ "none", SMARTHOST_TLS_NONE },
+	};
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (s != NULL && strcmp(s, modes[i].name) == 0) {
+			*out = modes[i].mode;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Validate callback: a smarthost tls mode. */
+static int
+config_check_tls_mode(cfg_t *cfg, cfg_opt_t *opt)
+{
+	enum smarthost_tls mode;
+	const char *s = cfg_opt_getnstr(opt, 0);
+
+	if (config_tls_mode(s, &mode) != 0)
+		return config_fail(cfg, opt->name, "\"%s\" is not one of starttls, "
+		    "opportunistic, implicit, none", s == NULL ? "" : s);
+	return 0;
+}
+
+/* Validate callback: the smarthost section just read is complete. */
+static int
+config_check_smarthost(cfg_t *cfg, cfg_opt_t *opt)
+{
+	cfg_t *sh = cfg_opt_getnsec(opt, opt->nvalues - 1);
+	const char *host = cfg_getstr(sh, "host");
+	const char *user = cfg_getstr(sh, "auth_user");
+	const char *pwfile = cfg_getstr(sh, "auth_password_file");
+
+	if (host == NULL || host[0] == '\0')
+		return config_fail(sh, "host", "missing (required)");
+	if (strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789.-_:[]") != strlen(host))
+		return config_fail(sh, "host", "\"%s\" is not a host name or address", host);
+	if (user != NULL && pwfile == NULL)
+		return config_fail(sh, "auth_password_file", "required with auth_user");
+	if (user == NULL && pwfile != NULL)
+		return config_fail(sh, "auth_user", "required with auth_password_file");
+	if (user != NULL && strcmp(cfg_getstr(sh, "tls"), "none") == 0)
+		return config_fail(sh, "auth_user", "AUTH is only sent over TLS, "
+		    "but tls = \"none\"");
+	return 0;
+}
+
+/* Build a cfg_t for the outbound table and set its callbacks. */
+static cfg_t *
+config_init_outbound(unsigned flags)
+{
+	static cfg_opt_t smarthost_opts[] = {
+		CFG_STR("host", NULL, CFGF_NONE),
+		CFG_INT("port", 0, CFGF_NONE),
+		CFG_STR("tls", "starttls", CFGF_NONE),
+		CFG_BOOL("tls_verify", cfg_true, CFGF_NONE),
+		CFG_STR("ca_file", NULL, CFGF_NONE),
+		CFG_STR("auth_user", NULL, CFGF_NONE),
+		CFG_STR("auth_password_file", NULL, CFGF_NONE),
+		CFG_END()
+	};
+	static cfg_opt_t opts[] = {
+		CONFIG_COMMON_OPTS("/var/spool/smtpgate/outbound"),
+		CFG_SEC("smarthost", smarthost_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
+		CFG_INT("max_connections", 8, CFGF_NONE),
+		CFG_INT("messages_per_connection", 100, CFGF_NONE),
+		CFG_INT("retry_min", 60, CFGF_NONE),
+		CFG_INT("retry_max", 3600, CFGF_NONE),
+		CFG_INT("max_queue_lifetime", 432000, CFGF_NONE),
+		CFG_INT("delay_warning", 14400, CFGF_NONE),
+		CFG_INT("scan_interval", 30, CFGF_NONE),
+		CFG_STR("submit_group", "", CFGF_NONE),
+		CFG_INT("timeout_connect", 30, CFGF_NONE),
+		CFG_INT("timeout_greeting", 300, CFGF_NONE),
+		CFG_INT("timeout_command", 300, CFGF_NONE),
+		CFG_INT("timeout_data_init", 120, CFGF_NONE),
+		CFG_INT("timeout_data_block", 180, CFGF_NONE),
+		CFG_INT("timeout_data_end", 600, CFGF_NONE),
+		CFG_END()
+	};
+	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
+
+	if (cfg == NULL)
+		fatalx("cfg_init failed");
+	for (const struct config_range *r = outbound_ranges; r->key != NULL; r++)
+		if (strcmp(r->key, "port") != 0)
+			cfg_set_validate_func(cfg, r->key, config_check_range);
+	cfg_set_validate_func(cfg, "smarthost|port", config_check_range);
+	cfg_set_validate_func(cfg, "smarthost|tls", config_check_tls_mode);
+	if (!(flags & CONFIG_NO_SECRETS)) {
+		cfg_set_validate_func(cfg, "smarthost|ca_file", config_check_readable);
+		cfg_set_validate_func(cfg, "smarthost|auth_password_file",
+		    config_check_readable);
+	}
+	cfg_set_validate_func(cfg, "smarthost", config_check_smarthost);
+	return cfg;
+}
+
+/* Copy one parsed smarthost section. */
+static void
+config_fill_smarthost(cfg_t *sh, struct outbound_smarthost *h)
+{
+	long port = cfg_getint(sh, "port");
+
+	h->name = xstrdup(cfg_title(sh));
+	h->host = xstrdup(cfg_getstr(sh, "host"));
+	if (config_tls_mode(cfg_getstr(sh, "tls"), &h->tls) != 0)
+		fatalx("smarthost tls mode passed validation but not parsing");
+	h->port = port != 0 ? (unsigned)port : h->tls == SMARTHOST_TLS_IMPLICIT ? 465 : 25;
+	h->tls_verify = cfg_getbool(sh, "tls_verify");
+	h->ca_file = config_strdup_opt(sh, "ca_file");
+	h->auth_user = config_strdup_opt(sh, "auth_user");
+	h->auth_password_file = config_strdup_opt(sh, "auth_password_file");
+}
+
+/* Copy a parsed outbound cfg_t into a new typed struct. */
+static struct outbound_config *
+config_fill_outbound(cfg_t *cfg, const char *path)
+{
+	struct outbound_config *c = xcalloc(1, sizeof(*c));
+
+	c->path = xstrdup(path);
+	config_fill_common(cfg, &c->hostname, &c->spool, &c->metrics_enabled,
+	    &c->metrics_listen, &c->log);
+	c->user = xstrdup(cfg_getstr(cfg, "user"));
+	c->group = xstrdup(cfg_getstr(cfg, "group"));
+	c->nsmarthosts = cfg_size(cfg, "smarthost");
+	c->smarthosts = xcalloc(c->nsmarthosts, sizeof(*c->smarthosts));
+	for (size_t i = 0; i < c->nsmarthosts; i++)
+		config_fill_smarthost(cfg_getnsec(cfg, "smarthost", (unsigned)i),
+		    &c->smarthosts[i]);
+	c->max_connections = (unsigned)cfg_getint(cfg, "max_connections");
+	c->messages_per_connection = (unsigned)cfg_getint(cfg, "messages_per_connection");
+	c->retry_min = (unsigned)cfg_getint(cfg, "retry_min");
+	c->retry_max = (unsigned)cfg_getint(cfg, "retry_max");
+	c->max_queue_lifetime = (unsigned)cfg_getint(cfg, "max_queue_lifetime");
+	c->delay_warning = (unsigned)cfg_getint(cfg, "delay_warning");
+	c->scan_interval = (unsigned)cfg_getint(cfg, "scan_interval");
+	c->submit_group = xstrdup(cfg_getstr(cfg, "submit_group") != NULL ?
+	    cfg_getstr(cfg, "submit_group") : "");
+	c->timeout_connect = (unsigned)cfg_getint(cfg, "timeout_connect");
+	c->timeout_greeting = (unsigned)cfg_getint(cfg, "timeout_greeting");
+	c->timeout_command = (unsigned)cfg_getint(cfg, "timeout_command");
+	c->timeout_data_init = (unsigned)cfg_getint(cfg, "timeout_data_init");
+	c->timeout_data_block = (unsigned)cfg_getint(cfg, "timeout_data_block");
+	c->timeout_data_end = (unsigned)cfg_getint(cfg, "timeout_data_end");
+	return c;
+}
+
+/* Checks across keys that no single callback can make. */
+static int
+config_check_outbound_whole(cfg_t *cfg, struct config_ctx *ctx)
+{
+	if (cfg_size(cfg, "smarthost") == 0) {
+		snprintf(ctx->err, ctx->errlen, "%s: smarthost: no smarthost section "
+		    "(at least one is required)", ctx->path);
+		return -1;
+	}
+	if (cfg_getint(cfg, "retry_max") < cfg_getint(cfg, "retry_min")) {
+		snprintf(ctx->err, ctx->errlen, "%s:%d: retry_max: %ld is below "
+		    "retry_min %ld", ctx->path, ctx->retry_max_line,
+		    cfg_getint(cfg, "retry_max"), cfg_getint(cfg, "retry_min"));
+		return -1;
+	}
+	return 0;
+}
+
+/* Load and validate an outbound config; NULL with err set on any error. */
+struct outbound_config *
+config_load_outbound(const char *path, char *err, size_t errlen)
+{
+	return config_load_outbound_opts(path, 0, err, errlen);
+}
+
+/* The same with CONFIG_* flags (CONFIG_NO_SECRETS: for the tools). */
+struct outbound_config *
+config_load_outbound_opts(const char *path, unsigned flags, char *err, size_t errlen)
+{
+	struct config_ctx ctx = { .path = path, .err = err, .errlen = errlen,
+	    .ranges = outbound_ranges };
+	struct outbound_config *c = NULL;
+	cfg_t *cfg;
+
+	err[0] = '\0';
+	cfg = config_init_outbound(flags);
+	if (config_parse_file(cfg, &ctx) == 0 &&
+	    config_check_outbound_whole(cfg, &ctx) == 0)
+		c = config_fill_outbound(cfg, path);
+	cfg_free(cfg);
+	config_ctx_free(&ctx);
+	return c;
+}
+
+/* Free an outbound config and everything it owns. */
+void
+config_free_outbound(struct outbound_config *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->nsmarthosts; i++) {
+		struct outbound_smarthost *h = &c->smarthosts[i];
+
+		free(h->name);
+		free(h->host);
+		free(h->ca_file);
+		free(h->auth_user);
+		free(h->auth_password_file);
+	}
+	free(c->smarthosts);
+	free(c->submit_group);
+	free(c->user);
+	free(c->group);
+	free(c->spool);
+	free(c->hostname);
+	free(c->path);
+	free(c);
+}
