@@ -7,7 +7,10 @@
  *
  * Structure (STYLE.md habits 1-5): one row per verb in `commands`, with the
  * states where it is legal; a session (HELO, TLS, error count) separate
- * from the transaction (sender, recipients, body).  Command lines come from
+ * from the transaction (sender, recipients, body).  This file holds the
+ * command table, the replies, the transaction and the command verbs; the
+ * body (DATA, BDAT, memory or spill to the caller's sink) is in
+ * session_body.c; the structs are shared through session_int.h.  Command lines come from
  * linebuf with a hard cap: an over-long line gets one "500 5.5.2" and is
  * skipped to its LF.  Policy on line ends is strict (RFC 5321 2.3.8): a
  * command line ending in a bare LF is refused with "500 5.5.2" and a CR or
@@ -39,75 +42,9 @@
 #include "dotstuff.h"
 #include "linebuf.h"
 #include "session.h"
+#include "session_int.h"
 #include "smtp_addr.h"
 #include "util.h"
-
-/* Where the dialogue is, as a bit so the command table can list sets. */
-enum state {
-	ST_GREET = 0x01,	/* greeted, no HELO/EHLO yet */
-	ST_READY = 0x02,	/* HELO/EHLO done, no transaction */
-	ST_MAIL  = 0x04,	/* MAIL accepted, no recipient yet */
-	ST_RCPT  = 0x08,	/* at least one recipient */
-	ST_BDAT  = 0x10,	/* inside a BDAT sequence (a chunk without LAST done) */
-};
-#define ST_ANY (ST_GREET | ST_READY | ST_MAIL | ST_RCPT | ST_BDAT)
-
-/* What kind of bytes we are reading. */
-enum phase {
-	PH_NEW,		/* not greeted yet */
-	PH_CMD,		/* command lines */
-	PH_DATA,	/* DATA body, dot-stuffed */
-	PH_BDAT,	/* BDAT chunk bytes */
-	PH_DONE,	/* closing: consume nothing more */
-};
-
-#define HELO_MAX 255
-#define BODY_MIN_ALLOC 8192
-#define BODY_HINT_MAX (4u << 20)	/* preallocate at most this from SIZE= */
-
-/* One mail transaction (RFC 5321 3.3). */
-struct txn {
-	char mail_from[SMTP_ADDR_MAX + 1];
-	char **rcpts;
-	size_t nrcpts;
-	uint64_t size_hint;		/* MAIL ... SIZE= */
-	bool smtputf8;
-	bool body_8bitmime;
-	bool chunking;
-	char *body;			/* in memory, up to body_memory_limit */
-	size_t body_len;
-	size_t body_cap;
-	uint64_t body_total;		/* every byte of the body, spilled or not */
-	bool spilled;			/* the body goes to body_write */
-	bool too_big;			/* over max_message_size: read on, drop */
-};
-
-struct session {
-	struct session_params p;
-	char *hostname;
-	enum state state;
-	enum phase phase;
-	enum session_event ev;
-	struct linebuf lb;
-	char *cmd;			/* the current command line, max_line + 1 */
-	struct dot_decoder dot;
-	char helo[HELO_MAX + 1];
-	bool esmtp;
-	bool tls_active;
-	unsigned errors;
-	unsigned long lines;		/* command lines completed (deadlines) */
-	struct txn t;
-	/* BDAT chunk in progress */
-	uint64_t bdat_left;
-	bool bdat_last;
-	bool bdat_refused;		/* sequence error: consume, then 503 */
-	/* reply bytes not yet sent */
-	char *out;
-	size_t out_len;
-	size_t out_off;
-	size_t out_cap;
-	struct session_message msg;
-};
 
 typedef void (*cmd_fn)(struct session *s, char *args);
 
@@ -121,8 +58,6 @@ static void cmd_ehlo(struct session *, char *);
 static void cmd_helo(struct session *, char *);
 static void cmd_mail(struct session *, char *);
 static void cmd_rcpt(struct session *, char *);
-static void cmd_data(struct session *, char *);
-static void cmd_bdat(struct session *, char *);
 static void cmd_rset(struct session *, char *);
 static void cmd_noop(struct session *, char *);
 static void cmd_quit(struct session *, char *);
@@ -136,8 +71,8 @@ static const struct command commands[] = {
 	{ "HELO",	ST_ANY,				cmd_helo },
 	{ "MAIL",	ST_READY,			cmd_mail },
 	{ "RCPT",	ST_MAIL | ST_RCPT,		cmd_rcpt },
-	{ "DATA",	ST_MAIL | ST_RCPT,		cmd_data },
-	{ "BDAT",	ST_ANY,				cmd_bdat },
+	{ "DATA",	ST_MAIL | ST_RCPT,		session_cmd_data },
+	{ "BDAT",	ST_ANY,				session_cmd_bdat },
 	{ "RSET",	ST_ANY,				cmd_rset },
 	{ "NOOP",	ST_ANY,				cmd_noop },
 	{ "QUIT",	ST_ANY,				cmd_quit },
@@ -165,8 +100,8 @@ out_append(struct session *s, const char *p, size_t n)
 }
 
 /* Queue one reply line ("250 2.0.0 Ok"); CRLF is added. */
-static void __attribute__((format(printf, 2, 3)))
-reply(struct session *s, const char *fmt, ...)
+void __attribute__((format(printf, 2, 3)))
+session_reply(struct session *s, const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
@@ -184,16 +119,16 @@ reply(struct session *s, const char *fmt, ...)
 }
 
 /* Pass a key=value note to the caller's logger. */
-static void
-note(struct session *s, const char *kv)
+void
+session_note(struct session *s, const char *kv)
 {
 	if (s->p.note != NULL)
 		s->p.note(s->p.arg, kv);
 }
 
 /* Stop consuming and ask the caller to close after flushing. */
-static void
-close_session(struct session *s)
+void
+session_close(struct session *s)
 {
 	s->phase = PH_DONE;
 	s->ev = SESSION_EV_CLOSE;
@@ -206,15 +141,15 @@ count_error(struct session *s)
 	s->errors++;
 	if (s->p.max_errors != 0 && s->errors >= s->p.max_errors &&
 	    s->phase != PH_DONE) {
-		note(s, "reject=too-many-errors");
-		reply(s, "421 4.7.0 %s Error: too many errors", s->hostname);
-		close_session(s);
+		session_note(s, "reject=too-many-errors");
+		session_reply(s, "421 4.7.0 %s Error: too many errors", s->hostname);
+		session_close(s);
 	}
 }
 
 /* Queue a 4xx/5xx reply caused by the client and count it. */
-static void __attribute__((format(printf, 2, 3)))
-reply_error(struct session *s, const char *fmt, ...)
+void __attribute__((format(printf, 2, 3)))
+session_reply_error(struct session *s, const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
@@ -222,15 +157,15 @@ reply_error(struct session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	reply(s, "%s", line);
+	session_reply(s, "%s", line);
 	count_error(s);
 }
 
 /* ---- transaction ---- */
 
 /* Forget the transaction (RFC 5321 4.1.1.5); HELO and TLS stay. */
-static void
-txn_reset(struct session *s)
+void
+session_txn_reset(struct session *s)
 {
 	size_t i;
 
@@ -246,110 +181,6 @@ txn_reset(struct session *s)
 		s->state = ST_READY;
 }
 
-/* true when bodies past body_memory_limit go to the caller's sink. */
-static bool
-body_can_spill(const struct session *s)
-{
-	return s->p.body_write != NULL && s->p.body_memory_limit != 0;
-}
-
-/* Make room for n more body bytes, doubling the buffer (never past the
- * memory limit when the body can be spilled). */
-static void
-body_reserve(struct session *s, size_t n)
-{
-	struct txn *t = &s->t;
-	size_t cap;
-
-	if (t->body_len + n <= t->body_cap)
-		return;
-	cap = t->body_cap ? t->body_cap : BODY_MIN_ALLOC;
-	while (cap < t->body_len + n)
-		cap *= 2;
-	if (body_can_spill(s) && cap > s->p.body_memory_limit &&
-	    t->body_len + n <= s->p.body_memory_limit)
-		cap = s->p.body_memory_limit;
-	t->body = xrealloc(t->body, cap);
-	t->body_cap = cap;
-}
-
-/* Start a body buffer, sized from the SIZE= hint when there was one
- * (at most the memory limit: a bigger body is spilled anyway). */
-static void
-body_start(struct session *s)
-{
-	uint64_t hint = s->t.size_hint;
-
-	if (hint > BODY_HINT_MAX)
-		hint = BODY_HINT_MAX;
-	if (body_can_spill(s) && hint > s->p.body_memory_limit)
-		hint = s->p.body_memory_limit;
-	body_reserve(s, hint > BODY_MIN_ALLOC ? (size_t)hint : BODY_MIN_ALLOC);
-}
-
-/* Send what memory holds to the sink and free it: the body is spilled. */
-static size_t
-body_spill(struct session *s)
-{
-	size_t freed = s->t.body_cap;
-
-	if (s->t.body_len > 0)
-		s->p.body_write(s->p.arg, s->t.body, s->t.body_len);
-	free(s->t.body);
-	s->t.body = NULL;
-	s->t.body_len = s->t.body_cap = 0;
-	s->t.spilled = true;
-	return freed;
-}
-
-/* Append body bytes unless the message already went over the cap; past
- * the memory limit they go to the sink. */
-static void
-body_append(struct session *s, const char *p, size_t n)
-{
-	uint64_t max = s->p.max_message_size;
-
-	if (s->t.too_big)
-		return;
-	if (max != 0 && s->t.body_total + n > max) {
-		s->t.too_big = true;
-		return;
-	}
-	s->t.body_total += n;
-	if (!s->t.spilled && body_can_spill(s) &&
-	    s->t.body_len + n > s->p.body_memory_limit)
-		body_spill(s);
-	if (s->t.spilled) {
-		s->p.body_write(s->p.arg, p, n);
-		return;
-	}
-	body_reserve(s, n);
-	memcpy(s->t.body + s->t.body_len, p, n);
-	s->t.body_len += n;
-}
-
-/* Fill s->msg and raise SESSION_EV_MESSAGE. */
-static void
-raise_message(struct session *s)
-{
-	struct session_message *m = &s->msg;
-
-	if (s->t.body == NULL && !s->t.spilled)
-		body_reserve(s, 1);
-	m->helo = s->helo;
-	m->esmtp = s->esmtp;
-	m->mail_from = s->t.mail_from;
-	m->rcpts = (const char *const *)s->t.rcpts;
-	m->nrcpts = s->t.nrcpts;
-	m->smtputf8 = s->t.smtputf8;
-	m->body_8bitmime = s->t.body_8bitmime;
-	m->chunking = s->t.chunking;
-	m->body = s->t.body;
-	m->body_len = s->t.spilled ? (size_t)s->t.body_total : s->t.body_len;
-	m->body_spilled = s->t.spilled;
-	s->ev = SESSION_EV_MESSAGE;
-}
-
 /* ---- argument helpers ---- */
 
 /* Skip spaces. */
@@ -362,8 +193,8 @@ skip_sp(char *p)
 }
 
 /* Parse 1-20 decimal digits into *v without overflow; false otherwise. */
-static bool
-parse_u64(const char *p, size_t n, uint64_t *v)
+bool
+session_parse_u64(const char *p, size_t n, uint64_t *v)
 {
 	uint64_t x = 0;
 	size_t i;
@@ -385,8 +216,8 @@ parse_u64(const char *p, size_t n, uint64_t *v)
 }
 
 /* Split the next space-separated word off *pp (NUL-terminated in place). */
-static char *
-next_word(char **pp)
+char *
+session_next_word(char **pp)
 {
 	char *w = skip_sp(*pp), *e;
 
@@ -417,11 +248,11 @@ has_8bit(const char *p)
 static bool
 take_helo(struct session *s, char *args, const char *verb)
 {
-	char *w = next_word(&args);
+	char *w = session_next_word(&args);
 	size_t i, n;
 
 	if (w == NULL) {
-		reply_error(s, "501 5.5.4 Syntax: %s hostname", verb);
+		session_reply_error(s, "501 5.5.4 Syntax: %s hostname", verb);
 		return false;
 	}
 	n = strlen(w);
@@ -429,7 +260,7 @@ take_helo(struct session *s, char *args, const char *verb)
 		if ((unsigned char)w[i] < 0x21 || (unsigned char)w[i] > 0x7e)
 			break;
 	if (i < n || n > HELO_MAX) {
-		reply_error(s, "501 5.5.4 Syntax: %s hostname", verb);
+		session_reply_error(s, "501 5.5.4 Syntax: %s hostname", verb);
 		return false;
 	}
 	memcpy(s->helo, w, n + 1);
@@ -443,17 +274,17 @@ cmd_ehlo(struct session *s, char *args)
 	if (!take_helo(s, args, "EHLO"))
 		return;
 	s->state = ST_READY;
-	txn_reset(s);
+	session_txn_reset(s);
 	s->esmtp = true;
-	reply(s, "250-%s", s->hostname);
-	reply(s, "250-PIPELINING");
-	reply(s, "250-SIZE %llu", (unsigned long long)s->p.max_message_size);
-	reply(s, "250-8BITMIME");
-	reply(s, "250-ENHANCEDSTATUSCODES");
+	session_reply(s, "250-%s", s->hostname);
+	session_reply(s, "250-PIPELINING");
+	session_reply(s, "250-SIZE %llu", (unsigned long long)s->p.max_message_size);
+	session_reply(s, "250-8BITMIME");
+	session_reply(s, "250-ENHANCEDSTATUSCODES");
 	if (s->p.tls_available && !s->tls_active)
-		reply(s, "250-STARTTLS");
-	reply(s, "250-SMTPUTF8");
-	reply(s, "250 CHUNKING");
+		session_reply(s, "250-STARTTLS");
+	session_reply(s, "250-SMTPUTF8");
+	session_reply(s, "250 CHUNKING");
 }
 
 /* HELO: plain SMTP, no extensions. */
@@ -463,9 +294,9 @@ cmd_helo(struct session *s, char *args)
 	if (!take_helo(s, args, "HELO"))
 		return;
 	s->state = ST_READY;
-	txn_reset(s);
+	session_txn_reset(s);
 	s->esmtp = false;
-	reply(s, "250 %s", s->hostname);
+	session_reply(s, "250 %s", s->hostname);
 }
 
 /* ---- MAIL ---- */
@@ -480,12 +311,13 @@ mail_param(struct session *s, char *kv)
 	if (val != NULL)
 		val++;
 	if (klen == 4 && strncasecmp(kv, "SIZE", 4) == 0) {
-		if (val == NULL || !parse_u64(val, strlen(val), &s->t.size_hint)) {
-			reply_error(s, "501 5.5.4 Bad SIZE parameter");
+		if (val == NULL || !session_parse_u64(val, strlen(val), &s->t.size_hint)) {
+			session_reply_error(s, "501 5.5.4 Bad SIZE parameter");
 			return false;
 		}
 		if (s->p.max_message_size != 0 && s->t.size_hint > s->p.max_message_size) {
-			reply_error(s, "552 5.3.4 Message size exceeds fixed limit");
+			session_reply_error(s,
+			    "552 5.3.4 Message size exceeds fixed limit");
 			return false;
 		}
 		return true;
@@ -494,7 +326,7 @@ mail_param(struct session *s, char *kv)
 		if (val != NULL && strcasecmp(val, "8BITMIME") == 0)
 			s->t.body_8bitmime = true;
 		else if (val == NULL || strcasecmp(val, "7BIT") != 0) {
-			reply_error(s, "501 5.5.4 Bad BODY parameter");
+			session_reply_error(s, "501 5.5.4 Bad BODY parameter");
 			return false;
 		}
 		return true;
@@ -503,7 +335,7 @@ mail_param(struct session *s, char *kv)
 		s->t.smtputf8 = true;
 		return true;
 	}
-	reply_error(s, "555 5.5.4 Unsupported parameter");
+	session_reply_error(s, "555 5.5.4 Unsupported parameter");
 	return false;
 }
 
@@ -514,10 +346,10 @@ mail_params(struct session *s, char *p)
 	char *w;
 
 	if (*skip_sp(p) != '\0' && !s->esmtp) {
-		reply_error(s, "555 5.5.4 Parameters need EHLO");
+		session_reply_error(s, "555 5.5.4 Parameters need EHLO");
 		return false;
 	}
-	while ((w = next_word(&p)) != NULL)
+	while ((w = session_next_word(&p)) != NULL)
 		if (!mail_param(s, w))
 			return false;
 	return true;
@@ -528,11 +360,11 @@ static void
 addr_error(struct session *s, enum smtp_addr_err e, bool sender)
 {
 	if (e == SMTP_ADDR_NEED_UTF8)
-		reply_error(s, "553 5.6.7 Non-ASCII address needs SMTPUTF8");
+		session_reply_error(s, "553 5.6.7 Non-ASCII address needs SMTPUTF8");
 	else if (sender)
-		reply_error(s, "501 5.1.7 Bad sender address syntax");
+		session_reply_error(s, "501 5.1.7 Bad sender address syntax");
 	else
-		reply_error(s, "501 5.1.3 Bad recipient address syntax");
+		session_reply_error(s, "501 5.1.3 Bad recipient address syntax");
 }
 
 /* Split "FROM:" / "TO:" off a MAIL/RCPT argument; NULL when missing. */
@@ -555,11 +387,11 @@ cmd_mail(struct session *s, char *args)
 	size_t used;
 
 	if (s->p.tls_required && !s->tls_active) {
-		reply_error(s, "530 5.7.0 Must issue a STARTTLS command first");
+		session_reply_error(s, "530 5.7.0 Must issue a STARTTLS command first");
 		return;
 	}
 	if (p == NULL) {
-		reply_error(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+		session_reply_error(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
 		return;
 	}
 	e = smtp_addr_parse_path(p, strlen(p), SMTP_ADDR_ALLOW_NULL | SMTP_ADDR_UTF8,
@@ -569,20 +401,20 @@ cmd_mail(struct session *s, char *args)
 		return;
 	}
 	if (p[used] != '\0' && p[used] != ' ') {
-		reply_error(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
+		session_reply_error(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
 		return;
 	}
 	if (!mail_params(s, p + used)) {
-		txn_reset(s);
+		session_txn_reset(s);
 		return;
 	}
 	if (!s->t.smtputf8 && has_8bit(s->t.mail_from)) {
-		txn_reset(s);
+		session_txn_reset(s);
 		addr_error(s, SMTP_ADDR_NEED_UTF8, true);
 		return;
 	}
 	s->state = ST_MAIL;
-	reply(s, "250 2.1.0 Ok");
+	session_reply(s, "250 2.1.0 Ok");
 }
 
 /* ---- RCPT ---- */
@@ -618,7 +450,7 @@ cmd_rcpt(struct session *s, char *args)
 	size_t used;
 
 	if (p == NULL) {
-		reply_error(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+		session_reply_error(s, "501 5.5.4 Syntax: RCPT TO:<address>");
 		return;
 	}
 	if (s->t.smtputf8)
@@ -629,161 +461,27 @@ cmd_rcpt(struct session *s, char *args)
 		return;
 	}
 	if (p[used] != '\0' && p[used] != ' ') {
-		reply_error(s, "501 5.5.4 Syntax: RCPT TO:<address>");
+		session_reply_error(s, "501 5.5.4 Syntax: RCPT TO:<address>");
 		return;
 	}
 	if (*skip_sp(p + used) != '\0') {
-		reply_error(s, "555 5.5.4 Unsupported parameter");
+		session_reply_error(s, "555 5.5.4 Unsupported parameter");
 		return;
 	}
 	if (s->p.max_recipients != 0 && s->t.nrcpts >= s->p.max_recipients &&
 	    !rcpt_known(&s->t, addr)) {
-		reply_error(s, "452 4.5.3 Error: too many recipients");
+		session_reply_error(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
 	if (s->p.rcpt_check != NULL && s->p.rcpt_check(s->p.arg, addr) != 0) {
-		reply_error(s, "550 5.1.1 Recipient address rejected: User unknown");
+		session_reply_error(s,
+		    "550 5.1.1 Recipient address rejected: User unknown");
 		return;
 	}
 	if (!rcpt_known(&s->t, addr))
 		rcpt_add(&s->t, addr);
 	s->state = ST_RCPT;
-	reply(s, "250 2.1.5 Ok");
-}
-
-/* ---- DATA ---- */
-
-/* DATA: 354, then the body goes through the dot decoder. */
-static void
-cmd_data(struct session *s, char *args)
-{
-	if (*args != '\0') {
-		reply_error(s, "501 5.5.4 Syntax: DATA");
-		return;
-	}
-	if (s->t.nrcpts == 0) {
-		reply_error(s, "554 5.5.1 Error: no valid recipients");
-		return;
-	}
-	body_start(s);
-	dot_decoder_init(&s->dot);
-	s->phase = PH_DATA;
-	reply(s, "354 End data with <CR><LF>.<CR><LF>");
-}
-
-/* dot_decode's emit callback. */
-static void
-data_emit(void *arg, const char *p, size_t n)
-{
-	body_append(arg, p, n);
-}
-
-/* The end of DATA: refuse bad bytes or size, else raise the message. */
-static void
-data_done(struct session *s)
-{
-	unsigned f = s->dot.flags;
-
-	s->phase = PH_CMD;
-	if (f & (DOT_BARE_LF | DOT_BARE_CR | DOT_NUL)) {
-		note(s, (f & DOT_NUL) ? "reject=nul-in-data" :
-		    (f & DOT_BARE_LF) ? "reject=bare-lf-in-data" : "reject=bare-cr-in-data");
-		txn_reset(s);
-		reply_error(s, "550 5.5.2 Error: bare <CR>, <LF> or NUL in message data");
-		return;
-	}
-	if (s->t.too_big) {
-		note(s, "reject=message-too-big");
-		txn_reset(s);
-		reply_error(s, "552 5.3.4 Error: message too big");
-		return;
-	}
-	raise_message(s);
-}
-
-/* Feed DATA bytes; returns bytes consumed. */
-static size_t
-feed_data(struct session *s, const char *buf, size_t len)
-{
-	bool done = false;
-	size_t n = dot_decode(&s->dot, buf, len, data_emit, s, &done);
-
-	if (done)
-		data_done(s);
-	return n;
-}
-
-/* ---- BDAT (RFC 3030) ---- */
-
-static void bdat_done(struct session *);
-
-/* BDAT size [LAST]: the chunk is always consumed, even when refused. */
-static void
-cmd_bdat(struct session *s, char *args)
-{
-	char *w = next_word(&args), *last = next_word(&args);
-	uint64_t n;
-
-	if (w == NULL || !parse_u64(w, strlen(w), &n) || next_word(&args) != NULL ||
-	    (last != NULL && strcasecmp(last, "LAST") != 0)) {
-		/* The chunk length is unknown: we cannot stay in sync. */
-		note(s, "reject=bdat-syntax");
-		reply(s, "501 5.5.4 Syntax: BDAT size [LAST]");
-		close_session(s);
-		return;
-	}
-	s->bdat_left = n;
-	s->bdat_last = last != NULL;
-	s->bdat_refused = !s->esmtp || !(s->state & (ST_RCPT | ST_BDAT));
-	if (!s->bdat_refused && s->state == ST_RCPT) {
-		s->t.chunking = true;
-		body_start(s);
-	}
-	s->phase = PH_BDAT;
-	if (n == 0)
-		bdat_done(s);	/* "BDAT 0 [LAST]": nothing to read */
-}
-
-/* The chunk has been read: answer it. */
-static void
-bdat_done(struct session *s)
-{
-	s->phase = PH_CMD;
-	if (s->bdat_refused) {
-		reply_error(s, "503 5.5.1 Error: %s", !s->esmtp ? "BDAT needs EHLO" :
-		    s->state & (ST_MAIL | ST_RCPT) ?
-		    "need RCPT command" : s->state & ST_READY ? "need MAIL command" :
-		    "send EHLO first");
-		return;
-	}
-	if (s->t.too_big) {
-		note(s, "reject=message-too-big");
-		txn_reset(s);
-		reply_error(s, "552 5.3.4 Error: message too big");
-		return;
-	}
-	if (s->bdat_last) {
-		raise_message(s);
-		return;
-	}
-	s->state = ST_BDAT;
-	reply(s, "250 2.0.0 Ok: chunk received");
-}
-
-/* Feed chunk bytes; returns bytes consumed. */
-static size_t
-feed_bdat(struct session *s, const char *buf, size_t len)
-{
-	size_t n = len;
-
-	if ((uint64_t)n > s->bdat_left)
-		n = (size_t)s->bdat_left;
-	if (!s->bdat_refused)
-		body_append(s, buf, n);
-	s->bdat_left -= n;
-	if (s->bdat_left == 0)
-		bdat_done(s);
-	return n;
+	session_reply(s, "250 2.1.5 Ok");
 }
 
 /* ---- the small commands ---- */
@@ -793,26 +491,26 @@ static void
 cmd_rset(struct session *s, char *args)
 {
 	if (*args != '\0') {
-		reply_error(s, "501 5.5.4 Syntax: RSET");
+		session_reply_error(s, "501 5.5.4 Syntax: RSET");
 		return;
 	}
-	txn_reset(s);
-	reply(s, "250 2.0.0 Ok");
+	session_txn_reset(s);
+	session_reply(s, "250 2.0.0 Ok");
 }
 
 /* NOOP (an argument is allowed and ignored, RFC 5321 4.1.1.9). */
 static void
 cmd_noop(struct session *s, char *args)
 {
-	reply(s, "250 2.0.0 Ok");
+	session_reply(s, "250 2.0.0 Ok");
 }
 
 /* QUIT: say goodbye and close. */
 static void
 cmd_quit(struct session *s, char *args)
 {
-	reply(s, "221 2.0.0 Bye");
-	close_session(s);
+	session_reply(s, "221 2.0.0 Bye");
+	session_close(s);
 }
 
 /* VRFY: never reveals the map (252, RFC 5321 3.5.3). */
@@ -820,17 +518,19 @@ static void
 cmd_vrfy(struct session *s, char *args)
 {
 	if (*args == '\0') {
-		reply_error(s, "501 5.5.4 Syntax: VRFY address");
+		session_reply_error(s, "501 5.5.4 Syntax: VRFY address");
 		return;
 	}
-	reply(s, "252 2.5.0 Cannot VRFY user, but will accept message for valid recipients");
+	session_reply(s,
+	    "252 2.5.0 Cannot VRFY user, but will accept message for valid recipients");
 }
 
 /* HELP: the verbs we know. */
 static void
 cmd_help(struct session *s, char *args)
 {
-	reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS");
+	session_reply(s,
+	    "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS");
 }
 
 /* STARTTLS: 220 and an event; nothing after this line is consumed. */
@@ -838,18 +538,18 @@ static void
 cmd_starttls(struct session *s, char *args)
 {
 	if (*args != '\0') {
-		reply_error(s, "501 5.5.4 Syntax: STARTTLS");
+		session_reply_error(s, "501 5.5.4 Syntax: STARTTLS");
 		return;
 	}
 	if (s->tls_active) {
-		reply_error(s, "503 5.5.1 Error: TLS already active");
+		session_reply_error(s, "503 5.5.1 Error: TLS already active");
 		return;
 	}
 	if (!s->p.tls_available) {
-		reply_error(s, "454 4.7.0 TLS not available");
+		session_reply_error(s, "454 4.7.0 TLS not available");
 		return;
 	}
-	reply(s, "220 2.0.0 Ready to start TLS");
+	session_reply(s, "220 2.0.0 Ready to start TLS");
 	s->ev = SESSION_EV_STARTTLS;
 }
 
@@ -905,8 +605,8 @@ command_line(struct session *s, const char *line, size_t len)
 	char *args;
 
 	if (line_has_ctl(line, len)) {
-		note(s, "reject=control-char-in-command");
-		reply_error(s, "500 5.5.2 Error: invalid characters in command");
+		session_note(s, "reject=control-char-in-command");
+		session_reply_error(s, "500 5.5.2 Error: invalid characters in command");
 		return;
 	}
 	memcpy(buf, line, len);
@@ -916,11 +616,11 @@ command_line(struct session *s, const char *line, size_t len)
 	vlen = strcspn(buf, " ");
 	c = command_find(buf, vlen);
 	if (c == NULL) {
-		reply_error(s, "500 5.5.2 Error: command not recognized");
+		session_reply_error(s, "500 5.5.2 Error: command not recognized");
 		return;
 	}
 	if (!(c->states & s->state)) {
-		reply_error(s, "503 5.5.1 Error: %s", sequence_text(s, c));
+		session_reply_error(s, "503 5.5.1 Error: %s", sequence_text(s, c));
 		return;
 	}
 	args = skip_sp(buf + vlen);
@@ -936,14 +636,14 @@ feed_command(struct session *s, const char *buf, size_t len)
 
 	switch (linebuf_next(&s->lb, buf, len, &line_len, &used, &bare_lf)) {
 	case LINEBUF_TOO_LONG:
-		note(s, "reject=line-too-long");
-		reply_error(s, "500 5.5.2 Error: line too long");
+		session_note(s, "reject=line-too-long");
+		session_reply_error(s, "500 5.5.2 Error: line too long");
 		break;
 	case LINEBUF_LINE:
 		s->lines++;
 		if (bare_lf) {
-			note(s, "reject=bare-lf-in-command");
-			reply_error(s, "500 5.5.2 Error: bare LF not allowed");
+			session_note(s, "reject=bare-lf-in-command");
+			session_reply_error(s, "500 5.5.2 Error: bare LF not allowed");
 		} else
 			command_line(s, buf, line_len);
 		break;
@@ -979,7 +679,7 @@ session_free(struct session *s)
 {
 	if (s == NULL)
 		return;
-	txn_reset(s);
+	session_txn_reset(s);
 	free(s->out);
 	free(s->cmd);
 	free(s->hostname);
@@ -992,24 +692,27 @@ session_greet(struct session *s, enum session_greeting how)
 {
 	switch (how) {
 	case SESSION_GREET_OK:
-		reply(s, "220 %s ESMTP smtpgate", s->hostname);
+		session_reply(s, "220 %s ESMTP smtpgate", s->hostname);
 		s->phase = PH_CMD;
 		return;
 	case SESSION_GREET_DENIED:
-		reply(s, "554 5.7.1 %s Access denied", s->hostname);
+		session_reply(s, "554 5.7.1 %s Access denied", s->hostname);
 		break;
 	case SESSION_GREET_BUSY:
-		reply(s, "421 4.7.0 %s Too many connections, try again later", s->hostname);
+		session_reply(s, "421 4.7.0 %s Too many connections, try again later",
+		    s->hostname);
 		break;
 	case SESSION_GREET_NOMEM:
-		reply(s, "421 4.3.2 %s Insufficient resources, try again later", s->hostname);
+		session_reply(s, "421 4.3.2 %s Insufficient resources, try again later",
+		    s->hostname);
 		break;
 	case SESSION_GREET_EARLY:
-		note(s, "reject=early-talker");
-		reply(s, "554 5.5.1 %s Protocol error: input before greeting", s->hostname);
+		session_note(s, "reject=early-talker");
+		session_reply(s, "554 5.5.1 %s Protocol error: input before greeting",
+		    s->hostname);
 		break;
 	}
-	close_session(s);
+	session_close(s);
 }
 
 /* Feed client bytes; returns how many were consumed (see session.h). */
@@ -1026,10 +729,10 @@ session_feed(struct session *s, const char *buf, size_t len)
 			n = feed_command(s, buf + used, len - used);
 			break;
 		case PH_DATA:
-			n = feed_data(s, buf + used, len - used);
+			n = session_feed_data(s, buf + used, len - used);
 			break;
 		case PH_BDAT:
-			n = feed_bdat(s, buf + used, len - used);
+			n = session_feed_bdat(s, buf + used, len - used);
 			break;
 		default:
 			return used;
@@ -1074,47 +777,6 @@ session_message(const struct session *s)
 	return s->ev == SESSION_EV_MESSAGE ? &s->msg : NULL;
 }
 
-/* Hand the body to the caller (once per message). */
-char *
-session_take_body(struct session *s, size_t *len)
-{
-	char *b;
-
-	if (s->ev == SESSION_EV_MESSAGE && s->t.spilled) {
-		*len = (size_t)s->t.body_total;
-		s->t.spilled = false;	/* the caller owns it now */
-		return NULL;
-	}
-	if (s->ev != SESSION_EV_MESSAGE || s->t.body == NULL) {
-		*len = 0;
-		return NULL;
-	}
-	b = s->t.body;
-	*len = s->t.body_len;
-	s->t.body = NULL;
-	s->t.body_len = s->t.body_cap = 0;
-	s->msg.body = NULL;
-	return b;
-}
-
-/* Spill the in-memory body now (memory is short); bytes freed. */
-size_t
-session_spill_now(struct session *s)
-{
-	if (!body_can_spill(s) || s->t.spilled || s->t.body == NULL ||
-	    s->ev == SESSION_EV_MESSAGE || (s->phase != PH_DATA && s->phase != PH_BDAT &&
-	    s->state != ST_BDAT))
-		return 0;
-	return body_spill(s);
-}
-
-/* Memory held by the body being received. */
-size_t
-session_body_memory(const struct session *s)
-{
-	return s->t.body_cap;
-}
-
 /* The delivery outcome: reply, end the transaction, resume input. */
 void
 session_delivered(struct session *s, enum session_delivery result, const char *queue_id)
@@ -1123,16 +785,18 @@ session_delivered(struct session *s, enum session_delivery result, const char *q
 		return;
 	switch (result) {
 	case SESSION_DELIVERED:
-		reply(s, "250 2.0.0 Ok: queued as %s", queue_id != NULL ? queue_id : "?");
+		session_reply(s, "250 2.0.0 Ok: queued as %s",
+		    queue_id != NULL ? queue_id : "?");
 		break;
 	case SESSION_TEMPFAIL:
-		reply(s, "451 4.3.0 Error: local error in processing, try again later");
+		session_reply(s,
+		    "451 4.3.0 Error: local error in processing, try again later");
 		break;
 	case SESSION_DISKFULL:
-		reply(s, "452 4.3.1 Insufficient system storage");
+		session_reply(s, "452 4.3.1 Insufficient system storage");
 		break;
 	}
-	txn_reset(s);
+	session_txn_reset(s);
 	s->phase = PH_CMD;
 	s->ev = SESSION_EV_NONE;
 }
@@ -1141,7 +805,7 @@ session_delivered(struct session *s, enum session_delivery result, const char *q
 void
 session_tls_started(struct session *s)
 {
-	txn_reset(s);
+	session_txn_reset(s);
 	s->state = ST_GREET;
 	s->helo[0] = '\0';
 	s->esmtp = false;
@@ -1155,17 +819,17 @@ session_tls_started(struct session *s)
 void
 session_timeout(struct session *s)
 {
-	note(s, "reject=timeout");
-	reply(s, "421 4.4.2 %s Error: timeout exceeded", s->hostname);
-	close_session(s);
+	session_note(s, "reject=timeout");
+	session_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->hostname);
+	session_close(s);
 }
 
 /* The daemon is stopping. */
 void
 session_shutdown(struct session *s)
 {
-	reply(s, "421 4.3.2 %s Service shutting down", s->hostname);
-	close_session(s);
+	session_reply(s, "421 4.3.2 %s Service shutting down", s->hostname);
+	session_close(s);
 }
 
 /* true inside DATA or a BDAT sequence. */
