@@ -73,13 +73,8 @@ esc(const char *name, char *buf, size_t sz)
  * Claims queued with sync=false, waiting for pickup_commit().  A mutex
  * because nothing in pickup.h says claims come from one thread.
  */
-struct pending_claim {
-	char id[ID_LEN + 1];
-	enum pickup_source src;
-};
-
 static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pending_claim *pending;
+static struct pickup_claim_ref *pending;
 static size_t npending, pending_cap;
 
 /* Remember a claim for the next pickup_commit(). */
@@ -98,7 +93,7 @@ pending_add(const char *id, enum pickup_source src)
 
 /* Take the pending list (the caller frees it). */
 static size_t
-pending_take(struct pending_claim **out)
+pending_take(struct pickup_claim_ref **out)
 {
 	size_t n;
 
@@ -345,20 +340,28 @@ pickup_drop_claim(const struct pickup_dirs *d, enum pickup_source src, const cha
 	return sync ? fsutil_fsync_dirfd(d->tmp, "tmp", err, errlen) : 0;
 }
 
-/* Write queue/<id>.env (new) from text: over a spare when there is one. */
+/*
+ * Write queue/<id>.<ext> (new, not synced) from text: over a spare of kind
+ * when there is one (renamed into queue/), else as a new file (the .env in
+ * tmp/ first, the .msg straight in queue/: it means nothing without its
+ * .env).
+ */
 static int
-write_env(const struct pickup_dirs *d, const char *id, const char *text, size_t len,
-    char *err, size_t errlen)
+write_queue_file(const struct pickup_dirs *d, enum pickup_spare_kind kind, const char *id,
+    const char *text, size_t len, char *err, size_t errlen)
 {
+	const char *ext = kind == PICKUP_SPARE_MSG ? "msg" : "env";
 	char tname[64], name[ID_LEN + 8];
 	struct iovec iov = { (void *)text, len };
 	unsigned n;
 
-	snprintf(name, sizeof(name), "%s.env", id);
-	if (pickup_spare_take(&n, false) == 1 &&
-	    pickup_spare_write(d, n, text, len, err, errlen) == 0) {
-		pickup_spare_name(tname, sizeof(tname), n);
-	} else {	/* no spare (or it is gone): a new file */
+	snprintf(name, sizeof(name), "%s.%s", id, ext);
+	if (pickup_spare_take(kind, &n, false, 0) == 1 &&
+	    pickup_spare_write(d, kind, n, text, len, err, errlen) == 0) {
+		pickup_spare_name(kind, tname, sizeof(tname), n);
+	} else if (kind == PICKUP_SPARE_MSG) {	/* no spare (or it is gone) */
+		return fsutil_write_new(d->queue, name, &iov, 1, false, err, errlen);
+	} else {
 		snprintf(tname, sizeof(tname), "env.%s", id);
 		(void)unlinkat(d->tmp, tname, 0);
 		if (fsutil_write_new(d->tmp, tname, &iov, 1, false, err, errlen) < 0)
@@ -374,8 +377,8 @@ write_env(const struct pickup_dirs *d, const char *id, const char *text, size_t 
 }
 
 /*
- * The sync=false copy: queue/<id>.msg written new, then its .env (over a
- * spare inode when there is one), neither synced: the batch commit makes
+ * The sync=false copy: queue/<id>.msg, then its .env, each written over a
+ * spare inode when there is one, neither synced: the batch commit makes
  * them durable.  p's envelope moves to e.
  */
 static int
@@ -384,12 +387,11 @@ queue_copy(const struct pickup_dirs *d, const char *id, struct queue_entry *p,
     char *err, size_t errlen)
 {
 	char name[ID_LEN + 8], *text;
-	struct iovec iov = { (void *)msg, msglen };
 	size_t len;
 	int rc;
 
 	snprintf(name, sizeof(name), "%s.msg", id);
-	if (fsutil_write_new(d->queue, name, &iov, 1, false, err, errlen) < 0)
+	if (write_queue_file(d, PICKUP_SPARE_MSG, id, msg, msglen, err, errlen) < 0)
 		return -1;
 	*e = *p;
 	memset(p, 0, sizeof(*p));
@@ -398,7 +400,7 @@ queue_copy(const struct pickup_dirs *d, const char *id, struct queue_entry *p,
 	e->size = msglen;
 	e->offset = 0;
 	text = queue_env_format(e, &len);
-	rc = write_env(d, id, text, len, err, errlen);
+	rc = write_queue_file(d, PICKUP_SPARE_ENV, id, text, len, err, errlen);
 	free(text);
 	if (rc < 0) {
 		queue_entry_free(e);
@@ -581,7 +583,7 @@ static const bool commit_with_syncfs = PICKUP_COMMIT_SYNCFS;
 /* Make the queue files of a batch durable (and the claims' renames out of
  * pickup/ and maildrop/). */
 static int
-sync_batch(const struct pickup_dirs *d, const struct pending_claim *c, size_t n,
+sync_batch(const struct pickup_dirs *d, const struct pickup_claim_ref *c, size_t n,
     char *err, size_t errlen)
 {
 	size_t i;
@@ -605,7 +607,7 @@ sync_batch(const struct pickup_dirs *d, const struct pending_claim *c, size_t n,
 
 /* The sync=false claims taken for one commit. */
 struct pickup_batch {
-	struct pending_claim *c;
+	struct pickup_claim_ref *c;
 	size_t n;
 };
 
@@ -679,31 +681,4 @@ pickup_commit(const struct pickup_dirs *d, char *err, size_t errlen)
 	rc = pickup_batch_commit(d, b, err, errlen);
 	pickup_batch_free(b);
 	return rc;
-}
-
-/* Remove a finished message (see pickup.h). */
-int
-pickup_release(const struct pickup_dirs *d, const char *id, char *err, size_t errlen)
-{
-	char name[ID_LEN + 8], sname[32];
-	unsigned n;
-
-	if (!id_valid(id)) {
-		snprintf(err, errlen, "bad queue id \"%.40s\"", id);
-		errno = EINVAL;
-		return -1;
-	}
-	snprintf(name, sizeof(name), "%s.env", id);
-	if (pickup_spare_take(&n, true) == 0) {
-		pickup_spare_name(sname, sizeof(sname), n);
-		if (renameat(d->queue, name, d->tmp, sname) == 0) {
-			pickup_spare_push(n);
-			snprintf(name, sizeof(name), "%s.msg", id);
-			if (unlinkat(d->queue, name, 0) == 0 || errno == ENOENT)
-				return 0;
-			snprintf(err, errlen, "queue/%s: unlink: %s", name, strerror(errno));
-			return -1;
-		}
-	}
-	return queue_entry_remove(d->queue, id, err, errlen);
 }

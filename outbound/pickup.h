@@ -38,6 +38,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "id.h"
 #include "queue.h"
 
 /* Limits shared by the daemon and the injector. */
@@ -123,19 +124,28 @@ int pickup_batch_commit(const struct pickup_dirs *d, const struct pickup_batch *
 void pickup_batch_merge(struct pickup_batch *into, struct pickup_batch *from);
 void pickup_batch_free(struct pickup_batch *b);
 
+#define PICKUP_ERR_MAX	512
+
 /*
- * Remove a finished message like queue_entry_remove() (.env first, then
- * .msg), keeping the .env's inode as a spare in tmp/ for a later claim.
- * 0, or -1 with err (ENOENT: errno preserved).
+ * Remove finished messages as one group: each like queue_entry_remove()
+ * (.env first, then .msg), but their inodes are kept as spares in tmp/
+ * (while the pools have room) for later copies; then queue/ is fsynced,
+ * and only then are the spares written over.  errs[i] is "" or why ids[i]
+ * could not be removed (one already gone is not an error).  0, or -1 with
+ * err when the fsync failed.
  */
+int pickup_release_group(const struct pickup_dirs *d, const char (*ids)[ID_LEN + 1],
+    size_t n, char (*errs)[PICKUP_ERR_MAX], char *err, size_t errlen);
+
+/* pickup_release_group() of one id: 0, or -1 with err. */
 int pickup_release(const struct pickup_dirs *d, const char *id, char *err, size_t errlen);
 
 /*
  * At start-up: finish or redo claims and removals a crash interrupted
  * (tmp/claim.<id>, tmp/drop.<id>; an older version's queue/<id>.new),
  * and take stock of the spares (regular files of ours with one link; any
- * other tmp/spare.N is removed with one log line).  A claim that cannot be
- * recovered is logged and left for the next start.  Returns the number
+ * other tmp/spare.N or tmp/mspare.N is removed with one log line).  A
+ * claim that cannot be recovered is logged and left for the next start.  Returns the number
  * recovered, or -1 with err when tmp/ or queue/ cannot be read.
  */
 int pickup_recover(const struct pickup_dirs *d, int64_t now, char *err, size_t errlen);

@@ -16,8 +16,15 @@
 
 #define PICKUP_CLAIM_PREFIX	"claim."	/* tmp/claim.<id>: from pickup/ */
 #define PICKUP_DROP_PREFIX	"drop."		/* tmp/drop.<id>: from maildrop/ */
-#define PICKUP_SPARE_PREFIX	"spare."	/* tmp/spare.<n>: a spare inode */
+#define PICKUP_SPARE_PREFIX	"spare."	/* tmp/spare.<n>: a spare .env inode */
+#define PICKUP_MSPARE_PREFIX	"mspare."	/* tmp/mspare.<n>: a spare .msg inode */
 #define PICKUP_CNAME_MAX	32
+
+/* A claim: tmp/claim.<id> or tmp/drop.<id>. */
+struct pickup_claim_ref {
+	char id[ID_LEN + 1];
+	enum pickup_source src;
+};
 
 /* The claim file name of id for src ("claim.<id>" or "drop.<id>"). */
 void pickup_claim_name(char *buf, size_t sz, enum pickup_source src, const char *id);
@@ -44,13 +51,23 @@ int pickup_load_claim(const struct pickup_dirs *d, enum pickup_source src,
 int pickup_drop_claim(const struct pickup_dirs *d, enum pickup_source src,
     const char *id, bool sync, char *err, size_t errlen);
 
-/* Spare inodes (pickup_recover.c): add number n to the pool; take one
- * (1), or reserve a new number when the pool may grow (0), or neither
- * (-1); write text over spare n (0, or -1: the spare is removed). */
-void pickup_spare_push(unsigned n);
-int pickup_spare_take(unsigned *n, bool want_new);
-void pickup_spare_name(char *buf, size_t sz, unsigned n);
-int pickup_spare_write(const struct pickup_dirs *d, unsigned n, const char *text,
-    size_t len, char *err, size_t errlen);
+/* Spare inodes (pickup_recover.c), one pool for .env files, one for .msg. */
+enum pickup_spare_kind {
+	PICKUP_SPARE_ENV,
+	PICKUP_SPARE_MSG,
+};
+
+/* true when a file of size bytes may be kept as a spare of kind. */
+bool pickup_spare_fits(enum pickup_spare_kind kind, uint64_t size);
+/* Add number n (a file of size bytes) to pool kind. */
+void pickup_spare_push(enum pickup_spare_kind kind, unsigned n, uint64_t size);
+/* Take a spare (1), or reserve a new number for a file of size bytes when
+ * the pool may grow (0), or neither (-1). */
+int pickup_spare_take(enum pickup_spare_kind kind, unsigned *n, bool want_new,
+    uint64_t size);
+void pickup_spare_name(enum pickup_spare_kind kind, char *buf, size_t sz, unsigned n);
+/* Write text over spare n: exactly len bytes (0), or -1 (the spare is removed). */
+int pickup_spare_write(const struct pickup_dirs *d, enum pickup_spare_kind kind, unsigned n,
+    const char *text, size_t len, char *err, size_t errlen);
 
 #endif

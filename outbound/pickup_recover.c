@@ -12,19 +12,26 @@
  * never stops the others or the daemon.
  *
  * Spare inodes: on this kind of file system creating a file (allocating
- * an inode and its first block) costs far more than renaming or
- * overwriting one.  A finished message's .env is kept as tmp/spare.<n>
- * and the next .env is written over it and renamed into queue/.  A spare
- * is never part of the queue, so a crash with one half-written loses
- * nothing.  tmp/ is the daemon's own (0700), but a spare is still checked
- * before it is trusted: at start only regular files of our euid with one
- * link are kept (anything else is removed, one log line each), and it is
- * opened O_NOFOLLOW|O_NONBLOCK and checked again by fstat when written.
+ * an inode, and its blocks) costs far more than renaming or overwriting
+ * one (ext4 without a journal scans past every inode freed in the last
+ * minute).  A finished message's .env and .msg are kept as tmp/spare.<n>
+ * and tmp/mspare.<n> (pickup_release.c) and the next copy is written over
+ * them (pwrite, truncated only when it was longer) and renamed into
+ * queue/.  A spare is never part of the queue, so a crash with one
+ * half-written loses nothing.  .msg spares keep their blocks, so only
+ * files up to SPARE_MSG_FILE_MAX are kept, SPARE_MSG_BYTES in all (about:
+ * concurrent releases may pass it by a group).  tmp/ is the daemon's own
+ * (0700), but a spare is still checked before it is trusted: at start
+ * only regular files of our euid with one link are kept (anything else is
+ * removed, one log line each), and it is opened O_NOFOLLOW|O_NONBLOCK and
+ * checked again by fstat when written.  A spare never holds a producer's
+ * inode: it was a queue file the daemon wrote itself.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,52 +46,96 @@
 #include "queue.h"
 #include "util.h"
 
+/*
+ * The pools, one per kind.  A .env spare is small; a .msg spare holds its
+ * blocks for the next message (no allocation when the sizes are alike), so
+ * the .msg pool is bounded in bytes too: only files up to
+ * SPARE_MSG_FILE_MAX are kept, SPARE_MSG_BYTES at most in all.
+ */
 #define SPARE_MAX		4096
+#define SPARE_MSG_MAX		1024
+#define SPARE_MSG_FILE_MAX	(1u << 20)
+#define SPARE_MSG_BYTES		(64u << 20)
 
-static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned *spares;	/* numbers of the tmp/spare.<n> files */
-static size_t nspares, spare_cap;
-static unsigned spare_next;	/* the next free number */
+/* One spare of a pool: its number and the size it had when pooled. */
+struct spare {
+	unsigned n;
+	uint32_t size;
+};
 
-/* Add spare number n to the pool. */
-void
-pickup_spare_push(unsigned n)
+/* A pool of spare inodes of one kind. */
+struct spare_pool {
+	const char *prefix;	/* tmp/<prefix><n> */
+	size_t max;		/* spares at most */
+	uint64_t max_bytes;	/* bytes at most (0: no bound) */
+	pthread_mutex_t lock;
+	struct spare *s;
+	size_t n, cap;
+	uint64_t bytes;		/* sizes of the spares in the pool */
+	unsigned next;		/* the next free number */
+};
+
+static struct spare_pool pools[2] = {
+	[PICKUP_SPARE_ENV] = { PICKUP_SPARE_PREFIX, SPARE_MAX, 0,
+	    PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, 0 },
+	[PICKUP_SPARE_MSG] = { PICKUP_MSPARE_PREFIX, SPARE_MSG_MAX, SPARE_MSG_BYTES,
+	    PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, 0 },
+};
+
+/* true when a file of size bytes may join pool kind (not too big). */
+bool
+pickup_spare_fits(enum pickup_spare_kind kind, uint64_t size)
 {
-	pthread_mutex_lock(&spare_lock);
-	if (nspares == spare_cap) {
-		spare_cap = spare_cap ? spare_cap * 2 : 256;
-		spares = xrealloc(spares, spare_cap * sizeof(*spares));
-	}
-	spares[nspares++] = n;
-	if (n >= spare_next)
-		spare_next = n + 1;
-	pthread_mutex_unlock(&spare_lock);
+	return kind != PICKUP_SPARE_MSG || size <= SPARE_MSG_FILE_MAX;
 }
 
-/* Take a spare number (1), or reserve a new number when the pool is not
- * full (0), or neither (-1). */
-int
-pickup_spare_take(unsigned *n, bool want_new)
+/* Add spare number n (of size bytes) to pool kind. */
+void
+pickup_spare_push(enum pickup_spare_kind kind, unsigned n, uint64_t size)
 {
+	struct spare_pool *p = &pools[kind];
+
+	pthread_mutex_lock(&p->lock);
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 256;
+		p->s = xrealloc(p->s, p->cap * sizeof(*p->s));
+	}
+	p->s[p->n].n = n;
+	p->s[p->n++].size = (uint32_t)size;
+	p->bytes += size;
+	if (n >= p->next)
+		p->next = n + 1;
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Take a spare number of pool kind (1), or reserve a new number for a
+ * file of size bytes when the pool has room for it (0), or neither (-1). */
+int
+pickup_spare_take(enum pickup_spare_kind kind, unsigned *n, bool want_new, uint64_t size)
+{
+	struct spare_pool *p = &pools[kind];
 	int rc = -1;
 
-	pthread_mutex_lock(&spare_lock);
-	if (!want_new && nspares > 0) {
-		*n = spares[--nspares];
+	pthread_mutex_lock(&p->lock);
+	if (!want_new && p->n > 0) {
+		p->n--;
+		*n = p->s[p->n].n;
+		p->bytes -= p->s[p->n].size;
 		rc = 1;
-	} else if (want_new && nspares < SPARE_MAX) {
-		*n = spare_next++;
+	} else if (want_new && p->n < p->max && pickup_spare_fits(kind, size) &&
+	    (p->max_bytes == 0 || p->bytes + size <= p->max_bytes)) {
+		*n = p->next++;
 		rc = 0;
 	}
-	pthread_mutex_unlock(&spare_lock);
+	pthread_mutex_unlock(&p->lock);
 	return rc;
 }
 
-/* The name of spare n. */
+/* The name of spare n of pool kind. */
 void
-pickup_spare_name(char *buf, size_t sz, unsigned n)
+pickup_spare_name(enum pickup_spare_kind kind, char *buf, size_t sz, unsigned n)
 {
-	snprintf(buf, sz, PICKUP_SPARE_PREFIX "%u", n);
+	snprintf(buf, sz, "%s%u", pools[kind].prefix, n);
 }
 
 /* true when st is a spare we may write over: a regular file of our euid
@@ -95,20 +146,39 @@ spare_ok(const struct stat *st)
 	return S_ISREG(st->st_mode) && st->st_nlink == 1 && st->st_uid == geteuid();
 }
 
-/* Write text over spare n; 0, or -1 (the spare is then removed). */
+/* Write len bytes of buf at offset 0 of fd; 0, or -1. */
+static int
+spare_pwrite_all(int fd, const char *buf, size_t len)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	while (off < len) {
+		n = pwrite(fd, buf + off, len - off, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/* Write text over spare n of pool kind: a file of exactly len bytes; 0, or
+ * -1 (the spare is then removed).  Truncated only when it was longer. */
 int
-pickup_spare_write(const struct pickup_dirs *d, unsigned n, const char *text, size_t len,
-    char *err, size_t errlen)
+pickup_spare_write(const struct pickup_dirs *d, enum pickup_spare_kind kind, unsigned n,
+    const char *text, size_t len, char *err, size_t errlen)
 {
 	char sname[32];
 	struct stat st;
 	int fd;
 
-	pickup_spare_name(sname, sizeof(sname), n);
+	pickup_spare_name(kind, sname, sizeof(sname), n);
 	fd = openat(d->tmp, sname, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd >= 0 && fstat(fd, &st) == 0 && spare_ok(&st) &&
-	    pwrite(fd, text, len, 0) == (ssize_t)len && ftruncate(fd, (off_t)len) == 0 &&
-	    close(fd) == 0)
+	    spare_pwrite_all(fd, text, len) == 0 &&
+	    (st.st_size <= (off_t)len || ftruncate(fd, (off_t)len) == 0) && close(fd) == 0)
 		return 0;
 	snprintf(err, errlen, "tmp/%s: write: %s", sname, fd < 0 ? strerror(errno) :
 	    "not a spare of ours, short write or truncate failure");
@@ -118,14 +188,14 @@ pickup_spare_write(const struct pickup_dirs *d, unsigned n, const char *text, si
 	return -1;
 }
 
-/* 1 when name is "spare.<n>" (a number below 10^9), with n. */
+/* 1 when name is "<prefix><n>" (a number below 10^9), with n. */
 static int
-is_spare(const char *name, unsigned *n)
+is_spare(const char *name, const char *prefix, unsigned *n)
 {
-	size_t k = strlen(PICKUP_SPARE_PREFIX), i;
+	size_t k = strlen(prefix), i;
 	unsigned long v = 0;
 
-	if (strncmp(name, PICKUP_SPARE_PREFIX, k) != 0 || name[k] == '\0' ||
+	if (strncmp(name, prefix, k) != 0 || name[k] == '\0' ||
 	    strlen(name + k) > 9)
 		return 0;
 	for (i = k; name[i] != '\0'; i++) {
@@ -137,15 +207,28 @@ is_spare(const char *name, unsigned *n)
 	return 1;
 }
 
-/* A spare found at start: into the pool when it is one of ours, else
+/* A spare found at start: into its pool when it is one of ours (a .msg
+ * spare too big, or beyond the pool's bounds, is removed quietly), else
  * removed with one log line. */
 static void
-spare_found(const struct pickup_dirs *d, const char *name, unsigned n)
+spare_found(const struct pickup_dirs *d, enum pickup_spare_kind kind, const char *name,
+    unsigned n)
 {
+	struct spare_pool *p = &pools[kind];
 	struct stat st;
+	bool room;
 
 	if (fstatat(d->tmp, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && spare_ok(&st)) {
-		pickup_spare_push(n);
+		pthread_mutex_lock(&p->lock);
+		room = p->n < p->max && pickup_spare_fits(kind, (uint64_t)st.st_size) &&
+		    (p->max_bytes == 0 || p->bytes + (uint64_t)st.st_size <= p->max_bytes);
+		if (n >= p->next)	/* never reused while the file is there */
+			p->next = n + 1;
+		pthread_mutex_unlock(&p->lock);
+		if (room)
+			pickup_spare_push(kind, n, (uint64_t)st.st_size);
+		else
+			(void)unlinkat(d->tmp, name, 0);
 		return;
 	}
 	log_warnx("pickup spare=tmp/%s status=removed reason=\"not a regular file of "
@@ -154,15 +237,9 @@ spare_found(const struct pickup_dirs *d, const char *name, unsigned n)
 		(void)unlinkat(d->tmp, name, AT_REMOVEDIR);
 }
 
-/* One claim found in tmp/ at start. */
-struct claim_ref {
-	char id[ID_LEN + 1];
-	enum pickup_source src;
-};
-
 /* A growing array of claims. */
 struct claimlist {
-	struct claim_ref *c;
+	struct pickup_claim_ref *c;
 	size_t n, cap;
 };
 
@@ -201,8 +278,10 @@ tmp_entry(const struct pickup_dirs *d, const char *name, struct claimlist *l)
 		(void)unlinkat(d->tmp, name, 0);	/* a .env half-written */
 	else if (queue_put_is_temp(name))
 		(void)unlinkat(d->tmp, name, 0);	/* a group store cut short */
-	else if (is_spare(name, &sn))
-		spare_found(d, name, sn);
+	else if (is_spare(name, PICKUP_SPARE_PREFIX, &sn))
+		spare_found(d, PICKUP_SPARE_ENV, name, sn);
+	else if (is_spare(name, PICKUP_MSPARE_PREFIX, &sn))
+		spare_found(d, PICKUP_SPARE_MSG, name, sn);
 	else if (is_claim_of(name, PICKUP_CLAIM_PREFIX, id))
 		claimlist_add(l, id, PICKUP_SRC_PICKUP);
 	else if (is_claim_of(name, PICKUP_DROP_PREFIX, id))
@@ -252,7 +331,7 @@ already_queued(const struct pickup_dirs *d, const char *id, const char *msg, siz
 
 /* Finish or redo one claim; 0 done, -1 error (t->err). */
 static int
-recover_one(const struct pickup_dirs *d, const struct claim_ref *c, int64_t now,
+recover_one(const struct pickup_dirs *d, const struct pickup_claim_ref *c, int64_t now,
     struct pickup_taken *t)
 {
 	char cname[PICKUP_CNAME_MAX], name[ID_LEN + 8], ereason[700];

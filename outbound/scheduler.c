@@ -193,7 +193,8 @@ struct sched {
  * one syncfs) while the claimer goes on with the next one and then hands
  * the new entries (with their message in memory) back through an
  * eventfd, and that also stores state updates in groups (struct
- * sched_store); and reaper threads that remove finished messages.  The
+ * sched_store); and reaper threads that remove finished messages,
+ * keeping their inodes as spares (pickup_release_group).  The
  * event loop itself does only network and scheduling.
  */
 struct sched_worker {
@@ -1491,17 +1492,21 @@ sched_worker_claim(struct sched_worker *w, const char *key, int64_t now)
 	return d;
 }
 
-/* Worker: remove finished messages. */
+/* Worker: remove finished messages as one group (one fsync of queue/;
+ * their inodes become spares for later copies). */
 static void
 sched_worker_unlink(struct sched_worker *w, char (*ids)[ID_LEN + 1], size_t n)
 {
-	char err[512];
+	char (*errs)[PICKUP_ERR_MAX] = xcalloc(n ? n : 1, sizeof(*errs)), err[512];
 	size_t i;
 
+	if (pickup_release_group(w->dirs, (const char (*)[ID_LEN + 1])ids, n, errs, err,
+	    sizeof(err)) == -1)
+		log_warnx("commit: %s", err);
 	for (i = 0; i < n; i++)
-		if (pickup_release(w->dirs, ids[i], err, sizeof(err)) == -1 &&
-		    errno != ENOENT)
-			log_warnx("queue id=%s: remove: %s", ids[i], err);
+		if (errs[i][0] != '\0')
+			log_warnx("queue id=%s: remove: %s", ids[i], errs[i]);
+	free(errs);
 }
 
 /* Worker: claim names; the claimed list (count in *np), not yet durable.
@@ -1828,14 +1833,14 @@ sched_reaper_take(struct sched_worker *w, char (*ids)[ID_LEN + 1])
 }
 
 /* A reaper thread (one of SCHED_REAPERS): removes finished messages, a
- * group at a time, each group made durable by one fsync of queue/, until
- * told to quit with none left. */
+ * group at a time, each group made durable by one fsync of queue/ (in
+ * pickup_release_group), until told to quit with none left. */
 static void *
 sched_reaper_main(void *arg)
 {
 	struct sched_worker *w = arg;
 	const struct timespec pause = { 0, SCHED_REAP_PAUSE_NS };
-	char ids[SCHED_REAP_GROUP][ID_LEN + 1], err[512];
+	char ids[SCHED_REAP_GROUP][ID_LEN + 1];
 	size_t n;
 
 	pthread_mutex_lock(&w->lock);
@@ -1847,8 +1852,6 @@ sched_reaper_main(void *arg)
 		n = sched_reaper_take(w, ids);
 		pthread_mutex_unlock(&w->lock);
 		sched_worker_unlink(w, ids, n);
-		if (fsutil_fsync_dirfd(w->dirs->queue, "queue", err, sizeof(err)) == -1)
-			log_warnx("commit: %s", err);
 		if (n < SCHED_REAP_GROUP)
 			nanosleep(&pause, NULL);	/* let the next group gather */
 		pthread_mutex_lock(&w->lock);

@@ -780,14 +780,16 @@ START_TEST(recover_drop)
 }
 END_TEST
 
-/* Spares: only regular files of ours with one link are kept at start;
- * a good one is used by the next take, a release makes a new one. */
+/* Spares: only regular files of ours with one link are kept at start
+ * (.env spares and .msg spares alike); a good one is used by the next
+ * take, a release makes a new one of each kind; a .msg spare written
+ * over holds exactly the new message, however long it was before. */
 START_TEST(spares_checked)
 {
 	struct tspool s;
 	struct pickup_dirs d;
 	struct pickup_taken t;
-	char err[256];
+	char err[256], big[4096];
 
 	tspool_open(&s);
 	d = dirs_of(&s);
@@ -796,18 +798,65 @@ START_TEST(spares_checked)
 	tspool_put(s.tmp, "spare.3", "x", 1);
 	ck_assert_int_eq(linkat(s.tmp, "spare.3", s.bad, "other", 0), 0);
 	tspool_put(s.tmp, "spare.4", "version=1\n", 10);
+	ck_assert_int_eq(mkfifoat(s.tmp, "mspare.1", 0600), 0);
+	ck_assert_int_eq(symlinkat("/etc/passwd", s.tmp, "mspare.2"), 0);
+	memset(big, 'z', sizeof(big));
+	tspool_put(s.tmp, "mspare.5", big, sizeof(big));	/* longer than okstored */
 	ck_assert_int_eq(pickup_recover(&d, 700, err, sizeof(err)), 0);
-	ck_assert_int_eq(tspool_count(s.tmp, NULL), 1);
+	ck_assert_int_eq(tspool_count(s.tmp, NULL), 2);
 	ck_assert(tspool_exists(s.tmp, "spare.4"));
+	ck_assert(tspool_exists(s.tmp, "mspare.5"));
 	tspool_put(s.pickup, "m1", okmsg, sizeof(okmsg) - 1);
 	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_PICKUP, "m1", 800, false, false, &t),
 	    PICKUP_QUEUED);
 	ck_assert_int_eq(tspool_count(s.tmp, "spare."), 0);
+	ck_assert_int_eq(tspool_count(s.tmp, "mspare."), 0);
 	ck_assert_int_eq(pickup_commit(&d, err, sizeof(err)), 0);
-	assert_queued_ok(&s, t.e.id);
+	assert_queued_ok(&s, t.e.id);	/* the 4096 bytes are gone */
 	ck_assert_int_eq(pickup_release(&d, t.e.id, err, sizeof(err)), 0);
 	ck_assert_int_eq(tspool_count(s.tmp, "spare."), 1);
+	ck_assert_int_eq(tspool_count(s.tmp, "mspare."), 1);
 	ck_assert_int_eq(tspool_count(s.queue, NULL), 0);
+	queue_entry_free(&t.e);
+	/* and round again, over the spares the release made */
+	tspool_put(s.pickup, "m2", okmsg, sizeof(okmsg) - 1);
+	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_PICKUP, "m2", 900, false, false, &t),
+	    PICKUP_QUEUED);
+	ck_assert_int_eq(tspool_count(s.tmp, "spare."), 0);
+	ck_assert_int_eq(tspool_count(s.tmp, "mspare."), 0);
+	ck_assert_int_eq(pickup_commit(&d, err, sizeof(err)), 0);
+	assert_queued_ok(&s, t.e.id);
+	queue_entry_free(&t.e);
+	tspool_close(&s);
+}
+END_TEST
+
+/* A .msg spare of ours that is not regular, or too big to keep, is not
+ * used: the copy is written as a new file. */
+START_TEST(spare_msg_replaced)
+{
+	struct tspool s;
+	struct pickup_dirs d;
+	struct pickup_taken t;
+	char err[256];
+	int fd;
+
+	tspool_open(&s);
+	d = dirs_of(&s);
+	tspool_put(s.tmp, "mspare.3", "x", 1);
+	ck_assert_int_eq(pickup_recover(&d, 700, err, sizeof(err)), 0);
+	/* swapped for a FIFO after the start: open O_NONBLOCK, fstat, refused */
+	ck_assert_int_eq(unlinkat(s.tmp, "mspare.3", 0), 0);
+	ck_assert_int_eq(mkfifoat(s.tmp, "mspare.3", 0600), 0);
+	fd = openat(s.tmp, "mspare.3", O_RDONLY | O_NONBLOCK);	/* a reader */
+	ck_assert_int_ge(fd, 0);
+	tspool_put(s.pickup, "m1", okmsg, sizeof(okmsg) - 1);
+	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_PICKUP, "m1", 800, false, false, &t),
+	    PICKUP_QUEUED);
+	close(fd);
+	ck_assert(!tspool_exists(s.tmp, "mspare.3"));
+	ck_assert_int_eq(pickup_commit(&d, err, sizeof(err)), 0);
+	assert_queued_ok(&s, t.e.id);
 	queue_entry_free(&t.e);
 	tspool_close(&s);
 }
@@ -917,6 +966,7 @@ pickup_suite(void)
 	tcase_add_test(tc, recover_fifo_claim);
 	tcase_add_test(tc, recover_drop);
 	tcase_add_test(tc, spares_checked);
+	tcase_add_test(tc, spare_msg_replaced);
 	tcase_add_loop_test(tc, claim_batches, 0, 2);
 	tcase_add_test(tc, recover_old_new);
 	suite_add_tcase(s, tc);
