@@ -123,6 +123,8 @@ conn_note(void *arg, const char *kv)
 
 	if (c->deadline_cut && strcmp(kv, "reject=timeout") == 0)
 		return;		/* conn_deadline_cut logged which deadline */
+	if (c->quiet)
+		return;		/* refused at connect: the listener logged it, summarised */
 	if (eq == NULL)
 		eq = kv + strlen(kv);
 	log_printable(kv, (size_t)(eq - kv), key, sizeof(key));
@@ -700,15 +702,6 @@ conn_deadline_update(struct conn *c)
 	}
 }
 
-/* Input already waiting before the greeting: an early talker. */
-static bool
-conn_early_talker(int fd)
-{
-	char b;
-
-	return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
-}
-
 /* Create the session for c with its generation's limits. */
 static struct session *
 conn_session(struct conn *c)
@@ -766,16 +759,13 @@ conn_new(const struct conn_env *env, struct inbound_gen *gen, int fd,
 	(*env->stats->connections_total)++;
 	c->reading = true;
 	conn_set_timeouts(c, false);
-	if (how == SESSION_GREET_OK && conn_early_talker(fd))
-		how = SESSION_GREET_EARLY;
 	how = conn_mem_start(&c->mem, env->budget, delivery_tmpfd(env->delivery), c->id,
 	    c->client, how, conn_budget_wake, c);
 	/* refused at connect (the listener or the budget logs it, summarised) */
-	c->quiet = how == SESSION_GREET_DENIED || how == SESSION_GREET_BUSY || c->mem.quiet;
+	c->quiet = how != SESSION_GREET_OK || c->mem.quiet;
 	if (!c->quiet)
-		log_info("conn id=%s client=%s tls=%s greeting=%s", c->id, c->client,
-		    gen->ssl_ctx ? "available" : "none",
-		    how == SESSION_GREET_OK ? "ok" : "early-talker");
+		log_info("conn id=%s client=%s tls=%s greeting=ok", c->id, c->client,
+		    gen->ssl_ctx ? "available" : "none");
 	session_greet(c->sess, how);
 	conn_flush(c);
 	if (session_event(c->sess) == SESSION_EV_CLOSE)

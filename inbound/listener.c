@@ -203,6 +203,16 @@ refusal_log(struct listener *l, const char *ip, const struct client *cl, const c
 		evtimer_add(l->refusal_ev, &tv);
 }
 
+/* Input already waiting before the greeting: an early talker (refused
+ * with 554 by the session, and logged here like every refusal). */
+static bool
+listener_early_talker(int fd)
+{
+	char b;
+
+	return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
 /* The fair-share key of sa under the current generation; true: a relay host. */
 static bool
 listener_key(const struct listener *l, const struct sockaddr *sa, char *key, size_t keylen)
@@ -232,6 +242,10 @@ accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa,
 	s->cl = client_get(l, key);
 	s->cl->relay = relay;
 	how = admit(l, sa, s->cl, &reason);
+	if (how == SESSION_GREET_OK && listener_early_talker(fd)) {
+		how = SESSION_GREET_EARLY;
+		reason = "early-talker";
+	}
 	if (reason != NULL)
 		refusal_log(l, ip, s->cl, reason);
 	s->cl->n++;

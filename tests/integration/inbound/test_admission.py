@@ -68,10 +68,35 @@ class AdmissionTest(InboundCase):
         code, text = r.reply()
         self.assertEqual(code, 554, text)
         self.assertTrue(r.eof())
-        d.wait_log(r"greeting=early-talker")
+        d.wait_log(r"refused client=127\.0\.0\.0/24 ip=127\.0\.0\.1 reason=early-talker "
+                   r".*first=yes")
         # A patient client is served normally.
         ok = self.raw()
         ok.ehlo()
+
+    def test_early_talker_flood_is_summarised(self):
+        """Early talkers are refusals like any other: the first is logged,
+        the rest counted into one summary line, never three lines each."""
+        d = self.inbound(extra="refusal_log_interval = 1\n")
+        n = 40
+        d.send_signal(signal.SIGSTOP)
+        talkers = []
+        try:
+            for _ in range(n):
+                r = self.raw()
+                r.send("EHLO early.test\r\n")
+                talkers.append(r)
+        finally:
+            d.send_signal(signal.SIGCONT)
+        for r in talkers:
+            code, text = r.reply()
+            self.assertEqual(code, 554, text)
+        m = d.wait_log(r"refused client=127\.0\.0\.0/24 reason=early-talker count=(\d+)")
+        self.assertEqual(int(m.group(1)), n, d.log())
+        log = d.log()
+        self.assertEqual(log.count("reason=early-talker"), 2, log)
+        self.assertNotIn("greeting=early-talker", log)
+        self.assertNotIn("reject=early-talker", log)
 
     @unittest.skipUnless(ipv6_loopback(), "no IPv6 loopback")
     def test_ipv6_listen(self):
