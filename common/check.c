@@ -28,11 +28,13 @@ struct check_file {
 	const char *spool;		/* NULL when the file did not load */
 };
 
-/* Print usage and return EX_USAGE. */
+/* Print usage to f; return EX_USAGE. */
 static int
-check_usage(void)
+check_usage(FILE *f)
 {
-	fprintf(stderr, "usage: smtpgate-check [-V] FILE...\n");
+	fprintf(f, "usage: smtpgate-check FILE... | -V | --version | -h | --help\n"
+	    "  check each configuration file (inbound or outbound) and its spool;\n"
+	    "  exit 0 when all are valid, 78 otherwise\n");
 	return EX_USAGE;
 }
 
@@ -201,18 +203,27 @@ main(int argc, char *argv[])
 	int ch, n, rc;
 
 	log_init("smtpgate-check", LOG_TARGET_STDERR);
+	for (int i = 1; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--version") == 0)
+			argv[i] = (char *)"-V";
+		else if (strcmp(argv[i], "--help") == 0)
+			argv[i] = (char *)"-h";
+	}
 	while ((ch = getopt(argc, argv, "Vh")) != -1) {
 		switch (ch) {
 		case 'V':
 			printf("smtpgate-check %s\n", SMTPGATE_VERSION);
 			return EX_OK;
+		case 'h':
+			check_usage(stdout);
+			return EX_OK;
 		default:
-			return check_usage();
+			return check_usage(stderr);
 		}
 	}
 	n = argc - optind;
 	if (n < 1)
-		return check_usage();
+		return check_usage(stderr);
 	files = xcalloc((size_t)n, sizeof(*files));
 	for (int i = 0; i < n; i++)
 		files[i].file = argv[optind + i];

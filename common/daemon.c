@@ -46,12 +46,13 @@ static _Atomic uint64_t daemon_lag_stamp[DAEMON_LAG_WINDOW];
 static void
 daemon_usage(FILE *f, const char *prog, const char *default_config)
 {
-	fprintf(f, "usage: %s [-ftvV] [-c FILE]\n"
+	fprintf(f, "usage: %s [-ftvV] [-c FILE] | --help | --version\n"
 	    "  -c FILE  configuration file (default %s)\n"
 	    "  -t       check the configuration and the spool, print ok or the reason, exit\n"
 	    "  -f       stay in the foreground (implied under systemd)\n"
 	    "  -v       verbose (debug) logging\n"
-	    "  -V       print the version and exit\n", prog, default_config);
+	    "  -V, --version  print the version and exit\n"
+	    "  -h, --help     print this usage and exit\n", prog, default_config);
 }
 
 /* Parse the common command line (see daemon.h). */
@@ -67,6 +68,19 @@ daemon_parse_args(int argc, char **argv, const char *default_config,
 
 	memset(o, 0, sizeof(*o));
 	o->config = default_config;
+	/* the long forms, anywhere among the options (getopt knows no long ones) */
+	for (int i = 1; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			daemon_usage(stdout, prog, default_config);
+			exit(EX_OK);
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("%s %s\n", prog, SMTPGATE_VERSION);
+			exit(EX_OK);
+		}
+		if (strcmp(argv[i], "-c") == 0)
+			i++;	/* skip the file name */
+	}
 	optind = 1;
 	opterr = 1;
 	while ((ch = getopt(argc, argv, "c:ftvVh")) != -1) {

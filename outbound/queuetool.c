@@ -73,11 +73,14 @@ die(int code, const char *fmt, ...)
 	exit(code);
 }
 
+#define QUEUE_USAGE "usage: " PROG " [-c FILE] list [--json] | show ID | retry ID|all | " \
+	"delete ID | status\n       " PROG " -V | --version | -h | --help"
+
+/* Print the usage to stderr and exit 64. */
 static _Noreturn void
 usage(void)
 {
-	die(EX_USAGE, "usage: " PROG " [-c FILE] list [--json] | show ID | retry ID|all | "
-	    "delete ID | status");
+	die(EX_USAGE, QUEUE_USAGE);
 }
 
 /* Open a directory below dirfd; -1 (errno ENOENT) when missing, exit otherwise. */
@@ -750,10 +753,24 @@ main(int argc, char **argv)
 	int c, rc;
 
 	log_init(PROG, LOG_TARGET_STDERR);
-	while ((c = getopt(argc, argv, "+c:h")) != -1) {
+	for (int i = 1; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--version") == 0)
+			argv[i] = (char *)"-V";
+		else if (strcmp(argv[i], "--help") == 0)
+			argv[i] = (char *)"-h";
+		else if (strcmp(argv[i], "-c") == 0)
+			i++;	/* skip the file name */
+	}
+	while ((c = getopt(argc, argv, "+c:hV")) != -1) {
 		if (c == 'c')
 			config = optarg;
-		else
+		else if (c == 'V') {
+			printf(PROG " %s\n", SMTPGATE_VERSION);
+			return EX_OK;
+		} else if (c == 'h') {
+			printf("%s\n", QUEUE_USAGE);
+			return EX_OK;
+		} else
 			usage();
 	}
 	if (optind >= argc)

@@ -54,6 +54,8 @@
  *    the user's own ids only.
  *  - Accepted and ignored: -n -U -v -m, and with a value (attached or the
  *    next argument) -B -d -h -L -N -O -p -q -R -V -X; -oX (-oi is -i); -bm.
+ *  - --help prints the usage, --version the version (exit 0); a bare -V as
+ *    the only argument prints the version too (with others it is -V ENVID).
  *    A bare "-q"/"-d" at the end is accepted too.
  *  - Header addresses are not rewritten (only the envelope is qualified).
  *  - The config is loaded without secrets: the smart hosts'
@@ -224,12 +226,37 @@ strvec_push(struct strvec *sv, char *s)
 	sv->v[sv->n++] = s;
 }
 
+#define SENDMAIL_USAGE "usage: " PROG " [-C FILE] [-f ADDR] [-F NAME] [-t] [-i] " \
+	"[-bm|-bp] [--] [RECIPIENT...]\n       " PROG " -V | --version | --help"
+
 /* Print the usage line and exit 64. */
 static void
 usage(void)
 {
-	die(EX_USAGE, "usage: " PROG " [-C FILE] [-f ADDR] [-F NAME] [-t] [-i] "
-	    "[-bm|-bp] [--] [RECIPIENT...]");
+	die(EX_USAGE, SENDMAIL_USAGE);
+}
+
+/*
+ * --help and --version anywhere before "--"; -V only when it is the sole
+ * argument: with anything else it is sendmail's -V ENVID, taken and ignored.
+ */
+static void
+parse_info_opts(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "-V") == 0) {
+		printf(PROG " %s\n", SMTPGATE_VERSION);
+		exit(EX_OK);
+	}
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--version") == 0) {
+			printf(PROG " %s\n", SMTPGATE_VERSION);
+			exit(EX_OK);
+		}
+		if (strcmp(argv[i], "--help") == 0) {
+			printf("%s\n", SENDMAIL_USAGE);
+			exit(EX_OK);
+		}
+	}
 }
 
 /* Options taking a value (attached or the next argument) that are ignored. */
@@ -329,6 +356,7 @@ parse_args(struct opts *o, int argc, char **argv)
 	o->config = CONFIG_DEFAULT_OUTBOUND;
 	if (strcmp(base, "mailq") == 0)
 		o->list_queue = true;
+	parse_info_opts(argc, argv);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0) {
 			while (++i < argc)

@@ -111,7 +111,7 @@ class UnitTests(harness.GatewayTestCase):
                 _, ptext = self.render(plain)
                 strip = lambda s: [l for l in s.splitlines()
                                    if not l.startswith(("#", "Description=", "ExecStart",
-                                                        "ReadWritePaths="))]
+                                                        "ExecReload=", "ReadWritePaths="))]
                 self.assertEqual(strip(text), strip(ptext), name)
 
     def test_unit_settings(self):
@@ -124,7 +124,16 @@ class UnitTests(harness.GatewayTestCase):
             self.assertTrue(svc["WatchdogSec"].rstrip("s").isdigit(), name)
             self.assertEqual(svc["Restart"], "on-failure", name)
             self.assertEqual(svc["RestartPreventExitStatus"], "67 77 78", name)
-            self.assertIn("kill -HUP", svc["ExecReload"], name)
+            # reload: first the daemon's own -t on the same config (a broken
+            # config fails `systemctl reload`), then the SIGHUP
+            reloads = [l.split("=", 1)[1] for l in text.splitlines()
+                       if l.startswith("ExecReload=")]
+            conf = "/etc/smtpgate/%s%s.conf" % ("inbound" if inbound else "outbound", suffix)
+            prog = "smtpgate-inbound" if inbound else "smtpgate-outbound"
+            self.assertEqual(len(reloads), 2, name)
+            self.assertRegex(reloads[0], r"^/\S*/%s -t -c %s$" % (prog, re.escape(conf)),
+                             name)
+            self.assertEqual(reloads[1], "/bin/kill -HUP $MAINPID", name)
             self.assertIn("smtpgate-check", svc["ExecStartPre"], name)
             conf = "/etc/smtpgate/%s%s.conf" % ("inbound" if inbound else "outbound", suffix)
             self.assertIn(conf, svc["ExecStartPre"], name)
