@@ -34,6 +34,12 @@ class InstallTest(harness.GatewayTestCase):
                      "systemd/system/smtpgate-outbound@.service",
                      "sysusers.d/smtpgate.conf", "tmpfiles.d/smtpgate.conf"):
             self.assertTrue(has(conf), "%s not installed" % conf)
+        # the man pages (built by scdoc, which scripts/bootstrap installs)
+        for page in ("man8/smtpgate-inbound.8", "man8/smtpgate-outbound.8",
+                     "man8/smtpgate-check.8", "man1/smtpgate-sendmail.1",
+                     "man1/smtpgate-queue.1", "man5/smtpgate-inbound.conf.5",
+                     "man5/smtpgate-outbound.conf.5"):
+            self.assertTrue(has("share/man/" + page), "%s not installed" % page)
         for f in files:
             if f.endswith(".service"):
                 with open(os.path.join(dest, f)) as fh:
