@@ -149,6 +149,53 @@ config_key_line(struct config_ctx *ctx, cfg_t *cfg, const char *key)
 	return cfg->line;
 }
 
+/* Edit distance of a and b, capped at 3 (names are short). */
+static int
+config_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	int row[65];
+
+	if (la > 64 || lb > 64)
+		return 3;
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = (int)j;
+	for (size_t i = 1; i <= la; i++) {
+		int diag = row[0];
+
+		row[0] = (int)i;
+		for (size_t j = 1; j <= lb; j++) {
+			int up = row[j], best = diag + (a[i - 1] != b[j - 1]);
+
+			best = up + 1 < best ? up + 1 : best;
+			best = row[j - 1] + 1 < best ? row[j - 1] + 1 : best;
+			diag = up;
+			row[j] = best;
+		}
+	}
+	return row[lb] < 3 ? row[lb] : 3;
+}
+
+/* " (did you mean NAME?)" for the closest key of cfg's table, or "". */
+static void
+config_suggest(cfg_t *cfg, const char *key, char *buf, size_t bufsz)
+{
+	const char *best = NULL;
+	int bestd = 3;
+
+	buf[0] = '\0';
+	for (const cfg_opt_t *o = cfg->opts; o != NULL && o->name != NULL; o++) {
+		int d = config_distance(key, o->name);
+
+		if (d < bestd) {
+			bestd = d;
+			best = o->name;
+		}
+	}
+	if (best != NULL)
+		snprintf(buf, bufsz, " (did you mean %s?)", best);
+}
+
 /* "no such option 'X'": a missing "}", a key of the other role, or unknown. */
 static void
 config_no_such(struct config_ctx *ctx, cfg_t *cfg, const char *key)
@@ -183,10 +230,13 @@ config_no_such(struct config_ctx *ctx, cfg_t *cfg, const char *key)
 	else if (key[0] != '\0' && key[strlen(key) - 1] == ':')
 		config_error_at(ctx, cfg->line, "%.*s: write \"key = value\", "
 		    "not \"key: value\"", (int)strlen(name) - 1, name);
-	else if (strcmp(cfg_name(cfg), "root") != 0)
-		config_error_at(ctx, cfg->line, "%s: not a key of this section", name);
-	else
-		config_error_at(ctx, cfg->line, "%s: unknown key", name);
+	else {
+		char hint[96];
+
+		config_suggest(cfg, key, hint, sizeof(hint));
+		config_error_at(ctx, cfg->line, "%s: %s%s", name, strcmp(cfg_name(cfg),
+		    "root") != 0 ? "not a key of this section" : "unknown key", hint);
+	}
 }
 
 /* libconfuse's error callback: its message as "key: reason" at the line
@@ -323,7 +373,8 @@ config_no_smarthost(struct config_ctx *ctx)
 }
 
 /* Tell inbound from outbound: keys only one role has decide; then the file
- * name; then a commented-out smarthost (outbound). */
+ * name; then a commented-out smarthost (outbound).  Text that cannot be
+ * scanned (a missing closing quote) gets its own "FILE:LINE: key: reason". */
 int
 config_detect_role(const char *path, enum config_role *role, char *err, size_t errlen)
 {
@@ -334,7 +385,12 @@ config_detect_role(const char *path, enum config_role *role, char *err, size_t e
 
 	if (text == NULL)
 		return -1;
-	config_scan_text(&s, text);
+	if (config_scan_text(&s, text) != 0) {	/* broken text: say where */
+		snprintf(err, errlen, "%s:%d: %s", path, s.err_line, s.err);
+		config_scan_free(&s);
+		free(text);
+		return -1;
+	}
 	free(text);
 	in = config_scan_find(&s, config_inbound_only) != NULL;
 	out = config_scan_find(&s, config_outbound_only) != NULL;

@@ -34,7 +34,7 @@ static const struct mistake mistakes[] = {
 	{ CONFIG_INBOUND, SHIPPED_IN, "max_recipients =", "max_recipients = 0", NULL,
 	    "@F@:@L@: max_recipients: 0 is out of range (1..100000)" },
 	{ CONFIG_INBOUND, SHIPPED_IN, "max_recipients =", "max_recipents = 100", NULL,
-	    "@F@:@L@: max_recipents: unknown key" },
+	    "@F@:@L@: max_recipents: unknown key (did you mean max_recipients?)" },
 	{ CONFIG_INBOUND, SHIPPED_IN, "max_errors =", "max_errors = ten", NULL,
 	    "@F@:@L@: max_errors: not a whole number in range" },
 	{ CONFIG_INBOUND, SHIPPED_IN, "spool =", "spool = \"/var/spool/smtpgate/inbound", NULL,
@@ -74,7 +74,7 @@ static const struct mistake mistakes[] = {
 	{ CONFIG_OUTBOUND, SHIPPED_OUT, "  tls_verify =", "  tls_verify = maybe", NULL,
 	    "@F@:@L@: smarthost \"primary\": tls_verify: not true or false" },
 	{ CONFIG_OUTBOUND, SHIPPED_OUT, "  host =", "  hots = \"relay.example.com\"", NULL,
-	    "@F@:@L@: smarthost \"primary\": hots: not a key of this section" },
+	    "@F@:@L@: smarthost \"primary\": hots: not a key of this section (did you mean host?)" },
 	{ CONFIG_OUTBOUND, SHIPPED_OUT, "  host =", "  host = \"relay.example.com", NULL,
 	    "@F@:@L@: host: missing closing quote (the string opened on this line runs past its end)" },
 	{ CONFIG_OUTBOUND, SHIPPED_OUT, "}", "", "smarthost \"primary\"",
@@ -257,7 +257,8 @@ START_TEST(mistake)
 }
 END_TEST
 
-/* smtpgate-check's role detection on the shipped examples with mistakes. */
+/* smtpgate-check's role detection: keys of one role, the file name, and a
+ * broken file's own error instead of "cannot tell". */
 START_TEST(detect_shipped)
 {
 	char path[128], err[512];
@@ -276,6 +277,13 @@ START_TEST(detect_shipped)
 	fputs("# only this\nspool = \"/srv/x\"\n", f);
 	fclose(f);
 	ck_assert_int_eq(config_detect_role(path, &role, err, sizeof(err)), -1);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("# a quote is missing\nhostname = \"gw.example.com\nlisten = {\"127.0.0.1:25\"}\n", f);
+	fclose(f);
+	ck_assert_int_eq(config_detect_role(path, &role, err, sizeof(err)), -1);
+	ck_assert_str_eq(strrchr(err, '/'), "/x.conf:2: hostname: missing closing quote "
+	    "(the string opened on this line runs past its end)");
 	snprintf(path, sizeof(path), "%s/outbound.conf", tmpdir);
 	f = fopen(path, "w");
 	ck_assert_ptr_nonnull(f);
