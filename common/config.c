@@ -31,26 +31,10 @@
 #include "privs.h"
 #include "util.h"
 
-static _Thread_local struct config_ctx *config_ctx;
-
-/* Record the first error of this load as "path:line: message". */
-static void
-config_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
-{
-	struct config_ctx *ctx = config_ctx;
-	char msg[512];
-
-	if (ctx == NULL || ctx->err[0] != '\0')
-		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	if (cfg != NULL && cfg->line > 0)
-		snprintf(ctx->err, ctx->errlen, "%s:%d: %s", ctx->path, cfg->line, msg);
-	else
-		snprintf(ctx->err, ctx->errlen, "%s: %s", ctx->path, msg);
-}
+_Thread_local struct config_ctx *config_ctx;
 
 /* The key as shown in messages: "port" in a section gets its title. */
-static void
+void
 config_keyname(cfg_t *cfg, const char *key, char *buf, size_t bufsz)
 {
 	const char *title = cfg_title(cfg);
@@ -67,15 +51,37 @@ config_keyname(cfg_t *cfg, const char *key, char *buf, size_t bufsz)
 int __attribute__((format(printf, 3, 4)))
 config_fail(cfg_t *cfg, const char *key, const char *fmt, ...)
 {
+	struct config_ctx *ctx = config_ctx;
 	char name[128], msg[384];
 	va_list ap;
 
+	if (ctx == NULL || ctx->err[0] != '\0')
+		return -1;
 	config_keyname(cfg, key, name, sizeof(name));
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	cfg_error(cfg, "%s: %s", name, msg);
+	config_error_at(ctx, config_key_line(ctx, cfg, key), "%s: %s", name, msg);
 	return -1;
+}
+
+/* Record the first error of this load as "path:line: message" (line 0:
+ * "path: message"). */
+void
+config_error_at(struct config_ctx *ctx, int line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (ctx->err[0] != '\0')
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		snprintf(ctx->err, ctx->errlen, "%s:%d: %s", ctx->path, line, msg);
+	else
+		snprintf(ctx->err, ctx->errlen, "%s: %s", ctx->path, msg);
 }
 
 /* Validate callback: a number within its range for this role. */
@@ -216,12 +222,17 @@ config_claim_address(const char *addr, const char *mailbox)
 	return NULL;
 }
 
-/* Callbacks both roles share, then parse path; 0 ok, -1 with err set. */
+/* Callbacks both roles share, then read, scan and parse ctx->path with
+ * comments blanked (libconfuse 3.3 miscounts their lines); 0 ok, -1 with
+ * err set. */
 int
 config_parse_file(cfg_t *cfg, struct config_ctx *ctx)
 {
-	int rc;
+	char *text = config_slurp(ctx->path, ctx->err, ctx->errlen);
+	int rc = -1;
 
+	if (text == NULL)
+		return -1;
 	cfg_set_error_function(cfg, config_errfunc);
 	cfg_set_validate_func(cfg, "hostname", config_check_hostname);
 	cfg_set_validate_func(cfg, "spool", config_check_spool);
@@ -229,21 +240,19 @@ config_parse_file(cfg_t *cfg, struct config_ctx *ctx)
 	cfg_set_validate_func(cfg, "log", config_check_log);
 	cfg_set_validate_func(cfg, "user", config_check_user);
 	cfg_set_validate_func(cfg, "group", config_check_group);
-	config_ctx = ctx;
-	errno = 0;
-	rc = cfg_parse(cfg, ctx->path);
-	config_ctx = NULL;
-	if (rc == CFG_FILE_ERROR) {
-		snprintf(ctx->err, ctx->errlen, "%s: %s", ctx->path,
-		    strerror(errno != 0 ? errno : ENOENT));
-		return -1;
+	if (config_scan_text(&ctx->scan, text) != 0)
+		config_error_at(ctx, ctx->scan.err_line, "%s", ctx->scan.err);
+	else if (config_check_role(ctx) == 0) {
+		config_ctx = ctx;
+		ctx->root = cfg;
+		rc = cfg_parse_buf(cfg, ctx->scan.clean);
+		config_ctx = NULL;
+		rc = rc == CFG_SUCCESS && config_check_blocks(ctx) == 0 ? 0 : -1;
 	}
-	if (rc != CFG_SUCCESS) {
-		if (ctx->err[0] == '\0')
-			snprintf(ctx->err, ctx->errlen, "%s: parse error", ctx->path);
-		return -1;
-	}
-	return 0;
+	free(text);
+	if (rc != 0 && ctx->err[0] == '\0')
+		config_error_at(ctx, 0, "parse error");
+	return rc;
 }
 
 /* Free the address list gathered while loading. */
@@ -256,6 +265,7 @@ config_ctx_free(struct config_ctx *ctx)
 	}
 	free(ctx->addresses);
 	free(ctx->owners);
+	config_scan_free(&ctx->scan);
 }
 
 /* A copy of the spool path without trailing slashes. */
@@ -296,81 +306,8 @@ config_strdup_opt(cfg_t *cfg, const char *key)
 	return s == NULL ? NULL : xstrdup(s);
 }
 
-/* Skip a comment or a quoted string starting at p; returns the next char
- * to look at, or p itself when p starts neither. */
-static const char *
-config_scan_skip(const char *p)
-{
-	if (*p == '#' || (p[0] == '/' && p[1] == '/'))
-		return p + strcspn(p, "\n");
-	if (p[0] == '/' && p[1] == '*') {
-		const char *end = strstr(p + 2, "*/");
-
-		return end != NULL ? end + 2 : p + strlen(p);
-	}
-	if (*p == '"' || *p == '\'') {
-		char q = *p++;
-
-		while (*p != '\0' && *p != q)
-			p += (*p == '\\' && p[1] != '\0') ? 2 : 1;
-		return *p != '\0' ? p + 1 : p;
-	}
-	return p;
-}
-
-/* 1 when c may be part of a bare libconfuse word. */
-static int
-config_scan_wordchar(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
-}
-
-/* 1 when the word w (n bytes), followed by `after`, is used as a key:
- * "key =", "section {", "section "title"" or "section title {". */
-static int
-config_scan_is_key(const char *w, size_t n, const char *after)
-{
-	if (*after == '=' || *after == '{' || *after == '"' || *after == '\'')
-		return 1;
-	if (n != 9 || strncmp(w, "smarthost", 9) != 0 || !config_scan_wordchar(*after))
-		return 0;
-	while (config_scan_wordchar(*after))
-		after++;
-	return after[strspn(after, " \t\r\n")] == '{';
-}
-
-/* Which role keys appear in text: bit 1 smarthost, bit 2 listen or mailbox. */
-static int
-config_scan_roles(const char *text)
-{
-	const char *p = text;
-	int found = 0;
-
-	while (*p != '\0') {
-		const char *q = config_scan_skip(p), *w;
-		size_t n;
-
-		if (q != p || !config_scan_wordchar(*p)) {
-			p = q != p ? q : p + 1;
-			continue;
-		}
-		for (w = p; config_scan_wordchar(*p); p++)
-			;
-		n = (size_t)(p - w);
-		if (!config_scan_is_key(w, n, p + strspn(p, " \t\r\n")))
-			continue;
-		if (n == 9 && strncmp(w, "smarthost", 9) == 0)
-			found |= 1;
-		else if ((n == 6 && strncmp(w, "listen", 6) == 0) ||
-		    (n == 7 && strncmp(w, "mailbox", 7) == 0))
-			found |= 2;
-	}
-	return found;
-}
-
 /* Read a whole (small) config file into a NUL-terminated buffer. */
-static char *
+char *
 config_slurp(const char *path, char *err, size_t errlen)
 {
 	FILE *f = fopen(path, "re");
@@ -398,30 +335,6 @@ config_slurp(const char *path, char *err, size_t errlen)
 		buf = xstrdup("");
 	buf[len] = '\0';
 	return buf;
-}
-
-/* Tell inbound from outbound by a textual scan of the file. */
-int
-config_detect_role(const char *path, enum config_role *role, char *err, size_t errlen)
-{
-	char *text = config_slurp(path, err, errlen);
-	int found;
-
-	if (text == NULL)
-		return -1;
-	found = config_scan_roles(text);
-	free(text);
-	if (found & 1) {
-		*role = CONFIG_OUTBOUND;
-		return 0;
-	}
-	if (found & 2) {
-		*role = CONFIG_INBOUND;
-		return 0;
-	}
-	snprintf(err, errlen, "%s: cannot tell whether this configures inbound or "
-	    "outbound (no smarthost section, no listen or mailbox)", path);
-	return -1;
 }
 
 /* Parse a decimal port 1..65535 spanning all of s. */

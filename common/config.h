@@ -3,8 +3,9 @@
  * validated, read-only structs.  Nothing outside config.c sees a cfg_t.
  *
  * Both loaders live here because smtpgate-check validates both kinds.
- * Every error message names the file, the line (where libconfuse knows it)
- * and the key, e.g.
+ * Every error message names the file, the line (right in commented files
+ * too: config_scan.c blanks comments before libconfuse counts) and the
+ * key, e.g.
  *   "/etc/smtpgate/inbound.conf:12: max_recipients: 0 is out of range (1..100000)"
  * Callers exit EX_CONFIG (78) on error.  Defaults are those of SPEC.md.
  */
@@ -152,9 +153,12 @@ void config_free_inbound(struct inbound_config *c);
 void config_free_outbound(struct outbound_config *c);
 
 /*
- * Tell which daemon a file configures: it is outbound when it has a
- * smarthost section, inbound when it has listen or mailbox.  -1 with a
- * message in err when it is unreadable or neither.
+ * Tell which daemon a file configures: by the top-level keys only one role
+ * has (smarthost, retry_min, ... outbound; listen, mailbox, max_errors, ...
+ * inbound; a smarthost section wins when both appear), else by the file
+ * name ("outbound"/"inbound" in it), else a commented-out smarthost means
+ * outbound.  -1 with a message in err when it is unreadable, broken ("FILE:
+ * LINE: key: reason", e.g. a missing closing quote) or none of these.
  */
 int config_detect_role(const char *path, enum config_role *role, char *err, size_t errlen);
 

@@ -434,7 +434,7 @@ struct inbound_config *
 config_load_inbound(const char *path, char *err, size_t errlen)
 {
 	struct config_ctx ctx = { .path = path, .err = err, .errlen = errlen,
-	    .ranges = inbound_ranges };
+	    .ranges = inbound_ranges, .role = CONFIG_INBOUND };
 	struct inbound_config *c = NULL;
 	cfg_t *cfg;
 

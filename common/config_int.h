@@ -9,10 +9,12 @@
 #define SMTPGATE_CONFIG_INT_H
 
 #include <confuse.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "config.h"
+#include "config_scan.h"
 
 /* A numeric key's allowed range. */
 struct config_range {
@@ -30,7 +32,13 @@ struct config_ctx {
 	char **owners;			/* ... and the mailbox that claimed it */
 	size_t naddresses;
 	int retry_max_line;
+	enum config_role role;		/* the loader's role */
+	cfg_t *root;			/* the cfg_t being parsed */
+	struct config_scan scan;	/* the file's text, comments blanked */
 };
+
+/* The load under way (libconfuse's callbacks reach it here). */
+extern _Thread_local struct config_ctx *config_ctx;
 
 /* Options shared by both roles' root tables. */
 #define CONFIG_COMMON_OPTS(spooldef)					\
@@ -44,6 +52,26 @@ struct config_ctx {
 /* Report an error about `key` of section cfg at the current line; -1. */
 int config_fail(cfg_t *cfg, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Record the first error of this load: "path:line: ..." ("path: ..." at 0). */
+void config_error_at(struct config_ctx *ctx, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The key as messages show it: "port", "smarthost \"a\": port". */
+void config_keyname(cfg_t *cfg, const char *key, char *buf, size_t bufsz);
+
+/* config_diag.c: libconfuse's messages as "key: reason"; refuse the other
+ * role's file; after the parse, a block never closed; 0 or -1. */
+void config_errfunc(cfg_t *cfg, const char *fmt, va_list ap);
+int config_check_role(struct config_ctx *ctx);
+int config_check_blocks(struct config_ctx *ctx);
+/* The line of key inside section cfg as written (else cfg->line). */
+int config_key_line(struct config_ctx *ctx, cfg_t *cfg, const char *key);
+/* outbound: the error for a file without a smarthost section. */
+void config_no_smarthost(struct config_ctx *ctx);
+
+/* Read a whole (small) file, NUL-terminated; NULL with err set. */
+char *config_slurp(const char *path, char *err, size_t errlen);
 
 /* Validate callbacks both roles use: a number within its range for this
  * role (ctx->ranges), a file readable at load time. */

@@ -199,8 +199,7 @@ static int
 config_check_outbound_whole(cfg_t *cfg, struct config_ctx *ctx)
 {
 	if (cfg_size(cfg, "smarthost") == 0) {
-		snprintf(ctx->err, ctx->errlen, "%s: smarthost: no smarthost section "
-		    "(at least one is required)", ctx->path);
+		config_no_smarthost(ctx);
 		return -1;
 	}
 	if (cfg_getint(cfg, "retry_max") < cfg_getint(cfg, "retry_min")) {
@@ -224,7 +223,7 @@ struct outbound_config *
 config_load_outbound_opts(const char *path, unsigned flags, char *err, size_t errlen)
 {
 	struct config_ctx ctx = { .path = path, .err = err, .errlen = errlen,
-	    .ranges = outbound_ranges };
+	    .ranges = outbound_ranges, .role = CONFIG_OUTBOUND };
 	struct outbound_config *c = NULL;
 	cfg_t *cfg;
 

@@ -370,13 +370,13 @@ struct error_case {
 
 static const struct error_case error_cases[] = {
 	/* unknown key, wrong type */
-	{ CONFIG_INBOUND, IN_OK "bogus = 1\n", 2, "bogus", "no such option" },
+	{ CONFIG_INBOUND, IN_OK "bogus = 1\n", 2, "bogus", "unknown key" },
 	{ CONFIG_INBOUND, IN_OK "mailbox \"a\" {\n address = {\"a@b.c\"}\n colour = 1\n}\n",
-	    4, "colour", "no such option" },
-	{ CONFIG_OUTBOUND, OUT_OK "listen = {\"127.0.0.1:25\"}\n", 2, "listen", "no such option" },
-	{ CONFIG_INBOUND, IN_OK "max_recipients = \"many\"\n", 2, "max_recipients", "invalid" },
-	{ CONFIG_INBOUND, IN_OK "tls {\n require = maybe\n}\n", 3, "require", "invalid" },
-	{ CONFIG_OUTBOUND, OUT_OK "retry_min = 1.5\n", 2, "retry_min", "invalid" },
+	    4, "colour", "not a key of this section" },
+	{ CONFIG_OUTBOUND, OUT_OK "listen = {\"127.0.0.1:25\"}\n", 2, "listen", "a key of smtpgate-inbound" },
+	{ CONFIG_INBOUND, IN_OK "max_recipients = \"many\"\n", 2, "max_recipients", "not a whole number" },
+	{ CONFIG_INBOUND, IN_OK "tls {\n require = maybe\n}\n", 3, "require", "not true or false" },
+	{ CONFIG_OUTBOUND, OUT_OK "retry_min = 1.5\n", 2, "retry_min", "not a whole number" },
 	/* out of range */
 	{ CONFIG_INBOUND, IN_OK "max_recipients = 0\n", 2, "max_recipients", "out of range (1..100000)" },
 	{ CONFIG_INBOUND, IN_OK "\nmax_message_size = 100\n", 3, "max_message_size", "out of range" },
@@ -438,9 +438,9 @@ static const struct error_case error_cases[] = {
 	{ CONFIG_INBOUND, IN_OK "spool = \"/\"\n", 2, "spool", "root" },
 	{ CONFIG_OUTBOUND, "max_connections = 8\n", 0, "smarthost", "at least one" },
 	{ CONFIG_OUTBOUND, "smarthost \"r\" {\n port = 25\n}\n", 3, "host", "missing" },
-	{ CONFIG_OUTBOUND, OUT_OK "smarthost \"r\" { host = \"x\" }\n", 2, "r", "duplicate" },
+	{ CONFIG_OUTBOUND, OUT_OK "smarthost \"r\" { host = \"x\" }\n", 2, "smarthost \"r\"", "defined twice" },
 	{ CONFIG_OUTBOUND, "smarthost \"r\" {\n host = \"relay\"\n auth_user = \"u\"\n}\n", 4, "auth_password_file", "required" },
-	{ CONFIG_OUTBOUND, "smarthost \"r\" {\n host = \"relay\"\n tls = \"none\"\n auth_user = \"u\"\n auth_password_file = \"@DIR@/secret\"\n}\n", 6, "auth_user", "TLS" },
+	{ CONFIG_OUTBOUND, "smarthost \"r\" {\n host = \"relay\"\n tls = \"none\"\n auth_user = \"u\"\n auth_password_file = \"@DIR@/secret\"\n}\n", 4, "auth_user", "TLS" },
 	{ CONFIG_INBOUND, IN_OK "hostname = \"bad host\"\n", 2, "hostname", "not a host name" },
 	/* user, group: names or numbers, never root */
 	{ CONFIG_INBOUND, IN_OK "user = \"root\"\n", 2, "user", "is root (uid 0)" },
@@ -450,8 +450,8 @@ static const struct error_case error_cases[] = {
 	{ CONFIG_OUTBOUND, OUT_OK "user = \"a b\"\n", 2, "user", "not a user name" },
 	{ CONFIG_INBOUND, IN_OK "group = \"x:y\"\n", 2, "group", "not a group name" },
 	/* inbound tls section coherence */
-	{ CONFIG_INBOUND, IN_OK "tls {\n key = \"@DIR@/key.pem\"\n}\n", 4, "key", "without tls.certificate" },
-	{ CONFIG_INBOUND, IN_OK "tls {\n require = true\n}\n", 4, "require", "without tls.certificate" },
+	{ CONFIG_INBOUND, IN_OK "tls {\n key = \"@DIR@/key.pem\"\n}\n", 3, "key", "without tls.certificate" },
+	{ CONFIG_INBOUND, IN_OK "tls {\n require = true\n}\n", 3, "require", "without tls.certificate" },
 	/* mailboxes */
 	{ CONFIG_INBOUND, IN_OK "mailbox \"a\" {\n address = {\"a@example.com\"}\n}\n"
 	    "mailbox \"b\" { address = {\"x@example.com\", \"A@Example.com\"} }\n", 5, "address", "a@example.com\" is listed twice" },
@@ -465,9 +465,9 @@ static const struct error_case error_cases[] = {
 	{ CONFIG_INBOUND, IN_OK "mailbox \"../etc\" { address = {\"a@b.c\"} }\n", 2, "name", "directory" },
 	{ CONFIG_INBOUND, IN_OK "mailbox \"a/b\" { address = {\"a@b.c\"} }\n", 2, "name", "directory" },
 	{ CONFIG_INBOUND, IN_OK "mailbox \"a\" { address = {\"a@b.c\"} }\n"
-	    "mailbox \"a\" { address = {\"b@b.c\"} }\n", 3, "'a'", "duplicate" },
+	    "mailbox \"a\" { address = {\"b@b.c\"} }\n", 3, "mailbox \"a\"", "defined twice" },
 	/* syntax */
-	{ CONFIG_INBOUND, IN_OK "max_errors = \n", 3, "", "" },
+	{ CONFIG_INBOUND, IN_OK "max_errors = \n", 2, "max_errors", "ends before its value" },
 	{ CONFIG_INBOUND, IN_OK "}\n", 2, "", "" },
 	{ CONFIG_OUTBOUND, OUT_OK "smarthost {\n host = \"x\"\n}\n", 2, "", "" },
 };
