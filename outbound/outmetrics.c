@@ -2,8 +2,10 @@
  * outmetrics: smtpgate-outbound's series (see outmetrics.h).  Per smart
  * host cells are found by name in the registry (a reload may add smart
  * hosts); the last one used is kept, so a result costs one strcmp.  The
- * directory gauges read maildrop/, pickup/ and bad/ at scrape time (on the
- * loop: a backlog of 100,000 names costs milliseconds, once per scrape).
+ * directory gauges read maildrop/, pickup/ and bad/ at scrape time, on the
+ * loop: an empty directory costs microseconds, a backlog of 100,000 names
+ * 34 ms per scrape (measured 2026-12-05, ext4, this 2-core machine busy
+ * with tests), once per scrape and only while such a backlog lasts.
  */
 #include <dirent.h>
 #include <fcntl.h>
