@@ -24,6 +24,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #ifndef SMTPGATE_VERSION
@@ -277,4 +278,33 @@ daemon_loop_lag_max_ms(void)
 			worst = v;
 	}
 	return worst;
+}
+
+/* Gauge: the latest tick's lag, in seconds. */
+static double
+daemon_gauge_lag(void *arg)
+{
+	(void)arg;
+	return (double)daemon_loop_lag_ms() / 1000.0;
+}
+
+/* Gauge: the worst lag of the last minute, in seconds. */
+static double
+daemon_gauge_lag_max(void *arg)
+{
+	(void)arg;
+	return (double)daemon_loop_lag_max_ms() / 1000.0;
+}
+
+/* Register what both daemons export: loop lag and smtpgate_build_info. */
+void
+daemon_metrics(struct metrics *m, const char *program)
+{
+	const char *kv[] = { "program", program, "version", SMTPGATE_VERSION, NULL };
+
+	metrics_gauge(m, "loop_lag_seconds", "Lag of the event loop's latest "
+	    "250 ms tick, in seconds", daemon_gauge_lag, NULL);
+	metrics_gauge(m, "loop_lag_max_seconds", "Worst event-loop lag of the last "
+	    "minute, in seconds", daemon_gauge_lag_max, NULL);
+	metrics_info(m, "smtpgate_build_info", "The program and its version; always 1", kv);
 }

@@ -45,4 +45,9 @@ void daemon_watchdog_start(struct event_base *base);
 uint64_t daemon_loop_lag_ms(void);
 uint64_t daemon_loop_lag_max_ms(void);
 
+struct metrics;
+/* Register <prefix>_loop_lag_seconds, _loop_lag_max_seconds and
+ * smtpgate_build_info{program,version} (both daemons export them). */
+void daemon_metrics(struct metrics *m, const char *program);
+
 #endif

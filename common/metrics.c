@@ -33,6 +33,7 @@ enum metric_kind { METRIC_COUNTER, METRIC_GAUGE };
 
 struct metric {
 	char			*name;	/* with prefix */
+	char			*labels;	/* "{k=\"v\"}" escaped, or "" */
 	char			*help;
 	enum metric_kind	 kind;
 	uint64_t		 value;	/* counters */
@@ -69,6 +70,7 @@ metrics_free(struct metrics *m)
 		evhttp_free(m->http);
 	for (i = 0; i < m->n; i++) {
 		free(m->v[i]->name);
+		free(m->v[i]->labels);
 		free(m->v[i]->help);
 		free(m->v[i]);
 	}
@@ -77,22 +79,129 @@ metrics_free(struct metrics *m)
 	free(m);
 }
 
-/* Append a metric; each lives in its own allocation so cells stay put. */
+/* 1 when s is a valid metric or label name: [a-zA-Z_:][a-zA-Z0-9_:]*
+ * (colons only in metric names). */
+static int
+metrics_valid_name(const char *s, int colon)
+{
+	const char *p;
+
+	if (*s == '\0' || (*s >= '0' && *s <= '9'))
+		return 0;
+	for (p = s; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '_' || (colon && *p == ':')))
+			return 0;
+	return 1;
+}
+
+/* The label set kv (name, value, ..., NULL) as "{k="v",...}", values
+ * escaped (backslash, double quote, newline); "" for none. */
+static char *
+metrics_labels(const char *const *kv)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	const char *const *first;
+	const char *v;
+	FILE *f;
+
+	if (kv == NULL || kv[0] == NULL)
+		return xstrdup("");
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		fatal("metrics: open_memstream");
+	for (first = kv; kv[0] != NULL; kv += 2) {
+		if (!metrics_valid_name(kv[0], 0) || kv[1] == NULL)
+			fatalx("metrics: bad label name \"%s\"", kv[0]);
+		fprintf(f, "%s%s=\"", kv == first ? "{" : ",", kv[0]);
+		for (v = kv[1]; *v != '\0'; v++) {
+			if (*v == '\\' || *v == '"')
+				fprintf(f, "\\%c", *v);
+			else if (*v == '\n')
+				fputs("\\n", f);
+			else
+				fputc(*v, f);
+		}
+		fputc('"', f);
+	}
+	fputc('}', f);
+	if (fclose(f) != 0)
+		fatal("metrics: labels");
+	return buf;
+}
+
+/* The series name{labels}, or NULL. */
 static struct metric *
-metrics_add(struct metrics *m, const char *name, const char *help,
+metrics_find(const struct metrics *m, const char *name, const char *labels)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++)
+		if (strcmp(m->v[i]->name, name) == 0 &&
+		    strcmp(m->v[i]->labels, labels) == 0)
+			return m->v[i];
+	return NULL;
+}
+
+/* Insert a series after the last one of the same name (a family's series
+ * stay together, as the format asks) or at the end; each lives in its own
+ * allocation so cells stay put. */
+static struct metric *
+metrics_insert(struct metrics *m, char *name, char *labels, const char *help,
     enum metric_kind kind)
 {
 	struct metric *mt = xcalloc(1, sizeof(*mt));
+	size_t at = m->n, i;
 
 	if (m->n == m->cap) {
 		m->cap = m->cap ? m->cap * 2 : 16;
 		m->v = xrealloc(m->v, m->cap * sizeof(*m->v));
 	}
-	mt->name = m->prefix[0] != '\0' ? xasprintf("%s_%s", m->prefix, name) :
-	    xstrdup(name);
+	for (i = 0; i < m->n; i++)
+		if (strcmp(m->v[i]->name, name) == 0) {
+			if (m->v[i]->kind != kind)
+				fatalx("metrics: %s registered as two types", name);
+			at = i + 1;
+		}
+	memmove(&m->v[at + 1], &m->v[at], (m->n - at) * sizeof(*m->v));
+	mt->name = name;
+	mt->labels = labels;
 	mt->help = xstrdup(help != NULL ? help : "");
 	mt->kind = kind;
-	m->v[m->n++] = mt;
+	m->v[at] = mt;
+	m->n++;
+	return mt;
+}
+
+/* Find or add the series fullname{kv}; a bad name is a bug. */
+static struct metric *
+metrics_series(struct metrics *m, const char *fullname, const char *const *kv,
+    const char *help, enum metric_kind kind)
+{
+	char *labels = metrics_labels(kv);
+	struct metric *mt;
+
+	if (!metrics_valid_name(fullname, 1))
+		fatalx("metrics: bad metric name \"%s\"", fullname);
+	if ((mt = metrics_find(m, fullname, labels)) != NULL) {
+		free(labels);
+		if (mt->kind != kind)
+			fatalx("metrics: %s registered as two types", fullname);
+		return mt;
+	}
+	return metrics_insert(m, xstrdup(fullname), labels, help, kind);
+}
+
+/* Add (or find) a series of name, with the prefix in front. */
+static struct metric *
+metrics_add(struct metrics *m, const char *name, const char *const *kv,
+    const char *help, enum metric_kind kind)
+{
+	char *full = m->prefix[0] != '\0' ? xasprintf("%s_%s", m->prefix, name) :
+	    xstrdup(name);
+	struct metric *mt = metrics_series(m, full, kv, help, kind);
+
+	free(full);
 	return mt;
 }
 
@@ -100,7 +209,33 @@ metrics_add(struct metrics *m, const char *name, const char *help,
 uint64_t *
 metrics_counter(struct metrics *m, const char *name, const char *help)
 {
-	return &metrics_add(m, name, help, METRIC_COUNTER)->value;
+	return &metrics_add(m, name, NULL, help, METRIC_COUNTER)->value;
+}
+
+/* The cell of name{label="value"}, registered on first use. */
+uint64_t *
+metrics_counter_label(struct metrics *m, const char *name, const char *help,
+    const char *label, const char *value)
+{
+	const char *kv[] = { label, value, NULL };
+
+	return &metrics_add(m, name, kv, help, METRIC_COUNTER)->value;
+}
+
+/* Gauge callback of metrics_info: always 1. */
+static double
+metrics_one(void *arg)
+{
+	(void)arg;
+	return 1;
+}
+
+/* Register fullname{kv...} 1, a gauge, with no prefix added. */
+void
+metrics_info(struct metrics *m, const char *fullname, const char *help,
+    const char *const *kv)
+{
+	metrics_series(m, fullname, kv, help, METRIC_GAUGE)->fn = metrics_one;
 }
 
 /* Register a gauge read through fn(arg) at scrape time. */
@@ -108,7 +243,7 @@ void
 metrics_gauge(struct metrics *m, const char *name, const char *help,
     double (*fn)(void *arg), void *arg)
 {
-	struct metric *mt = metrics_add(m, name, help, METRIC_GAUGE);
+	struct metric *mt = metrics_add(m, name, NULL, help, METRIC_GAUGE);
 
 	mt->fn = fn;
 	mt->arg = arg;
@@ -140,14 +275,18 @@ metrics_put_double(FILE *f, double v)
 		fprintf(f, "%.17g", v);
 }
 
-/* One metric's three lines. */
+/* One series: HELP and TYPE before the first of its family, then the
+ * sample line. */
 static void
-metrics_put_one(FILE *f, const struct metric *mt)
+metrics_put_one(FILE *f, const struct metric *mt, const struct metric *prev)
 {
-	fprintf(f, "# HELP %s ", mt->name);
-	metrics_put_help(f, mt->help);
-	fprintf(f, "\n# TYPE %s %s\n%s ", mt->name,
-	    mt->kind == METRIC_COUNTER ? "counter" : "gauge", mt->name);
+	if (prev == NULL || strcmp(prev->name, mt->name) != 0) {
+		fprintf(f, "# HELP %s ", mt->name);
+		metrics_put_help(f, mt->help);
+		fprintf(f, "\n# TYPE %s %s\n", mt->name,
+		    mt->kind == METRIC_COUNTER ? "counter" : "gauge");
+	}
+	fprintf(f, "%s%s ", mt->name, mt->labels);
 	if (mt->kind == METRIC_COUNTER)
 		fprintf(f, "%ju", (uintmax_t)mt->value);
 	else
@@ -166,7 +305,7 @@ metrics_render(struct metrics *m, size_t *lenp)
 	if (f == NULL)
 		fatal("metrics: open_memstream");
 	for (i = 0; i < m->n; i++)
-		metrics_put_one(f, m->v[i]);
+		metrics_put_one(f, m->v[i], i > 0 ? m->v[i - 1] : NULL);
 	if (fclose(f) != 0)
 		fatal("metrics: render");
 	if (lenp != NULL)

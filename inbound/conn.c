@@ -35,6 +35,7 @@
 #include "delivery.h"
 #include "id.h"
 #include "log.h"
+#include "reject.h"
 #include "spill.h"
 #include "util.h"
 
@@ -702,6 +703,19 @@ conn_deadline_update(struct conn *c)
 	}
 }
 
+/* Session callback: a 4xx/5xx reply, counted by its reason. */
+static void
+conn_refused(void *arg, const char *reply, size_t len)
+{
+	struct conn *c = arg;
+	int r = reject_classify(reply, len);
+
+	if (r == REJECT_TIMEOUT && c->deadline_cut)
+		r = REJECT_DEADLINE;
+	if (r >= 0 && c->env->stats->rejections[r] != NULL)
+		(*c->env->stats->rejections[r])++;
+}
+
 /* Create the session for c with its generation's limits. */
 static struct session *
 conn_session(struct conn *c)
@@ -717,6 +731,7 @@ conn_session(struct conn *c)
 		.tls_required = cfg->tls_require && c->gen->ssl_ctx != NULL,
 		.rcpt_check = conn_rcpt_check,
 		.note = conn_note,
+		.refused = conn_refused,
 		.body_memory_limit = cfg->body_memory_limit,
 		.body_write = conn_body_write,
 		.body_drop = conn_body_drop,

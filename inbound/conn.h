@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "policy.h"
+#include "reject.h"
 #include "session.h"
 
 struct event_base;
@@ -42,6 +43,7 @@ struct inbound_stats {
 	uint64_t *bytes_received;
 	uint64_t *tls_handshakes;
 	uint64_t *tls_failures;
+	uint64_t *rejections[REJECT_NREASONS];	/* by reject_classify() */
 };
 
 /* What every connection shares. */

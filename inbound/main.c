@@ -120,29 +120,32 @@ gauge_open(void *arg)
 	return in->listener ? (double)listener_open_count(in->listener) : 0;
 }
 
-/* Gauge: event-loop lag in milliseconds. */
-static double
-gauge_lag(void *arg)
-{
-	return (double)daemon_loop_lag_ms();
-}
-
 /* Register the counters; serve them when metrics_listen is set. */
 static int
 metrics_setup(struct inbound *in, char *err, size_t errlen)
 {
 	struct inbound_stats *st = &in->stats;
 	struct metrics *m = metrics_new("smtpgate_inbound");
+	int r;
 
 	in->metrics = m;
-	st->connections_total = metrics_counter(m, "connections_total", "Connections accepted");
-	st->messages_accepted = metrics_counter(m, "messages_accepted", "Messages delivered");
-	st->messages_rejected = metrics_counter(m, "messages_rejected", "Messages rejected");
-	st->bytes_received = metrics_counter(m, "bytes_received", "Bytes read from clients");
-	st->tls_handshakes = metrics_counter(m, "tls_handshakes", "STARTTLS handshakes done");
-	st->tls_failures = metrics_counter(m, "tls_failures", "STARTTLS handshakes failed");
+	st->connections_total = metrics_counter(m, "connections_total",
+	    "Connections accepted (refused ones included)");
+	st->messages_accepted = metrics_counter(m, "messages_delivered_total",
+	    "Messages stored in every recipient's mailbox and answered 250");
+	st->messages_rejected = metrics_counter(m, "messages_rejected_total",
+	    "Messages refused after their data (bad bytes, too big, bad BDAT)");
+	for (r = 0; r < REJECT_NREASONS; r++)
+		st->rejections[r] = metrics_counter_label(m, "rejections_total",
+		    "Refusals (4xx/5xx replies) by reason", "reason", reject_name(r));
+	st->bytes_received = metrics_counter(m, "received_bytes_total",
+	    "Bytes read from clients");
+	st->tls_handshakes = metrics_counter(m, "tls_handshakes_total",
+	    "STARTTLS handshakes completed");
+	st->tls_failures = metrics_counter(m, "tls_handshake_failures_total",
+	    "STARTTLS handshakes failed");
 	metrics_gauge(m, "connections_open", "Open connections", gauge_open, in);
-	metrics_gauge(m, "loop_lag", "Event-loop lag in milliseconds", gauge_lag, in);
+	daemon_metrics(m, PROGNAME);
 	if (!in->gen->cfg->metrics_enabled)
 		return 0;
 	return metrics_listen(m, in->base, &in->gen->cfg->metrics_listen, err, errlen);

@@ -114,6 +114,8 @@ session_reply(struct session *s, const char *fmt, ...)
 		n = 0;
 	if ((size_t)n > sizeof(line) - 3)
 		n = (int)sizeof(line) - 3;
+	if (s->p.refused != NULL && (line[0] == '4' || line[0] == '5'))
+		s->p.refused(s->p.arg, line, (size_t)n);
 	memcpy(line + n, "\r\n", 2);
 	out_append(s, line, (size_t)n + 2);
 }

@@ -37,6 +37,9 @@ struct session_params {
 	/* Optional: one key=value note per protocol event worth logging
 	 * (e.g. "reject=bare-lf"); may be NULL. */
 	void (*note)(void *arg, const char *kv);
+	/* Optional: every 4xx/5xx reply line queued (no CRLF), for counting
+	 * refusals; may be NULL. */
+	void (*refused)(void *arg, const char *reply, size_t len);
 	/*
 	 * Optional body sink (both or neither).  A body is held in memory up
 	 * to body_memory_limit bytes (0: no limit); past it, what was held

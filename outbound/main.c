@@ -126,13 +126,6 @@ main_sighup(evutil_socket_t sig, short what, void *arg)
 	daemon_notify_ready();
 }
 
-/* Gauge: event-loop lag. */
-static double
-main_gauge_lag(void *arg)
-{
-	return (double)daemon_loop_lag_ms();
-}
-
 /* Add a signal event (kept until exit). */
 static struct event *
 main_signal(struct main_ctx *m, int sig, event_callback_fn fn)
@@ -237,7 +230,7 @@ main_daemon(struct main_ctx *m, const struct daemon_opts *o)
 	if ((m->base = event_base_new()) == NULL)
 		fatalx("cannot create the event loop");
 	metrics = metrics_new("smtpgate_outbound");
-	metrics_gauge(metrics, "loop_lag_ms", "event loop lag in milliseconds", main_gauge_lag, NULL);
+	daemon_metrics(metrics, MAIN_PROG);
 	if (m->cfg->metrics_enabled && metrics_listen(metrics, m->base,
 	    &m->cfg->metrics_listen, err, sizeof(err)) == -1) {
 		log_warnx("metrics_listen %s: %s", m->cfg->metrics_listen.text, err);

@@ -303,6 +303,15 @@ relay_drop_bev(struct relay_conn *c)
 	util_strlcpy(c->tls, "none", sizeof(c->tls));
 }
 
+/* The section name of the smart host being (or last) tried. */
+static const char *
+relay_smarthost(const struct relay_conn *c)
+{
+	size_t i = c->host < c->prof->nhosts ? c->host : c->prof->nhosts - 1;
+
+	return c->prof->nhosts > 0 ? c->prof->hosts[i].name : NULL;
+}
+
 /* Hand a job back to the caller with a failure (or abandoned). */
 static void
 relay_report_failure(struct relay_conn *c, struct relay_job *job)
@@ -313,6 +322,7 @@ relay_report_failure(struct relay_conn *c, struct relay_job *job)
 		return;
 	o.failure = &c->fail;
 	o.relay = c->relay;
+	o.smarthost = relay_smarthost(c);
 	o.tls = c->tls;
 	o.abandoned = c->abandon;
 	c->ops->done(c->arg, job, &o);
@@ -529,6 +539,7 @@ relay_done(struct relay_conn *c)
 
 	o.results = client_results(c->client, &o.nresults);
 	o.relay = c->relay;
+	o.smarthost = relay_smarthost(c);
 	o.tls = c->tls;
 	c->job = NULL;
 	c->sent++;

@@ -50,6 +50,8 @@ struct relay_outcome {
 	size_t nresults;
 	const struct client_failure *failure;
 	const char *relay;		/* "host[ip]:port", or "none" */
+	const char *smarthost;		/* the section name of the smart host
+					   that decided (the last one tried) */
 	const char *tls;		/* "TLSv1.3" or "none" */
 	bool abandoned;			/* shutdown: nothing is known, keep queued */
 };

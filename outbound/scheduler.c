@@ -55,6 +55,7 @@
 #include "id.h"
 #include "log.h"
 #include "metrics.h"
+#include "outmetrics.h"
 #include "pickup.h"
 #include "queue.h"
 #include "scheduler.h"
@@ -154,9 +155,7 @@ struct sched {
 	struct evdns_base *dns;
 	const struct outbound_config *cfg;
 	struct relay_profile *prof;
-	struct relay_counters rcount;
-	uint64_t *n_delivered, *n_deferred, *n_bounced, *n_bytes;
-	uint64_t dummy[7];
+	struct outmetrics *om;		/* what /metrics shows */
 	char *spoolpath;
 	int tmpfd, controlfd;
 	struct pickup_dirs dirs;
@@ -481,7 +480,7 @@ sched_expire(struct sched *s, struct sched_delivery *d, int64_t now)
 			util_strlcpy(text, SCHED_EXPIRED_REPLY, sizeof(text));
 		sched_set_str(&e->rcpts[i].reply, text);
 		sched_log_out(e, e->rcpts[i].addr, NULL, "bounced", text, NULL, now);
-		(*s->n_bounced)++;
+		outmetrics_expired(s->om);
 	}
 }
 
@@ -1186,13 +1185,13 @@ sched_apply_rcpt(struct sched *s, struct sched_delivery *d, size_t k,
 	if (st == CLIENT_RCPT_DELIVERED) {
 		r->state = QUEUE_RCPT_DELIVERED;
 		status = "sent";
-		(*s->n_delivered)++;
+		outmetrics_rcpt(s->om, o->smarthost, OUTMETRICS_DELIVERED);
 	} else if (st == CLIENT_RCPT_PERMFAIL) {
 		r->state = QUEUE_RCPT_FAILED;
 		status = "bounced";
-		(*s->n_bounced)++;
+		outmetrics_rcpt(s->om, o->smarthost, OUTMETRICS_BOUNCED);
 	} else
-		(*s->n_deferred)++;
+		outmetrics_rcpt(s->om, o->smarthost, OUTMETRICS_DEFERRED);
 	sched_log_out(&d->e, r->addr, o->relay, status, reply, o->tls, now);
 }
 
@@ -1225,7 +1224,8 @@ sched_job_done(void *arg, struct relay_job *job, const struct relay_outcome *o)
 		sched_apply_rcpt(s, d, k, o, now);
 	for (k = 0; k < o->nresults && o->results != NULL; k++)
 		if (o->results[k].status == CLIENT_RCPT_DELIVERED) {
-			*s->n_bytes += d->job.msg.size;	/* one transaction sent */
+			/* one transaction sent */
+			outmetrics_bytes(s->om, o->smarthost, d->job.msg.size);
 			break;
 		}
 	if (d->deleted) {
@@ -1291,7 +1291,7 @@ sched_spawn(struct sched *s, struct sched_delivery *d)
 		s->conns->prev = sc;
 	s->conns = sc;
 	s->nconns++;
-	sc->rc = relay_conn_new(s->base, s->dns, s->prof, &s->rcount, &d->job,
+	sc->rc = relay_conn_new(s->base, s->dns, s->prof, outmetrics_relay(s->om), &d->job,
 	    &sched_relay_ops, sc);
 }
 
@@ -2349,20 +2349,6 @@ sched_oldest_age(const struct sched *s)
 	return oldest ? now - oldest : 0;
 }
 
-/* Gauge: queue depth. */
-static double
-sched_gauge_depth(void *arg)
-{
-	return (double)sched_queue_size(arg);
-}
-
-/* Gauge: oldest message age. */
-static double
-sched_gauge_oldest(void *arg)
-{
-	return (double)sched_oldest_age(arg);
-}
-
 /* Status line every minute. */
 static void
 sched_status_cb(evutil_socket_t fd, short what, void *arg)
@@ -2428,31 +2414,6 @@ sched_open_spool(struct sched *s, struct spool *spool, char *err, size_t errlen)
 	return 0;
 }
 
-/* Register counters and gauges. */
-static void
-sched_metrics(struct sched *s, struct metrics *m)
-{
-	uint64_t **cells[] = { &s->n_delivered, &s->n_deferred, &s->n_bounced,
-	    &s->rcount.connections, &s->rcount.tls_handshakes, &s->rcount.tls_failures,
-	    &s->n_bytes };
-	size_t i;
-
-	for (i = 0; i < sizeof(cells) / sizeof(cells[0]); i++)
-		*cells[i] = &s->dummy[i];
-	if (m == NULL)
-		return;
-	s->n_delivered = metrics_counter(m, "messages_delivered", "recipients delivered");
-	s->n_deferred = metrics_counter(m, "messages_deferred", "recipient attempts deferred");
-	s->n_bounced = metrics_counter(m, "messages_bounced", "recipients failed permanently");
-	s->n_bytes = metrics_counter(m, "bytes_sent", "message bytes accepted by smart hosts");
-	s->rcount.connections = metrics_counter(m, "connections", "connections opened to smart hosts");
-	s->rcount.tls_handshakes = metrics_counter(m, "tls_handshakes", "TLS handshakes completed");
-	s->rcount.tls_failures = metrics_counter(m, "tls_failures", "TLS handshakes failed");
-	metrics_gauge(m, "queue_depth", "messages queued", sched_gauge_depth, s);
-	metrics_gauge(m, "queue_oldest_age_seconds", "age of the oldest queued message",
-	    sched_gauge_oldest, s);
-}
-
 /* Create every event of the scheduler. */
 static void
 sched_events(struct sched *s)
@@ -2486,7 +2447,8 @@ sched_new(struct event_base *base, struct spool *spool,
 	s->dirs.pickup = s->dirs.maildrop = s->dirs.queue = s->dirs.bad = s->controlfd = -1;
 	s->loadback = backoff_new();
 	*excode = EX_CANTCREAT;
-	sched_metrics(s, m);
+	s->om = outmetrics_new(m, s, &s->dirs);
+	outmetrics_hosts(s->om, cfg);
 	sched_events(s);
 	s->dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
 	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
@@ -2533,6 +2495,7 @@ sched_reload(struct sched *s, const struct outbound_config *cfg, struct relay_pr
 	s->cfg = cfg;
 	relay_profile_unref(s->prof);
 	s->prof = prof;
+	outmetrics_hosts(s->om, cfg);
 	if (!s->stopping && s->watch != NULL)
 		spoolwatch_set_interval(s->watch, cfg->scan_interval);
 	sched_kick(s);
@@ -2635,5 +2598,6 @@ sched_free(struct sched *s)
 	free(s->spoolpath);
 	backoff_free(s->loadback);
 	relay_profile_unref(s->prof);
+	outmetrics_free(s->om);
 	free(s);
 }

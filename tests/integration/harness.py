@@ -318,5 +318,26 @@ class GatewayTestCase(unittest.TestCase):
         return d, port, spool
 
 
+def scrape(port, timeout=10):
+    """The text of http://127.0.0.1:PORT/metrics."""
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=timeout) as r:
+        return r.read().decode()
+
+
+def promtool_problems(text):
+    """What `promtool check metrics` says about an exposition text ("" when
+    it is clean).  promtool comes with Debian's prometheus package, which
+    scripts/bootstrap installs: its absence is a failure, not a skip."""
+    import shutil
+    tool = shutil.which("promtool")
+    if tool is None:
+        raise AssertionError("promtool not found: run scripts/bootstrap (package prometheus)")
+    r = subprocess.run([tool, "check", "metrics"], input=text, capture_output=True,
+                       text=True, timeout=30)
+    out = (r.stdout + r.stderr).strip()
+    return out if r.returncode != 0 or out else ""
+
+
 def main():
     unittest.main(verbosity=2)

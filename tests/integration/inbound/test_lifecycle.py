@@ -5,6 +5,7 @@ import os
 import re
 import signal
 import smtplib
+import socket
 import threading
 import time
 import unittest
@@ -215,20 +216,51 @@ class CrashTest(InboundCase):
 
 class MetricsTest(InboundCase):
 
+    def rejections(self, text):
+        return {m.group(1): int(m.group(2)) for m in re.finditer(
+            r'(?m)^smtpgate_inbound_rejections_total\{reason="(\w+)"\} (\d+)$', text)}
+
     def test_metrics_counters(self):
-        import urllib.request
+        """Counters by the Prometheus conventions, refusals counted by
+        reason (unknown user, SIZE, over the per-client cap, relay_hosts),
+        build_info, and the whole page clean for promtool."""
         mport = harness.free_port()
-        self.inbound(extra='metrics_listen = "127.0.0.1:%d"\n' % mport)
+        self.inbound(extra='metrics_listen = "127.0.0.1:%d"\nmax_message_size = 100000\n'
+                     'max_connections_per_relay_host = 2\nrelay_hosts = {"127.0.0.1/32"}\n' % mport)
         with smtplib.SMTP("127.0.0.1", self.port, timeout=10) as s:
             s.ehlo("c.test")
             s.sendmail("s@c.test", ["alice@example.com"], message())
-        body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=10).read()
-        text = body.decode()
-        self.assertRegex(text, r"smtpgate_inbound_messages_accepted 1\b")
-        self.assertRegex(text, r"smtpgate_inbound_connections_total [2-9]")
-        self.assertRegex(text, r"smtpgate_inbound_bytes_received [1-9]")
-        self.assertIn("smtpgate_inbound_connections_open", text)
-        self.assertIn("smtpgate_inbound_loop_lag", text)
+        r = self.raw()
+        r.ehlo()
+        self.assertEqual(r.cmd("MAIL FROM:<s@c.test> SIZE=200000")[0], 552)
+        self.assertEqual(r.cmd("MAIL FROM:<s@c.test>")[0], 250)
+        self.assertEqual(r.cmd("RCPT TO:<nobody@example.com>")[0], 550)
+        self.assertEqual(r.cmd("RCPT TO:<nobody2@example.com>")[0], 550)
+        r2 = self.raw()
+        self.assertEqual(r2.reply()[0], 220)
+        r3 = self.raw()                          # the third from 127.0.0.1: over the cap
+        self.assertEqual(r3.reply()[0], 421)
+        denied = socket.create_connection(("127.0.0.1", self.port), timeout=10,
+                                          source_address=("127.0.0.2", 0))
+        self.addCleanup(denied.close)
+        self.assertTrue(denied.recv(512).startswith(b"554 5.7.1"))
+        text = harness.wait_for(lambda: (lambda t: self.rejections(t).get("relay_denied")
+                                         and t)(harness.scrape(mport)), 10, "relay_denied")
+        rej = self.rejections(text)
+        self.assertEqual((rej["unknown_user"], rej["size"], rej["over_cap"], rej["relay_denied"]),
+                         (2, 1, 1, 1), rej)
+        self.assertEqual(rej["disk_full"], 0)
+        self.assertGreaterEqual(len(rej), 20)    # every reason there from the start
+        self.assertRegex(text, r"(?m)^smtpgate_inbound_messages_delivered_total 1$")
+        self.assertRegex(text, r"(?m)^smtpgate_inbound_connections_total [4-9]$")
+        self.assertRegex(text, r"(?m)^smtpgate_inbound_received_bytes_total [1-9]")
+        self.assertRegex(text, r"(?m)^smtpgate_inbound_connections_open [0-9]")
+        self.assertRegex(text, r"(?m)^smtpgate_inbound_loop_lag_seconds [0-9.e-]+$")
+        self.assertRegex(text, r"(?m)^smtpgate_inbound_loop_lag_max_seconds [0-9.e-]+$")
+        self.assertRegex(text, r'(?m)^smtpgate_build_info\{program="smtpgate-inbound",'
+                         r'version="[^"]+"\} 1$')
+        self.assertNotRegex(text, r"(?m)^smtpgate_\w*(_ms|loop_lag) ")
+        self.assertEqual(harness.promtool_problems(text), "")
 
 
 class GraceTest(InboundCase):

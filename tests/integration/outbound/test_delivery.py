@@ -182,25 +182,68 @@ class DeliveryTest(OutboundCase):
         self.assertEqual(len(self.queued()), 1)         # abandoned, still queued
 
     def test_metrics_count_deliveries(self):
+        """Recipients by result and smart host (a bounce and a deferral
+        from sh1 after sh0 refused the session), bytes once per transaction,
+        bad/ and the pickup backlog, build_info; promtool finds nothing."""
+        down = self.fake(script={"greeting": "421 4.3.2 not now"})
+        fake = self.fake(script={"rcpt": {"gone@example.net": "550 5.1.1 no such user",
+                                          "later@example.net": "451 4.3.0 later"}})
+        port = harness.free_port()
+        d = self.start_outbound([self.host(down), self.host(fake)],
+                                extra='metrics_listen = "127.0.0.1:%d"\nretry_min = 3600\n'
+                                'retry_max = 3600\n' % port)
+        text = harness.scrape(port)
+        self.assertRegex(text, r'(?m)^smtpgate_outbound_recipients_delivered_total'
+                         r'\{smarthost="sh0"\} 0$')           # there from the start
+        self.assertEqual(harness.promtool_problems(text), "")
+        self.drop(message("a@example.com", ["b@example.net", "c@example.net", "gone@example.net",
+                                            "later@example.net"], subject="m"))
+        bad = self.drop("this is not a message\r\nno header\x00at all\r\n")
+        self.wait_messages(fake, 1)
+
+        def counted():
+            t = harness.scrape(port)
+            return t if re.search(r'(?m)^smtpgate_outbound_recipients_deferred_total'
+                                  r'\{smarthost="sh1"\} 1$', t) and re.search(
+                                      r"(?m)^smtpgate_outbound_bad_files 1$", t) else None
+        text = harness.wait_for(counted, 10, "results counted")
+        # delivered: the two, and the bounce's DSN to a@example.com once it went out
+        self.assertRegex(text, r'(?m)^smtpgate_outbound_recipients_delivered_total'
+                         r'\{smarthost="sh1"\} [23]$')
+        for name, host, n in (("bounced", "sh1", 1),
+                              ("delivered", "sh0", 0), ("deferred", "sh0", 0)):
+            self.assertRegex(text, r'(?m)^smtpgate_outbound_recipients_%s_total'
+                             r'\{smarthost="%s"\} %d$' % (name, host, n))
+        self.assertRegex(text, r"(?m)^smtpgate_outbound_recipients_expired_total 0$")
+        self.assertRegex(text, r"(?m)^smtpgate_outbound_connections_total 2$")
+        self.assertRegex(text, r"(?m)^smtpgate_outbound_pickup_backlog_files 0$")
+        self.assertRegex(text, r"(?m)^smtpgate_outbound_queue_messages [12]$")  # + the DSN
+        self.assertRegex(text, r"(?m)^smtpgate_outbound_queue_oldest_age_seconds \d+$")
+        self.assertRegex(text, r"(?m)^smtpgate_outbound_loop_lag_seconds [0-9.e-]+$")
+        self.assertRegex(text, r'(?m)^smtpgate_build_info\{program="smtpgate-outbound",'
+                         r'version="[^"]+"\} 1$')
+        sent = int(re.search(r'(?m)^smtpgate_outbound_sent_bytes_total\{smarthost="sh1"\} '
+                             r'(\d+)$', text).group(1))
+        self.assertGreater(sent, 100)  # one message, counted once for two recipients
+        self.assertLess(sent, 1000)
+        self.assertNotRegex(text, r"(?m)^smtpgate_\w*(_ms|_delivered|_depth) ")
+        self.assertEqual(harness.promtool_problems(text), "")
+        self.assertTrue(os.path.exists(os.path.join(self.spool, "bad", bad)))
+        self.stop_outbound(d)
+
+    def test_metrics_pickup_backlog(self):
+        """Entries waiting in pickup/ are the backlog gauge (directories,
+        which are never taken, stand for a backlog that stays)."""
         fake = self.fake()
         port = harness.free_port()
         d = self.start_outbound([self.host(fake)],
                                 extra='metrics_listen = "127.0.0.1:%d"\n' % port)
-        self.drop(message("a@example.com", ["b@example.net", "c@example.net"], subject="m"))
-        self.wait_messages(fake, 1)
-        self.wait_queue_empty()
-
-        def scrape():
-            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
-                return r.read().decode()
+        for name in ("x1", "x2", "x3"):
+            os.mkdir(os.path.join(self.spool, "pickup", name))  # never a message: stays
         text = harness.wait_for(lambda: (lambda t: re.search(
-            r"(?m)^smtpgate_outbound_messages_delivered\S* 2$", t) and t)(scrape()),
-            10, "messages_delivered = 2")
-        self.assertRegex(text, r"(?m)^smtpgate_outbound_queue_depth\S* 0")
-        self.assertRegex(text, r"(?m)^smtpgate_outbound_connections\S* 1$")
-        sent = int(re.search(r"(?m)^smtpgate_outbound_bytes_sent\S* (\d+)$", text).group(1))
-        self.assertGreater(sent, 100)  # one message, counted once for two recipients
-        self.assertLess(sent, 1000)
+            r"(?m)^smtpgate_outbound_pickup_backlog_files (\d+)$", t).group(1) == "3" and t)(
+                harness.scrape(port)), 10, "backlog of 3")
+        self.assertEqual(harness.promtool_problems(text), "")
         self.stop_outbound(d)
 
     def test_control_retry_and_delete(self):

@@ -93,6 +93,80 @@ START_TEST(test_counter_cells_stable)
 }
 END_TEST
 
+/* Labelled series: found again by their labels, rendered together under one
+ * HELP/TYPE even when registered between others, values escaped. */
+START_TEST(test_labels)
+{
+	struct metrics *m = metrics_new("p");
+	uint64_t *a, *b, *a2;
+	char *text;
+
+	a = metrics_counter_label(m, "rejections_total", "Refusals.", "reason", "size");
+	metrics_counter(m, "other_total", "x");
+	b = metrics_counter_label(m, "rejections_total", "Refusals.", "reason", "q\"b\\n\n");
+	a2 = metrics_counter_label(m, "rejections_total", "Refusals.", "reason", "size");
+	ck_assert_ptr_eq(a, a2);
+	ck_assert_ptr_ne(a, b);
+	*a = 3;
+	*b = 1;
+	text = metrics_render(m, NULL);
+	ck_assert_str_eq(text,
+	    "# HELP p_rejections_total Refusals.\n"
+	    "# TYPE p_rejections_total counter\n"
+	    "p_rejections_total{reason=\"size\"} 3\n"
+	    "p_rejections_total{reason=\"q\\\"b\\\\n\\n\"} 1\n"
+	    "# HELP p_other_total x\n"
+	    "# TYPE p_other_total counter\n"
+	    "p_other_total 0\n");
+	free(text);
+	metrics_free(m);
+}
+END_TEST
+
+/* An info gauge: no prefix, several labels, value 1. */
+START_TEST(test_info)
+{
+	struct metrics *m = metrics_new("smtpgate_inbound");
+	const char *kv[] = { "program", "smtpgate-inbound", "version", "1.2", NULL };
+	char *text;
+
+	metrics_info(m, "smtpgate_build_info", "Build.", kv);
+	text = metrics_render(m, NULL);
+	ck_assert_str_eq(text,
+	    "# HELP smtpgate_build_info Build.\n"
+	    "# TYPE smtpgate_build_info gauge\n"
+	    "smtpgate_build_info{program=\"smtpgate-inbound\",version=\"1.2\"} 1\n");
+	free(text);
+	metrics_free(m);
+}
+END_TEST
+
+/* A bad metric or label name, or one name as two types, is a bug. */
+START_TEST(test_bad_name)
+{
+	struct metrics *m = metrics_new("p");
+
+	metrics_counter(m, "bad-name", "x");
+}
+END_TEST
+
+START_TEST(test_bad_label)
+{
+	struct metrics *m = metrics_new("p");
+
+	metrics_counter_label(m, "a_total", "x", "bad-label", "v");
+}
+END_TEST
+
+START_TEST(test_two_types)
+{
+	struct metrics *m = metrics_new("p");
+
+	metrics_counter_label(m, "a", "x", "l", "v");
+	metrics_gauge(m, "a", "x", gauge_value, NULL);
+}
+END_TEST
+
 /* A free loopback TCP port. */
 static int
 free_port(void)
@@ -254,6 +328,11 @@ metrics_suite(void)
 	tcase_add_test(tc, test_render_format);
 	tcase_add_test(tc, test_render_escapes_and_specials);
 	tcase_add_test(tc, test_counter_cells_stable);
+	tcase_add_test(tc, test_labels);
+	tcase_add_test(tc, test_info);
+	tcase_add_exit_test(tc, test_bad_name, 70);
+	tcase_add_exit_test(tc, test_bad_label, 70);
+	tcase_add_exit_test(tc, test_two_types, 70);
 	tcase_add_test(tc, test_http_endpoint);
 	tcase_add_test(tc, test_listen_busy);
 	tcase_add_test(tc, test_listen_exact_address);
