@@ -1,7 +1,11 @@
 /*
  * log: one line per call, "<ident>[pid]: message", to stderr (one write(2)
  * per line, so concurrent threads never interleave) or to syslog(3) with the
- * LOG_MAIL facility.
+ * LOG_MAIL facility.  When stderr is the journal's stream (systemd sets
+ * JOURNAL_STREAM to its device:inode), a line is "<N>message" instead: the
+ * journal reads N as the priority (sd-daemon(3)) and adds the program and
+ * pid itself, so `journalctl -p warning` finds the warnings and nothing is
+ * shown twice.
  *
  * This module formats and emits lines; it knows nothing about sessions,
  * queues or what the key=value pairs mean.
@@ -12,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -23,6 +28,22 @@
 static char log_ident[64] = "smtpgate";
 static _Atomic int log_target = LOG_TARGET_STDERR;
 static _Atomic int log_verbose;
+static _Atomic int log_journal;		/* stderr is the journal's stream */
+
+/* 1 when JOURNAL_STREAM names the file stderr is (see the top). */
+static int
+log_stderr_is_journal(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char end;
+
+	if (js == NULL || sscanf(js, "%llu:%llu%c", &dev, &ino, &end) != 2 ||
+	    fstat(STDERR_FILENO, &st) != 0)
+		return 0;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 /* Start logging as `ident` to `target`. */
 void
@@ -33,6 +54,7 @@ log_init(const char *ident, enum log_target target)
 	if (slash != NULL)
 		ident = slash + 1;
 	snprintf(log_ident, sizeof(log_ident), "%s", ident);
+	atomic_store(&log_journal, log_stderr_is_journal());
 	log_set_target(target);
 }
 
@@ -100,7 +122,10 @@ log_vemit(int prio, int errnum, const char *fmt, va_list ap)
 			syslog(prio, "%s", msg);
 		return;
 	}
-	if (errnum != 0)
+	if (atomic_load(&log_journal))
+		n = snprintf(line, sizeof(line), "<%d>%s%s%s\n", prio, msg,
+		    errnum ? ": " : "", errnum ? strerror(errnum) : "");
+	else if (errnum != 0)
 		n = snprintf(line, sizeof(line), "%s[%ld]: %s: %s\n", log_ident,
 		    util_pid(), msg, strerror(errnum));
 	else

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -163,6 +164,41 @@ START_TEST(long_line_truncated_keeps_newline)
 }
 END_TEST
 
+/* Under systemd (stderr is the file JOURNAL_STREAM names) a line carries
+ * its priority as <N> and no program prefix; any other stderr keeps the
+ * plain format even when JOURNAL_STREAM is set (a child of the service). */
+START_TEST(journal_stream_gets_priorities)
+{
+	char path[64], js[64], *out;
+	int saved = capture_start(path, sizeof(path));
+	struct stat st;
+
+	ck_assert_int_eq(fstat(STDERR_FILENO, &st), 0);
+	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
+	    (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", js, 1);
+	log_init("prog", LOG_TARGET_STDERR);
+	log_info("in id=%s status=%s", "0123456789abcdef", "delivered");
+	log_warnx("plain %d", 7);
+	errno = ENOENT;
+	log_warn("open %s", "/x");
+	setenv("JOURNAL_STREAM", "1:2", 1);	/* not our stderr */
+	log_init("prog", LOG_TARGET_STDERR);
+	log_info("after");
+	unsetenv("JOURNAL_STREAM");
+	log_init("prog", LOG_TARGET_STDERR);
+	out = capture_end(saved, path);
+	char want[256];
+	snprintf(want, sizeof(want),
+	    "<6>in id=0123456789abcdef status=delivered\n"
+	    "<4>plain 7\n"
+	    "<4>open /x: No such file or directory\n"
+	    "prog[%ld]: after\n", (long)getpid());
+	ck_assert_str_eq(out, want);
+	free(out);
+}
+END_TEST
+
 /* A control byte that reaches a line unescaped cannot end it early or
  * forge another: one event stays one line. */
 START_TEST(control_bytes_never_split_a_line)
@@ -304,6 +340,7 @@ log_suite(void)
 	tcase_add_test(tc, line_format);
 	tcase_add_test(tc, long_line_truncated_keeps_newline);
 	tcase_add_test(tc, control_bytes_never_split_a_line);
+	tcase_add_test(tc, journal_stream_gets_priorities);
 	tcase_add_exit_test(tc, fatal_exits_70, 70);
 	tcase_add_test(tc, threads_never_interleave);
 	tcase_add_test(tc, util_strings);
