@@ -23,16 +23,6 @@ struct conn_deadline {
 	void *arg;
 };
 
-/* Monotonic milliseconds. */
-static uint64_t
-conn_deadline_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Arm ev to fire in ms milliseconds (UINT64_MAX: disarm). */
 static void
 conn_deadline_arm(struct event *ev, uint64_t ms)
@@ -56,7 +46,7 @@ conn_deadline_recheck(struct conn_deadline *d)
 {
 	uint64_t wait;
 	enum deadline_kind k = deadline_check(&d->lim, d->phase,
-	    conn_deadline_now() - d->phase_start, d->phase_bytes, &wait);
+	    util_monotonic_ms() - d->phase_start, d->phase_bytes, &wait);
 
 	if (k == DEADLINE_OK) {
 		conn_deadline_arm(d->phase_ev, wait);
@@ -105,7 +95,7 @@ conn_deadline_new(struct event_base *base, const struct deadline_limits *l,
 		conn_deadline_free(d);
 		return NULL;
 	}
-	d->phase_start = conn_deadline_now();
+	d->phase_start = util_monotonic_ms();
 	if (l->session)
 		conn_deadline_arm(d->session_ev, (uint64_t)l->session * 1000);
 	return d;
@@ -131,7 +121,7 @@ conn_deadline_phase(struct conn_deadline *d, enum deadline_phase p, bool restart
 	if (p == d->phase && !restart)
 		return;
 	d->phase = p;
-	d->phase_start = conn_deadline_now();
+	d->phase_start = util_monotonic_ms();
 	d->phase_bytes = 0;
 	conn_deadline_recheck(d);	/* a fresh phase never expires at once */
 }
@@ -154,7 +144,7 @@ conn_deadline_phase_bytes(const struct conn_deadline *d)
 uint64_t
 conn_deadline_phase_ms(const struct conn_deadline *d)
 {
-	return conn_deadline_now() - d->phase_start;
+	return util_monotonic_ms() - d->phase_start;
 }
 
 /* The limits. */

@@ -155,16 +155,6 @@ admit(const struct listener *l, const struct sockaddr *sa, const struct client *
 	return SESSION_GREET_OK;
 }
 
-/* Monotonic milliseconds (the summariser's clock). */
-static uint64_t
-listener_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* logflood callback: one summary line. */
 static void
 refusal_emit(void *arg, const struct logflood_line *line)
@@ -184,7 +174,7 @@ refusal_sweep_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (logflood_sweep(l->refusals, listener_now_ms(), refusal_emit, l) > 0)
+	if (logflood_sweep(l->refusals, util_monotonic_ms(), refusal_emit, l) > 0)
 		evtimer_add(l->refusal_ev, &tv);
 }
 
@@ -195,7 +185,7 @@ refusal_log(struct listener *l, const char *ip, const struct client *cl, const c
 {
 	struct timeval tv = { l->gen->cfg->refusal_log_interval, REFUSAL_SLACK_US };
 
-	if (!logflood_refused(l->refusals, cl->ip, reason, listener_now_ms()))
+	if (!logflood_refused(l->refusals, cl->ip, reason, util_monotonic_ms()))
 		return;
 	log_info("refused client=%s ip=%s reason=%s open=%zu from_client=%u first=yes",
 	    cl->ip, ip, reason, l->nopen, cl->n);
