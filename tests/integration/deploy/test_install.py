@@ -1,5 +1,6 @@
 """`meson install` puts the five programs, the example configs, the
-systemd units and the sysusers.d/tmpfiles.d entries in place (issue 2)."""
+systemd units and the sysusers.d/tmpfiles.d entries in place (issue 2), and
+never overwrites a config the admin already has (issue 18)."""
 import os
 import shutil
 import subprocess
@@ -12,9 +13,7 @@ import harness
 class InstallTest(harness.GatewayTestCase):
     def test_install_tree(self):
         dest = self.path("dest")
-        r = subprocess.run(["meson", "install", "-C", harness.BUILD, "--no-rebuild",
-                            "--destdir", dest], capture_output=True, text=True, timeout=120)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.install(dest)
         files = set()
         for root, _dirs, names in os.walk(dest):
             for n in names:
@@ -28,6 +27,7 @@ class InstallTest(harness.GatewayTestCase):
                      "sbin/smtpgate-queue", "bin/smtpgate-check"):
             self.assertTrue(has(prog), "%s not installed: %s" % (prog, sorted(tails)))
         for conf in ("smtpgate/inbound.conf", "smtpgate/outbound.conf",
+                     "smtpgate/inbound.conf.example", "smtpgate/outbound.conf.example",
                      "systemd/system/smtpgate-inbound.service",
                      "systemd/system/smtpgate-outbound.service",
                      "systemd/system/smtpgate-inbound@.service",
@@ -50,6 +50,59 @@ class InstallTest(harness.GatewayTestCase):
         # a staged install leaves the injector alone (the package sets its mode)
         inj = [f for f in files if f.endswith("sbin/smtpgate-sendmail")][0]
         self.assertEqual(os.stat(os.path.join(dest, inj)).st_mode & 0o7777, 0o755)
+
+    def install(self, dest):
+        """`meson install` into the staging root dest; returns its output."""
+        r = subprocess.run(["meson", "install", "-C", harness.BUILD, "--no-rebuild",
+                            "--destdir", dest], capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        return r.stdout + r.stderr
+
+    def test_reinstall_keeps_the_config(self):
+        """A second install keeps the edited inbound.conf and says so in one
+        line, replaces the example beside it, and leaves an unedited
+        outbound.conf as it is."""
+        dest = self.path("dest")
+        first = self.install(dest)
+        confs = [os.path.join(root, n) for root, _d, names in os.walk(dest) for n in names
+                 if root.endswith("/smtpgate") and n.endswith(".conf")]
+        inbound = [c for c in confs if c.endswith("/smtpgate/inbound.conf")]
+        self.assertEqual(len(inbound), 1, confs)
+        inbound = inbound[0]
+        etc = os.path.dirname(inbound)
+        shown = "/" + os.path.relpath(inbound, dest)  # the path without DESTDIR
+        self.assertIn("install-config: installed %s" % shown, first)
+        with open(os.path.join(harness.SRC, "conf", "inbound.conf")) as fh:
+            shipped = fh.read()
+        with open(inbound) as fh:
+            self.assertEqual(fh.read(), shipped)
+
+        edited = shipped.replace("# ", "#  ", 1) + "\n# the admin's own line\n"
+        with open(inbound, "w") as fh:
+            fh.write(edited)
+        os.chmod(inbound, 0o640)
+        with open(inbound + ".example", "w") as fh:
+            fh.write("# an older release's example\n")
+
+        second = self.install(dest)
+        with open(inbound) as fh:
+            self.assertEqual(fh.read(), edited, "meson install overwrote the edited config")
+        self.assertEqual(os.stat(inbound).st_mode & 0o777, 0o640)
+        with open(inbound + ".example") as fh:
+            self.assertEqual(fh.read(), shipped, "the example beside it was not updated")
+        kept = [l for l in second.splitlines() if l.startswith("install-config: kept")]
+        self.assertEqual(kept, ["install-config: kept %s (yours); the new example is %s.example"
+                                % (shown, shown)], second)
+        self.assertIn("install-config: %s/outbound.conf is unchanged"
+                      % os.path.dirname(shown), second)
+        with open(os.path.join(etc, "outbound.conf.example")) as fh:
+            example = fh.read()
+        with open(os.path.join(etc, "outbound.conf")) as fh:
+            self.assertEqual(fh.read(), example)
+        # no temporary file left behind
+        self.assertEqual(sorted(os.listdir(etc)),
+                         ["inbound.conf", "inbound.conf.example",
+                          "outbound.conf", "outbound.conf.example"])
 
     @unittest.skipUnless(harness.privileged(), "needs root to set a group")
     def test_install_makes_the_injector_setgid(self):
