@@ -150,8 +150,9 @@ preflight_spool_writable(const char *file, const char *spool, struct preflight *
 	return EX_OK;
 }
 
-/* The spool for role: spool_check() (marker, lock holder), then what the
- * daemon keeps belongs to it (as at its start), then the write probe. */
+/* The spool for role: what the daemon keeps belongs to it (first, as a
+ * spool of another owner may not even be readable), spool_check() (marker,
+ * lock holder), then the write probe. */
 static int
 preflight_spool(const char *file, const char *spool, enum spool_role role,
     const struct spool_owned *owned, const char *user, const char *group,
@@ -162,11 +163,11 @@ preflight_spool(const char *file, const char *spool, enum spool_role role,
 	gid_t gid;
 	int rc;
 
-	rc = spool_check(spool, role, pf->holder, sizeof(pf->holder), err, sizeof(err));
-	if (rc != EX_OK)
-		return preflight_refuse(pf, rc, file, "%s", err);
 	if (preflight_ids(user, group, &uid, &gid) &&
 	    (rc = spool_check_owner(spool, uid, gid, owned, err, sizeof(err))) != EX_OK)
+		return preflight_refuse(pf, rc, file, "%s", err);
+	rc = spool_check(spool, role, pf->holder, sizeof(pf->holder), err, sizeof(err));
+	if (rc != EX_OK)
 		return preflight_refuse(pf, rc, file, "%s", err);
 	return preflight_spool_writable(file, spool, pf);
 }

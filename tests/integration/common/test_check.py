@@ -200,6 +200,7 @@ class CheckTest(harness.GatewayTestCase):
         os.makedirs(os.path.join(sp, "tmp"))
         with open(os.path.join(sp, ".smtpgate"), "w") as f:
             f.write("role=outbound\ninstance=x\nhost=h\ncreated=0\n")
+        self.own(sp)
         i = self.inbound("in", sp)
         r = self.check(i)
         self.assertEqual(r.returncode, EX_CONFIG, r.stdout + r.stderr)

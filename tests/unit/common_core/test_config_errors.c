@@ -317,8 +317,11 @@ START_TEST(warning)
 }
 END_TEST
 
+static const char *export_dir;	/* --export DIR */
+
 /* --export DIR: every refused case as DIR/caseN.conf, .role and .want
- * (for the integration test that gives them to smtpgate-check); 0 or 1. */
+ * (for the integration test that gives them to smtpgate-check); 0 or 1.
+ * Run as a test of its own: build_file() asserts. */
 static int
 export_cases(const char *dir)
 {
@@ -347,6 +350,13 @@ export_cases(const char *dir)
 	}
 	return 0;
 }
+
+/* The export, as a test (Check's asserts need a running test). */
+START_TEST(export)
+{
+	ck_assert_int_eq(export_cases(export_dir), 0);
+}
+END_TEST
 
 /* smtpgate-check's role detection: keys of one role, the file name, and a
  * broken file's own error instead of "cannot tell". */
@@ -392,6 +402,11 @@ suite(void)
 	Suite *s = suite_create("config_errors");
 	TCase *tc = tcase_create("mistakes");
 
+	if (export_dir != NULL) {
+		tcase_add_test(tc, export);
+		suite_add_tcase(s, tc);
+		return s;
+	}
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, mistake, 0, (int)(sizeof(mistakes) / sizeof(mistakes[0])));
 	tcase_add_test(tc, detect_shipped);
@@ -407,7 +422,7 @@ main(int argc, char **argv)
 	int failed;
 
 	if (argc == 3 && strcmp(argv[1], "--export") == 0)
-		return export_cases(argv[2]);
+		export_dir = argv[2];
 	sr = srunner_create(suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
