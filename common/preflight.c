@@ -192,7 +192,8 @@ preflight_inbound(const struct inbound_config *c, unsigned flags, struct preflig
 		SSL_CTX_free(ctx);
 	}
 	if (c->mailbox_gid != (gid_t)-1 &&
-	    privs_check_member(c->mailbox_gid, "mailbox_group", err, sizeof(err)) != 0)
+	    privs_check_member(c->mailbox_gid, "mailbox_group", "the Maildirs",
+	    err, sizeof(err)) != 0)
 		return preflight_refuse(pf, EX_CANTCREAT, c->path, "%s", err);
 	/* what the inbound keeps: mailboxes/ and each Maildir; a Maildir's tmp,
 	 * new and cur are its readers' to replace (refused only when root's) */
@@ -214,6 +215,29 @@ preflight_inbound(const struct inbound_config *c, unsigned flags, struct preflig
 	free(dirs);
 	free(shared);
 	return rc;
+}
+
+/* submit_group as outbound/spooldirs.c needs it at start: a group that
+ * exists, and that the daemon can give maildrop/ (a member, or maildrop/
+ * has it already). */
+static int
+preflight_submit_group(const struct outbound_config *c, struct preflight *pf)
+{
+	char path[PATH_MAX], err[512];
+	struct stat st;
+	gid_t gid;
+
+	if (c->submit_group[0] == '\0')
+		return EX_OK;
+	if (!privs_group_id(c->submit_group, &gid))
+		return preflight_refuse(pf, EX_CONFIG, c->path, "submit_group \"%.64s\": "
+		    "no such group", c->submit_group);
+	snprintf(path, sizeof(path), "%s/maildrop", c->spool);
+	if (stat(path, &st) == 0 && st.st_gid == gid)
+		return EX_OK;
+	if (privs_check_member(gid, "submit_group", "maildrop/", err, sizeof(err)) != 0)
+		return preflight_refuse(pf, EX_NOPERM, c->path, "%s", err);
+	return EX_OK;
 }
 
 /* The outbound daemon's start-time checks (see preflight.h). */
@@ -241,8 +265,11 @@ preflight_outbound(const struct outbound_config *c, unsigned flags, struct prefl
 			    sh->name, err);
 		SSL_CTX_free(ctx);
 	}
-	return preflight_spool(c->path, c->spool, SPOOL_ROLE_OUTBOUND,
-	    &(struct spool_owned){ dirs, filedirs, foreign, NULL }, c->user, c->group, pf);
+	if (preflight_spool(c->path, c->spool, SPOOL_ROLE_OUTBOUND,
+	    &(struct spool_owned){ dirs, filedirs, foreign, NULL }, c->user, c->group,
+	    pf) != EX_OK)
+		return pf->code;
+	return preflight_submit_group(c, pf);
 }
 
 /* A config's warnings to f, one "warning: " line each. */

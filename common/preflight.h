@@ -5,7 +5,7 @@
  *
  * A role's preflight checks what its daemon needs before it serves: the
  * TLS contexts it will build (inbound key and certificate, outbound CA
- * files), the group its Maildirs get, and the spool: its role marker (no
+ * files), the groups it gives its Maildirs and maildrop/, and the spool: its role marker (no
  * lock is taken), that what the daemon keeps there is the service user's,
  * and that the service user can create it or write in it (not on a
  * read-only file system).  Run as root it checks the spool with the ids

@@ -322,12 +322,13 @@ privs_in_group(gid_t gid)
 
 /* The membership a group key needs (see privs.h). */
 int
-privs_check_member(gid_t gid, const char *key, char *err, size_t errlen)
+privs_check_member(gid_t gid, const char *key, const char *what, char *err,
+    size_t errlen)
 {
 	if (privs_in_group(gid))
 		return 0;
 	snprintf(err, errlen, "%s %lu: this daemon (uid %lu) is not a member, so it "
-	    "cannot give the Maildirs that group (the unit's SupplementaryGroups= "
-	    "names it)", key, (unsigned long)gid, (unsigned long)geteuid());
+	    "cannot give %s that group (the unit's SupplementaryGroups= names it)",
+	    key, (unsigned long)gid, (unsigned long)geteuid(), what);
 	return -1;
 }

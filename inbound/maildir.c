@@ -119,7 +119,7 @@ maildir_prepare(const char *spool_path, const struct inbound_config *cfg,
 
 	char why[512];
 
-	if (privs_check_member(maildir_gid(cfg), "mailbox_group", why, sizeof(why)) != 0) {
+	if (privs_check_member(maildir_gid(cfg), "mailbox_group", "the Maildirs", why, sizeof(why)) != 0) {
 		snprintf(err, errlen, "%s: %s", cfg->path, why);
 		return -1;
 	}

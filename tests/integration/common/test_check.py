@@ -268,7 +268,8 @@ class CheckTest(harness.GatewayTestCase):
 
     def test_shipped_examples(self):
         # the examples name /var/spool paths: check them with their spools moved
-        # here, and their Maildir group the one the service user is in here
+        # here, and their Maildir and submission groups the ones the service
+        # user is in here
         src = harness.SRC
         out = []
         for name in ("inbound.conf", "outbound.conf"):
@@ -277,6 +278,8 @@ class CheckTest(harness.GatewayTestCase):
             text = text.replace('"/var/spool/smtpgate/', '"%s/' % self.tmp)
             text = text.replace('mailbox_group = "smtpgate-mail"',
                                 'mailbox_group = "%d"' % harness.MAIL_GID)
+            text = text.replace('submit_group = "smtpgate-submit"',
+                                'submit_group = "%d"' % harness.SUBMIT_GID)
             out.append(self.write("example-" + name, text))
         r = self.check(*out)
         self.assertEqual(r.returncode, EX_OK, r.stdout + r.stderr)

@@ -6,8 +6,9 @@ Every case is run as the service user, the way the units run it
 * refusals: a TLS key that does not match its certificate, a ca_file that is
   a private key, a spool on a read-only file system (a read-only tmpfs and a
   read-only bind mount, inside `unshare -m`), a spool the service user cannot
-  write or create, a spool owned by root, a Maildir group the daemon is not
-  in, an auth_password_file others can read or that is empty, a CIDR with
+  write or create, a spool owned by root, a Maildir group or submit_group
+  the daemon is not in, a submit_group that does not exist, an
+  auth_password_file others can read or that is empty, a CIDR with
   host bits set.  smtpgate-check and `-t` exit with the same code and print
   the same line, and the daemon started on that file exits with that code
   and logs that line;
@@ -177,6 +178,19 @@ class RefusalTest(PreflightCase):
         self.assert_refused(conf, "inbound", EX_CANTCREAT,
                             "%s: mailbox_group %d: this daemon (uid %d) is not a member, so "
                             "it cannot give the Maildirs that group (the unit's "
+                            "SupplementaryGroups= names it)"
+                            % (conf, harness.USER_A, harness.DAEMON_UID))
+
+    def test_submit_group_missing(self):
+        conf = self.outbound(extra='submit_group = "no-such-group-18"')
+        self.assert_refused(conf, "outbound", EX_CONFIG,
+                            "%s: submit_group \"no-such-group-18\": no such group" % conf)
+
+    def test_submit_group_not_joined(self):
+        conf = self.outbound(extra='submit_group = "%d"' % harness.USER_A)
+        self.assert_refused(conf, "outbound", EX_NOPERM,
+                            "%s: submit_group %d: this daemon (uid %d) is not a member, so "
+                            "it cannot give maildrop/ that group (the unit's "
                             "SupplementaryGroups= names it)"
                             % (conf, harness.USER_A, harness.DAEMON_UID))
 
