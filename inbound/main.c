@@ -407,6 +407,7 @@ main(int argc, char **argv)
 	raise_nofile();
 	if ((in.gen = gen_new(cfg, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s: %s: %s\n", PROGNAME, cfg->path, err);
+		config_free_inbound(cfg);
 		return EX_CONFIG;
 	}
 	log_set_target(cfg->log);
