@@ -2,11 +2,14 @@
  * smtpgate-check FILE...: validate gateway configurations together
  * (SPEC.md "The dedicated topology", rules 5 and 6).
  *
- * Each file is loaded with the role it configures and its spool checked
- * (without taking the lock: this runs as ExecStartPre, maybe while the
- * daemon runs); then every pair must have isolated spools, and no address
- * or catch-all domain may be claimed by two inbound configs.
- * Exit 0 when all is valid and isolated, 78 otherwise, 64 on usage errors.
+ * Each file is loaded with the role it configures and given the start-time
+ * checks its daemon runs (preflight.c: TLS files, the spool without taking
+ * its lock, as this runs as ExecStartPre maybe while the daemon runs, its
+ * owner and that it can be written); then every pair must have isolated
+ * spools, and no address or catch-all domain may be claimed by two inbound
+ * configs.  Warnings ("warning: FILE:LINE: key: reason") do not change the
+ * exit code: 0 when all is valid and isolated, 78 for a config refused, the
+ * daemon's own code for a spool refused (73, 77), 64 on usage errors.
  * It knows nothing about SMTP; it only reads configs and inspects spools.
  */
 #include <stdio.h>
@@ -16,6 +19,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "preflight.h"
 #include "spool.h"
 #include "util.h"
 
@@ -45,44 +49,31 @@ check_spool_role(enum config_role role)
 	return role == CONFIG_INBOUND ? SPOOL_ROLE_INBOUND : SPOOL_ROLE_OUTBOUND;
 }
 
-/* Load f->file with its detected role; EX_OK or EX_CONFIG (message printed). */
+/* Load f->file with its detected role and run the start-time checks its
+ * daemon runs (preflight.h): warnings and the refusal go to stderr, the
+ * verdict line to stdout; the exit code. */
 static int
-check_load(struct check_file *f)
+check_file(struct check_file *f)
 {
+	struct preflight pf;
+	enum spool_role role;
 	char err[1024];
+	int rc;
 
 	if (config_detect_role(f->file, &f->role, err, sizeof(err)) != 0) {
 		fprintf(stderr, "%s\n", err);
 		return EX_CONFIG;
 	}
-	if (f->role == CONFIG_INBOUND)
-		f->in = config_load_inbound(f->file, err, sizeof(err));
-	else
-		f->out = config_load_outbound(f->file, err, sizeof(err));
-	if (f->in == NULL && f->out == NULL) {
-		fprintf(stderr, "%s\n", err);
-		return EX_CONFIG;
-	}
-	f->spool = f->in != NULL ? f->in->spool : f->out->spool;
-	return EX_OK;
-}
-
-/* Check f's spool without touching it; prints the file's verdict line. */
-static int
-check_spool(struct check_file *f)
-{
-	char holder[256] = "", err[1024] = "";
-	enum spool_role role = check_spool_role(f->role);
-	int rc;
-
-	rc = spool_check(f->spool, role, holder, sizeof(holder), err, sizeof(err));
-	if (rc != EX_OK) {
-		fprintf(stderr, "%s: %s\n", f->file, err);
+	rc = preflight_file(f->file, f->role, stderr, &pf, &f->in, &f->out);
+	if (f->in == NULL && f->out == NULL)
 		return rc;
-	}
-	if (holder[0] != '\0')
+	f->spool = f->in != NULL ? f->in->spool : f->out->spool;
+	if (rc != EX_OK)
+		return rc;
+	role = check_spool_role(f->role);
+	if (pf.holder[0] != '\0')
 		printf("%s: ok (%s, spool %s; in use by %s)\n", f->file,
-		    spool_role_name(role), f->spool, holder);
+		    spool_role_name(role), f->spool, pf.holder);
 	else
 		printf("%s: ok (%s, spool %s)\n", f->file, spool_role_name(role), f->spool);
 	return EX_OK;
@@ -184,11 +175,7 @@ check_all(struct check_file *files, int n)
 	int rc = EX_OK;
 
 	for (int i = 0; i < n; i++) {
-		int r = check_load(&files[i]);
-
-		if (r == EX_OK)
-			r = check_spool(&files[i]);
-		rc = check_merge(rc, r);
+		rc = check_merge(rc, check_file(&files[i]));
 	}
 	rc = check_merge(rc, check_spool_pairs(files, n));
 	rc = check_merge(rc, check_claims(files, n));

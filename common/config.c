@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -84,6 +85,58 @@ config_error_at(struct config_ctx *ctx, int line, const char *fmt, ...)
 		snprintf(ctx->err, ctx->errlen, "%s: %s", ctx->path, msg);
 }
 
+/* Note a warning of this load as "path:line: message" (line 0: "path:
+ * message"); the loaded config carries it (config.h). */
+void
+config_warn_at(struct config_ctx *ctx, int line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ctx->warnings = xrealloc(ctx->warnings, (ctx->nwarnings + 1) * sizeof(*ctx->warnings));
+	ctx->warnings[ctx->nwarnings++] = line > 0 ? xasprintf("%s:%d: %s", ctx->path,
+	    line, msg) : xasprintf("%s: %s", ctx->path, msg);
+}
+
+/* Note a warning about `key` of section cfg at its line. */
+void
+config_warn(cfg_t *cfg, const char *key, const char *fmt, ...)
+{
+	struct config_ctx *ctx = config_ctx;
+	char name[128], msg[384];
+	va_list ap;
+
+	if (ctx == NULL)
+		return;
+	config_keyname(cfg, key, name, sizeof(name));
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	config_warn_at(ctx, config_key_line(ctx, cfg, key), "%s: %s", name, msg);
+}
+
+/* Give the warnings gathered by ctx to a loaded config. */
+void
+config_take_warnings(struct config_ctx *ctx, char ***warnings, size_t *n)
+{
+	*warnings = ctx->warnings;
+	*n = ctx->nwarnings;
+	ctx->warnings = NULL;
+	ctx->nwarnings = 0;
+}
+
+/* Free a config's warnings. */
+void
+config_free_warnings(char **warnings, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(warnings[i]);
+	free(warnings);
+}
+
 /* Validate callback: a number within its range for this role. */
 int
 config_check_range(cfg_t *cfg, cfg_opt_t *opt)
@@ -120,7 +173,84 @@ config_check_readable(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-/* Validate callback: a host name (or [address literal]) we may announce. */
+/* The first line of a secret file read from fd into *out; 0, or -1 with
+ * the reason (no path) in why. */
+static int
+config_secret_line(int fd, char **out, char *why, size_t whylen)
+{
+	char buf[4097];
+	size_t len = 0;
+	ssize_t n;
+
+	while (len < sizeof(buf) - 1 &&
+	    (n = read(fd, buf + len, sizeof(buf) - 1 - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(why, whylen, "read: %s", strerror(errno));
+			explicit_bzero(buf, sizeof(buf));
+			return -1;
+		}
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (buf[0] == '\0')
+		snprintf(why, whylen, "empty: its first line must hold the password");
+	else
+		*out = xstrdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return *out != NULL ? 0 : -1;
+}
+
+/* Read a secret's first line (see config.h): a regular file nobody but
+ * its owner and group may read, not empty. */
+int
+config_read_secret(const char *path, char **out, char *err, size_t errlen)
+{
+	char why[256] = "";
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+
+	*out = NULL;
+	if (fd < 0)
+		snprintf(why, sizeof(why), "%s", strerror(errno));
+	else if (fstat(fd, &st) < 0)
+		snprintf(why, sizeof(why), "fstat: %s", strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		snprintf(why, sizeof(why), "not a regular file");
+	else if ((st.st_mode & (S_IROTH | S_IWOTH)) != 0)
+		snprintf(why, sizeof(why), "%s by every user (mode %04o); make it "
+		    "0640 root:<service group> (chmod o-rwx)", st.st_mode & S_IROTH ?
+		    "readable" : "writable", (unsigned)(st.st_mode & 07777));
+	else
+		(void)config_secret_line(fd, out, why, sizeof(why));
+	if (fd >= 0)
+		(void)close(fd);
+	if (*out != NULL)
+		return 0;
+	snprintf(err, errlen, "%s: %s", path, why);
+	return -1;
+}
+
+/* Validate callback: a secret file config_read_secret() accepts. */
+int
+config_check_secret(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *path = cfg_opt_getnstr(opt, 0);
+	char err[PATH_MAX + 300], *secret;
+
+	if (path == NULL || path[0] == '\0')
+		return config_fail(cfg, opt->name, "empty file name");
+	if (config_read_secret(path, &secret, err, sizeof(err)) != 0)
+		return config_fail(cfg, opt->name, "%s", err);
+	explicit_bzero(secret, strlen(secret));
+	free(secret);
+	return 0;
+}
+
+/* Validate callback: a host name (or [address literal]) we may announce;
+ * a name without a dot is only a warning (mail would go out as user@vm). */
 static int
 config_check_hostname(cfg_t *cfg, cfg_opt_t *opt)
 {
@@ -132,7 +262,40 @@ config_check_hostname(cfg_t *cfg, cfg_opt_t *opt)
 	if (strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	    "0123456789.-_[]:") != len)
 		return config_fail(cfg, opt->name, "\"%s\" is not a host name", s);
+	if (strchr(s, '.') == NULL && s[0] != '[')
+		config_warn(cfg, opt->name, "\"%s\" has no dot: it is the name in "
+		    "HELO and in the addresses of bounces, and other hosts expect a "
+		    "fully qualified name (e.g. \"%s.example.com\")", s, s);
 	return 0;
+}
+
+/* After a parse: a key set twice in one section (the last value wins),
+ * and a host name left to the system's when that has no dot. */
+static void
+config_parse_warnings(cfg_t *cfg, struct config_ctx *ctx)
+{
+	const struct config_word *w, *first;
+	const char *host = util_hostname();
+
+	for (size_t i = 0; (w = config_scan_repeat(&ctx->scan, i, &first)) != NULL; i++) {
+		const struct config_block *b = w->block >= 0 ?
+		    &ctx->scan.blocks[w->block] : NULL;
+		char name[200];
+
+		if (b != NULL && b->title[0] != '\0')
+			snprintf(name, sizeof(name), "%s \"%s\": %s", b->word, b->title, w->name);
+		else if (b != NULL)
+			snprintf(name, sizeof(name), "%s: %s", b->word, w->name);
+		else
+			snprintf(name, sizeof(name), "%s", w->name);
+		config_warn_at(ctx, w->line, "%s: set again (first on line %d); the "
+		    "value on line %d is used and the one on line %d ignored", name,
+		    first->line, w->line, first->line);
+	}
+	if (cfg_getstr(cfg, "hostname") == NULL && strchr(host, '.') == NULL)
+		config_warn_at(ctx, 0, "hostname: not set, and this host's name \"%s\" "
+		    "has no dot: HELO and bounces would say \"%s\"; set hostname to "
+		    "a fully qualified name", host, host);
 }
 
 /* Validate callback: the spool is an absolute path, not "/" itself. */
@@ -248,6 +411,8 @@ config_parse_file(cfg_t *cfg, struct config_ctx *ctx)
 		rc = cfg_parse_buf(cfg, ctx->scan.clean);
 		config_ctx = NULL;
 		rc = rc == CFG_SUCCESS && config_check_blocks(ctx) == 0 ? 0 : -1;
+		if (rc == 0)
+			config_parse_warnings(cfg, ctx);
 	}
 	free(text);
 	if (rc != 0 && ctx->err[0] == '\0')
@@ -265,6 +430,7 @@ config_ctx_free(struct config_ctx *ctx)
 	}
 	free(ctx->addresses);
 	free(ctx->owners);
+	config_free_warnings(ctx->warnings, ctx->nwarnings);
 	config_scan_free(&ctx->scan);
 }
 
@@ -459,6 +625,28 @@ config_parse_cidr(const char *text, struct config_cidr *out)
 	}
 	config_cidr_mask(out->addr, maxbits / 8, out->prefix);
 	return 0;
+}
+
+/* 1 when text ("10.1.2.3/8") has bits set beyond its prefix, with the
+ * network it stands for ("10.0.0.0/8") in net; 0 otherwise. */
+int
+config_cidr_host_bits(const char *text, char *net, size_t netlen)
+{
+	struct config_cidr c;
+	unsigned char raw[16];
+	char host[INET6_ADDRSTRLEN + 1], masked[INET6_ADDRSTRLEN];
+	size_t hlen = strcspn(text, "/");
+
+	if (config_parse_cidr(text, &c) != 0 || hlen >= sizeof(host))
+		return 0;
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(c.family, host, raw) != 1 ||
+	    memcmp(raw, c.addr, c.family == AF_INET ? 4 : 16) == 0)
+		return 0;
+	inet_ntop(c.family, c.addr, masked, sizeof(masked));
+	snprintf(net, netlen, "%s/%u", masked, c.prefix);
+	return 1;
 }
 
 /* 1 when the first `prefix` bits of a and b agree. */

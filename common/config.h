@@ -90,6 +90,8 @@ struct inbound_config {
 	bool metrics_enabled;
 	struct config_sockaddr metrics_listen;
 	enum log_target log;		/* stderr */
+	char **warnings;		/* "FILE:LINE: key: reason" lines: mistakes */
+	size_t nwarnings;		/* that do not stop the daemon (preflight.h) */
 };
 
 enum smarthost_tls {
@@ -135,6 +137,8 @@ struct outbound_config {
 	bool metrics_enabled;
 	struct config_sockaddr metrics_listen;
 	enum log_target log;
+	char **warnings;		/* as in struct inbound_config */
+	size_t nwarnings;
 };
 
 /* Load and validate; NULL with a message in err on any error. */
@@ -161,6 +165,16 @@ void config_free_outbound(struct outbound_config *c);
  * LINE: key: reason", e.g. a missing closing quote) or none of these.
  */
 int config_detect_role(const char *path, enum config_role *role, char *err, size_t errlen);
+
+/*
+ * Read a secret (auth_password_file): its first line, without the line
+ * end, into *out (free it with explicit_bzero first).  Refused, -1 with
+ * "PATH: reason" in err: a file that cannot be read, that is not a regular
+ * file, that others may read or write (mode 0640 root:smtpgate is the
+ * way), or whose first line is empty.  The loader checks it with the same
+ * function when it loads the daemon's config.
+ */
+int config_read_secret(const char *path, char **out, char *err, size_t errlen);
 
 /* Parse "a.b.c.d:port" or "[v6]:port"; 0 ok, -1 bad. */
 int config_parse_sockaddr(const char *text, struct config_sockaddr *out);

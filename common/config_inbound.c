@@ -8,6 +8,7 @@
  * the values (sockets, Maildirs, TLS contexts); libconfuse stays inside
  * config*.c.
  */
+#include <arpa/inet.h>
 #include <confuse.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,9 +73,15 @@ config_check_cidrs(cfg_t *cfg, cfg_opt_t *opt)
 	for (i = 0; i < opt->nvalues; i++) {
 		const char *s = cfg_opt_getnstr(opt, i);
 
+		char net[INET6_ADDRSTRLEN + 8];
+
 		if (config_parse_cidr(s, &c) != 0)
 			return config_fail(cfg, opt->name, "\"%s\" is not an address "
 			    "or CIDR (e.g. 192.0.2.0/24, 2001:db8::/32)", s);
+		if (config_cidr_host_bits(s, net, sizeof(net)))
+			return config_fail(cfg, opt->name, "\"%s\" has host bits set "
+			    "beyond /%u: write \"%s\" for the network, or the address "
+			    "alone for one host", s, c.prefix, net);
 	}
 	return 0;
 }
@@ -443,6 +450,8 @@ config_load_inbound(const char *path, char *err, size_t errlen)
 	if (config_parse_file(cfg, &ctx) == 0 &&
 	    config_check_inbound_whole(cfg, &ctx) == 0)
 		c = config_fill_inbound(cfg, path);
+	if (c != NULL)
+		config_take_warnings(&ctx, &c->warnings, &c->nwarnings);
 	cfg_free(cfg);
 	config_ctx_free(&ctx);
 	return c;
@@ -470,5 +479,6 @@ config_free_inbound(struct inbound_config *c)
 	free(c->spool);
 	free(c->hostname);
 	free(c->path);
+	config_free_warnings(c->warnings, c->nwarnings);
 	free(c);
 }

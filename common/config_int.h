@@ -35,6 +35,8 @@ struct config_ctx {
 	enum config_role role;		/* the loader's role */
 	cfg_t *root;			/* the cfg_t being parsed */
 	struct config_scan scan;	/* the file's text, comments blanked */
+	char **warnings;		/* "path:line: key: reason", handed to the config */
+	size_t nwarnings;
 };
 
 /* The load under way (libconfuse's callbacks reach it here). */
@@ -57,6 +59,21 @@ int config_fail(cfg_t *cfg, const char *key, const char *fmt, ...)
 void config_error_at(struct config_ctx *ctx, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Note a warning of this load as "path:line: ..." ("path: ..." at 0). */
+void config_warn_at(struct config_ctx *ctx, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Note a warning about `key` of section cfg at its line. */
+void config_warn(cfg_t *cfg, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Give the warnings gathered by ctx to a loaded config. */
+void config_take_warnings(struct config_ctx *ctx, char ***warnings, size_t *n);
+/* Free a config's warnings. */
+void config_free_warnings(char **warnings, size_t n);
+
+/* 1 when the CIDR text has host bits set beyond its prefix, with the
+ * network it means ("10.0.0.0/8") in net; 0 otherwise or when not a CIDR. */
+int config_cidr_host_bits(const char *text, char *net, size_t netlen);
+
 /* The key as messages show it: "port", "smarthost \"a\": port". */
 void config_keyname(cfg_t *cfg, const char *key, char *buf, size_t bufsz);
 
@@ -77,6 +94,8 @@ char *config_slurp(const char *path, char *err, size_t errlen);
  * role (ctx->ranges), a file readable at load time. */
 int config_check_range(cfg_t *cfg, cfg_opt_t *opt);
 int config_check_readable(cfg_t *cfg, cfg_opt_t *opt);
+/* Validate callback: a secret file config_read_secret() accepts. */
+int config_check_secret(cfg_t *cfg, cfg_opt_t *opt);
 
 /* Remember that mailbox claims addr in this load; the earlier claimant or NULL. */
 const char *config_claim_address(const char *addr, const char *mailbox);

@@ -137,7 +137,7 @@ config_init_outbound(unsigned flags)
 	if (!(flags & CONFIG_NO_SECRETS)) {
 		cfg_set_validate_func(cfg, "smarthost|ca_file", config_check_readable);
 		cfg_set_validate_func(cfg, "smarthost|auth_password_file",
-		    config_check_readable);
+		    config_check_secret);
 	}
 	cfg_set_validate_func(cfg, "smarthost", config_check_smarthost);
 	return cfg;
@@ -232,6 +232,8 @@ config_load_outbound_opts(const char *path, unsigned flags, char *err, size_t er
 	if (config_parse_file(cfg, &ctx) == 0 &&
 	    config_check_outbound_whole(cfg, &ctx) == 0)
 		c = config_fill_outbound(cfg, path);
+	if (c != NULL)
+		config_take_warnings(&ctx, &c->warnings, &c->nwarnings);
 	cfg_free(cfg);
 	config_ctx_free(&ctx);
 	return c;
@@ -259,5 +261,6 @@ config_free_outbound(struct outbound_config *c)
 	free(c->spool);
 	free(c->hostname);
 	free(c->path);
+	config_free_warnings(c->warnings, c->nwarnings);
 	free(c);
 }

@@ -65,6 +65,13 @@ scan_add_word(struct config_scan *s, const char *name, size_t n, int line, int c
 	memcpy(w->name, name, n);
 	w->line = line;
 	w->depth = s->depth;
+	w->block = -1;
+	for (size_t i = s->nblocks; i > 0; i--) {	/* blocks close last-opened first */
+		if (s->blocks[i - 1].close_line == 0) {
+			w->block = (int)(i - 1);
+			break;
+		}
+	}
 }
 
 /* Skip a quoted string opened at p; blanks nothing.  Returns the char after
@@ -149,6 +156,8 @@ scan_open(struct config_scan *s, int line, int list)
 	b->depth = s->depth++;
 	if (s->nwords > 0)
 		util_strlcpy(b->word, s->words[s->nwords - 1].name, sizeof(b->word));
+	if (!list && s->nwords > 0)
+		s->words[s->nwords - 1].section = 1;
 	util_strlcpy(b->title, s->title, sizeof(b->title));
 }
 
@@ -223,6 +232,10 @@ scan_token(struct config_scan *s, const char *text, const char *p, int *line)
 	case '=':
 		s->expect = SCAN_VALUE;
 		return p + 1;
+	case '+':
+		if (p[1] == '=' && s->expect == SCAN_AFTER_KEY && s->nwords > 0)
+			s->words[s->nwords - 1].append = 1;
+		break;
 	}
 	if (w == 0)
 		return p + 1;
@@ -303,6 +316,35 @@ config_scan_word_before(const struct config_scan *s, int line)
 	for (size_t i = s->nwords; i > 0; i--)
 		if (s->words[i - 1].line <= line)
 			return &s->words[i - 1];
+	return NULL;
+}
+
+/* 1 when w sets the same key of the same section as the earlier e, so
+ * that libconfuse drops e's value. */
+static int
+scan_same_setting(const struct config_word *e, const struct config_word *w)
+{
+	return e->block == w->block && e->depth == w->depth &&
+	    strcmp(e->name, w->name) == 0 && !w->append &&
+	    !(w->section && e->section);	/* sections: libconfuse judges titles */
+}
+
+/* The i-th key word that sets again a key of its section; *first: the
+ * earliest setting it overrides.  NULL after the last. */
+const struct config_word *
+config_scan_repeat(const struct config_scan *s, size_t i, const struct config_word **first)
+{
+	for (size_t k = 0; k < s->nwords; k++) {
+		for (size_t e = 0; e < k; e++) {
+			if (!scan_same_setting(&s->words[e], &s->words[k]))
+				continue;
+			if (i-- == 0) {
+				*first = &s->words[e];
+				return &s->words[k];
+			}
+			break;
+		}
+	}
 	return NULL;
 }
 

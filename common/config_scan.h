@@ -13,6 +13,9 @@ struct config_word {
 	char name[64];
 	int line;
 	int depth;			/* blocks open around it */
+	int block;			/* index of the innermost open block, -1 at top */
+	int append;			/* written "key += value" (a list grows) */
+	int section;			/* it opens a section ("tls {", "mailbox \"a\" {") */
 };
 
 /* One { } block: a section (after a key and maybe a title) or a list. */
@@ -56,5 +59,11 @@ const struct config_word *config_scan_find(const struct config_scan *s,
     const char *const *names);
 /* The last key word on or before line. */
 const struct config_word *config_scan_word_before(const struct config_scan *s, int line);
+
+/* A key set twice in one section (libconfuse keeps the last value): the
+ * i-th such key word (from 0) with, in *first, its earlier setting; NULL
+ * after the last.  "+=" (a list grows) and titled sections are not repeats. */
+const struct config_word *config_scan_repeat(const struct config_scan *s, size_t i,
+    const struct config_word **first);
 
 #endif

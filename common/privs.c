@@ -14,6 +14,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,4 +297,38 @@ privs_gid_name(gid_t gid, char *buf, size_t buflen)
 	else
 		snprintf(buf, buflen, "%lu", (unsigned long)gid);
 	return buf;
+}
+
+/* true when this process may give its files the group gid: root, its
+ * effective group, or one of its supplementary groups. */
+static bool
+privs_in_group(gid_t gid)
+{
+	int n = getgroups(0, NULL);
+	gid_t *groups;
+	bool in = false;
+
+	if (geteuid() == 0 || gid == getegid())
+		return true;
+	if (n <= 0)
+		return false;
+	groups = xcalloc((size_t)n, sizeof(*groups));
+	n = getgroups(n, groups);
+	for (int i = 0; i < n && !in; i++)
+		in = groups[i] == gid;
+	free(groups);
+	return in;
+}
+
+/* The membership a group key needs (see privs.h). */
+int
+privs_check_member(gid_t gid, const char *key, const char *what, char *err,
+    size_t errlen)
+{
+	if (privs_in_group(gid))
+		return 0;
+	snprintf(err, errlen, "%s %lu: this daemon (uid %lu) is not a member, so it "
+	    "cannot give %s that group (the unit's SupplementaryGroups= names it)",
+	    key, (unsigned long)gid, (unsigned long)geteuid(), what);
+	return -1;
 }

@@ -82,6 +82,15 @@ int privs_become(uid_t uid, gid_t gid, char *err, size_t errlen);
  * unknown user or group, EX_CONFIG (78) uid 0, EX_OSERR (71) a failed
  * switch.
  */
+/*
+ * May this process give its files the group gid (root, its effective
+ * group, or a supplementary one)?  0, or -1 with "KEY G: this daemon (uid
+ * U) is not a member, so it cannot give WHAT that group ..." in err (key:
+ * the config key naming the group; what: "the Maildirs", "maildrop/").
+ */
+int privs_check_member(gid_t gid, const char *key, const char *what, char *err,
+    size_t errlen);
+
 int privs_daemon_start(const char *user, const char *group, char *err,
     size_t errlen);
 

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "log.h"
 #include "maildir.h"
+#include "privs.h"
 #include "util.h"
 
 #define MAILDIR_SPOOL_MODE	0711
@@ -108,27 +109,6 @@ maildir_mailbox(int rootfd, const char *spool_path, const char *name,
 	return 0;
 }
 
-/* true when this process may give its files the group gid: root, its
- * effective group, or one of its supplementary groups. */
-static bool
-maildir_in_group(gid_t gid)
-{
-	int n = getgroups(0, NULL);
-	gid_t *groups;
-	bool in = false;
-
-	if (geteuid() == 0 || gid == getegid())
-		return true;
-	if (n <= 0)
-		return false;
-	groups = xcalloc((size_t)n, sizeof(*groups));
-	n = getgroups(n, groups);
-	for (int i = 0; i < n && !in; i++)
-		in = groups[i] == gid;
-	free(groups);
-	return in;
-}
-
 /* Make and fix the spool's layout (see maildir.h). */
 int
 maildir_prepare(const char *spool_path, const struct inbound_config *cfg,
@@ -137,11 +117,10 @@ maildir_prepare(const char *spool_path, const struct inbound_config *cfg,
 	struct maildir_tally t = { 0, 0 };
 	int spoolfd, rootfd = -1, rc = -1;
 
-	if (!maildir_in_group(maildir_gid(cfg))) {
-		snprintf(err, errlen, "%s: mailbox_group %lu: this daemon (uid %lu) is not a "
-		    "member, so it cannot give the Maildirs that group (the unit's "
-		    "SupplementaryGroups= names it)", cfg->path, (unsigned long)maildir_gid(cfg),
-		    (unsigned long)geteuid());
+	char why[512];
+
+	if (privs_check_member(maildir_gid(cfg), "mailbox_group", "the Maildirs", why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s: %s", cfg->path, why);
 		return -1;
 	}
 	spoolfd = open(spool_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -28,6 +28,7 @@
 #include "maildir.h"
 #include "metrics.h"
 #include "policy.h"
+#include "preflight.h"
 #include "privs.h"
 #include "spool.h"
 #include "tls.h"
@@ -71,29 +72,6 @@ gen_new(struct inbound_config *cfg, char *err, size_t errlen)
 	g->policy = policy_new(cfg);
 	g->refs = 1;
 	return g;
-}
-
-/* -t: check the config's spool and TLS files; print ok or the reason. */
-static int
-test_config(struct inbound_config *cfg)
-{
-	char err[1024], holder[256];
-	int rc = spool_check(cfg->spool, SPOOL_ROLE_INBOUND, holder, sizeof(holder),
-	    err, sizeof(err));
-	struct inbound_gen *g;
-
-	if (rc != 0) {
-		fprintf(stderr, "%s\n", err);
-		return rc;
-	}
-	if ((g = gen_new(cfg, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "%s: %s\n", cfg->path, err);
-		config_free_inbound(cfg);
-		return EX_CONFIG;
-	}
-	conn_gen_unref(g);
-	printf("ok\n");
-	return 0;
 }
 
 /* Raise the soft descriptor limit to the hard one (thousands of sessions). */
@@ -247,6 +225,7 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	reload_warn(in->gen->cfg, cfg);
+	preflight_log_warnings(cfg->warnings, cfg->nwarnings);
 	free(cfg->spool);
 	cfg->spool = xstrdup(spool_path(in->spool));
 	if (maildir_prepare(cfg->spool, cfg, err, sizeof(err)) == -1 ||
@@ -283,56 +262,21 @@ loop_setup(struct inbound *in)
 	daemon_watchdog_start(in->base);
 }
 
-/*
- * Refuse a spool with anything of another user in what the inbound keeps:
- * mailboxes/ and each configured Maildir (not the files in them: readers
- * may create their own).  A Maildir's tmp, new and cur may be replaced by
- * its readers (the Maildir is group-writable): only root's are refused here
- * (left by a start as root); a reader's is that mailbox's failure, not the
- * gateway's.
- */
-static int
-spool_owner_setup(const struct inbound_config *cfg)
-{
-	static const char *const subs[] = { "tmp", "new", "cur" };
-	size_t nm = cfg->nmailboxes;
-	char **names = xcalloc(nm * 4 + 1, sizeof(*names));
-	const char **dirs = xcalloc(nm + 2, sizeof(*dirs));
-	const char **shared = xcalloc(nm * 3 + 1, sizeof(*shared));
-	struct spool_owned owned = { dirs, NULL, NULL, shared };
-	char err[1024];
-	size_t k = 0;
-	int rc;
-
-	dirs[0] = "mailboxes";
-	for (size_t i = 0; i < nm; i++) {
-		dirs[i + 1] = names[k++] = xasprintf("mailboxes/%s", cfg->mailboxes[i].name);
-		for (size_t j = 0; j < 3; j++)
-			shared[i * 3 + j] = names[k++] = xasprintf("mailboxes/%s/%s",
-			    cfg->mailboxes[i].name, subs[j]);
-	}
-	rc = spool_check_owner(cfg->spool, getuid(), getgid(), &owned, err, sizeof(err));
-	if (rc != 0)
-		log_warnx("%s", err);
-	for (size_t i = 0; i < k; i++)
-		free(names[i]);
-	free(names);
-	free(dirs);
-	free(shared);
-	return rc;
-}
-
 /* Spool, Maildirs, stale tmp files; a sysexits code on failure. */
 static int
 spool_setup(struct inbound *in)
 {
 	const struct inbound_config *cfg = in->gen->cfg;
+	struct preflight pf;
 	char err[1024];
 	unsigned stale;
-	int rc = spool_owner_setup(cfg);
+	int rc;
 
-	if (rc != 0)
+	/* the checks -t and smtpgate-check make (the TLS context is built) */
+	if ((rc = preflight_inbound(cfg, PREFLIGHT_OWN_TLS, &pf)) != EX_OK) {
+		log_warnx("%s", pf.err);
 		return rc;
+	}
 	rc = spool_open(cfg->spool, SPOOL_ROLE_INBOUND, &in->spool, err, sizeof(err));
 	if (rc != 0) {
 		log_warnx("%s", err);
@@ -453,19 +397,21 @@ main(int argc, char **argv)
 	daemon_parse_args(argc, argv, CONFIG_DEFAULT_INBOUND, &in.opts);
 	log_init(PROGNAME, LOG_TARGET_STDERR);
 	log_set_verbose(in.opts.verbose);
+	if (in.opts.test_only)
+		return preflight_test(in.opts.config, CONFIG_INBOUND);
 	if ((cfg = config_load_inbound(in.opts.config, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s: %s\n", PROGNAME, err);
 		return EX_CONFIG;
 	}
-	if (in.opts.test_only)
-		return test_config(cfg);
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
 	if ((in.gen = gen_new(cfg, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "%s: %s: %s\n", PROGNAME, cfg->path, err);
+		config_free_inbound(cfg);
 		return EX_CONFIG;
 	}
 	log_set_target(cfg->log);
+	preflight_log_warnings(cfg->warnings, cfg->nwarnings);
 	if (daemon_detach(&in.opts) == -1) {
 		log_warn("detach");
 		return EX_OSERR;

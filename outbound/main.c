@@ -22,6 +22,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
+#include "preflight.h"
 #include "privs.h"
 #include "relay.h"
 #include "scheduler.h"
@@ -38,36 +39,6 @@ struct main_ctx {
 	struct sched *sched;
 	bool stopping;
 };
-
-/* -t: check the configuration and the spool, print ok or the reason. */
-static int
-main_test(const struct daemon_opts *o)
-{
-	struct outbound_config *cfg;
-	struct relay_profile *p;
-	char err[1024], holder[256] = "";
-	int rc;
-
-	if ((cfg = config_load_outbound(o->config, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "%s: %s\n", MAIN_PROG, err);
-		return EX_CONFIG;
-	}
-	if ((p = relay_profile_new(cfg, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "%s: %s: %s\n", MAIN_PROG, o->config, err);
-		config_free_outbound(cfg);
-		return EX_CONFIG;
-	}
-	relay_profile_unref(p);
-	rc = spool_check(cfg->spool, SPOOL_ROLE_OUTBOUND, holder, sizeof(holder),
-	    err, sizeof(err));
-	config_free_outbound(cfg);
-	if (rc != EX_OK) {
-		fprintf(stderr, "%s: %s\n", MAIN_PROG, err);
-		return rc;
-	}
-	printf("ok\n");
-	return EX_OK;
-}
 
 /* The scheduler has stopped: leave the loop. */
 static void
@@ -118,6 +89,7 @@ main_sighup(evutil_socket_t sig, short what, void *arg)
 	if (strcmp(cfg->user, m->cfg->user) != 0 || strcmp(cfg->group, m->cfg->group) != 0)
 		log_warnx("reload: user/group changed; they apply after a restart as root");
 	log_set_target(cfg->log);
+	preflight_log_warnings(cfg->warnings, cfg->nwarnings);
 	sched_reload(m->sched, cfg, p);
 	config_free_outbound(m->cfg);
 	m->cfg = cfg;
@@ -177,18 +149,15 @@ main_run(struct main_ctx *m, struct spool *spool, struct relay_profile *p,
 /*
  * Started as root: become the service user before anything is read or
  * touched (the smart host's files are read as the units read them).  Then
- * refuse a spool with anything of another user in what the daemon keeps:
- * tmp/ and queue/ files, its directories; not producers' files (maildrop/,
- * pickup/, staging/, bad/, control/ entries, tmp/ claims of theirs).
+ * the start-time checks -t and smtpgate-check make (preflight.c): the
+ * spool, what the daemon keeps in it belonging to it (tmp/ and queue/
+ * files, its directories; not producers' files), and that it can write
+ * there; the TLS contexts are built next, by relay_profile_new().
  */
 static int
 main_privs(const struct outbound_config *cfg)
 {
-	static const char *const dirs[] = { "queue", "bad", "control", "pickup",
-	    "maildrop", "staging", NULL };
-	static const char *const filedirs[] = { "queue", NULL };
-	static const char *const foreign[] = { "claim.", "drop.", NULL };
-	const struct spool_owned owned = { dirs, filedirs, foreign, NULL };
+	struct preflight pf;
 	char err[1024];
 	int rc;
 
@@ -196,9 +165,8 @@ main_privs(const struct outbound_config *cfg)
 		log_warnx("%s: %s", cfg->path, err);
 		return rc;
 	}
-	rc = spool_check_owner(cfg->spool, getuid(), getgid(), &owned, err, sizeof(err));
-	if (rc != EX_OK)
-		log_warnx("%s", err);
+	if ((rc = preflight_outbound(cfg, PREFLIGHT_OWN_TLS, &pf)) != EX_OK)
+		log_warnx("%s", pf.err);
 	return rc;
 }
 
@@ -254,7 +222,7 @@ main(int argc, char **argv)
 
 	daemon_parse_args(argc, argv, CONFIG_DEFAULT_OUTBOUND, &o);
 	if (o.test_only)
-		return main_test(&o);
+		return preflight_test(o.config, CONFIG_OUTBOUND);
 	log_init(MAIN_PROG, LOG_TARGET_STDERR);
 	log_set_verbose(o.verbose);
 	signal(SIGPIPE, SIG_IGN);
@@ -264,6 +232,7 @@ main(int argc, char **argv)
 		return EX_CONFIG;
 	}
 	log_set_target(m.cfg->log);
+	preflight_log_warnings(m.cfg->warnings, m.cfg->nwarnings);
 	rc = main_daemon(&m, &o);
 	config_free_outbound(m.cfg);
 	return rc;

@@ -38,7 +38,6 @@
 #include <openssl/x509.h>
 
 #include "dotstuff.h"
-#include "fsutil.h"
 #include "log.h"
 #include "relay.h"
 #include "tls.h"
@@ -47,7 +46,6 @@
 #define RELAY_MAX_REPLY		65536
 #define RELAY_CHUNK		65536
 #define RELAY_OUT_HIGH		(256 * 1024)
-#define RELAY_PASSWORD_MAX	4096
 
 struct relay_host {
 	char *name;
@@ -113,23 +111,6 @@ static void relay_read_cb(struct bufferevent *bev, void *arg);
 static void relay_write_cb(struct bufferevent *bev, void *arg);
 static void relay_event_cb(struct bufferevent *bev, short what, void *arg);
 
-/* Read the first line of a password file into *out. */
-static int
-relay_read_password(const char *path, char **out, char *err, size_t errlen)
-{
-	size_t len;
-	char *buf;
-
-	buf = fsutil_read_file(AT_FDCWD, path, RELAY_PASSWORD_MAX, &len, err, errlen);
-	if (buf == NULL)
-		return -1;
-	buf[strcspn(buf, "\r\n")] = '\0';
-	*out = xstrdup(buf);
-	explicit_bzero(buf, len);
-	free(buf);
-	return 0;
-}
-
 /* Fill one relay_host from its configuration section. */
 static int
 relay_host_init(struct relay_host *h, const struct outbound_smarthost *sh,
@@ -151,7 +132,7 @@ relay_host_init(struct relay_host *h, const struct outbound_smarthost *sh,
 	}
 	if (sh->auth_user != NULL) {
 		h->auth_user = xstrdup(sh->auth_user);
-		if (relay_read_password(sh->auth_password_file, &h->password,
+		if (config_read_secret(sh->auth_password_file, &h->password,
 		    e, sizeof(e)) == -1) {
 			snprintf(err, errlen, "smarthost %s: auth_password_file: %s",
 			    sh->name, e);

@@ -32,7 +32,17 @@ class CheckTest(harness.GatewayTestCase):
         super().tearDown()
 
     def check(self, *files):
-        return harness.run([harness.binary("smtpgate-check")] + list(files))
+        """smtpgate-check as the units run it: as the service user."""
+        return harness.run_daemon_user([harness.binary("smtpgate-check")] + list(files))
+
+    def own(self, *paths):
+        """Give what the test made as root to the service user, as the
+        daemon would have made it."""
+        for top in paths:
+            for d, subdirs, names in os.walk(top):
+                for n in [d] + [os.path.join(d, x) for x in subdirs + names]:
+                    if harness.privileged():
+                        os.lchown(n, harness.DAEMON_UID, harness.DAEMON_GID)
 
     def inbound(self, name, spool, mailboxes=None, extra=""):
         """Write an inbound config; returns its path."""
@@ -84,6 +94,7 @@ class CheckTest(harness.GatewayTestCase):
         for n in ("out1", "out2"):
             sp = self.path("spools", n)
             os.makedirs(sp)
+            self.own(self.path("spools"))
             files.append((self.outbound(n, sp), "outbound", sp))
         r = self.check(*[f for f, _, _ in files])
         self.assert_ok(r, files)
@@ -177,7 +188,9 @@ class CheckTest(harness.GatewayTestCase):
         # outbound configs claim no addresses
         ins, outs = self.path("s1"), self.path("s2")
         i = self.inbound("in", ins, {"alice": ["alice@example.com"]})
-        o = self.outbound("out", outs, extra='hostname = "alice.example.com"')
+        o = self.write("out.conf", harness.outbound_config(
+            outs, [{"host": "127.0.0.1", "port": 25, "tls": "none"}]).replace(
+                "gw-out.test", "alice.example.com"))
         self.assert_ok(self.check(i, o), [(i, "inbound", ins), (o, "outbound", outs)])
 
     # -- the spool itself --------------------------------------------------
@@ -187,6 +200,7 @@ class CheckTest(harness.GatewayTestCase):
         os.makedirs(os.path.join(sp, "tmp"))
         with open(os.path.join(sp, ".smtpgate"), "w") as f:
             f.write("role=outbound\ninstance=x\nhost=h\ncreated=0\n")
+        self.own(sp)
         i = self.inbound("in", sp)
         r = self.check(i)
         self.assertEqual(r.returncode, EX_CONFIG, r.stdout + r.stderr)
@@ -202,6 +216,7 @@ class CheckTest(harness.GatewayTestCase):
         self.held.append(lock)
         lock.write("host=gw-test pid=%d\n" % os.getpid())
         lock.flush()
+        self.own(sp)
         fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         i = self.inbound("in", sp)
         r = self.check(i)
@@ -252,16 +267,23 @@ class CheckTest(harness.GatewayTestCase):
         self.assertRegex(r.stdout, r"^smtpgate-check \d+\.\d+")
 
     def test_shipped_examples(self):
-        # the examples name /var/spool paths: check them with their spools moved here
+        # the examples name /var/spool paths: check them with their spools moved
+        # here, and their Maildir and submission groups the ones the service
+        # user is in here
         src = harness.SRC
         out = []
         for name in ("inbound.conf", "outbound.conf"):
             with open(os.path.join(src, "conf", name)) as f:
                 text = f.read()
             text = text.replace('"/var/spool/smtpgate/', '"%s/' % self.tmp)
+            text = text.replace('mailbox_group = "smtpgate-mail"',
+                                'mailbox_group = "%d"' % harness.MAIL_GID)
+            text = text.replace('submit_group = "smtpgate-submit"',
+                                'submit_group = "%d"' % harness.SUBMIT_GID)
             out.append(self.write("example-" + name, text))
         r = self.check(*out)
         self.assertEqual(r.returncode, EX_OK, r.stdout + r.stderr)
+        self.assertEqual(len(r.stdout.splitlines()), 2, r.stdout)
 
 
 if __name__ == "__main__":

@@ -70,6 +70,7 @@ class TLSTest(OutboundCase):
     def test_auth_plain_after_tls(self):
         secret = "s3cr3t-Pa55word"
         pwfile = self.write("relay.secret", secret + "\nsecond line ignored\n")
+        harness.service_key(pwfile)     # 0640 root:smtpgate: others may not read it
         fake = self.fake(tls=self.ca, script={"auth_creds": ("gateway", secret)})
         d = self.start_outbound([self.host(fake, host="localhost", tls="starttls",
                                            ca_file=self.ca["ca"], auth_user="gateway",

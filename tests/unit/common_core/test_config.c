@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -24,13 +25,16 @@ setup(void)
 
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/smtpgate-test-config-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-	const char *names[] = { "cert.pem", "key.pem", "ca.pem", "secret" };
-	for (size_t i = 0; i < 4; i++) {
+	const char *names[] = { "cert.pem", "key.pem", "ca.pem", "secret", "opensecret",
+	    "emptysecret" };
+	const mode_t modes[] = { 0644, 0600, 0644, 0640, 0644, 0600 };
+	for (size_t i = 0; i < 6; i++) {
 		snprintf(path, sizeof(path), "%s/%s", tmpdir, names[i]);
 		f = fopen(path, "w");
 		ck_assert_ptr_nonnull(f);
-		fputs("x\n", f);
+		fputs(i == 5 ? "\n" : "x\n", f);
 		fclose(f);
+		ck_assert_int_eq(chmod(path, modes[i]), 0);
 	}
 }
 
@@ -415,6 +419,10 @@ static const struct error_case error_cases[] = {
 	{ CONFIG_INBOUND, IN_OK "tls {\n certificate = \"@DIR@/cert.pem\"\n key = \"@DIR@/nokey\"\n}\n", 4, "key", "No such file" },
 	{ CONFIG_OUTBOUND, "smarthost \"r\" {\n host = \"relay\"\n ca_file = \"/nonexistent/ca.pem\"\n}\n", 3, "ca_file", "No such file" },
 	{ CONFIG_OUTBOUND, "smarthost \"r\" {\n host = \"relay\"\n auth_user = \"u\"\n auth_password_file = \"@DIR@/nosecret\"\n}\n", 4, "auth_password_file", "No such file" },
+	/* secrets others may read, or empty (issue 18) */
+	{ CONFIG_OUTBOUND, "smarthost \"r\" {\n host = \"relay\"\n auth_user = \"u\"\n auth_password_file = \"@DIR@/opensecret\"\n}\n", 4, "auth_password_file", "readable by every user (mode 0644)" },
+	{ CONFIG_OUTBOUND, "smarthost \"r\" {\n host = \"relay\"\n auth_user = \"u\"\n auth_password_file = \"@DIR@/emptysecret\"\n}\n", 4, "auth_password_file", "empty: its first line must hold the password" },
+	{ CONFIG_OUTBOUND, "smarthost \"r\" {\n host = \"relay\"\n auth_user = \"u\"\n auth_password_file = \"@DIR@\"\n}\n", 4, "auth_password_file", "not a regular file" },
 	/* addresses */
 	{ CONFIG_INBOUND, "listen = {\"localhost:25\"}\n", 1, "listen", "localhost:25" },
 	{ CONFIG_INBOUND, "listen = {\"127.0.0.1:25\",\n  \"127.0.0.1\"}\n", 2, "listen", "\"127.0.0.1\"" },
@@ -430,6 +438,8 @@ static const struct error_case error_cases[] = {
 	{ CONFIG_INBOUND, IN_OK "relay_hosts = {\"10.1.2\"}\n", 2, "relay_hosts", "10.1.2" },
 	{ CONFIG_INBOUND, IN_OK "relay_hosts = {\"10.0.0.0/\"}\n", 2, "relay_hosts", "10.0.0.0/" },
 	{ CONFIG_INBOUND, IN_OK "relay_hosts = {\"example.com/24\"}\n", 2, "relay_hosts", "example.com" },
+	{ CONFIG_INBOUND, IN_OK "relay_hosts = {\"10.1.2.3/8\"}\n", 2, "relay_hosts", "\"10.1.2.3/8\" has host bits set beyond /8: write \"10.0.0.0/8\"" },
+	{ CONFIG_INBOUND, IN_OK "relay_hosts = {\"127.0.0.1/32\",\n \"2001:db8::1/32\"}\n", 3, "relay_hosts", "write \"2001:db8::/32\"" },
 	/* tls mode, log, spool, smarthost */
 	{ CONFIG_OUTBOUND, "smarthost \"r\" {\n host = \"relay\"\n tls = \"ssl\"\n}\n", 3, "tls", "\"ssl\"" },
 	{ CONFIG_OUTBOUND, OUT_OK "log = \"file\"\n", 2, "log", "stderr or syslog" },

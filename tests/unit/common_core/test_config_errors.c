@@ -5,6 +5,11 @@
  * has comments before its mistake; the shipped conf/inbound.conf and
  * conf/outbound.conf are copied with one line changed, found by its text
  * (@L@ in the wanted message is that line, @A@ the anchor's line).
+ * Then the warnings (a key set twice, a host name without a dot), each an
+ * exact line.  "test-config_errors --export DIR" writes every refused case
+ * as DIR/caseN.conf with its role and wanted line (caseN.role, caseN.want):
+ * tests/integration/common/test_preflight.py gives them to smtpgate-check
+ * and the daemons' -t, so the table is not copied.
  */
 #include <check.h>
 #include <stdio.h>
@@ -127,6 +132,29 @@ static const struct mistake mistakes[] = {
 	    "@F@:9: smarthost \"r\": defined twice" },
 	{ CONFIG_OUTBOUND, TEXT, NULL, OUT "user = \"root\" # no\n", NULL,
 	    "@F@:8: user: \"root\" is root (uid 0): a daemon never keeps root; name the unprivileged service user" },
+};
+
+/* Warnings: the file loads, and carries exactly these lines. */
+struct warning_case {
+	enum config_role role;
+	const char *text;
+	const char *want;		/* the warnings, "\n" after each; @F@ the path */
+};
+
+static const struct warning_case warnings[] = {
+	{ CONFIG_INBOUND, IN "hostname = \"gw.example.com\"\nmax_errors = 5\n# again\nmax_errors = 7\n",
+	    "@F@:8: max_errors: set again (first on line 6); the value on line 8 is used "
+	    "and the one on line 6 ignored\n" },
+	{ CONFIG_INBOUND, IN "hostname = \"gw\"\n",
+	    "@F@:5: hostname: \"gw\" has no dot: it is the name in HELO and in the addresses "
+	    "of bounces, and other hosts expect a fully qualified name (e.g. \"gw.example.com\")\n" },
+	{ CONFIG_OUTBOUND, OUT "hostname = \"gw.example.com\"\nsmarthost \"b\" {\n  host = \"a\"\n  port = 25\n  # x\n  port = 587\n}\n",
+	    "@F@:13: smarthost \"b\": port: set again (first on line 11); the value on line 13 "
+	    "is used and the one on line 11 ignored\n" },
+	/* not repeats: a list grown with +=, sections, the same key in two sections */
+	{ CONFIG_INBOUND, IN "hostname = \"gw.example.com\"\nlisten += {\"127.0.0.1:26\"}\n"
+	    "mailbox \"a\" { address = {\"a@x.example\"} }\nmailbox \"b\" { address = {\"b@x.example\"} }\n", "" },
+	{ CONFIG_OUTBOUND, OUT "hostname = \"[192.0.2.1]\"\nsmarthost \"b\" { host = \"b\" }\n", "" },
 };
 
 static char tmpdir[64];
@@ -257,6 +285,79 @@ START_TEST(mistake)
 }
 END_TEST
 
+/* Each warning case loads with exactly its warning lines. */
+START_TEST(warning)
+{
+	const struct warning_case *w = &warnings[_i];
+	char path[128], err[1024] = "", want[2048], got[2048] = "";
+	struct inbound_config *in = NULL;
+	struct outbound_config *out = NULL;
+	char **lines;
+	size_t n, o = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/warn%d.conf", tmpdir, _i);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(w->text, f);
+	ck_assert_int_eq(fclose(f), 0);
+	if (w->role == CONFIG_INBOUND)
+		in = config_load_inbound(path, err, sizeof(err));
+	else
+		out = config_load_outbound(path, err, sizeof(err));
+	ck_assert_msg(in != NULL || out != NULL, "case %d: %s", _i, err);
+	lines = in != NULL ? in->warnings : out->warnings;
+	n = in != NULL ? in->nwarnings : out->nwarnings;
+	for (size_t i = 0; i < n; i++)
+		o += (size_t)snprintf(got + o, sizeof(got) - o, "%s\n", lines[i]);
+	expand(w->want, path, 0, 0, want, sizeof(want));
+	ck_assert_msg(strcmp(got, want) == 0, "case %d:\n got  \"%s\"\n want \"%s\"", _i, got, want);
+	config_free_inbound(in);
+	config_free_outbound(out);
+}
+END_TEST
+
+static const char *export_dir;	/* --export DIR */
+
+/* --export DIR: every refused case as DIR/caseN.conf, .role and .want
+ * (for the integration test that gives them to smtpgate-check); 0 or 1.
+ * Run as a test of its own: build_file() asserts. */
+static int
+export_cases(const char *dir)
+{
+	char path[512], want[1024];
+	int line, anchor;
+
+	for (size_t i = 0; i < sizeof(mistakes) / sizeof(mistakes[0]); i++) {
+		const struct mistake *m = &mistakes[i];
+		FILE *f;
+
+		if (m->want == NULL)
+			continue;
+		snprintf(path, sizeof(path), "%s/case%zu.conf", dir, i);
+		build_file(m, path, &line, &anchor);
+		expand(m->want, path, line, anchor, want, sizeof(want));
+		snprintf(path, sizeof(path), "%s/case%zu.want", dir, i);
+		if ((f = fopen(path, "w")) == NULL)
+			return 1;
+		fprintf(f, "%s\n", want);
+		fclose(f);
+		snprintf(path, sizeof(path), "%s/case%zu.role", dir, i);
+		if ((f = fopen(path, "w")) == NULL)
+			return 1;
+		fprintf(f, "%s\n", m->role == CONFIG_INBOUND ? "inbound" : "outbound");
+		fclose(f);
+	}
+	return 0;
+}
+
+/* The export, as a test (Check's asserts need a running test). */
+START_TEST(export)
+{
+	ck_assert_int_eq(export_cases(export_dir), 0);
+}
+END_TEST
+
 /* smtpgate-check's role detection: keys of one role, the file name, and a
  * broken file's own error instead of "cannot tell". */
 START_TEST(detect_shipped)
@@ -301,19 +402,28 @@ suite(void)
 	Suite *s = suite_create("config_errors");
 	TCase *tc = tcase_create("mistakes");
 
+	if (export_dir != NULL) {
+		tcase_add_test(tc, export);
+		suite_add_tcase(s, tc);
+		return s;
+	}
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_loop_test(tc, mistake, 0, (int)(sizeof(mistakes) / sizeof(mistakes[0])));
 	tcase_add_test(tc, detect_shipped);
+	tcase_add_loop_test(tc, warning, 0, (int)(sizeof(warnings) / sizeof(warnings[0])));
 	suite_add_tcase(s, tc);
 	return s;
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
-	SRunner *sr = srunner_create(suite());
+	SRunner *sr;
 	int failed;
 
+	if (argc == 3 && strcmp(argv[1], "--export") == 0)
+		export_dir = argv[2];
+	sr = srunner_create(suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
