@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,6 +251,10 @@ mboxsize_new(const char *spool, char *err, size_t errlen)
 	pthread_sigmask(SIG_SETMASK, &all, &old);	/* signals stay with the loop */
 	e = pthread_create(&m->thread, NULL, scanner_main, m);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* a background scan never preempts the event loop (as delivery's workers) */
+	if (e == 0 && pthread_setschedparam(m->thread, SCHED_BATCH,
+	    &(struct sched_param){ .sched_priority = 0 }) != 0)
+		log_debug("mboxsize: SCHED_BATCH refused; the scanner runs as other threads");
 	if (e != 0) {
 		snprintf(err, errlen, "mailbox size scanner: pthread_create: %s", strerror(e));
 		pthread_mutex_destroy(&m->lock);
