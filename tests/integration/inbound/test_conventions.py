@@ -166,8 +166,10 @@ class MailboxSizeLimitTest(InboundCase):
     LIMIT = 20000
 
     def test_full_mailbox_refuses_that_recipient_only(self):
-        self.inbound(extra="mailbox_size_limit = %d\nmailbox_group = \"%d\""
-                     % (self.LIMIT, harness.MAIL_GID), mailboxes=MAILBOXES)
+        mport = harness.free_port()
+        self.inbound(extra="mailbox_size_limit = %d\nmailbox_group = \"%d\"\n"
+                     "metrics_listen = \"127.0.0.1:%d\"" % (self.LIMIT, harness.MAIL_GID, mport),
+                     mailboxes=MAILBOXES)
         big = message(body="x" * 15000 + "\r\n")
         with smtplib.SMTP("127.0.0.1", self.port, timeout=10) as s:
             s.ehlo("client.test")
@@ -203,6 +205,8 @@ class MailboxSizeLimitTest(InboundCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         wait_until(lambda: rcpt_reply(self.port, "alice@example.com")[0] == 250, 10,
                    "room in alice after the reader deleted")
+        self.assertRegex(harness.scrape(mport),
+                         r'(?m)^smtpgate_inbound_rejections_total\{reason="mailbox_full"\} [1-9]')
 
     def test_ten_thousand_files(self):
         """A Maildir of 10,000 files: the size is right, and the scan runs
