@@ -207,6 +207,8 @@ class MailboxSizeLimitTest(InboundCase):
                    "room in alice after the reader deleted")
         self.assertRegex(harness.scrape(mport),
                          r'(?m)^smtpgate_inbound_rejections_total\{reason="mailbox_full"\} [1-9]')
+        # the scanner thread stops with the daemon (a clean exit, also under ASan)
+        self.assertEqual(self.daemon.stop(), 0, self.daemon.log())
 
     def test_ten_thousand_files(self):
         """A Maildir of 10,000 files: the size is right, and the scan runs
@@ -314,6 +316,7 @@ class DataLineLengthTest(InboundCase):
         self.assertEqual(len(msgs), 1)
         self.assertIn(b"\n" + b"N" * 65534 + b"\n", msgs[0][1])
         self.assertRegex(self.daemon.log(), r"line-too-long-in-data")
+        self.assertEqual(self.daemon.stop(), 0, self.daemon.log())
 
     def test_configured_bound(self):
         self.inbound(extra="max_data_line_length = 1000", mailboxes=MAILBOXES)
