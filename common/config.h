@@ -87,6 +87,13 @@ struct inbound_config {
 	gid_t mailbox_gid;		/* mailbox_group; (gid_t)-1 = "": the daemon's group */
 	mode_t mailbox_dir_mode;	/* mailbox_dir_mode, 02770 (within 02770, 0700 set) */
 	mode_t mailbox_file_mode;	/* mailbox_file_mode, 0640 (within 0660, 0600 set) */
+	/* receiving host conventions (issue 19) */
+	char *recipient_delimiter;	/* "": off; "+", "+-": user+tag -> user */
+	size_t postmaster;		/* index of the postmaster's mailbox */
+	uint64_t mailbox_size_limit;	/* bytes in a Maildir's new/ + cur/; 0 = none */
+	uint64_t spool_min_free;	/* bytes, or a percentage when _percent */
+	bool spool_min_free_percent;	/* "1%" (default) */
+	unsigned max_data_line_length;	/* 65536 octets with CRLF, DATA and BDAT */
 	bool metrics_enabled;
 	struct config_sockaddr metrics_listen;
 	enum log_target log;		/* stderr */

@@ -21,7 +21,9 @@
 /* Top-level keys only one role has (enough to tell a file's role). */
 static const char *const config_inbound_only[] = { "listen", "mailbox", "relay_hosts",
 	"tls", "max_message_size", "max_recipients", "max_connections_per_client",
-	"max_errors", "max_line_length", "timeout_data", "mailbox_group", NULL };
+	"max_errors", "max_line_length", "timeout_data", "mailbox_group",
+	"recipient_delimiter", "mailbox_size_limit", "spool_min_free",
+	"max_data_line_length", NULL };
 static const char *const config_outbound_only[] = { "smarthost",
 	"messages_per_connection", "retry_min", "retry_max", "max_queue_lifetime",
 	"delay_warning", "scan_interval", "submit_group", "timeout_connect",

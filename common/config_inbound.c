@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/types.h>
 
 #include "config.h"
@@ -41,6 +42,8 @@ static const struct config_range inbound_ranges[] = {
 	{ "refusal_log_interval", 1, 3600 },
 	{ "body_memory_limit", 4096, 16777216 },
 	{ "memory_budget", 1048576, 68719476736L },
+	{ "mailbox_size_limit", 0, 1125899906842624L },
+	{ "max_data_line_length", 1000, 16777216 },
 	{ NULL, 0, 0 },
 };
 
@@ -243,6 +246,63 @@ config_check_mailbox_group(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* Validate callback: recipient_delimiter is "" or up to 8 of the
+ * characters an address extension may start with. */
+static int
+config_check_delimiter(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+	size_t len = s == NULL ? 0 : strlen(s);
+
+	if (len > 8 || strspn(s == NULL ? "" : s, "+-_=#$%&'*/?^`{|}~!") != len)
+		return config_fail(cfg, opt->name, "\"%s\" is not up to 8 of the "
+		    "characters + - _ = # $ %% & ' * / ? ^ ` { | } ~ !", s);
+	return 0;
+}
+
+/* Parse spool_min_free: "N" bytes (K, M, G suffixes: 1024-based) or
+ * "N%" (0..50) of the file system; -1 when s is not that. */
+static int
+config_parse_min_free(const char *s, uint64_t *v, bool *percent)
+{
+	char *end;
+	unsigned long long n;
+	int shift = 0;
+
+	if (s == NULL || s[0] < '0' || s[0] > '9' || strlen(s) > 20)
+		return -1;
+	n = strtoull(s, &end, 10);
+	*percent = *end == '%';
+	if (*percent && (end[1] != '\0' || n > 50))
+		return -1;
+	if (!*percent && *end != '\0') {
+		const char *u = strchr("KMG", *end);
+
+		if (u == NULL || end[1] != '\0')
+			return -1;
+		shift = 10 * (int)(u - "KMG" + 1);
+		if (n > (1ULL << 50) >> shift)
+			return -1;
+	}
+	*v = (uint64_t)n << shift;
+	return 0;
+}
+
+/* Validate callback: spool_min_free is bytes or a percentage. */
+static int
+config_check_min_free(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+	uint64_t v;
+	bool pct;
+
+	if (config_parse_min_free(s, &v, &pct) != 0)
+		return config_fail(cfg, opt->name, "\"%s\" is not bytes (e.g. 104857600, "
+		    "100M, 1G) or a percentage of the file system (0%%..50%%)",
+		    s == NULL ? "" : s);
+	return 0;
+}
+
 /* Inbound deadlines, fair share and refusal logging (issue 17); the
  * defaults are documented in conf/inbound.conf and README.md. */
 #define CONFIG_INBOUND_LIMIT_OPTS					\
@@ -295,12 +355,18 @@ config_init_inbound(void)
 		CFG_STR("mailbox_group", "", CFGF_NONE),
 		CFG_STR("mailbox_dir_mode", "2770", CFGF_NONE),
 		CFG_STR("mailbox_file_mode", "0640", CFGF_NONE),
+		CFG_STR("recipient_delimiter", "", CFGF_NONE),
+		CFG_STR("postmaster", "", CFGF_NONE),
+		CFG_INT("mailbox_size_limit", 0, CFGF_NONE),
+		CFG_STR("spool_min_free", "1%", CFGF_NONE),
+		CFG_INT("max_data_line_length", 65536, CFGF_NONE),
 		CFG_END()
 	};
 	static const char *const ints[] = { "max_message_size", "max_recipients",
 	    "max_connections", "max_connections_per_client", "max_errors",
 	    "max_line_length", "timeout_command", "timeout_data", CONFIG_INBOUND_LIMIT_KEYS,
-	    "body_memory_limit", "memory_budget" };
+	    "body_memory_limit", "memory_budget", "mailbox_size_limit",
+	    "max_data_line_length" };
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
 
 	if (cfg == NULL)
@@ -316,6 +382,8 @@ config_init_inbound(void)
 	cfg_set_validate_func(cfg, "mailbox_group", config_check_mailbox_group);
 	cfg_set_validate_func(cfg, "mailbox_dir_mode", config_check_mailbox_mode);
 	cfg_set_validate_func(cfg, "mailbox_file_mode", config_check_mailbox_mode);
+	cfg_set_validate_func(cfg, "recipient_delimiter", config_check_delimiter);
+	cfg_set_validate_func(cfg, "spool_min_free", config_check_min_free);
 	return cfg;
 }
 
@@ -392,7 +460,7 @@ config_fill_inbound_limits(cfg_t *cfg, struct inbound_config *c)
 
 /* Copy a parsed inbound cfg_t into a new typed struct. */
 static struct inbound_config *
-config_fill_inbound(cfg_t *cfg, const char *path)
+config_fill_inbound(cfg_t *cfg, const char *path, size_t ctx_postmaster)
 {
 	struct inbound_config *c = xcalloc(1, sizeof(*c));
 	cfg_t *tls = cfg_getsec(cfg, "tls");
@@ -421,19 +489,99 @@ config_fill_inbound(cfg_t *cfg, const char *path)
 	c->tls_require = cfg_getbool(tls, "require");
 	config_fill_mailboxes(cfg, c);
 	config_fill_mailbox_perms(cfg, c);
+	c->recipient_delimiter = xstrdup(cfg_getstr(cfg, "recipient_delimiter"));
+	c->postmaster = ctx_postmaster;
+	c->mailbox_size_limit = (uint64_t)cfg_getint(cfg, "mailbox_size_limit");
+	if (config_parse_min_free(cfg_getstr(cfg, "spool_min_free"), &c->spool_min_free,
+	    &c->spool_min_free_percent) != 0)
+		fatalx("spool_min_free passed validation but not parsing");
+	c->max_data_line_length = (unsigned)cfg_getint(cfg, "max_data_line_length");
 	return c;
+}
+
+/* The index of the mailbox section titled name, or -1. */
+static long
+config_mailbox_index(cfg_t *cfg, const char *name)
+{
+	for (unsigned i = 0; i < cfg_size(cfg, "mailbox"); i++)
+		if (strcmp(cfg_title(cfg_getnsec(cfg, "mailbox", i)), name) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* The mailbox that receives addr (lower-cased "local@domain"): an exact
+ * address first, then a "@domain" catch-all; -1 when none. */
+static long
+config_mailbox_for(cfg_t *cfg, const char *addr)
+{
+	const char *dom = strchr(addr, '@');
+
+	for (int pass = 0; pass < 2; pass++)
+		for (unsigned i = 0; i < cfg_size(cfg, "mailbox"); i++) {
+			cfg_t *mb = cfg_getnsec(cfg, "mailbox", i);
+
+			for (unsigned j = 0; j < cfg_size(mb, "address"); j++)
+				if (strcasecmp(cfg_getnstr(mb, "address", j),
+				    pass == 0 ? addr : dom) == 0)
+					return (long)i;
+		}
+	return -1;
+}
+
+/*
+ * The postmaster's mailbox (RFC 5321 4.5.1: "postmaster" must be
+ * accepted): the mailbox named by `postmaster`, else the one receiving
+ * postmaster@ of the first domain in the file; 0 with *idx, or -1 and
+ * the error ("FILE:LINE: postmaster: reason").
+ */
+static int
+config_find_postmaster(cfg_t *cfg, struct config_ctx *ctx, size_t *idx)
+{
+	static const char *const key[] = { "postmaster", NULL };
+	const struct config_word *w = config_scan_find(&ctx->scan, key);
+	const char *name = cfg_getstr(cfg, "postmaster");
+	char addr[512];
+	cfg_t *first;
+	long i;
+
+	if (name != NULL && name[0] != '\0') {
+		if ((i = config_mailbox_index(cfg, name)) < 0) {
+			config_error_at(ctx, w != NULL ? w->line : 0, "postmaster: no mailbox "
+			    "\"%s\" is configured (name a mailbox section)", name);
+			return -1;
+		}
+		*idx = (size_t)i;
+		return 0;
+	}
+	if (cfg_size(cfg, "mailbox") == 0) {
+		config_error_at(ctx, 0, "postmaster: no mailbox is configured, so "
+		    "nothing receives postmaster (RFC 5321 4.5.1)");
+		return -1;
+	}
+	first = cfg_getnsec(cfg, "mailbox", 0);
+	snprintf(addr, sizeof(addr), "postmaster%s",
+	    strchr(cfg_getnstr(first, "address", 0), '@'));
+	util_lowercase(addr);
+	if ((i = config_mailbox_for(cfg, addr)) < 0) {
+		config_error_at(ctx, config_key_line(ctx, first, "address"), "postmaster: no "
+		    "mailbox receives %s (RFC 5321 4.5.1); add it to a mailbox's addresses "
+		    "or name one with postmaster = \"NAME\"", addr);
+		return -1;
+	}
+	*idx = (size_t)i;
+	return 0;
 }
 
 /* Checks on the whole inbound file (empty lists skip the callbacks). */
 static int
-config_check_inbound_whole(cfg_t *cfg, struct config_ctx *ctx)
+config_check_inbound_whole(cfg_t *cfg, struct config_ctx *ctx, size_t *postmaster)
 {
 	if (cfg_size(cfg, "listen") == 0) {
 		snprintf(ctx->err, ctx->errlen, "%s: listen: empty list "
 		    "(at least one address:port is needed)", ctx->path);
 		return -1;
 	}
-	return 0;
+	return config_find_postmaster(cfg, ctx, postmaster);
 }
 
 /* Load and validate an inbound config; NULL with err set on any error. */
@@ -443,13 +591,14 @@ config_load_inbound(const char *path, char *err, size_t errlen)
 	struct config_ctx ctx = { .path = path, .err = err, .errlen = errlen,
 	    .ranges = inbound_ranges, .role = CONFIG_INBOUND };
 	struct inbound_config *c = NULL;
+	size_t postmaster = 0;
 	cfg_t *cfg;
 
 	err[0] = '\0';
 	cfg = config_init_inbound();
 	if (config_parse_file(cfg, &ctx) == 0 &&
-	    config_check_inbound_whole(cfg, &ctx) == 0)
-		c = config_fill_inbound(cfg, path);
+	    config_check_inbound_whole(cfg, &ctx, &postmaster) == 0)
+		c = config_fill_inbound(cfg, path, postmaster);
 	if (c != NULL)
 		config_take_warnings(&ctx, &c->warnings, &c->nwarnings);
 	cfg_free(cfg);
@@ -470,6 +619,7 @@ config_free_inbound(struct inbound_config *c)
 		free(c->mailboxes[i].name);
 	}
 	free(c->mailboxes);
+	free(c->recipient_delimiter);
 	free(c->listen);
 	free(c->relay_hosts);
 	free(c->tls_certificate);

@@ -420,3 +420,68 @@ smtp_addr_domain(const char *addr)
 
 	return p != NULL ? p + 1 : NULL;
 }
+
+/* true when p[0..n) is a dot-string: atoms of atext (or non-ASCII bytes,
+ * already validated by the parser) joined by single dots. */
+static bool
+is_dot_string(const unsigned char *p, size_t n)
+{
+	bool atom = false;
+
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '.') {
+			if (!atom)
+				return false;
+			atom = false;
+		} else if (is_atext(p[i]) || p[i] >= 0x80)
+			atom = true;
+		else
+			return false;
+	}
+	return atom;
+}
+
+/* The canonical form of a parsed address (see smtp_addr.h). */
+bool
+smtp_addr_unquote(const char *addr, char *out, size_t outsz)
+{
+	const char *at = strrchr(addr, '@');
+	unsigned char local[LOCAL_MAX + 1];
+	size_t n = 0, i;
+
+	if (outsz == 0)
+		return false;
+	if (addr[0] == '"' && at != NULL && at > addr + 1 && at[-1] == '"') {
+		for (i = 1; addr + i < at - 1 && n < LOCAL_MAX; i++) {
+			if (addr[i] == '\\' && addr + i + 1 < at - 1)
+				i++;
+			local[n++] = (unsigned char)addr[i];
+		}
+		if (addr + i == at - 1 && is_dot_string(local, n) &&
+		    n + strlen(at) < outsz) {
+			memcpy(out, local, n);
+			memcpy(out + n, at, strlen(at) + 1);
+			return true;
+		}
+	}
+	n = strlen(addr);
+	if (n >= outsz)
+		n = outsz - 1;
+	memcpy(out, addr, n);
+	out[n] = '\0';
+	return false;
+}
+
+/* The length of the base of an extended local part (see smtp_addr.h). */
+size_t
+smtp_addr_ext_base(const char *local, size_t len, const char *delims)
+{
+	if (delims == NULL || delims[0] == '\0' || len < 2 || local[0] == '"')
+		return len;
+	for (size_t i = 1; i < len; i++)
+		if (local[i] != '\0' && strchr(delims, local[i]) != NULL)
+			return i;
+	return len;
+}

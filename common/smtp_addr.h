@@ -47,4 +47,25 @@ void smtp_addr_normalize_domain(char *addr);
 /* Pointer to the domain part after '@' (or NULL). */
 const char *smtp_addr_domain(const char *addr);
 
+/*
+ * The canonical form of a parsed "local@domain" (or a bare "postmaster")
+ * into out (outsz > strlen(addr)): a quoted local part whose content is a
+ * plain dot-string loses its quotes and quoted-pairs ("demo"@x and
+ * "d\\emo"@x become demo@x, RFC 5321 4.1.2: the same mailbox); a quoted
+ * local part that needs them (spaces, "..", a leading dot, specials)
+ * is kept as written, and so is everything else.  Case is kept.
+ * Returns true when the text changed.
+ */
+bool smtp_addr_unquote(const char *addr, char *out, size_t outsz);
+
+/*
+ * Address extensions (Postfix's recipient_delimiter): the length of the
+ * base of local part local[0..len) when it holds one of the characters of
+ * delims ("" = none) after its first character: "user+tag" with "+" gives
+ * 4.  Returns len when there is nothing to strip (no delimiter, or one
+ * only at the start, or a quoted local part).  The first delimiter found
+ * splits: "a-b+c" with "+-" gives 1.
+ */
+size_t smtp_addr_ext_base(const char *local, size_t len, const char *delims);
+
 #endif

@@ -28,6 +28,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "admit.h"
 #include "conn.h"
 #include "conn_int.h"
 #include "conn_deadline.h"
@@ -91,13 +92,31 @@ conn_addr_text(const struct sockaddr *sa, char *ip, size_t iplen, unsigned *port
 	}
 }
 
-/* Session callback: is addr one of our mailboxes? */
+/* What admission looks at for c (admit.h). */
+static struct admit
+conn_admit(const struct conn *c)
+{
+	return (struct admit){ c->gen->cfg, c->gen->policy, c->env->space, c->env->sizes };
+}
+
+/* Session callback: is addr one of our mailboxes, with room for the mail? */
 static int
 conn_rcpt_check(void *arg, const char *addr)
 {
 	struct conn *c = arg;
+	struct admit a = conn_admit(c);
 
-	return policy_lookup(c->gen->policy, addr) >= 0 ? 0 : -1;
+	return admit_rcpt(&a, addr, session_size_hint(c->sess));
+}
+
+/* Session callback: MAIL, is the spool above its free-space reserve? */
+static int
+conn_mail_check(void *arg)
+{
+	struct conn *c = arg;
+	struct admit a = conn_admit(c);
+
+	return admit_mail(&a, session_size_hint(c->sess));
 }
 
 /* true for a note that rejects a whole message (not just a command). */
@@ -459,6 +478,8 @@ conn_submit(struct conn *c)
 	const struct session_message *m = session_message(c->sess);
 	struct delivery_rcpt *rc = xcalloc(m->nrcpts ? m->nrcpts : 1, sizeof(*rc));
 	struct delivery_request r = { 0 };
+	struct admit a = conn_admit(c);
+	const char **names = xcalloc(m->nrcpts ? m->nrcpts : 1, sizeof(*names));
 	char spill_name[SPILL_NAME_MAX];
 
 	id_generate(c->queue_id);
@@ -467,6 +488,7 @@ conn_submit(struct conn *c)
 
 		rc[i].addr = m->rcpts[i];
 		rc[i].mailbox = idx >= 0 ? policy_mailbox_name(c->gen->policy, idx) : "";
+		names[i] = rc[i].mailbox;
 	}
 	log_printable(m->mail_from, strlen(m->mail_from), c->from, sizeof(c->from));
 	c->msg_nrcpt = m->nrcpts;
@@ -486,7 +508,9 @@ conn_submit(struct conn *c)
 	else
 		r.body = session_take_body(c->sess, &r.body_len);
 	c->msg_size = r.body_len;
+	admit_delivering(&a, names, m->nrcpts, r.body_len);
 	c->job = delivery_submit(c->env->delivery, &r, conn_delivered, c);
+	free(names);
 	free(rc);
 }
 
@@ -730,6 +754,8 @@ conn_session(struct conn *c)
 		.tls_available = c->gen->ssl_ctx != NULL,
 		.tls_required = cfg->tls_require && c->gen->ssl_ctx != NULL,
 		.rcpt_check = conn_rcpt_check,
+		.mail_check = conn_mail_check,
+		.max_data_line = cfg->max_data_line_length,
 		.note = conn_note,
 		.refused = conn_refused,
 		.body_memory_limit = cfg->body_memory_limit,

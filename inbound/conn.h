@@ -22,6 +22,8 @@
 struct event_base;
 struct delivery;
 struct budget;
+struct diskspace;
+struct mboxsize;
 struct conn;
 
 /*
@@ -52,6 +54,8 @@ struct conn_env {
 	struct delivery *delivery;
 	struct inbound_stats *stats;
 	struct budget *budget;		/* memory budget (budget.h) */
+	struct diskspace *space;	/* spool_min_free (diskspace.h) */
+	struct mboxsize *sizes;		/* mailbox_size_limit (mboxsize.h) */
 };
 
 /* Take one more reference / drop one (frees at zero). */

@@ -23,9 +23,11 @@
 #include "conn.h"
 #include "daemon.h"
 #include "delivery.h"
+#include "diskspace.h"
 #include "listener.h"
 #include "log.h"
 #include "maildir.h"
+#include "mboxsize.h"
 #include "metrics.h"
 #include "policy.h"
 #include "preflight.h"
@@ -72,6 +74,16 @@ gen_new(struct inbound_config *cfg, char *err, size_t errlen)
 	g->policy = policy_new(cfg);
 	g->refs = 1;
 	return g;
+}
+
+/* With mailbox_size_limit: a first look at every mailbox's size now. */
+static void
+sizes_watch(struct mboxsize *sizes, const struct inbound_config *cfg)
+{
+	if (cfg->mailbox_size_limit == 0)
+		return;
+	for (size_t i = 0; i < cfg->nmailboxes; i++)
+		mboxsize_watch(sizes, cfg->mailboxes[i].name);
 }
 
 /* Raise the soft descriptor limit to the hard one (thousands of sessions). */
@@ -237,6 +249,7 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	}
 	log_set_target(cfg->log);
 	delivery_set_perms(in->delivery, cfg);
+	sizes_watch(in->env.sizes, cfg);
 	budget_set_limit(in->env.budget, cfg->memory_budget);
 	listener_set_gen(in->listener, g);
 	conn_gen_unref(in->gen);
@@ -335,7 +348,7 @@ start(struct inbound *in)
 		return EX_OSERR;
 	}
 	in->env = (struct conn_env){ in->base, NULL, &in->stats,
-	    budget_new(cfg->memory_budget) };
+	    budget_new(cfg->memory_budget), NULL, NULL };
 	in->listener = listener_new(&in->env, in->gen);
 	loop_setup(in);		/* signals are handled before anyone can connect */
 	if (metrics_setup(in, err, sizeof(err)) == -1 ||
@@ -356,6 +369,12 @@ start(struct inbound *in)
 		return EX_OSERR;
 	}
 	in->env.delivery = in->delivery;
+	in->env.space = diskspace_new(spool_tmpfd(in->spool));
+	if ((in->env.sizes = mboxsize_new(spool_path(in->spool), err, sizeof(err))) == NULL) {
+		log_warnx("%s", err);
+		return EX_OSERR;
+	}
+	sizes_watch(in->env.sizes, cfg);
 	if (listener_listen(in->listener, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_OSERR;
@@ -372,6 +391,8 @@ finish(struct inbound *in)
 
 	delivery_free(in->delivery);	/* first: results may still close conns */
 	listener_free(in->listener);
+	mboxsize_free(in->env.sizes);
+	diskspace_free(in->env.space);
 	for (size_t i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		if (evs[i])
 			event_free(evs[i]);

@@ -2,7 +2,11 @@
  * policy: the inbound gateway's two pure lookups, built from the config.
  * Who may connect (relay_hosts, matched with config_cidr_match) and which
  * mailbox receives an address: exact addresses in one open-addressing hash
- * table, "@domain" catch-alls in a second; both keyed lower-cased.  The
+ * table, "@domain" catch-alls in a second, the domains served (those of
+ * every address) in a third; all keyed lower-cased.  The order of a
+ * lookup (issue 19): the address as given (quotes dropped where they
+ * change nothing), postmaster, the address without its extension
+ * (recipient_delimiter), then the domain's catch-all.  The
  * policy copies what it needs, so the config may be freed after a reload.
  * It knows nothing about sessions, sockets or the spool.
  */
@@ -33,6 +37,9 @@ struct policy {
 	size_t nnames;
 	struct map exact;	/* "local@domain" -> mailbox */
 	struct map domains;	/* "@domain" -> mailbox */
+	struct map served;	/* "@domain" of every address -> 0 */
+	char *delims;		/* recipient_delimiter; "" = off */
+	int postmaster;		/* the postmaster's mailbox */
 };
 
 /* FNV-1a over the bytes of s. */
@@ -131,15 +138,18 @@ load_mailboxes(struct policy *p, const struct inbound_config *cfg)
 	count_addresses(cfg, &nexact, &ndom);
 	map_init(&p->exact, nexact);
 	map_init(&p->domains, ndom);
+	map_init(&p->served, nexact + ndom);
 	p->names = xcalloc(cfg->nmailboxes + 1, sizeof(*p->names));
 	p->nnames = cfg->nmailboxes;
 	for (i = 0; i < cfg->nmailboxes; i++) {
 		const struct inbound_mailbox *mb = &cfg->mailboxes[i];
 
 		p->names[i] = xstrdup(mb->name);
-		for (j = 0; j < mb->naddresses; j++)
+		for (j = 0; j < mb->naddresses; j++) {
 			map_add(mb->addresses[j][0] == '@' ? &p->domains : &p->exact,
 			    mb->addresses[j], (int)i);
+			map_add(&p->served, strchr(mb->addresses[j], '@'), 0);
+		}
 	}
 }
 
@@ -154,6 +164,8 @@ policy_new(const struct inbound_config *cfg)
 	if (p->nrelay > 0)
 		memcpy(p->relay, cfg->relay_hosts, p->nrelay * sizeof(*p->relay));
 	load_mailboxes(p, cfg);
+	p->delims = xstrdup(cfg->recipient_delimiter != NULL ? cfg->recipient_delimiter : "");
+	p->postmaster = (int)cfg->postmaster;
 	return p;
 }
 
@@ -167,6 +179,8 @@ policy_free(struct policy *p)
 		return;
 	map_free(&p->exact);
 	map_free(&p->domains);
+	map_free(&p->served);
+	free(p->delims);
 	for (i = 0; i < p->nnames; i++)
 		free(p->names[i]);
 	free(p->names);
@@ -188,24 +202,49 @@ policy_client_allowed(const struct policy *p, const struct sockaddr *sa)
 	return false;
 }
 
-/* The mailbox for addr: the exact address first, then "@domain". */
+/* key ("local@domain", lower-cased, local part llen bytes): its exact
+ * entry, else the postmaster's mailbox for postmaster@ a served domain. */
+static int
+lookup_local(const struct policy *p, const char *key, size_t llen)
+{
+	int idx = map_get(&p->exact, key);
+
+	if (idx >= 0)
+		return idx;
+	if (llen == 10 && strncmp(key, "postmaster", 10) == 0 &&
+	    map_get(&p->served, key + llen) >= 0)
+		return p->postmaster;
+	return -1;
+}
+
+/* The mailbox for addr: see the order at the top of this file. */
 int
 policy_lookup(const struct policy *p, const char *addr)
 {
-	char key[SMTP_ADDR_MAX + 2];
+	char key[SMTP_ADDR_MAX + 2], base[SMTP_ADDR_MAX + 2];
 	const char *dom;
+	size_t llen, blen;
 	int idx;
 
 	if (strlen(addr) > SMTP_ADDR_MAX)
 		return -1;
-	util_strlcpy(key, addr, sizeof(key));
+	smtp_addr_unquote(addr, key, sizeof(key));
 	util_lowercase(key);
-	idx = map_get(&p->exact, key);
-	if (idx >= 0)
-		return idx;
+	if (strcmp(key, "postmaster") == 0)
+		return p->nnames > 0 ? p->postmaster : -1;
 	dom = strrchr(key, '@');
 	if (dom == NULL)
 		return -1;
+	llen = (size_t)(dom - key);
+	if ((idx = lookup_local(p, key, llen)) >= 0)
+		return idx;
+	blen = smtp_addr_ext_base(key, llen, p->delims);
+	if (blen < llen) {
+		memcpy(base, key, blen);
+		util_strlcpy(base + blen, dom, sizeof(base) - blen);
+		if ((idx = lookup_local(p, base, blen)) >= 0)
+			return idx;
+	}
 	return map_get(&p->domains, dom);
 }
 

@@ -23,7 +23,12 @@ bool policy_client_allowed(const struct policy *p, const struct sockaddr *sa);
 /*
  * The mailbox index (0..n-1, into cfg->mailboxes) that receives addr, or
  * -1.  The domain is compared case-insensitively, the local part too
- * (as mail administrators expect); an exact address wins over "@domain".
+ * (as Postfix does for its lookups; mail administrators expect it), and a
+ * quoted local part as its unquoted form where the quotes change nothing
+ * ("demo"@x is demo@x).  In order: the exact address; "postmaster" (no
+ * domain) or postmaster@ any domain of the map: cfg->postmaster's
+ * mailbox; with recipient_delimiter, user+tag@x as user@x (exact or
+ * postmaster, as before); then "@domain".
  */
 int policy_lookup(const struct policy *p, const char *addr);
 const char *policy_mailbox_name(const struct policy *p, int idx);

@@ -37,6 +37,8 @@ static const struct {
 	{ "503 ", NULL, REJECT_SEQUENCE },
 	{ "452 4.3.1", NULL, REJECT_DISK_FULL },
 	{ "451 4.3.0", NULL, REJECT_LOCAL_ERROR },
+	{ "452 4.2.2", NULL, REJECT_MAILBOX_FULL },
+	{ "554 5.6.0", NULL, REJECT_DATA_LINE },
 };
 
 static const char *const reject_names[REJECT_NREASONS] = {
@@ -62,6 +64,8 @@ static const char *const reject_names[REJECT_NREASONS] = {
 	[REJECT_SHUTDOWN] = "shutdown",
 	[REJECT_DISK_FULL] = "disk_full",
 	[REJECT_LOCAL_ERROR] = "local_error",
+	[REJECT_MAILBOX_FULL] = "mailbox_full",
+	[REJECT_DATA_LINE] = "data_line_too_long",
 	[REJECT_OTHER] = "other",
 };
 

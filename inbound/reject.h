@@ -29,8 +29,10 @@ enum reject_reason {
 	REJECT_SYNTAX,			/* other 500, 501, 555 */
 	REJECT_SEQUENCE,		/* 503 */
 	REJECT_SHUTDOWN,		/* 421 4.3.2: the daemon is stopping */
-	REJECT_DISK_FULL,		/* 452 4.3.1 after DATA */
+	REJECT_DISK_FULL,		/* 452 4.3.1 after DATA, or spool_min_free */
 	REJECT_LOCAL_ERROR,		/* 451 4.3.0 after DATA */
+	REJECT_MAILBOX_FULL,		/* 452 4.2.2: mailbox_size_limit */
+	REJECT_DATA_LINE,		/* 554 5.6.0: a body line past max_data_line_length */
 	REJECT_OTHER,
 	REJECT_NREASONS
 };

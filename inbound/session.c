@@ -415,6 +415,11 @@ cmd_mail(struct session *s, char *args)
 		addr_error(s, SMTP_ADDR_NEED_UTF8, true);
 		return;
 	}
+	if (s->p.mail_check != NULL && s->p.mail_check(s->p.arg) != SESSION_RCPT_OK) {
+		session_txn_reset(s);
+		session_reply_error(s, "452 4.3.1 Insufficient system storage");
+		return;
+	}
 	s->state = ST_MAIL;
 	session_reply(s, "250 2.1.0 Ok");
 }
@@ -441,12 +446,34 @@ rcpt_add(struct txn *t, const char *addr)
 	t->rcpts[t->nrcpts++] = xstrdup(addr);
 }
 
-/* RCPT TO:<path>, checked against the map at once (never an open relay). */
+/* Reply to a refused recipient (rcpt_check's answer); false when none. */
+static bool
+rcpt_refused(struct session *s, int why)
+{
+	switch (why) {
+	case SESSION_RCPT_OK:
+		return false;
+	case SESSION_RCPT_FULL:
+		session_reply_error(s, "452 4.2.2 Mailbox full");
+		break;
+	case SESSION_RCPT_NOSPACE:
+		session_reply_error(s, "452 4.3.1 Insufficient system storage");
+		break;
+	default:
+		session_reply_error(s,
+		    "550 5.1.1 Recipient address rejected: User unknown");
+		break;
+	}
+	return true;
+}
+
+/* RCPT TO:<path>, checked against the map at once (never an open relay);
+ * kept with its quotes dropped where they change nothing. */
 static void
 cmd_rcpt(struct session *s, char *args)
 {
 	char *p = after_keyword(args, "TO:");
-	char addr[SMTP_ADDR_MAX + 1];
+	char addr[SMTP_ADDR_MAX + 1], parsed[SMTP_ADDR_MAX + 1];
 	unsigned flags = SMTP_ADDR_POSTMASTER_OK;
 	enum smtp_addr_err e;
 	size_t used;
@@ -457,11 +484,12 @@ cmd_rcpt(struct session *s, char *args)
 	}
 	if (s->t.smtputf8)
 		flags |= SMTP_ADDR_UTF8;
-	e = smtp_addr_parse_path(p, strlen(p), flags, addr, sizeof(addr), &used);
+	e = smtp_addr_parse_path(p, strlen(p), flags, parsed, sizeof(parsed), &used);
 	if (e != SMTP_ADDR_OK) {
 		addr_error(s, e, false);
 		return;
 	}
+	smtp_addr_unquote(parsed, addr, sizeof(addr));
 	if (p[used] != '\0' && p[used] != ' ') {
 		session_reply_error(s, "501 5.5.4 Syntax: RCPT TO:<address>");
 		return;
@@ -475,11 +503,8 @@ cmd_rcpt(struct session *s, char *args)
 		session_reply_error(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
-	if (s->p.rcpt_check != NULL && s->p.rcpt_check(s->p.arg, addr) != 0) {
-		session_reply_error(s,
-		    "550 5.1.1 Recipient address rejected: User unknown");
+	if (s->p.rcpt_check != NULL && rcpt_refused(s, s->p.rcpt_check(s->p.arg, addr)))
 		return;
-	}
 	if (!rcpt_known(&s->t, addr))
 		rcpt_add(&s->t, addr);
 	s->state = ST_RCPT;
@@ -840,6 +865,13 @@ session_in_data(const struct session *s)
 {
 	return s->phase == PH_DATA || s->phase == PH_BDAT || s->state == ST_BDAT ||
 	    s->ev == SESSION_EV_MESSAGE;
+}
+
+/* The current transaction's SIZE= (0 when not given). */
+uint64_t
+session_size_hint(const struct session *s)
+{
+	return s->t.size_hint;
 }
 
 /* Client errors so far. */

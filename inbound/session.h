@@ -30,10 +30,20 @@ struct session_params {
 	bool tls_available;		/* advertise STARTTLS */
 	bool tls_required;		/* MAIL before STARTTLS: 530 5.7.0 */
 	/*
-	 * Recipient lookup (pure, e.g. a hash map): 0 accept, -1 unknown
-	 * (550 5.1.1).  addr is "local@domain" as parsed.
+	 * Recipient lookup (pure, e.g. a hash map): SESSION_RCPT_OK (0),
+	 * _UNKNOWN (-1: 550 5.1.1), _FULL (452 4.2.2: that mailbox is over
+	 * its size limit), _NOSPACE (452 4.3.1: the spool's free-space
+	 * reserve).  addr is "local@domain" as parsed, quotes dropped where
+	 * they change nothing (smtp_addr_unquote); session_size_hint() gives
+	 * the transaction's SIZE=.
 	 */
 	int (*rcpt_check)(void *arg, const char *addr);
+	/* Optional: may a transaction start (MAIL)?  0 yes, SESSION_RCPT_NOSPACE
+	 * (452 4.3.1: below the spool's free-space reserve); may be NULL. */
+	int (*mail_check)(void *arg);
+	/* A DATA or BDAT body line longer than this (octets with its CRLF)
+	 * fails the message at its end: 554 5.6.0 (0: no limit). */
+	size_t max_data_line;
 	/* Optional: one key=value note per protocol event worth logging
 	 * (e.g. "reject=bare-lf"); may be NULL. */
 	void (*note)(void *arg, const char *kv);
@@ -53,6 +63,14 @@ struct session_params {
 	void (*body_write)(void *arg, const char *p, size_t n);
 	void (*body_drop)(void *arg);
 	void *arg;
+};
+
+/* rcpt_check's and mail_check's answers. */
+enum {
+	SESSION_RCPT_OK = 0,
+	SESSION_RCPT_UNKNOWN = -1,
+	SESSION_RCPT_FULL = -2,
+	SESSION_RCPT_NOSPACE = -3,
 };
 
 enum session_event {
@@ -156,6 +174,9 @@ bool session_in_data(const struct session *s);
  * its end does not count).
  */
 unsigned long session_lines(const struct session *s);
+
+/* The current transaction's MAIL ... SIZE= (0 when not given). */
+uint64_t session_size_hint(const struct session *s);
 
 /* Counters for the log line. */
 unsigned session_errors(const struct session *s);

@@ -3,7 +3,7 @@
  * session.c): DATA through the dot decoder (only <CRLF>.<CRLF> ends it;
  * bare CR/LF or NUL fail the message with 550 once the end is read), BDAT
  * chunks (always consumed, even refused), the size cap (read on, then
- * 552), and where the bytes go: a buffer in memory up to
+ * 552), the line length cap (read on, then 554 5.6.0), and where the bytes go: a buffer in memory up to
  * body_memory_limit, past it the caller's body_write sink (the spill).
  * It raises SESSION_EV_MESSAGE and hands the body over.
  *
@@ -79,19 +79,42 @@ body_spill(struct session *s)
 	return freed;
 }
 
-/* Append body bytes unless the message already went over the cap; past
+/* Count the octets of the body's current line (its CRLF included); a
+ * line past max_data_line marks the message, which is refused at its end
+ * (never cut: a long line is stored whole or not at all). */
+static void
+body_count_lines(struct session *s, const char *p, size_t n)
+{
+	size_t max = s->p.max_data_line, k;
+	const char *nl;
+
+	while (max != 0 && n > 0 && !s->t.line_too_long) {
+		nl = memchr(p, '\n', n);
+		k = nl != NULL ? (size_t)(nl - p) + 1 : n;
+		if (s->t.line_len + k > max)
+			s->t.line_too_long = true;
+		s->t.line_len = nl != NULL ? 0 : s->t.line_len + k;
+		p += k;
+		n -= k;
+	}
+}
+
+/* Append body bytes unless the message already went over a cap; past
  * the memory limit they go to the sink. */
 static void
 body_append(struct session *s, const char *p, size_t n)
 {
 	uint64_t max = s->p.max_message_size;
 
-	if (s->t.too_big)
+	if (s->t.too_big || s->t.line_too_long)
 		return;
 	if (max != 0 && s->t.body_total + n > max) {
 		s->t.too_big = true;
 		return;
 	}
+	body_count_lines(s, p, n);
+	if (s->t.line_too_long)
+		return;
 	s->t.body_total += n;
 	if (!s->t.spilled && body_can_spill(s) &&
 	    s->t.body_len + n > s->p.body_memory_limit)
@@ -154,7 +177,17 @@ data_emit(void *arg, const char *p, size_t n)
 	body_append(arg, p, n);
 }
 
-/* The end of DATA: refuse bad bytes or size, else raise the message. */
+/* A body line was too long: refuse the message (DATA end or a BDAT chunk). */
+static void
+refuse_long_line(struct session *s)
+{
+	session_note(s, "reject=line-too-long-in-data");
+	session_txn_reset(s);
+	session_reply_error(s, "554 5.6.0 Error: message has a line longer than "
+	    "%zu octets", s->p.max_data_line);
+}
+
+/* The end of DATA: refuse bad bytes, size or line length, else raise the message. */
 static void
 data_done(struct session *s)
 {
@@ -173,6 +206,10 @@ data_done(struct session *s)
 		session_note(s, "reject=message-too-big");
 		session_txn_reset(s);
 		session_reply_error(s, "552 5.3.4 Error: message too big");
+		return;
+	}
+	if (s->t.line_too_long) {
+		refuse_long_line(s);
 		return;
 	}
 	raise_message(s);
@@ -238,6 +275,10 @@ bdat_done(struct session *s)
 		session_note(s, "reject=message-too-big");
 		session_txn_reset(s);
 		session_reply_error(s, "552 5.3.4 Error: message too big");
+		return;
+	}
+	if (s->t.line_too_long) {
+		refuse_long_line(s);
 		return;
 	}
 	if (s->bdat_last) {

@@ -53,6 +53,8 @@ struct txn {
 	uint64_t body_total;		/* every byte of the body, spilled or not */
 	bool spilled;			/* the body goes to body_write */
 	bool too_big;			/* over max_message_size: read on, drop */
+	size_t line_len;		/* octets of the body's current line so far */
+	bool line_too_long;		/* a line past max_data_line: read on, drop */
 };
 
 struct session {

@@ -37,6 +37,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    SMTP_ADDR_POSTMASTER_OK, again, sizeof(again), &used2) != SMTP_ADDR_OK ||
 	    strcmp(out, again) != 0)
 		abort();
+	/* the unquoted form is never longer, and parses again as a mailbox */
+	char canon[SMTP_ADDR_MAX + 1];
+	if (smtp_addr_unquote(out, canon, strlen(out) + 1)) {
+		n = strlen(canon);
+		if (n >= strlen(out) || n + 2 > sizeof(bracketed))
+			abort();
+		bracketed[0] = '<';
+		memcpy(bracketed + 1, canon, n);
+		bracketed[n + 1] = '>';
+		if (smtp_addr_parse_path(bracketed, n + 2, flags | SMTP_ADDR_UTF8, again,
+		    sizeof(again), &used2) != SMTP_ADDR_OK || strcmp(canon, again) != 0)
+			abort();
+	}
+	if (strchr(out, '@') != NULL)
+		smtp_addr_ext_base(out, (size_t)(strrchr(out, '@') - out), "+-");
 	smtp_addr_normalize_domain(out);
 	smtp_addr_domain(out);
 	return 0;

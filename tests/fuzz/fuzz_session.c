@@ -12,12 +12,15 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Accept every recipient except those in a "nobody" domain. */
+/* Accept every recipient except those in a "nobody" domain (unknown)
+ * or a "full" one (the mailbox's size limit). */
 static int
 fuzz_rcpt_check(void *arg, const char *addr)
 {
 	(void)arg;
-	return strstr(addr, "@nobody") ? -1 : 0;
+	if (strstr(addr, "@full"))
+		return SESSION_RCPT_FULL;
+	return strstr(addr, "@nobody") ? SESSION_RCPT_UNKNOWN : SESSION_RCPT_OK;
 }
 
 /*
@@ -61,6 +64,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.tls_available = (opts & 16) != 0,
 		.tls_required = (opts & 32) != 0,
 		.rcpt_check = fuzz_rcpt_check,
+		.max_data_line = (opts & 2) ? 40 : 1000,
 	};
 	struct session *s = session_new(&p);
 	session_greet(s, SESSION_GREET_OK);

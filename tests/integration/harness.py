@@ -232,6 +232,13 @@ def inbound_config(spool, port, mailboxes=None, extra="", tls=None, host="127.0.
     for name, addrs in mailboxes.items():
         lines.append('mailbox "%s" { address = {%s} }'
                      % (name, ", ".join('"%s"' % a for a in addrs)))
+    # RFC 5321 4.5.1: a config must have a postmaster's mailbox (issue 19);
+    # unless the test chooses, it is the first mailbox
+    first = next(iter(mailboxes.values()), [""])[0].lower()
+    dom = first[first.find("@"):]
+    has_pm = any(a.lower() in ("postmaster" + dom, dom) for v in mailboxes.values() for a in v)
+    if mailboxes and not has_pm and not re.search(r"^\s*postmaster\s*=", extra, re.M):
+        lines.append('postmaster = "%s"' % next(iter(mailboxes)))
     lines.append(extra)
     return "\n".join(lines) + "\n"
 

@@ -77,7 +77,7 @@ write_conf(const char *text)
 START_TEST(inbound_defaults)
 {
 	char err[512];
-	const char *path = write_conf("mailbox \"a\" { address = {\"a@example.com\"} }\n");
+	const char *path = write_conf("mailbox \"a\" { address = {\"a@example.com\"} }\npostmaster = \"a\"\n");
 	struct inbound_config *c = config_load_inbound(path, err, sizeof(err));
 
 	ck_assert_msg(c != NULL, "%s", err);
@@ -113,6 +113,13 @@ START_TEST(inbound_defaults)
 	ck_assert_int_eq(c->log, LOG_TARGET_STDERR);
 	ck_assert_str_eq(c->user, "smtpgate");
 	ck_assert_str_eq(c->group, "");
+	/* issue 19: receiving host conventions */
+	ck_assert_str_eq(c->recipient_delimiter, "");
+	ck_assert_uint_eq(c->postmaster, 0);
+	ck_assert_uint_eq(c->mailbox_size_limit, 0);
+	ck_assert_uint_eq(c->spool_min_free, 1);
+	ck_assert(c->spool_min_free_percent);
+	ck_assert_uint_eq(c->max_data_line_length, 65536);
 	ck_assert_uint_eq(c->nmailboxes, 1);
 	config_free_inbound(c);
 }
@@ -162,7 +169,8 @@ START_TEST(user_and_group)
 {
 	char err[512];
 	struct inbound_config *in = config_load_inbound(write_conf(
-	    "listen = {\"127.0.0.1:25\"}\nuser = \"64101\"\ngroup = \"mail-readers\"\n"), err, sizeof(err));
+	    "listen = {\"127.0.0.1:25\"}\nuser = \"64101\"\ngroup = \"mail-readers\"\n"
+	    "mailbox \"pm\" { address = {\"postmaster@example.com\"} }\n"), err, sizeof(err));
 	struct outbound_config *out = config_load_outbound(write_conf(
 	    "smarthost \"r\" { host = \"relay\" }\nuser = \"gw_out\"\ngroup = \"64102\"\n"),
 	    err, sizeof(err));
@@ -237,6 +245,9 @@ START_TEST(inbound_all_keys)
 	    "  require = true\n}\n"
 	    "mailbox \"alice\" { address = {\"Alice@Example.COM\", \"a.smith@example.com\"} }\n"
 	    "mailbox \"po2\" { address = {\"@Branch.example.com\"} }\n"
+	    "postmaster = \"po2\"\nrecipient_delimiter = \"+-\"\n"
+	    "mailbox_size_limit = 1048576\nspool_min_free = \"100M\"\n"
+	    "max_data_line_length = 1000\n"
 	    "metrics_listen = \"127.0.0.1:9325\"\n"
 	    "log = \"syslog\"\n");
 	struct inbound_config *c = config_load_inbound(path, err, sizeof(err));
@@ -279,6 +290,12 @@ START_TEST(inbound_all_keys)
 	ck_assert_str_eq(c->mailboxes[0].addresses[0], "alice@example.com");
 	ck_assert_str_eq(c->mailboxes[0].addresses[1], "a.smith@example.com");
 	ck_assert_str_eq(c->mailboxes[1].addresses[0], "@branch.example.com");
+	ck_assert_uint_eq(c->postmaster, 1);
+	ck_assert_str_eq(c->recipient_delimiter, "+-");
+	ck_assert_uint_eq(c->mailbox_size_limit, 1048576);
+	ck_assert_uint_eq(c->spool_min_free, 100 << 20);
+	ck_assert(!c->spool_min_free_percent);
+	ck_assert_uint_eq(c->max_data_line_length, 1000);
 	ck_assert(c->metrics_enabled);
 	ck_assert_str_eq(c->metrics_listen.text, "127.0.0.1:9325");
 	ck_assert_int_eq(c->log, LOG_TARGET_SYSLOG);
@@ -290,7 +307,8 @@ START_TEST(inbound_cert_only_uses_cert_as_key)
 {
 	char err[512];
 	const char *path = write_conf("listen = {\"127.0.0.1:25\"}\n"
-	    "tls { certificate = \"@DIR@/cert.pem\" }\n");
+	    "tls { certificate = \"@DIR@/cert.pem\" }\n"
+	    "mailbox \"pm\" { address = {\"postmaster@example.com\"} }\n");
 	struct inbound_config *c = config_load_inbound(path, err, sizeof(err));
 
 	ck_assert_msg(c != NULL, "%s", err);
@@ -526,7 +544,8 @@ START_TEST(reload_after_error)
 
 	ck_assert_ptr_null(config_load_inbound(write_conf(IN_OK "max_errors = 0\n"),
 	    err, sizeof(err)));
-	c = config_load_inbound(write_conf(IN_OK "max_errors = 5\n"), err, sizeof(err));
+	c = config_load_inbound(write_conf(IN_OK "max_errors = 5\n"
+	    "mailbox \"pm\" { address = {\"@example.com\"} }\n"), err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
 	ck_assert_uint_eq(c->max_errors, 5);
 	config_free_inbound(c);
@@ -687,14 +706,14 @@ START_TEST(mailbox_perms)
 {
 	char err[512];
 	struct inbound_config *c = config_load_inbound(write_conf(
-	    "mailbox \"a\" { address = {\"a@example.com\"} }\n"), err, sizeof(err));
+	    "mailbox \"a\" { address = {\"a@example.com\", \"postmaster@example.com\"} }\n"), err, sizeof(err));
 
 	ck_assert_msg(c != NULL, "%s", err);
 	ck_assert_uint_eq(c->mailbox_gid, (gid_t)-1);
 	ck_assert_uint_eq(c->mailbox_dir_mode, 02770);
 	ck_assert_uint_eq(c->mailbox_file_mode, 0640);
 	config_free_inbound(c);
-	c = config_load_inbound(write_conf("mailbox \"a\" { address = {\"a@example.com\"} }\n"
+	c = config_load_inbound(write_conf("mailbox \"a\" { address = {\"a@example.com\", \"postmaster@example.com\"} }\n"
 	    "mailbox_group = \"64103\"\nmailbox_dir_mode = \"02750\"\n"
 	    "mailbox_file_mode = \"600\"\n"), err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
@@ -702,7 +721,7 @@ START_TEST(mailbox_perms)
 	ck_assert_uint_eq(c->mailbox_dir_mode, 02750);
 	ck_assert_uint_eq(c->mailbox_file_mode, 0600);
 	config_free_inbound(c);
-	c = config_load_inbound(write_conf("mailbox \"a\" { address = {\"a@example.com\"} }\n"
+	c = config_load_inbound(write_conf("mailbox \"a\" { address = {\"a@example.com\", \"postmaster@example.com\"} }\n"
 	    "mailbox_group = \"daemon\"\n"), err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
 	ck_assert_uint_ne(c->mailbox_gid, (gid_t)-1);

@@ -55,6 +55,26 @@ static const struct mistake mistakes[] = {
 	    "@F@:@L@: mailbox \"alice\": defined twice" },
 	{ CONFIG_INBOUND, SHIPPED_IN, "mailbox \"po2\"", "mailbox \"po2\" { address = {\"alice@example.com\"} }", NULL,
 	    "@F@:@L@: mailbox \"po2\": address: \"alice@example.com\" is listed twice (already in mailbox \"alice\")" },
+	/* issue 19: the receiving host's keys */
+	{ CONFIG_INBOUND, SHIPPED_IN, "#recipient_delimiter", "recipient_delimiter = \"@\"", NULL,
+	    "@F@:@L@: recipient_delimiter: \"@\" is not up to 8 of the characters "
+	    "+ - _ = # $ % & ' * / ? ^ ` { | } ~ !" },
+	{ CONFIG_INBOUND, SHIPPED_IN, "#spool_min_free", "spool_min_free = \"60%\"", NULL,
+	    "@F@:@L@: spool_min_free: \"60%\" is not bytes (e.g. 104857600, 100M, 1G) "
+	    "or a percentage of the file system (0%..50%)" },
+	{ CONFIG_INBOUND, SHIPPED_IN, "#spool_min_free", "spool_min_free = \"5T\"", NULL,
+	    "@F@:@L@: spool_min_free: \"5T\" is not bytes (e.g. 104857600, 100M, 1G) "
+	    "or a percentage of the file system (0%..50%)" },
+	{ CONFIG_INBOUND, SHIPPED_IN, "#mailbox_size_limit", "mailbox_size_limit = -1", NULL,
+	    "@F@:@L@: mailbox_size_limit: -1 is out of range (0..1125899906842624)" },
+	{ CONFIG_INBOUND, SHIPPED_IN, "#max_data_line_length", "max_data_line_length = 999", NULL,
+	    "@F@:@L@: max_data_line_length: 999 is out of range (1000..16777216)" },
+	{ CONFIG_INBOUND, SHIPPED_IN, "#postmaster", "postmaster = \"nobody\"", NULL,
+	    "@F@:@L@: postmaster: no mailbox \"nobody\" is configured (name a mailbox section)" },
+	{ CONFIG_INBOUND, SHIPPED_IN, "mailbox \"postmaster\"",
+	    "mailbox \"postmaster\" { address = {\"abuse@example.com\"} }", NULL,
+	    "@F@:@L@: postmaster: no mailbox receives postmaster@example.com (RFC 5321 4.5.1); "
+	    "add it to a mailbox's addresses or name one with postmaster = \"NAME\"" },
 	{ CONFIG_INBOUND, SHIPPED_IN, "relay_hosts =", "relay_hosts = {\"127.0.0.1/33\"}", NULL,
 	    "@F@:@L@: relay_hosts: \"127.0.0.1/33\" is not an address or CIDR (e.g. 192.0.2.0/24, 2001:db8::/32)" },
 	{ CONFIG_INBOUND, SHIPPED_IN, "log =", "log = \"journal\"", NULL,

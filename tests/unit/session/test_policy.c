@@ -55,7 +55,7 @@ static const struct lcase lookups[] = {
 	{ "x@BRANCH.example.com", 2 },
 	{ "x@sub.branch.example.com", -1 },	/* a catch-all covers its domain only */
 	{ "x@other.test", -1 },
-	{ "postmaster", -1 },
+	{ "postmaster", 0 },			/* cfg.postmaster: 0 */
 	{ "", -1 },
 	{ "@example.com", 3 },
 	{ "alice@example.co", -1 },
@@ -75,6 +75,73 @@ START_TEST(test_lookup)
 	ck_assert_str_eq(policy_mailbox_name(p, 2), "po2");
 	ck_assert_ptr_null(policy_mailbox_name(p, -1));
 	ck_assert_ptr_null(policy_mailbox_name(p, 4));
+	policy_free(p);
+}
+END_TEST
+
+/* Issue 19: postmaster, extensions, quoting, and their order. */
+static char *pm_addrs[] = { "postmaster@example.org", "abuse@example.org" };
+static char *user_addrs[] = { "user@example.org", "user+list@example.org", "u-v@example.org" };
+static char *other_addrs[] = { "@other.test", "postmaster@third.test" };
+static struct inbound_mailbox conv_mailboxes[] = {
+	{ "pm", pm_addrs, 2 },
+	{ "user", user_addrs, 3 },
+	{ "other", other_addrs, 2 },
+	{ "list", (char *[]){ "list@example.org" }, 1 },
+};
+
+static const struct lcase conv_lookups[] = {
+	{ "postmaster", 0 },
+	{ "user@example.org", 1 },
+	{ "User@Example.ORG", 1 },			/* local parts: any case */
+	{ "\"user\"@example.org", 1 },		/* quotes that change nothing */
+	{ "\"us\\er\"@example.org", 1 },
+	{ "\"user \"@example.org", -1 },		/* quotes that do */
+	{ "user+tag@example.org", 1 },		/* the extension stripped */
+	{ "USER+Tag@example.org", 1 },
+	{ "\"user+tag\"@example.org", 1 },
+	{ "user+list@example.org", 1 },		/* listed itself */
+	{ "user-x@example.org", 1 },		/* "-" is a delimiter too */
+	{ "u-v@example.org", 1 },			/* exact first */
+	{ "u-w@example.org", -1 },			/* u@ is nobody */
+	{ "list+x@example.org", 3 },
+	{ "+tag@example.org", -1 },
+	{ "nobody+user@example.org", -1 },
+	{ "postmaster@example.org", 0 },
+	{ "PostMaster@EXAMPLE.org", 0 },
+	{ "postmaster+x@example.org", 0 },
+	{ "postmaster@other.test", 0 },		/* a served domain: before its catch-all */
+	{ "postmaster@third.test", 2 },		/* listed itself */
+	{ "postmaster@unknown.test", -1 },
+	{ "x@other.test", 2 },
+	{ "x+y@other.test", 2 },
+};
+
+START_TEST(test_lookup_conventions)
+{
+	struct inbound_config c;
+	struct policy *p;
+
+	memset(&c, 0, sizeof(c));
+	c.mailboxes = conv_mailboxes;
+	c.nmailboxes = sizeof(conv_mailboxes) / sizeof(conv_mailboxes[0]);
+	c.recipient_delimiter = "+-";
+	c.postmaster = 0;
+	p = policy_new(&c);
+	for (size_t i = 0; i < sizeof(conv_lookups) / sizeof(conv_lookups[0]); i++)
+		ck_assert_msg(policy_lookup(p, conv_lookups[i].addr) == conv_lookups[i].want,
+		    "%s: got %d want %d", conv_lookups[i].addr,
+		    policy_lookup(p, conv_lookups[i].addr), conv_lookups[i].want);
+	policy_free(p);
+	/* without a delimiter, the extension is part of the address */
+	c.recipient_delimiter = "";
+	c.postmaster = 1;
+	p = policy_new(&c);
+	ck_assert_int_eq(policy_lookup(p, "user+tag@example.org"), -1);
+	ck_assert_int_eq(policy_lookup(p, "user+list@example.org"), 1);
+	ck_assert_int_eq(policy_lookup(p, "POSTMASTER"), 1);
+	ck_assert_int_eq(policy_lookup(p, "postmaster@example.org"), 0);
+	ck_assert_int_eq(policy_lookup(p, "postmaster@other.test"), 1);
 	policy_free(p);
 }
 END_TEST
@@ -181,6 +248,7 @@ main(void)
 
 	tcase_add_test(tc, test_lookup);
 	tcase_add_test(tc, test_lookup_many);
+	tcase_add_test(tc, test_lookup_conventions);
 	tcase_add_test(tc, test_relay_hosts);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

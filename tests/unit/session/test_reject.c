@@ -40,6 +40,8 @@ static const struct {
 	{ "503 5.5.1 Error: need MAIL command", REJECT_SEQUENCE },
 	{ "452 4.3.1 Insufficient system storage", REJECT_DISK_FULL },
 	{ "451 4.3.0 Error: local error in processing, try again later", REJECT_LOCAL_ERROR },
+	{ "452 4.2.2 Mailbox full", REJECT_MAILBOX_FULL },
+	{ "554 5.6.0 Error: message has a line longer than 65536 octets", REJECT_DATA_LINE },
 	{ "599 9.9.9 something new", REJECT_OTHER },
 	{ "250 2.0.0 Ok", -1 },
 	{ "354 End data with <CR><LF>.<CR><LF>", -1 },

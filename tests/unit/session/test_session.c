@@ -47,6 +47,8 @@ struct opts {
 	bool no_tls;
 	bool tls_req;
 	int deliver;			/* enum session_delivery for every message */
+	unsigned max_dline;		/* max_data_line; 0: none */
+	bool no_space;			/* mail_check says the spool is short */
 	enum greet greet;
 };
 
@@ -126,11 +128,25 @@ tr_body(struct tr *t, const char *p, size_t n)
 	}
 }
 
-/* Recipients are accepted unless the local part starts with "nobody". */
+/* Recipients are accepted unless the local part starts with "nobody"
+ * (unknown), "full" (mailbox over its limit) or "nospace" (spool short). */
 static int
 rcpt_check(void *arg, const char *addr)
 {
-	return strncasecmp(addr, "nobody", 6) == 0 ? -1 : 0;
+	if (strncasecmp(addr, "nobody", 6) == 0)
+		return SESSION_RCPT_UNKNOWN;
+	if (strncasecmp(addr, "full", 4) == 0)
+		return SESSION_RCPT_FULL;
+	if (strncasecmp(addr, "nospace", 7) == 0)
+		return SESSION_RCPT_NOSPACE;
+	return SESSION_RCPT_OK;
+}
+
+/* MAIL: the spool is below its reserve. */
+static int
+mail_check_short(void *arg)
+{
+	return SESSION_RCPT_NOSPACE;
 }
 
 /* Session parameters from the case's options. */
@@ -146,6 +162,8 @@ make_params(const struct opts *o)
 		.tls_available = !o->no_tls,
 		.tls_required = o->tls_req,
 		.rcpt_check = rcpt_check,
+		.mail_check = o->no_space ? mail_check_short : NULL,
+		.max_data_line = o->max_dline,
 	};
 	return p;
 }
@@ -282,6 +300,35 @@ check_case(const char *name, const char *in, size_t len, const char *want,
 }
 
 static const struct tcase cases[] = {
+	/* issue 19: the receiving host's conventions */
+	{ "quotes that change nothing are dropped, others kept; postmaster bare",
+	  "EHLO c.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<\"demo\"@y.test>\r\n"
+	  "RCPT TO:<demo@y.test>\r\nRCPT TO:<\"john doe\"@y.test>\r\n"
+	  "RCPT TO:<PostMaster>\r\nRCPT TO:<user+tag@y.test>\r\nDATA\r\nx\r\n.\r\n", 0,
+	  G EHLO_R MAIL_OK RCPT_OK RCPT_OK RCPT_OK RCPT_OK RCPT_OK GO
+	  MSG("a@x.test", "demo@y.test,\"john doe\"@y.test,postmaster,user+tag@y.test",
+	  PLAIN, "x\\r\\n") QUEUED, {0} },
+	{ "a full mailbox and a short spool refuse that recipient only",
+	  "EHLO c.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<full@y.test>\r\n"
+	  "RCPT TO:<b@y.test>\r\nRCPT TO:<nospace@y.test>\r\nDATA\r\nx\r\n.\r\n", 0,
+	  G EHLO_R MAIL_OK "452 4.2.2 Mailbox full\n" RCPT_OK
+	  "452 4.3.1 Insufficient system storage\n" GO
+	  MSG("a@x.test", "b@y.test", PLAIN, "x\\r\\n") QUEUED, {0} },
+	{ "below the spool's reserve MAIL gets 452 4.3.1",
+	  "EHLO c.test\r\nMAIL FROM:<a@x.test> SIZE=10\r\nRCPT TO:<b@y.test>\r\nQUIT\r\n", 0,
+	  G EHLO_R "452 4.3.1 Insufficient system storage\n" SEQ("need MAIL command") BYE,
+	  { .no_space = true } },
+	{ "a body line at the bound is kept whole, one past it refuses the message",
+	  TXN "DATA\r\n123456789012345678\r\n.\r\n"
+	  "MAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\nDATA\r\nshort\r\n"
+	  "1234567890123456789\r\nafter\r\n.\r\nNOOP\r\n", 0,
+	  TXN_R GO MSG("a@x.test", "b@y.test", PLAIN, "123456789012345678\\r\\n") QUEUED
+	  MAIL_OK RCPT_OK GO "554 5.6.0 Error: message has a line longer than 20 octets\n" OK,
+	  { .max_dline = 20 } },
+	{ "a long line across BDAT chunks refuses at that chunk",
+	  TXN "BDAT 12\r\n123456789012BDAT 10 LAST\r\n345678901\n", 0,
+	  TXN_R "250 2.0.0 Ok: chunk received\n"
+	  "554 5.6.0 Error: message has a line longer than 20 octets\n", { .max_dline = 20 } },
 	{ "full transaction",
 	  TXN "DATA\r\nSubject: hi\r\n\r\nbody\r\n.\r\nQUIT\r\n", 0,
 	  TXN_R GO MSG("a@x.test", "b@y.test", PLAIN, "Subject: hi\\r\\n\\r\\nbody\\r\\n")

@@ -6,6 +6,7 @@
  * with more bytes consumed than it has.
  */
 #include <check.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,6 +201,66 @@ START_TEST(test_small_output_buffer)
 }
 END_TEST
 
+/* Quotes dropped where they change nothing (issue 19): parsed from the
+ * path, then unquoted into an exact-size buffer. */
+static const struct { const char *path, *want; bool changed; } unquotes[] = {
+	{ "<\"demo\"@example.com>", "demo@example.com", true },
+	{ "<\"Demo\"@Example.com>", "Demo@Example.com", true },
+	{ "<\"first.last\"@x.test>", "first.last@x.test", true },
+	{ "<\"d\\emo\"@x.test>", "demo@x.test", true },
+	{ "<\"a+tag\"@x.test>", "a+tag@x.test", true },
+	{ "<\"john doe\"@x.test>", "\"john doe\"@x.test", false },
+	{ "<\"a..b\"@x.test>", "\"a..b\"@x.test", false },
+	{ "<\".a\"@x.test>", "\".a\"@x.test", false },
+	{ "<\"a.\"@x.test>", "\"a.\"@x.test", false },
+	{ "<\"\"@x.test>", "\"\"@x.test", false },
+	{ "<\"a@b\"@x.test>", "\"a@b\"@x.test", false },
+	{ "<\"a\\\"b\"@x.test>", "\"a\\\"b\"@x.test", false },
+	{ "<\"a(b)\"@x.test>", "\"a(b)\"@x.test", false },
+	{ "<demo@example.com>", "demo@example.com", false },
+	{ "<Postmaster>", "postmaster", false },
+};
+
+START_TEST(test_unquote)
+{
+	const char *path = unquotes[_i].path;
+	char parsed[SMTP_ADDR_MAX + 1], *out;
+	size_t used, n;
+
+	ck_assert_int_eq(smtp_addr_parse_path(path, strlen(path), PM, parsed,
+	    sizeof(parsed), &used), SMTP_ADDR_OK);
+	n = strlen(unquotes[_i].want) + 1;
+	out = malloc(n);
+	ck_assert(smtp_addr_unquote(parsed, out, n) == unquotes[_i].changed);
+	ck_assert_str_eq(out, unquotes[_i].want);
+	free(out);
+}
+END_TEST
+
+/* Address extensions: the base length of a local part. */
+static const struct { const char *local, *delims; size_t want; } extcases[] = {
+	{ "user+tag", "+", 4 },
+	{ "user+tag+more", "+", 4 },
+	{ "user-tag", "+", 8 },
+	{ "user-tag", "+-", 4 },
+	{ "a-b+c", "+-", 1 },
+	{ "user+", "+", 4 },
+	{ "+tag", "+", 4 },
+	{ "user+tag", "", 8 },
+	{ "\"u+t\"", "+", 5 },
+	{ "u", "+", 1 },
+	{ "", "+", 0 },
+};
+
+START_TEST(test_ext_base)
+{
+	const char *l = extcases[_i].local;
+
+	ck_assert_uint_eq(smtp_addr_ext_base(l, strlen(l), extcases[_i].delims),
+	    extcases[_i].want);
+}
+END_TEST
+
 START_TEST(test_normalize_and_domain)
 {
 	char a[] = "\"A@B\"@EXAMPLE.Com";
@@ -227,6 +288,8 @@ main(void)
 	tcase_add_test(tc, test_length_limits);
 	tcase_add_test(tc, test_small_output_buffer);
 	tcase_add_test(tc, test_normalize_and_domain);
+	tcase_add_loop_test(tc, test_unquote, 0, (int)(sizeof(unquotes) / sizeof(unquotes[0])));
+	tcase_add_loop_test(tc, test_ext_base, 0, (int)(sizeof(extcases) / sizeof(extcases[0])));
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
