@@ -33,6 +33,7 @@
  *    and ends the transaction; later chunks get 503 (still consumed).
  *  - Bytes fed before session_greet() are treated as an early talker.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,6 +180,7 @@ session_txn_reset(struct session *s)
 		s->p.body_drop(s->p.arg);
 	memset(&s->t, 0, sizeof(s->t));
 	memset(&s->msg, 0, sizeof(s->msg));
+	s->from_set = false;
 	if (s->state != ST_GREET)
 		s->state = ST_READY;
 }
@@ -369,6 +371,22 @@ addr_error(struct session *s, enum smtp_addr_err e, bool sender)
 		session_reply_error(s, "501 5.1.3 Bad recipient address syntax");
 }
 
+/* The path of a MAIL/RCPT argument as sent, without its angle brackets
+ * (for the log line of a refusal: the address did not parse). */
+static void
+raw_path(const char *p, char *out, size_t outsz)
+{
+	size_t n;
+
+	if (*p == '<')
+		p++;
+	n = strcspn(p, "> ");
+	if (n >= outsz)
+		n = outsz - 1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
 /* Split "FROM:" / "TO:" off a MAIL/RCPT argument; NULL when missing. */
 static char *
 after_keyword(char *args, const char *kw)
@@ -399,9 +417,13 @@ cmd_mail(struct session *s, char *args)
 	e = smtp_addr_parse_path(p, strlen(p), SMTP_ADDR_ALLOW_NULL | SMTP_ADDR_UTF8,
 	    s->t.mail_from, sizeof(s->t.mail_from), &used);
 	if (e != SMTP_ADDR_OK) {
+		s->t.mail_from[0] = '\0';
+		raw_path(p, s->cmd_addr, sizeof(s->cmd_addr));
 		addr_error(s, e, true);
 		return;
 	}
+	s->from_set = true;
+	util_strlcpy(s->cmd_addr, s->t.mail_from, sizeof(s->cmd_addr));
 	if (p[used] != '\0' && p[used] != ' ') {
 		session_reply_error(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
 		return;
@@ -459,9 +481,11 @@ cmd_rcpt(struct session *s, char *args)
 		flags |= SMTP_ADDR_UTF8;
 	e = smtp_addr_parse_path(p, strlen(p), flags, addr, sizeof(addr), &used);
 	if (e != SMTP_ADDR_OK) {
+		raw_path(p, s->cmd_addr, sizeof(s->cmd_addr));
 		addr_error(s, e, false);
 		return;
 	}
+	util_strlcpy(s->cmd_addr, addr, sizeof(s->cmd_addr));
 	if (p[used] != '\0' && p[used] != ' ') {
 		session_reply_error(s, "501 5.5.4 Syntax: RCPT TO:<address>");
 		return;
@@ -597,6 +621,23 @@ line_has_ctl(const char *line, size_t len)
 	return false;
 }
 
+/* Remember the verb for a refusal's log line (see session_refusal_context). */
+static void
+verb_keep(struct session *s, const struct command *c, const char *verb, size_t n)
+{
+	size_t i;
+
+	if (c != NULL) {
+		util_strlcpy(s->verb, c->verb, sizeof(s->verb));
+		return;
+	}
+	for (i = 0; i < n && i < 12 && isalpha((unsigned char)verb[i]); i++)
+		s->verb[i] = (char)toupper((unsigned char)verb[i]);
+	s->verb[i] = '\0';
+	if (i == 0 || i != n)
+		util_strlcpy(s->verb, "unknown", sizeof(s->verb));
+}
+
 /* Execute one complete command line (terminator removed). */
 static void
 command_line(struct session *s, const char *line, size_t len)
@@ -606,6 +647,8 @@ command_line(struct session *s, const char *line, size_t len)
 	size_t vlen;
 	char *args;
 
+	s->cmd_addr[0] = '\0';
+	util_strlcpy(s->verb, "-", sizeof(s->verb));
 	if (line_has_ctl(line, len)) {
 		session_note(s, "reject=control-char-in-command");
 		session_reply_error(s, "500 5.5.2 Error: invalid characters in command");
@@ -617,6 +660,7 @@ command_line(struct session *s, const char *line, size_t len)
 		buf[--len] = '\0';
 	vlen = strcspn(buf, " ");
 	c = command_find(buf, vlen);
+	verb_keep(s, c, buf, vlen);
 	if (c == NULL) {
 		session_reply_error(s, "500 5.5.2 Error: command not recognized");
 		return;
@@ -638,12 +682,16 @@ feed_command(struct session *s, const char *buf, size_t len)
 
 	switch (linebuf_next(&s->lb, buf, len, &line_len, &used, &bare_lf)) {
 	case LINEBUF_TOO_LONG:
+		util_strlcpy(s->verb, "-", sizeof(s->verb));
+		s->cmd_addr[0] = '\0';
 		session_note(s, "reject=line-too-long");
 		session_reply_error(s, "500 5.5.2 Error: line too long");
 		break;
 	case LINEBUF_LINE:
 		s->lines++;
 		if (bare_lf) {
+			util_strlcpy(s->verb, "-", sizeof(s->verb));
+			s->cmd_addr[0] = '\0';
 			session_note(s, "reject=bare-lf-in-command");
 			session_reply_error(s, "500 5.5.2 Error: bare LF not allowed");
 		} else
@@ -692,6 +740,7 @@ session_free(struct session *s)
 void
 session_greet(struct session *s, enum session_greeting how)
 {
+	util_strlcpy(s->verb, "connect", sizeof(s->verb));
 	switch (how) {
 	case SESSION_GREET_OK:
 		session_reply(s, "220 %s ESMTP smtpgate", s->hostname);
@@ -821,6 +870,8 @@ session_tls_started(struct session *s)
 void
 session_timeout(struct session *s)
 {
+	util_strlcpy(s->verb, "-", sizeof(s->verb));
+	s->cmd_addr[0] = '\0';
 	session_note(s, "reject=timeout");
 	session_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->hostname);
 	session_close(s);
@@ -830,6 +881,8 @@ session_timeout(struct session *s)
 void
 session_shutdown(struct session *s)
 {
+	util_strlcpy(s->verb, "-", sizeof(s->verb));
+	s->cmd_addr[0] = '\0';
 	session_reply(s, "421 4.3.2 %s Service shutting down", s->hostname);
 	session_close(s);
 }
@@ -861,4 +914,15 @@ unsigned long
 session_lines(const struct session *s)
 {
 	return s->lines;
+}
+
+/* What the refusal being replied is about (see session.h). */
+void
+session_refusal_context(const struct session *s, struct session_refusal *r)
+{
+	bool mail = strcmp(s->verb, "MAIL") == 0, rcpt = strcmp(s->verb, "RCPT") == 0;
+
+	r->cmd = s->verb[0] ? s->verb : "-";
+	r->from = mail && s->cmd_addr[0] ? s->cmd_addr : s->from_set ? s->t.mail_from : NULL;
+	r->to = rcpt && s->cmd_addr[0] ? s->cmd_addr : NULL;
 }

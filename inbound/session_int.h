@@ -69,6 +69,10 @@ struct session {
 	bool tls_active;
 	unsigned errors;
 	unsigned long lines;		/* command lines completed (deadlines) */
+	/* what a refusal is about (session_refusal_context) */
+	char verb[16];			/* the current command, see session.h */
+	bool from_set;			/* t.mail_from holds this transaction's sender */
+	char cmd_addr[SMTP_ADDR_MAX + 1];	/* the current MAIL/RCPT's address, or "" */
 	struct txn t;
 	/* BDAT chunk in progress */
 	uint64_t bdat_left;
