@@ -757,7 +757,8 @@ conn_new(const struct conn_env *env, struct inbound_gen *gen, int fd,
 	c->dl = conn_deadline_start(c);
 	if (c->in == NULL || c->out == NULL || c->rd_ev == NULL || c->wr_ev == NULL ||
 	    c->dl == NULL) {
-		log_warnx("conn client=%s: cannot create its events and buffers", c->client);
+		log_warnx("conn id=%s client=%s: cannot create its events and buffers", c->id,
+		    c->client);
 		conn_deadline_free(c->dl);
 		conn_io_free(c);
 		conn_gen_unref(c->gen);

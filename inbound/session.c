@@ -33,7 +33,6 @@
  *    and ends the transaction; later chunks get 503 (still consumed).
  *  - Bytes fed before session_greet() are treated as an early talker.
  */
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,22 +370,6 @@ addr_error(struct session *s, enum smtp_addr_err e, bool sender)
 		session_reply_error(s, "501 5.1.3 Bad recipient address syntax");
 }
 
-/* The path of a MAIL/RCPT argument as sent, without its angle brackets
- * (for the log line of a refusal: the address did not parse). */
-static void
-raw_path(const char *p, char *out, size_t outsz)
-{
-	size_t n;
-
-	if (*p == '<')
-		p++;
-	n = strcspn(p, "> ");
-	if (n >= outsz)
-		n = outsz - 1;
-	memcpy(out, p, n);
-	out[n] = '\0';
-}
-
 /* Split "FROM:" / "TO:" off a MAIL/RCPT argument; NULL when missing. */
 static char *
 after_keyword(char *args, const char *kw)
@@ -418,7 +401,7 @@ cmd_mail(struct session *s, char *args)
 	    s->t.mail_from, sizeof(s->t.mail_from), &used);
 	if (e != SMTP_ADDR_OK) {
 		s->t.mail_from[0] = '\0';
-		raw_path(p, s->cmd_addr, sizeof(s->cmd_addr));
+		session_refusal_path(s, p);
 		addr_error(s, e, true);
 		return;
 	}
@@ -481,7 +464,7 @@ cmd_rcpt(struct session *s, char *args)
 		flags |= SMTP_ADDR_UTF8;
 	e = smtp_addr_parse_path(p, strlen(p), flags, addr, sizeof(addr), &used);
 	if (e != SMTP_ADDR_OK) {
-		raw_path(p, s->cmd_addr, sizeof(s->cmd_addr));
+		session_refusal_path(s, p);
 		addr_error(s, e, false);
 		return;
 	}
@@ -621,23 +604,6 @@ line_has_ctl(const char *line, size_t len)
 	return false;
 }
 
-/* Remember the verb for a refusal's log line (see session_refusal_context). */
-static void
-verb_keep(struct session *s, const struct command *c, const char *verb, size_t n)
-{
-	size_t i;
-
-	if (c != NULL) {
-		util_strlcpy(s->verb, c->verb, sizeof(s->verb));
-		return;
-	}
-	for (i = 0; i < n && i < 12 && isalpha((unsigned char)verb[i]); i++)
-		s->verb[i] = (char)toupper((unsigned char)verb[i]);
-	s->verb[i] = '\0';
-	if (i == 0 || i != n)
-		util_strlcpy(s->verb, "unknown", sizeof(s->verb));
-}
-
 /* Execute one complete command line (terminator removed). */
 static void
 command_line(struct session *s, const char *line, size_t len)
@@ -647,8 +613,7 @@ command_line(struct session *s, const char *line, size_t len)
 	size_t vlen;
 	char *args;
 
-	s->cmd_addr[0] = '\0';
-	util_strlcpy(s->verb, "-", sizeof(s->verb));
+	session_refusal_verb(s, "-", 1, false);
 	if (line_has_ctl(line, len)) {
 		session_note(s, "reject=control-char-in-command");
 		session_reply_error(s, "500 5.5.2 Error: invalid characters in command");
@@ -660,7 +625,8 @@ command_line(struct session *s, const char *line, size_t len)
 		buf[--len] = '\0';
 	vlen = strcspn(buf, " ");
 	c = command_find(buf, vlen);
-	verb_keep(s, c, buf, vlen);
+	session_refusal_verb(s, c != NULL ? c->verb : buf, c != NULL ? strlen(c->verb) : vlen,
+	    c == NULL);
 	if (c == NULL) {
 		session_reply_error(s, "500 5.5.2 Error: command not recognized");
 		return;
@@ -682,16 +648,14 @@ feed_command(struct session *s, const char *buf, size_t len)
 
 	switch (linebuf_next(&s->lb, buf, len, &line_len, &used, &bare_lf)) {
 	case LINEBUF_TOO_LONG:
-		util_strlcpy(s->verb, "-", sizeof(s->verb));
-		s->cmd_addr[0] = '\0';
+		session_refusal_verb(s, "-", 1, false);
 		session_note(s, "reject=line-too-long");
 		session_reply_error(s, "500 5.5.2 Error: line too long");
 		break;
 	case LINEBUF_LINE:
 		s->lines++;
 		if (bare_lf) {
-			util_strlcpy(s->verb, "-", sizeof(s->verb));
-			s->cmd_addr[0] = '\0';
+			session_refusal_verb(s, "-", 1, false);
 			session_note(s, "reject=bare-lf-in-command");
 			session_reply_error(s, "500 5.5.2 Error: bare LF not allowed");
 		} else
@@ -740,7 +704,7 @@ session_free(struct session *s)
 void
 session_greet(struct session *s, enum session_greeting how)
 {
-	util_strlcpy(s->verb, "connect", sizeof(s->verb));
+	session_refusal_verb(s, "connect", 7, false);
 	switch (how) {
 	case SESSION_GREET_OK:
 		session_reply(s, "220 %s ESMTP smtpgate", s->hostname);
@@ -870,8 +834,7 @@ session_tls_started(struct session *s)
 void
 session_timeout(struct session *s)
 {
-	util_strlcpy(s->verb, "-", sizeof(s->verb));
-	s->cmd_addr[0] = '\0';
+	session_refusal_verb(s, "-", 1, false);
 	session_note(s, "reject=timeout");
 	session_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->hostname);
 	session_close(s);
@@ -881,8 +844,7 @@ session_timeout(struct session *s)
 void
 session_shutdown(struct session *s)
 {
-	util_strlcpy(s->verb, "-", sizeof(s->verb));
-	s->cmd_addr[0] = '\0';
+	session_refusal_verb(s, "-", 1, false);
 	session_reply(s, "421 4.3.2 %s Service shutting down", s->hostname);
 	session_close(s);
 }
@@ -914,15 +876,4 @@ unsigned long
 session_lines(const struct session *s)
 {
 	return s->lines;
-}
-
-/* What the refusal being replied is about (see session.h). */
-void
-session_refusal_context(const struct session *s, struct session_refusal *r)
-{
-	bool mail = strcmp(s->verb, "MAIL") == 0, rcpt = strcmp(s->verb, "RCPT") == 0;
-
-	r->cmd = s->verb[0] ? s->verb : "-";
-	r->from = mail && s->cmd_addr[0] ? s->cmd_addr : s->from_set ? s->t.mail_from : NULL;
-	r->to = rcpt && s->cmd_addr[0] ? s->cmd_addr : NULL;
 }

@@ -97,6 +97,10 @@ void session_txn_reset(struct session *s);
 bool session_parse_u64(const char *p, size_t n, uint64_t *v);
 char *session_next_word(char **pp);
 
+/* session_refusal.c: what a refusal is about, for its log line. */
+void session_refusal_verb(struct session *s, const char *verb, size_t n, bool unknown);
+void session_refusal_path(struct session *s, const char *arg);
+
 /* session_body.c: DATA and BDAT, their bodies; feeders return bytes consumed. */
 void session_cmd_data(struct session *s, char *args);
 void session_cmd_bdat(struct session *s, char *args);

@@ -275,7 +275,7 @@ class FairShareTest(LimitsCase):
         code, text = c.reply()
         self.assertEqual(code, 421, text)
         self.assertIn("4.7.0", text)
-        d.wait_log(r"refused client=127\.0\.0\.0/24 ip=127\.0\.0\.5 reason=over-cap")
+        d.wait_log(r"client=127\.0\.0\.5:\d+ cmd=connect .* reason=over-cap net=127\.0\.0\.0/24 ")
         # another /24 is not affected
         other = [self.client("127.0.1.%d" % i) for i in (2, 3, 4)]
         self.assertEqual(other[0].cmd("NOOP")[0], 250)
@@ -291,7 +291,7 @@ class FairShareTest(LimitsCase):
         self.client("127.0.0.3")          # its own /32
         c = self.client("127.0.0.3", greet=False)
         self.assertEqual(c.reply()[0], 421)
-        d.wait_log(r"refused client=127\.0\.0\.3/32 ")
+        d.wait_log(r"cmd=connect .* net=127\.0\.0\.3/32 ")
 
     def test_relay_host_gets_in_while_its_network_is_at_cap(self):
         d = self.inbound(extra='relay_hosts = {"127.0.0.0/8", "127.0.0.1/32"}\n'
