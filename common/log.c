@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,11 +82,13 @@ log_init(const char *ident, enum log_target target)
 void
 log_set_target(enum log_target target)
 {
+	pthread_mutex_lock(&log_lock);	/* no line is being written meanwhile */
 	if (target == LOG_TARGET_SYSLOG)
 		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 	else if (atomic_load(&log_target) == LOG_TARGET_SYSLOG)
 		closelog();
 	atomic_store(&log_target, target);
+	pthread_mutex_unlock(&log_lock);
 }
 
 /* Enable or disable log_debug output. */
@@ -156,14 +159,16 @@ static void
 log_vemit(int prio, int errnum, const char *fmt, va_list ap)
 {
 	char msg[LOG_LINE_MAX];
+	uint64_t now;
 	int n;
 
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (n >= 0 && errnum != 0 && (size_t)n < sizeof(msg))
 		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", strerror(errnum));
 	log_flatten(msg);
+	now = util_monotonic_ms();	/* outside the lock: it may call fatal() */
 	pthread_mutex_lock(&log_lock);
-	if (logrep_line(&log_repeats, prio, msg, util_monotonic_ms(), log_emit_locked, NULL))
+	if (logrep_line(&log_repeats, prio, msg, now, log_emit_locked, NULL))
 		log_emit_locked(NULL, prio, msg);
 	pthread_mutex_unlock(&log_lock);
 }
@@ -172,8 +177,10 @@ log_vemit(int prio, int errnum, const char *fmt, va_list ap)
 void
 log_flush_repeats(void)
 {
+	uint64_t now = util_monotonic_ms();
+
 	pthread_mutex_lock(&log_lock);
-	logrep_flush(&log_repeats, util_monotonic_ms(), true, log_emit_locked, NULL);
+	logrep_flush(&log_repeats, now, true, log_emit_locked, NULL);
 	pthread_mutex_unlock(&log_lock);
 }
 
@@ -181,8 +188,10 @@ log_flush_repeats(void)
 void
 log_set_repeat_window(unsigned window_ms)
 {
+	uint64_t now = util_monotonic_ms();
+
 	pthread_mutex_lock(&log_lock);
-	logrep_flush(&log_repeats, util_monotonic_ms(), true, log_emit_locked, NULL);
+	logrep_flush(&log_repeats, now, true, log_emit_locked, NULL);
 	logrep_init(&log_repeats, window_ms);
 	pthread_mutex_unlock(&log_lock);
 }
