@@ -61,6 +61,7 @@ class RejectLineTest(InboundCase):
         self.assertEqual(r.cmd("RCPT TO:alice@example.com")[0], 501)
         self.assertEqual(r.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldA==")[0], 500)
         self.assertEqual(r.cmd("RSET")[0], 250)
+        self.assertEqual(r.cmd("STARTTLS")[0], 454)           # no tls section
         self.assertEqual(r.cmd("DATA")[0], 503)
         r2 = self.raw()                          # the second from 127.0.0.1: still in
         self.assertEqual(r2.reply()[0], 220)
@@ -87,6 +88,7 @@ class RejectLineTest(InboundCase):
                          r'reply="501 5\.1\.3 Bad recipient address syntax"')
         self.assert_line(d, pre + r'cmd=AUTH from=<s@client\.test> '
                          r'reply="500 5\.5\.2 Error: command not recognized"')
+        self.assert_line(d, pre + r'cmd=STARTTLS reply="454 4\.7\.0 TLS not available"')
         self.assert_line(d, pre + r'cmd=DATA reply="503 5\.5\.1 Error: need MAIL command"')
         self.assert_line(d, r'reject id=%s client=%s cmd=connect reply="421 4\.7\.0 gw-in\.test '
                          r'Too many connections, try again later" reason=over-relay-cap '
@@ -99,7 +101,8 @@ class RejectLineTest(InboundCase):
                                          and t)(harness.scrape(mport)), 10, "relay_denied")
         rej = self.rejections(text)
         want = {"size": 1, "unknown_user": 1, "smtputf8": 1, "too_many_recipients": 1,
-                "syntax": 2, "sequence": 1, "over_cap": 1, "relay_denied": 1}
+                "syntax": 2, "sequence": 1, "over_cap": 1, "relay_denied": 1,
+                "tls_unavailable": 1}
         self.assertEqual({k: rej[k] for k in want}, want, rej)
         self.assertEqual(sum(rej.values()), len(lines(d.log(), r"reject ")))
 
