@@ -7,11 +7,21 @@
  * pid itself, so `journalctl -p warning` finds the warnings and nothing is
  * shown twice.
  *
+ * Repeats are held back (logrepeat.c): the same priority and whole text
+ * again within LOG_REPEAT_WINDOW_MS is counted, not written, and one
+ * "message repeated N more times in S s: <text>" line follows when the
+ * window is over (written with the next line, or at exit).  One mutex
+ * serialises the table and the write, since the delivery workers and the
+ * outbound disk worker log too.
+ *
  * This module formats and emits lines; it knows nothing about sessions,
  * queues or what the key=value pairs mean.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,9 +31,15 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "logrepeat.h"
 #include "util.h"
 
-#define LOG_LINE_MAX 2048
+#define LOG_LINE_MAX LOGREP_TEXT
+#define LOG_REPEAT_WINDOW_MS 30000
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct logrep log_repeats = { .window_ms = LOG_REPEAT_WINDOW_MS };
+static bool log_atexit_set;
 
 static char log_ident[64] = "smtpgate";
 static _Atomic int log_target = LOG_TARGET_STDERR;
@@ -56,17 +72,23 @@ log_init(const char *ident, enum log_target target)
 	snprintf(log_ident, sizeof(log_ident), "%s", ident);
 	atomic_store(&log_journal, log_stderr_is_journal());
 	log_set_target(target);
+	pthread_mutex_lock(&log_lock);
+	if (!log_atexit_set)
+		log_atexit_set = atexit(log_flush_repeats) == 0;
+	pthread_mutex_unlock(&log_lock);
 }
 
 /* Switch target; opening syslog here keeps the first message cheap. */
 void
 log_set_target(enum log_target target)
 {
+	pthread_mutex_lock(&log_lock);	/* no line is being written meanwhile */
 	if (target == LOG_TARGET_SYSLOG)
 		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
 	else if (atomic_load(&log_target) == LOG_TARGET_SYSLOG)
 		closelog();
 	atomic_store(&log_target, target);
+	pthread_mutex_unlock(&log_lock);
 }
 
 /* Enable or disable log_debug output. */
@@ -106,31 +128,22 @@ log_flatten(char *msg)
 			*p = '?';
 }
 
-/* Format one line (with an optional ": strerror" suffix) and emit it. */
+/* Emit one finished message (errno text included) at prio; lock held. */
 static void
-log_vemit(int prio, int errnum, const char *fmt, va_list ap)
+log_emit_locked(void *arg, int prio, const char *msg)
 {
-	char msg[LOG_LINE_MAX], line[LOG_LINE_MAX + 128];
+	char line[LOG_LINE_MAX + 128];
 	int n;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	log_flatten(msg);
+	(void)arg;
 	if (atomic_load(&log_target) == LOG_TARGET_SYSLOG) {
-		if (errnum != 0)
-			syslog(prio, "%s: %s", msg, strerror(errnum));
-		else
-			syslog(prio, "%s", msg);
+		syslog(prio, "%s", msg);
 		return;
 	}
 	if (atomic_load(&log_journal))
-		n = snprintf(line, sizeof(line), "<%d>%s%s%s\n", prio, msg,
-		    errnum ? ": " : "", errnum ? strerror(errnum) : "");
-	else if (errnum != 0)
-		n = snprintf(line, sizeof(line), "%s[%ld]: %s: %s\n", log_ident,
-		    util_pid(), msg, strerror(errnum));
+		n = snprintf(line, sizeof(line), "<%d>%s\n", prio, msg);
 	else
-		n = snprintf(line, sizeof(line), "%s[%ld]: %s\n", log_ident,
-		    util_pid(), msg);
+		n = snprintf(line, sizeof(line), "%s[%ld]: %s\n", log_ident, util_pid(), msg);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line)) {
@@ -138,6 +151,49 @@ log_vemit(int prio, int errnum, const char *fmt, va_list ap)
 		line[n - 1] = '\n';
 	}
 	log_write_all(line, (size_t)n);
+}
+
+/* Format one line (with an optional ": strerror" suffix) and emit it,
+ * unless it repeats a recent one. */
+static void
+log_vemit(int prio, int errnum, const char *fmt, va_list ap)
+{
+	char msg[LOG_LINE_MAX];
+	uint64_t now;
+	int n;
+
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (n >= 0 && errnum != 0 && (size_t)n < sizeof(msg))
+		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", strerror(errnum));
+	log_flatten(msg);
+	now = util_monotonic_ms();	/* outside the lock: it may call fatal() */
+	pthread_mutex_lock(&log_lock);
+	if (logrep_line(&log_repeats, prio, msg, now, log_emit_locked, NULL))
+		log_emit_locked(NULL, prio, msg);
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* Write the summaries of repeats still held back (at exit, or for tests). */
+void
+log_flush_repeats(void)
+{
+	uint64_t now = util_monotonic_ms();
+
+	pthread_mutex_lock(&log_lock);
+	logrep_flush(&log_repeats, now, true, log_emit_locked, NULL);
+	pthread_mutex_unlock(&log_lock);
+}
+
+/* Hold back repeats for window_ms (0: never); pending summaries go first. */
+void
+log_set_repeat_window(unsigned window_ms)
+{
+	uint64_t now = util_monotonic_ms();
+
+	pthread_mutex_lock(&log_lock);
+	logrep_flush(&log_repeats, now, true, log_emit_locked, NULL);
+	logrep_init(&log_repeats, window_ms);
+	pthread_mutex_unlock(&log_lock);
 }
 
 /* Debug detail, only when verbose. */

@@ -6,7 +6,7 @@
  * environment at start-up is not fatal(): callers print one clear line with
  * log_warnx() and exit with a sysexits code.  log_warn() and fatal() append
  * ": strerror(errno)".  Peer-supplied text must go through log_printable()
- * before it is logged.  Thread-safe (one write(2) per line).
+ * before it is logged.  Thread-safe (one write(2) per line, under a lock).
  */
 #ifndef SMTPGATE_LOG_H
 #define SMTPGATE_LOG_H
@@ -24,6 +24,16 @@ void log_init(const char *ident, enum log_target target);
 void log_set_target(enum log_target target);
 /* Enable log_debug output. */
 void log_set_verbose(int verbose);
+/*
+ * Repeats: the same priority and whole text within the window (30 s by
+ * default) is counted instead of written; when the window is over, one
+ * "message repeated N more times in S s: <text>" line (at the next line
+ * logged, or at exit through atexit).  The first occurrence is always
+ * written.  window_ms 0 turns this off.
+ */
+void log_set_repeat_window(unsigned window_ms);
+/* Write every pending summary now. */
+void log_flush_repeats(void);
 
 void log_debug(const char *fmt, ...) LOG_PRINTF(1, 2);
 void log_info(const char *fmt, ...) LOG_PRINTF(1, 2);

@@ -307,20 +307,6 @@ conn_close(struct conn *c)
 	event_active(c->linger_ev, EV_TIMEOUT, 0);	/* never frees c here */
 }
 
-/* Log line for a message once its delivery outcome is known. */
-static void
-conn_log_message(struct conn *c, enum delivery_result r, const char *err)
-{
-	char reason[300];
-
-	log_printable(err, strlen(err), reason, sizeof(reason));
-	log_info("in id=%s session=%s client=%s from=<%s> size=%zu nrcpt=%zu tls=%s status=%s%s%s",
-	    c->queue_id, c->id, c->client, c->from, c->msg_size, c->msg_nrcpt,
-	    c->tls_version[0] ? c->tls_version : "no",
-	    r == DELIVERY_OK ? "delivered" : "deferred",
-	    r == DELIVERY_OK ? "" : " reason=", r == DELIVERY_OK ? "" : reason);
-}
-
 /* Delivery finished (loop thread): reply, log, carry on with the input. */
 static void
 conn_delivered(void *arg, enum delivery_result r, const char *err)
@@ -368,14 +354,20 @@ conn_protocol(const struct conn *c, const struct session_message *m)
 static void
 conn_body_write(void *arg, const char *p, size_t n)
 {
-	conn_mem_body_write(&((struct conn *)arg)->mem, p, n);
+	struct conn *c = arg;
+
+	conn_log_msgid(c, p, n);	/* the first bytes spilled hold the header */
+	conn_mem_body_write(&c->mem, p, n);
 }
 
 /* Session body_drop: the spill file goes. */
 static void
 conn_body_drop(void *arg)
 {
-	conn_mem_body_drop(&((struct conn *)arg)->mem);
+	struct conn *c = arg;
+
+	c->msgid_seen = false;
+	conn_mem_body_drop(&c->mem);
 }
 
 /* Bytes this connection holds: input, unsent output, the body in memory. */
@@ -505,8 +497,10 @@ conn_submit(struct conn *c)
 	r.body_fd = -1;
 	if (m->body_spilled)
 		conn_mem_hand_over(&c->mem, c->sess, &r, spill_name);
-	else
+	else {
 		r.body = session_take_body(c->sess, &r.body_len);
+		conn_log_msgid(c, r.body, r.body_len);
+	}
 	c->msg_size = r.body_len;
 	admit_delivering(&a, names, m->nrcpts, r.body_len);
 	c->job = delivery_submit(c->env->delivery, &r, conn_delivered, c);
@@ -738,6 +732,8 @@ conn_refused(void *arg, const char *reply, size_t len)
 		r = REJECT_DEADLINE;
 	if (r >= 0 && c->env->stats->rejections[r] != NULL)
 		(*c->env->stats->rejections[r])++;
+	if (!c->mem.quiet)
+		conn_log_reject(c, reply, len);
 }
 
 /* Create the session for c with its generation's limits. */
@@ -787,7 +783,8 @@ conn_new(const struct conn_env *env, struct inbound_gen *gen, int fd,
 	c->dl = conn_deadline_start(c);
 	if (c->in == NULL || c->out == NULL || c->rd_ev == NULL || c->wr_ev == NULL ||
 	    c->dl == NULL) {
-		log_warnx("conn client=%s: cannot create its events and buffers", c->client);
+		log_warnx("conn id=%s client=%s: cannot create its events and buffers", c->id,
+		    c->client);
 		conn_deadline_free(c->dl);
 		conn_io_free(c);
 		conn_gen_unref(c->gen);

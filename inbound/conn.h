@@ -79,6 +79,13 @@ struct conn *conn_new(const struct conn_env *env, struct inbound_gen *gen, int f
     void (*closed)(void *arg), void *arg);
 
 /*
+ * Log the refusal at connect of c (made by conn_new with a refusing how)
+ * as a reject line, extra appended (the listener's reason and counts);
+ * nothing for a refusal of the memory budget (budget.c summarises those).
+ */
+void conn_log_connect_refusal(const struct conn *c, const char *extra);
+
+/*
  * The daemon is stopping: 421 and close now, unless a message is in DATA
  * or being delivered; then after that message.
  */

@@ -13,6 +13,7 @@
 
 #include "conn.h"
 #include "conn_mem.h"
+#include "delivery.h"
 #include "deadline.h"
 #include "id.h"
 
@@ -62,6 +63,9 @@ struct conn {
 	struct delivery_job *job;	/* message being delivered */
 	char queue_id[ID_LEN + 1];
 	char from[300];			/* log copy of the pending message */
+	char msgid[256];		/* its Message-ID, escaped (conn_log.c) */
+	bool msgid_seen;		/* msgid is the current message's */
+	char greet_reply[200];		/* a refusal at connect, for the listener */
 	size_t msg_size, msg_nrcpt;
 	unsigned messages;
 	struct conn_mem mem;		/* spill files, budget share (conn_mem.h) */
@@ -84,6 +88,11 @@ void conn_timeouts(const struct conn *c, struct timeval *rtv, struct timeval *wt
 void conn_read_enable(struct conn *c, bool on);
 void conn_flush(struct conn *c);
 void conn_set_timeouts(struct conn *c, bool data);
+
+/* conn_log.c: the reject, message and recipient lines. */
+void conn_log_reject(struct conn *c, const char *reply, size_t len);
+void conn_log_msgid(struct conn *c, const char *body, size_t len);
+void conn_log_message(struct conn *c, enum delivery_result r, const char *err);
 
 /* conn_plain.c: plaintext socket I/O. */
 void conn_plain_open(struct conn *c);

@@ -26,6 +26,7 @@
 #include "config.h"
 #include "delivery.h"
 #include "fsutil.h"
+#include "id.h"
 #include "log.h"
 #include "maildir.h"
 #include "mailfile.h"
@@ -61,6 +62,7 @@ struct delivery_job {
 	delivery_done_fn done;
 	void *arg;
 	bool cancelled;		/* loop thread only */
+	char qid[ID_LEN + 1];	/* the queue id, for log lines */
 };
 
 /*
@@ -254,8 +256,8 @@ job_unlink_new(struct delivery *d, struct delivery_job *j)
 		if (!f->linked)
 			continue;
 		if (unlinkat(f->newfd, f->name, 0) == -1 && errno != ENOENT)
-			log_warn("delivery: unlink %s/mailboxes/%s/new/%s", d->spool,
-			    f->mailbox, f->name);
+			log_warn("delivery id=%s: unlink %s/mailboxes/%s/new/%s", j->qid,
+			    d->spool, f->mailbox, f->name);
 		f->linked = false;
 	}
 }
@@ -263,30 +265,30 @@ job_unlink_new(struct delivery *d, struct delivery_job *j)
 /* Publish one tmp file as new/name by link and unlink (file systems
  * without RENAME_NOREPLACE); 0 or -1 with errno. */
 static int
-job_link_unlink(struct delivery *d, const char *name, int newfd)
+job_link_unlink(struct delivery *d, const char *qid, const char *name, int newfd)
 {
 	if (linkat(d->tmpfd, name, newfd, name, 0) == -1)
 		return -1;
 	if (unlinkat(d->tmpfd, name, 0) == -1 && errno != ENOENT)
-		log_warn("delivery: unlink %s/tmp/%s", d->spool, name);
+		log_warn("delivery id=%s: unlink %s/tmp/%s", qid, d->spool, name);
 	return 0;
 }
 
 /* Move one written tmp file into new/ (already open as f->newfd) by a
  * rename that never replaces; 0 or -1 with errno. */
 static int
-job_publish_one(struct delivery *d, struct dfile *f)
+job_publish_one(struct delivery *d, const char *qid, struct dfile *f)
 {
 	int rc;
 
 	if (atomic_load(&d->link_only))
-		return job_link_unlink(d, f->name, f->newfd);
+		return job_link_unlink(d, qid, f->name, f->newfd);
 	rc = renameat2(d->tmpfd, f->name, f->newfd, f->name, RENAME_NOREPLACE);
 	if (rc == -1 && errno == EINVAL) {
 		if (!atomic_exchange(&d->link_only, true))
 			log_warnx("delivery: %s: rename without replacing is not "
 			    "supported here; publishing by link and unlink", d->spool);
-		rc = job_link_unlink(d, f->name, f->newfd);
+		rc = job_link_unlink(d, qid, f->name, f->newfd);
 	}
 	return rc;
 }
@@ -316,7 +318,7 @@ job_link(struct delivery *d, struct delivery_job *j)
 			util_strlcpy(j->err, err, sizeof(j->err));
 			break;
 		}
-		if (job_publish_one(d, f) == -1) {
+		if (job_publish_one(d, j->qid, f) == -1) {
 			snprintf(err, sizeof(err), "mailbox %s: new/%s: publish", f->mailbox,
 			    f->name);
 			job_fail(j, errno, "%s: %s", err);
@@ -336,7 +338,8 @@ job_unlink_tmp(struct delivery *d, struct delivery_job *j)
 	for (size_t i = 0; i < j->nfiles; i++) {
 		if (j->files[i].written && unlinkat(d->tmpfd, j->files[i].name, 0) == -1 &&
 		    errno != ENOENT)
-			log_warn("delivery: unlink %s/tmp/%s", d->spool, j->files[i].name);
+			log_warn("delivery id=%s: unlink %s/tmp/%s", j->qid, d->spool,
+			    j->files[i].name);
 		j->files[i].written = false;
 	}
 }
@@ -493,7 +496,8 @@ batch_remove_spills(struct delivery *d, struct delivery_job *batch)
 		close(j->spill_fd);
 		j->spill_fd = -1;
 		if (unlinkat(d->tmpfd, j->spill_name, 0) == -1 && errno != ENOENT)
-			log_warn("delivery: unlink %s/tmp/%s", d->spool, j->spill_name);
+			log_warn("delivery id=%s: unlink %s/tmp/%s", j->qid, d->spool,
+			    j->spill_name);
 	}
 }
 
@@ -783,6 +787,7 @@ delivery_submit(struct delivery *d, const struct delivery_request *r,
 	j->perm = d->perm;
 	j->done = done;
 	j->arg = arg;
+	util_strlcpy(j->qid, r->queue_id != NULL ? r->queue_id : "-", sizeof(j->qid));
 	job_files(d, j, r);
 	if (j->nfiles == 0) {
 		j->failed = true;

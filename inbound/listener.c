@@ -179,16 +179,20 @@ refusal_sweep_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* A refused client: the first refusal of its network and reason is logged
- * in full, the rest only counted into a summary line per interval. */
+ * in full (the connection's reject line with our fields), the rest only
+ * counted into a summary line per interval. */
 static void
-refusal_log(struct listener *l, const char *ip, const struct client *cl, const char *reason)
+refusal_log(struct listener *l, const struct conn *c, const struct client *cl,
+    const char *reason)
 {
 	struct timeval tv = { l->gen->cfg->refusal_log_interval, REFUSAL_SLACK_US };
+	char extra[256];
 
 	if (!logflood_refused(l->refusals, cl->ip, reason, util_monotonic_ms()))
 		return;
-	log_info("refused client=%s ip=%s reason=%s open=%zu from_client=%u first=yes",
-	    cl->ip, ip, reason, l->nopen, cl->n);
+	snprintf(extra, sizeof(extra), "reason=%s net=%s open=%zu from_client=%u first=yes",
+	    reason, cl->ip, l->nopen - 1, cl->n - 1);
+	conn_log_connect_refusal(c, extra);
 	if (!evtimer_pending(l->refusal_ev, NULL))
 		evtimer_add(l->refusal_ev, &tv);
 }
@@ -220,13 +224,11 @@ accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa,
 {
 	struct listener *l = arg;
 	struct slot *s = xcalloc(1, sizeof(*s));
-	char ip[64], key[FAIRSHARE_KEY_LEN];
-	unsigned port;
+	char key[FAIRSHARE_KEY_LEN];
 	const char *reason;
 	bool relay;
 	enum session_greeting how;
 
-	conn_addr_text(sa, ip, sizeof(ip), &port);
 	relay = listener_key(l, sa, key, sizeof(key));
 	s->l = l;
 	s->cl = client_get(l, key);
@@ -236,8 +238,6 @@ accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa,
 		how = SESSION_GREET_EARLY;
 		reason = "early-talker";
 	}
-	if (reason != NULL)
-		refusal_log(l, ip, s->cl, reason);
 	s->cl->n++;
 	l->nopen++;
 	s->next = l->slots;
@@ -247,6 +247,8 @@ accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa,
 	s->c = conn_new(l->env, l->gen, fd, sa, how, slot_closed, s);
 	if (s->c == NULL)
 		slot_closed(s);
+	else if (reason != NULL)
+		refusal_log(l, s->c, s->cl, reason);
 }
 
 /* Timer: accept again after running out of descriptors. */

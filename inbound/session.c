@@ -179,6 +179,7 @@ session_txn_reset(struct session *s)
 		s->p.body_drop(s->p.arg);
 	memset(&s->t, 0, sizeof(s->t));
 	memset(&s->msg, 0, sizeof(s->msg));
+	s->from_set = false;
 	if (s->state != ST_GREET)
 		s->state = ST_READY;
 }
@@ -399,9 +400,13 @@ cmd_mail(struct session *s, char *args)
 	e = smtp_addr_parse_path(p, strlen(p), SMTP_ADDR_ALLOW_NULL | SMTP_ADDR_UTF8,
 	    s->t.mail_from, sizeof(s->t.mail_from), &used);
 	if (e != SMTP_ADDR_OK) {
+		s->t.mail_from[0] = '\0';
+		session_refusal_path(s, p);
 		addr_error(s, e, true);
 		return;
 	}
+	s->from_set = true;
+	util_strlcpy(s->cmd_addr, s->t.mail_from, sizeof(s->cmd_addr));
 	if (p[used] != '\0' && p[used] != ' ') {
 		session_reply_error(s, "501 5.5.4 Syntax: MAIL FROM:<address>");
 		return;
@@ -486,10 +491,12 @@ cmd_rcpt(struct session *s, char *args)
 		flags |= SMTP_ADDR_UTF8;
 	e = smtp_addr_parse_path(p, strlen(p), flags, parsed, sizeof(parsed), &used);
 	if (e != SMTP_ADDR_OK) {
+		session_refusal_path(s, p);
 		addr_error(s, e, false);
 		return;
 	}
 	smtp_addr_unquote(parsed, addr, sizeof(addr));
+	util_strlcpy(s->cmd_addr, parsed, sizeof(s->cmd_addr));
 	if (p[used] != '\0' && p[used] != ' ') {
 		session_reply_error(s, "501 5.5.4 Syntax: RCPT TO:<address>");
 		return;
@@ -631,6 +638,7 @@ command_line(struct session *s, const char *line, size_t len)
 	size_t vlen;
 	char *args;
 
+	session_refusal_verb(s, "-", 1, false);
 	if (line_has_ctl(line, len)) {
 		session_note(s, "reject=control-char-in-command");
 		session_reply_error(s, "500 5.5.2 Error: invalid characters in command");
@@ -642,6 +650,8 @@ command_line(struct session *s, const char *line, size_t len)
 		buf[--len] = '\0';
 	vlen = strcspn(buf, " ");
 	c = command_find(buf, vlen);
+	session_refusal_verb(s, c != NULL ? c->verb : buf, c != NULL ? strlen(c->verb) : vlen,
+	    c == NULL);
 	if (c == NULL) {
 		session_reply_error(s, "500 5.5.2 Error: command not recognized");
 		return;
@@ -663,12 +673,14 @@ feed_command(struct session *s, const char *buf, size_t len)
 
 	switch (linebuf_next(&s->lb, buf, len, &line_len, &used, &bare_lf)) {
 	case LINEBUF_TOO_LONG:
+		session_refusal_verb(s, "-", 1, false);
 		session_note(s, "reject=line-too-long");
 		session_reply_error(s, "500 5.5.2 Error: line too long");
 		break;
 	case LINEBUF_LINE:
 		s->lines++;
 		if (bare_lf) {
+			session_refusal_verb(s, "-", 1, false);
 			session_note(s, "reject=bare-lf-in-command");
 			session_reply_error(s, "500 5.5.2 Error: bare LF not allowed");
 		} else
@@ -717,6 +729,7 @@ session_free(struct session *s)
 void
 session_greet(struct session *s, enum session_greeting how)
 {
+	session_refusal_verb(s, "connect", 7, false);
 	switch (how) {
 	case SESSION_GREET_OK:
 		session_reply(s, "220 %s ESMTP smtpgate", s->hostname);
@@ -846,6 +859,7 @@ session_tls_started(struct session *s)
 void
 session_timeout(struct session *s)
 {
+	session_refusal_verb(s, "-", 1, false);
 	session_note(s, "reject=timeout");
 	session_reply(s, "421 4.4.2 %s Error: timeout exceeded", s->hostname);
 	session_close(s);
@@ -855,6 +869,7 @@ session_timeout(struct session *s)
 void
 session_shutdown(struct session *s)
 {
+	session_refusal_verb(s, "-", 1, false);
 	session_reply(s, "421 4.3.2 %s Service shutting down", s->hostname);
 	session_close(s);
 }

@@ -178,6 +178,23 @@ unsigned long session_lines(const struct session *s);
 /* The current transaction's MAIL ... SIZE= (0 when not given). */
 uint64_t session_size_hint(const struct session *s);
 
+/*
+ * What a refusal was about, for its log line: valid inside the refused
+ * callback.  cmd is the verb as the table spells it ("RCPT"), an unknown
+ * verb of 1-12 letters upper-cased ("AUTH"), "connect" for a refusal at
+ * the greeting, "-" for a line that was no command (too long, bare LF,
+ * control bytes) and for timeouts and shutdown; end-of-data replies keep
+ * "DATA" or "BDAT".  from: the transaction's sender ("" for <>), NULL
+ * when there is none yet; to: the address of a RCPT that parsed, else
+ * NULL.  Both as the client sent them (escape before logging).
+ */
+struct session_refusal {
+	const char *cmd;
+	const char *from;
+	const char *to;
+};
+void session_refusal_context(const struct session *s, struct session_refusal *r);
+
 /* Counters for the log line. */
 unsigned session_errors(const struct session *s);
 bool session_tls_active(const struct session *s);

@@ -197,15 +197,15 @@ data_done(struct session *s)
 	if (f & (DOT_BARE_LF | DOT_BARE_CR | DOT_NUL)) {
 		session_note(s, (f & DOT_NUL) ? "reject=nul-in-data" :
 		    (f & DOT_BARE_LF) ? "reject=bare-lf-in-data" : "reject=bare-cr-in-data");
-		session_txn_reset(s);
-		session_reply_error(s,
+		session_reply_error(s,	/* before the reset: its log line names the sender */
 		    "550 5.5.2 Error: bare <CR>, <LF> or NUL in message data");
+		session_txn_reset(s);
 		return;
 	}
 	if (s->t.too_big) {
 		session_note(s, "reject=message-too-big");
-		session_txn_reset(s);
 		session_reply_error(s, "552 5.3.4 Error: message too big");
+		session_txn_reset(s);
 		return;
 	}
 	if (s->t.line_too_long) {
@@ -273,8 +273,8 @@ bdat_done(struct session *s)
 	}
 	if (s->t.too_big) {
 		session_note(s, "reject=message-too-big");
-		session_txn_reset(s);
 		session_reply_error(s, "552 5.3.4 Error: message too big");
+		session_txn_reset(s);
 		return;
 	}
 	if (s->t.line_too_long) {

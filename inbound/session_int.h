@@ -71,6 +71,10 @@ struct session {
 	bool tls_active;
 	unsigned errors;
 	unsigned long lines;		/* command lines completed (deadlines) */
+	/* what a refusal is about (session_refusal_context) */
+	char verb[16];			/* the current command, see session.h */
+	bool from_set;			/* t.mail_from holds this transaction's sender */
+	char cmd_addr[SMTP_ADDR_MAX + 1];	/* the current MAIL/RCPT's address, or "" */
 	struct txn t;
 	/* BDAT chunk in progress */
 	uint64_t bdat_left;
@@ -94,6 +98,10 @@ void session_close(struct session *s);
 void session_txn_reset(struct session *s);
 bool session_parse_u64(const char *p, size_t n, uint64_t *v);
 char *session_next_word(char **pp);
+
+/* session_refusal.c: what a refusal is about, for its log line. */
+void session_refusal_verb(struct session *s, const char *verb, size_t n, bool unknown);
+void session_refusal_path(struct session *s, const char *arg);
 
 /* session_body.c: DATA and BDAT, their bodies; feeders return bytes consumed. */
 void session_cmd_data(struct session *s, char *args);

@@ -40,6 +40,7 @@
 
 #include "fsutil.h"
 #include "id.h"
+#include "header.h"
 #include "log.h"
 #include "pickup.h"
 #include "pickup_int.h"
@@ -357,8 +358,11 @@ recover_one(const struct pickup_dirs *d, const struct pickup_claim_ref *c, int64
 	snprintf(name, sizeof(name), "%s.msg", c->id);
 	(void)unlinkat(d->queue, name, 0);
 	memset(t, 0, sizeof(*t));
-	switch (pickup_process(d, c->src, c->id, cname, NULL, NULL, now, true, false, t)) {
+	switch (pickup_process(d, c->src, c->id, cname, NULL, NULL, now, true, true, t)) {
 	case PICKUP_QUEUED:
+		log_info("pickup id=%s claim=tmp/%s status=recovered message-id=%s", t->e.id,
+		    cname, header_msgid_for_log(t->msg, t->msglen, ereason, sizeof(ereason)));
+		free(t->msg);
 		queue_entry_free(&t->e);
 		return 0;
 	case PICKUP_BAD:

@@ -345,12 +345,23 @@ relay_close(struct relay_conn *c)
 	event_active(c->reaper, 0, 0);
 }
 
+/* The queue id of the message c is about, for its log lines ("-" when it
+ * holds none: an idle connection). */
+static const char *
+relay_job_id(const struct relay_conn *c)
+{
+	const struct relay_job *j = c->job != NULL ? c->job : c->first;
+
+	return j != NULL && j != RELAY_WAIT && j->id != NULL ? j->id : "-";
+}
+
 /* Log a failed smart host and go on to the next one. */
 static void
 relay_next_host(struct relay_conn *c)
 {
-	log_info("relay relay=%s status=failed stage=%s reply=\"%s\"",
-	    c->relay, c->fail.stage ? c->fail.stage : "connect", c->fail.reply);
+	log_info("relay relay=%s id=%s status=failed stage=%s reply=\"%s\"",
+	    c->relay, relay_job_id(c), c->fail.stage ? c->fail.stage : "connect",
+	    c->fail.reply);
 	relay_drop_bev(c);
 	if (c->dnsreq != NULL) {
 		evdns_getaddrinfo_cancel(c->dnsreq);
@@ -372,8 +383,8 @@ relay_lost(struct relay_conn *c)
 		relay_next_host(c);
 		return;
 	}
-	log_info("relay relay=%s status=lost stage=%s reply=\"%s\"",
-	    c->relay, c->fail.stage ? c->fail.stage : "?", c->fail.reply);
+	log_info("relay relay=%s id=%s status=lost stage=%s reply=\"%s\"",
+	    c->relay, relay_job_id(c), c->fail.stage ? c->fail.stage : "?", c->fail.reply);
 	relay_close(c);
 }
 
@@ -440,7 +451,8 @@ relay_tls_up(struct relay_conn *c)
 	util_strlcpy(c->tls, version, sizeof(c->tls));
 	if (c->counters.tls_handshakes != NULL)
 		(*c->counters.tls_handshakes)++;
-	log_debug("relay relay=%s tls=%s cipher=%s", c->relay, version, cipher);
+	log_debug("relay relay=%s id=%s tls=%s cipher=%s", c->relay, relay_job_id(c),
+	    version, cipher);
 }
 
 /* Describe a TLS failure on the current bufferevent into c->fail. */
@@ -490,7 +502,8 @@ relay_ready(struct relay_conn *c)
 		return;
 	}
 	if (!c->session)
-		log_debug("relay relay=%s status=ready tls=%s", c->relay, c->tls);
+		log_debug("relay relay=%s id=%s status=ready tls=%s", c->relay,
+		    relay_job_id(c), c->tls);
 	c->session = true;
 	if (c->first != NULL) {
 		job = c->first;
@@ -698,7 +711,8 @@ relay_connected(struct relay_conn *c)
 
 	c->connected = true;
 	if (fd >= 0 && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
-		log_warn("relay relay=%s: setsockopt TCP_NODELAY", c->relay);
+		log_warn("relay relay=%s id=%s: setsockopt TCP_NODELAY", c->relay,
+		    relay_job_id(c));
 	if (c->prof->hosts[c->host].tls == SMARTHOST_TLS_IMPLICIT)
 		relay_tls_up(c);
 	c->stage = CLIENT_STAGE_GREETING;
@@ -801,8 +815,8 @@ relay_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	st = c->streaming ? CLIENT_STAGE_DATA_BLOCK : client_stage(c->client);
 	if (st == CLIENT_STAGE_DATA_END)
-		log_warnx("relay relay=%s timeout after end of data: possible duplicate",
-		    c->relay);
+		log_warnx("relay relay=%s id=%s timeout after end of data: possible duplicate",
+		    c->relay, relay_job_id(c));
 	relay_set_fail(c, relay_stage_name(st), "timeout in stage %s from %s",
 	    relay_stage_name(st), c->relay);
 	relay_lost(c);

@@ -38,6 +38,7 @@ struct relay_counters {
 
 /* One message to send; owned by the caller until relay_ops.done. */
 struct relay_job {
+	const char *id;			/* the queue id, for log lines only */
 	struct client_message msg;
 	const char *body;		/* the message as stored (any line ends) */
 	size_t bodylen;

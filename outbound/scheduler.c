@@ -53,6 +53,7 @@
 #include "dsn.h"
 #include "fsutil.h"
 #include "id.h"
+#include "header.h"
 #include "log.h"
 #include "metrics.h"
 #include "outmetrics.h"
@@ -952,6 +953,7 @@ sched_build_job(struct sched_delivery *d)
 		if (sched_has_8bit(e->rcpts[i].addr, strlen(e->rcpts[i].addr)))
 			m->smtputf8 = true;
 	}
+	d->job.id = e->id;
 	m->sender = e->sender;
 	m->rcpts = d->rcpts;
 	m->nrcpts = k;
@@ -1434,9 +1436,13 @@ sched_worker_taken_log(const struct pickup_taken *t, const char *src, const char
 {
 	char esender[SCHED_ESC];
 
-	log_info("pickup id=%s source=%s uid=%jd name=%s from=<%s> nrcpt=%zu size=%" PRIu64,
-	    t->e.id, src, t->have_uid ? (intmax_t)t->uid : (intmax_t)-1, ename,
-	    sched_esc(t->e.sender, esender), t->e.nrcpts, t->e.size);
+	char emsgid[SCHED_ESC];
+
+	log_info("pickup id=%s source=%s uid=%jd name=%s from=<%s> nrcpt=%zu size=%" PRIu64
+	    " message-id=%s", t->e.id, src, t->have_uid ? (intmax_t)t->uid : (intmax_t)-1, ename,
+	    sched_esc(t->e.sender, esender), t->e.nrcpts, t->e.size,
+	    header_msgid_for_log(t->msg ? t->msg : "", t->msg ? t->msglen : 0, emsgid,
+	    sizeof(emsgid)));
 }
 
 /* Worker: take one dropped file (key: source letter and name); a
@@ -1757,8 +1763,11 @@ sched_committer_round(struct sched_worker *w)
 	pthread_mutex_unlock(&w->lock);
 	if (pickup_batch_commit(w->dirs, pb, err, sizeof(err)) == -1) {
 		log_warnx("pickup commit: %s (delivery postponed)", err);
-		for (d = got; d != NULL; d = d->next)
+		for (d = got; d != NULL; d = d->next) {
 			d->postponed = true;
+			log_warnx("queue id=%s status=postponed reason=\"pickup commit failed\"",
+			    d->e.id);
+		}
 	}
 	/* the messages too big to keep in memory: mapped now that they are
 	 * queue/<id>.msg, their pages read in here, not by the loop */

@@ -153,8 +153,8 @@ class InboundCase(harness.GatewayTestCase):
         if not d.alive():
             raise AssertionError("smtpgate-inbound exited %s:\n%s" % (d.proc.returncode, d.log()))
         # The probe connection must be gone before tests count connections
-        # (a probe refused at connect is logged as refused, not connected).
-        d.wait_log(r"disconnect id=|refused client=")
+        # (a probe refused at connect is logged as a reject at connect).
+        d.wait_log(r"disconnect id=|refused client=| cmd=connect ")
         return d
 
     def raw(self, **kw):

@@ -68,8 +68,9 @@ class AdmissionTest(InboundCase):
         code, text = r.reply()
         self.assertEqual(code, 554, text)
         self.assertTrue(r.eof())
-        d.wait_log(r"refused client=127\.0\.0\.0/24 ip=127\.0\.0\.1 reason=early-talker "
-                   r".*first=yes")
+        d.wait_log(r"reject id=[0-9a-f]{16} client=127\.0\.0\.1:\d+ cmd=connect "
+                   r"reply=\"554 5\.5\.1 gw-in\.test Protocol error: input before greeting\" "
+                   r"reason=early-talker net=127\.0\.0\.0/24 open=\d+ from_client=\d+ first=yes$")
         # A patient client is served normally.
         ok = self.raw()
         ok.ehlo()

@@ -275,7 +275,7 @@ class FairShareTest(LimitsCase):
         code, text = c.reply()
         self.assertEqual(code, 421, text)
         self.assertIn("4.7.0", text)
-        d.wait_log(r"refused client=127\.0\.0\.0/24 ip=127\.0\.0\.5 reason=over-cap")
+        d.wait_log(r"client=127\.0\.0\.5:\d+ cmd=connect .* reason=over-cap net=127\.0\.0\.0/24 ")
         # another /24 is not affected
         other = [self.client("127.0.1.%d" % i) for i in (2, 3, 4)]
         self.assertEqual(other[0].cmd("NOOP")[0], 250)
@@ -291,7 +291,7 @@ class FairShareTest(LimitsCase):
         self.client("127.0.0.3")          # its own /32
         c = self.client("127.0.0.3", greet=False)
         self.assertEqual(c.reply()[0], 421)
-        d.wait_log(r"refused client=127\.0\.0\.3/32 ")
+        d.wait_log(r"cmd=connect .* net=127\.0\.0\.3/32 ")
 
     def test_relay_host_gets_in_while_its_network_is_at_cap(self):
         d = self.inbound(extra='relay_hosts = {"127.0.0.0/8", "127.0.0.1/32"}\n'
@@ -311,7 +311,7 @@ class FairShareTest(LimitsCase):
         self.assertEqual(r.reply()[0], 250)
         self.assertEqual(new_count(self.spool, "alice"), 1)
         self.assertEqual(len(flood), 2)
-        self.assertNotIn("relay 127.0.0.1/32", re.findall(r"refused client=(.*?) ip=", d.log()))
+        self.assertNotIn("relay 127.0.0.1/32", re.findall(r"cmd=connect .* net=(.*?) open=", d.log()))
 
     def test_relay_host_share_is_capped_too(self):
         d = self.inbound(extra='relay_hosts = {"127.0.0.1/32"}\n'
@@ -320,7 +320,8 @@ class FairShareTest(LimitsCase):
         self.client()
         c = self.client(greet=False)
         self.assertEqual(c.reply()[0], 421)
-        d.wait_log(r"refused client=relay 127\.0\.0\.1/32 ip=127\.0\.0\.1 reason=over-relay-cap")
+        d.wait_log(r"client=127\.0\.0\.1:\d+ cmd=connect .* reason=over-relay-cap "
+                   r"net=relay 127\.0\.0\.1/32 ")
 
 
 class LogFloodTest(LimitsCase):
@@ -369,7 +370,7 @@ class LogFloodTest(LimitsCase):
         c = Client(self.port, "127.0.0.3")
         self.assertEqual(c.reply()[0], 421)
         c.close()
-        d.wait_log(r"refused client=127\.0\.0\.0/24 ip=127\.0\.0\.3 reason=over-cap")
+        d.wait_log(r"client=127\.0\.0\.3:\d+ cmd=connect .* reason=over-cap net=127\.0\.0\.0/24 ")
         # a burst from another network: once its summary is out, the sweep
         # has also passed the lone refusal's interval
         self.client("127.0.3.2")
@@ -380,8 +381,9 @@ class LogFloodTest(LimitsCase):
         wait_until(lambda: self.summary_count(d.log(), "127.0.3.0/24", "over-cap") == 3,
                    10, "the burst's summary")
         log = d.log()
-        self.assertEqual(len(re.findall(r"refused client=127\.0\.0\.0/24", log)), 1, log)
-        self.assertEqual(len(re.findall(r"ip=127\.0\.3\.3", log)), 1, log)
+        self.assertEqual(len(re.findall(r"net=127\.0\.0\.0/24 |refused client=127\.0\.0\.0/24",
+                                        log)), 1, log)
+        self.assertEqual(len(re.findall(r"client=127\.0\.3\.3:", log)), 1, log)
 
 
 if __name__ == "__main__":

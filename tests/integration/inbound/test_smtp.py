@@ -51,7 +51,7 @@ class TransactionTest(InboundCase):
         self.assertEqual(tmp_files(self.spool), [])
         log = self.daemon.log()
         self.assertRegex(log, r"in id=[0-9a-f]{16} session=[0-9a-f]{16} client=127\.0\.0\.1:\d+ "
-                         r"from=<sender@client\.test> size=\d+ nrcpt=1 tls=no status=delivered")
+                         r"message-id=<m1@client\.test> from=<sender@client\.test> size=\d+ nrcpt=1 tls=no status=delivered")
 
     def test_queue_id_in_reply_matches_received(self):
         with smtplib.SMTP("127.0.0.1", self.port, timeout=10) as s:

@@ -22,7 +22,7 @@ class FailureTest(OutboundCase):
         d = self.start_outbound([self.host(dead), self.host(fake)])
         self.drop(message("a@example.com", ["b@example.net"], subject="failover"))
         self.wait_messages(fake, 1)
-        d.wait_log(r"relay relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d status=failed" % dead)
+        d.wait_log(r"relay relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d id=\w+ status=failed" % dead)
         d.wait_log(r"out id=\w+ to=<b@example.net> relay=127\.0\.0\.1\[127\.0\.0\.1\]:%d status=sent"
                    % fake.port)
         self.stop_outbound(d)

@@ -5,6 +5,7 @@
  * left as "other".
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -183,6 +184,76 @@ START_TEST(test_greeting_refusals)
 }
 END_TEST
 
+/* What each refusal was about, as its log line shows it. */
+struct ctx_seen {
+	struct session *sess;
+	char got[2048];
+};
+
+/* refused callback: "cmd from to|" per refusal (- for none). */
+static void
+on_refused_ctx(void *arg, const char *reply, size_t len)
+{
+	struct ctx_seen *c = arg;
+	struct session_refusal r;
+	size_t n = strlen(c->got);
+
+	(void)reply;
+	(void)len;
+	session_refusal_context(c->sess, &r);
+	snprintf(c->got + n, sizeof(c->got) - n, "%s %s %s|", r.cmd,
+	    r.from ? (r.from[0] ? r.from : "<>") : "-", r.to ? r.to : "-");
+}
+
+/* Each refusal is told with its command and the addresses it concerned. */
+START_TEST(test_refusal_context)
+{
+	struct ctx_seen c = { 0 };
+	struct session_params p = {
+		.hostname = "gw.test", .max_line = 512, .max_message_size = 1000,
+		.max_recipients = 1, .max_errors = 50,
+		.rcpt_check = rcpt_check, .refused = on_refused_ctx, .arg = &c,
+	};
+	char longline[700];
+
+	c.sess = session_new(&p);
+	session_greet(c.sess, SESSION_GREET_OK);
+	memset(longline, 'x', sizeof(longline) - 3);
+	memcpy(longline + sizeof(longline) - 3, "\r\n", 3);
+	feed(c.sess, "EHLO c.test\r\n"
+	    "MAIL FROM:<a@x.test> SIZE=5000\r\n"	/* MAIL, its address */
+	    "MAIL FROM:<bad@@x>\r\n"			/* the address as sent */
+	    "MAIL FROM:<>\r\n"
+	    "RCPT TO:<nobody@y.test>\r\n"		/* from and to */
+	    "RCPT TO:<b@y.test>\r\n"
+	    "RCPT TO:<c@y.test>\r\n"			/* 452 */
+	    "RCPT TO:<\xc3\xa9@y.test>\r\n"		/* 553, as sent */
+	    "auth login\r\n"				/* unknown verb, upper-cased */
+	    "X-1 y\r\n"				/* not a word: unknown */
+	    "NOOP\n");					/* bare LF: no command */
+	feed(c.sess, longline);
+	ck_assert_str_eq(c.got,
+	    "MAIL a@x.test -|"
+	    "MAIL bad@@x -|"
+	    "RCPT <> nobody@y.test|"
+	    "RCPT <> c@y.test|"
+	    "RCPT <> \xc3\xa9@y.test|"
+	    "AUTH <> -|"
+	    "unknown <> -|"
+	    "- <> -|"
+	    "- <> -|");
+	c.got[0] = '\0';
+	session_timeout(c.sess);
+	ck_assert_str_eq(c.got, "- <> -|");
+	session_free(c.sess);
+	memset(&c, 0, sizeof(c));
+	c.sess = session_new(&p);
+	session_greet(c.sess, SESSION_GREET_DENIED);
+	ck_assert_str_eq(c.got, "connect - -|");
+	session_free(c.sess);
+}
+END_TEST
+
 static Suite *
 reject_suite(void)
 {
@@ -193,6 +264,7 @@ reject_suite(void)
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_session_refusals);
 	tcase_add_test(tc, test_greeting_refusals);
+	tcase_add_test(tc, test_refusal_context);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,86 @@
+/*
+ * Unit tests of common/header.c: one field found in a header block (case,
+ * folding, CRLF or LF, the body not searched, the first of two) and the
+ * Message-ID as it is logged (angle brackets, escaping, none).
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "header.h"
+
+struct msgid_case {
+	const char *msg;
+	const char *want;	/* header_msgid_for_log */
+};
+
+static const struct msgid_case cases[] = {
+	{ "Message-ID: <a@b>\r\nSubject: x\r\n\r\nbody\r\n", "<a@b>" },
+	{ "Subject: x\nmessage-id:<c.d@e>\n\nbody\n", "<c.d@e>" },
+	{ "MESSAGE-ID:   <f@g>   \r\n\r\n", "<f@g>" },
+	{ "Message-ID:\r\n <folded@x>\r\n\r\n", "<folded@x>" },
+	{ "Message-ID: <a\r\n b@c>\r\n\r\n", "<a b@c>" },
+	{ "Message-ID: (comment) <h@i> (more)\r\n\r\n", "<h@i>" },
+	{ "Message-ID: no-brackets@x\r\n\r\n", "no-brackets@x" },
+	{ "Message-ID: <q\"=\x01@x>\r\n\r\n", "<q\\x22\\x3d\\x01@x>" },
+	{ "Subject: x\r\n\r\nMessage-ID: <in-body@x>\r\n", "none" },
+	{ "Message-IDs: <no@x>\r\n\r\n", "none" },
+	{ "X-Message-ID: <no@x>\r\n\r\n", "none" },
+	{ "Message-ID:\r\n\r\n", "none" },
+	{ "", "none" },
+	{ "Message-ID: <first@x>\r\nMessage-ID: <second@x>\r\n\r\n", "<first@x>" },
+	{ "Message-ID: <no-end-of-header@x>", "<no-end-of-header@x>" },
+};
+
+START_TEST(msgid)
+{
+	const struct msgid_case *c = &cases[_i];
+	char out[128];
+
+	header_msgid_for_log(c->msg, strlen(c->msg), out, sizeof(out));
+	ck_assert_msg(strcmp(out, c->want) == 0, "case %d: got %s want %s", _i, out, c->want);
+}
+END_TEST
+
+START_TEST(get_and_cut)
+{
+	const char *m = "Subject:  a long subject  \r\n\tgoes on\r\n\r\n";
+	char out[8];
+	char big[64];
+
+	ck_assert_int_eq(header_get(m, strlen(m), "subject", big, sizeof(big)),
+	    (long)strlen("a long subject  \tgoes on"));
+	ck_assert_str_eq(big, "a long subject  \tgoes on");
+	/* cut to 7 bytes, then trimmed */
+	ck_assert_int_eq(header_get(m, strlen(m), "Subject", out, sizeof(out)), 6);
+	ck_assert_str_eq(out, "a long");
+	ck_assert_int_eq(header_get(m, strlen(m), "From", big, sizeof(big)), -1);
+	ck_assert_str_eq(big, "");
+	/* the length bounds the search: the field past len is not seen */
+	ck_assert_int_eq(header_get("To: x\r\nFrom: y\r\n", 7, "From", big, sizeof(big)), -1);
+}
+END_TEST
+
+static Suite *
+header_suite(void)
+{
+	Suite *s = suite_create("header");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_loop_test(tc, msgid, 0, sizeof(cases) / sizeof(cases[0]));
+	tcase_add_test(tc, get_and_cut);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(header_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
