@@ -162,10 +162,11 @@ struct warning_case {
 };
 
 static const struct warning_case warnings[] = {
-	{ CONFIG_INBOUND, IN "hostname = \"gw.example.com\"\nmax_errors = 5\n# again\nmax_errors = 7\n",
+	{ CONFIG_INBOUND, IN "hostname = \"gw.example.com\"\nmax_errors = 5\n# again\nmax_errors = 7\n"
+	    "mailbox \"pm\" { address = {\"postmaster@x.example\"} }\n",
 	    "@F@:8: max_errors: set again (first on line 6); the value on line 8 is used "
 	    "and the one on line 6 ignored\n" },
-	{ CONFIG_INBOUND, IN "hostname = \"gw\"\n",
+	{ CONFIG_INBOUND, IN "hostname = \"gw\"\nmailbox \"pm\" { address = {\"postmaster@x.example\"} }\n",
 	    "@F@:5: hostname: \"gw\" has no dot: it is the name in HELO and in the addresses "
 	    "of bounces, and other hosts expect a fully qualified name (e.g. \"gw.example.com\")\n" },
 	{ CONFIG_OUTBOUND, OUT "hostname = \"gw.example.com\"\nsmarthost \"b\" {\n  host = \"a\"\n  port = 25\n  # x\n  port = 587\n}\n",
@@ -173,7 +174,8 @@ static const struct warning_case warnings[] = {
 	    "is used and the one on line 11 ignored\n" },
 	/* not repeats: a list grown with +=, sections, the same key in two sections */
 	{ CONFIG_INBOUND, IN "hostname = \"gw.example.com\"\nlisten += {\"127.0.0.1:26\"}\n"
-	    "mailbox \"a\" { address = {\"a@x.example\"} }\nmailbox \"b\" { address = {\"b@x.example\"} }\n", "" },
+	    "mailbox \"a\" { address = {\"a@x.example\"} }\nmailbox \"b\" { address = {\"b@x.example\"} }\n"
+	    "postmaster = \"a\"\n", "" },
 	{ CONFIG_OUTBOUND, OUT "hostname = \"[192.0.2.1]\"\nsmarthost \"b\" { host = \"b\" }\n", "" },
 };
 
