@@ -68,6 +68,7 @@ struct relay_profile {
 	unsigned per_conn;
 	unsigned t_connect, t_greeting, t_command;
 	unsigned t_data_init, t_data_block, t_data_end;
+	unsigned t_idle;			/* an idle session waits this long */
 };
 
 struct relay_conn {
@@ -92,6 +93,7 @@ struct relay_conn {
 	bool quitting, draining, abandon, dead;
 	bool wrote;			/* commands sent since the timer was armed */
 	bool waiting;			/* ops->next said RELAY_WAIT */
+	bool reused;			/* c->job went out after an earlier one */
 	enum client_stage stage;	/* stage the timer was armed for */
 	struct relay_job *first, *job;
 	unsigned sent;
@@ -193,6 +195,7 @@ relay_profile_new(const struct outbound_config *cfg, char *err, size_t errlen)
 	p->t_data_init = cfg->timeout_data_init;
 	p->t_data_block = cfg->timeout_data_block;
 	p->t_data_end = cfg->timeout_data_end;
+	p->t_idle = cfg->timeout_idle ? cfg->timeout_idle : RELAY_IDLE_SECS;
 	p->hosts = xcalloc(cfg->nsmarthosts, sizeof(*p->hosts));
 	p->nhosts = cfg->nsmarthosts;
 	for (i = 0; i < cfg->nsmarthosts; i++) {
@@ -348,12 +351,15 @@ static void
 relay_close(struct relay_conn *c)
 {
 	struct relay_job *first = c->first, *job = c->job;
+	char tls[sizeof(c->tls)];
 
 	if (c->dead)
 		return;
 	c->dead = true;
 	c->first = c->job = NULL;
+	util_strlcpy(tls, c->tls, sizeof(tls));
 	relay_drop_bev(c);
+	util_strlcpy(c->tls, tls, sizeof(c->tls));	/* the session that failed */
 	evtimer_del(c->timer);
 	if (c->dnsreq != NULL) {
 		evdns_getaddrinfo_cancel(c->dnsreq);
@@ -394,6 +400,39 @@ relay_lost(struct relay_conn *c)
 	log_info("relay relay=%s status=lost stage=%s reply=\"%s\"",
 	    c->relay, c->fail.stage ? c->fail.stage : "?", c->fail.reply);
 	relay_close(c);
+}
+
+/*
+ * Postfix's connection cache, our side: a session that sat idle may have
+ * been closed by the server meanwhile (its own idle timeout).  When the
+ * job that went out on such a reused session got no answer at all (EOF,
+ * or a 421 to the RSET that opens it), the job is not a delivery attempt:
+ * it goes out again over a new connection, found as for a first job.
+ * Only once: a new connection is not a reused one.  false when the job
+ * stays here (not reused, answered, or shutting down).
+ */
+static bool
+relay_retry_fresh(struct relay_conn *c, const char *why)
+{
+	if (c->job == NULL || !c->reused || c->client == NULL || c->draining ||
+	    c->abandon || !client_txn_unanswered(c->client))
+		return false;
+	log_info("relay relay=%s status=stale reply=\"%s\" retry=new-connection",
+	    c->relay, why);
+	c->first = c->job;
+	c->job = NULL;
+	c->reused = c->session = c->waiting = false;
+	c->sent = 0;
+	c->host = 0;
+	relay_drop_bev(c);
+	evtimer_del(c->timer);
+	if (c->ai_list != NULL) {
+		evutil_freeaddrinfo(c->ai_list);
+		c->ai_list = c->ai_cur = NULL;
+	}
+	relay_set_fail(c, "connect", "no smart host could be reached");
+	relay_host_start(c);
+	return true;
 }
 
 /*
@@ -511,14 +550,17 @@ relay_ready(struct relay_conn *c)
 	if (!c->session)
 		log_debug("relay relay=%s status=ready tls=%s", c->relay, c->tls);
 	c->session = true;
+	c->reused = c->first == NULL;
 	if (c->first != NULL) {
 		job = c->first;
 		c->first = NULL;
 	} else if (!c->draining && c->sent < c->prof->per_conn)
 		job = c->ops->next(c->arg);
 	if (job == RELAY_WAIT) {
+		if (!c->waiting)
+			log_debug("relay relay=%s status=idle sent=%u", c->relay, c->sent);
 		c->waiting = true;
-		relay_arm(c, RELAY_IDLE_SECS);
+		relay_arm(c, c->prof->t_idle);
 		return;
 	}
 	if (job == NULL) {
@@ -530,13 +572,16 @@ relay_ready(struct relay_conn *c)
 	client_send_message(c->client, &job->msg);
 }
 
-/* A message finished: hand the results over, back to READY. */
-static void
+/* A message finished: hand the results over, back to READY.  false when
+ * the connection was a dead cached one and the job went to a new one. */
+static bool
 relay_done(struct relay_conn *c)
 {
 	struct relay_outcome o = { 0 };
 	struct relay_job *job = c->job;
 
+	if (relay_retry_fresh(c, client_failure(c->client)->reply))
+		return false;
 	o.results = client_results(c->client, &o.nresults);
 	o.relay = c->relay;
 	o.smarthost = relay_smarthost(c);
@@ -546,6 +591,7 @@ relay_done(struct relay_conn *c)
 	if (job != NULL)
 		c->ops->done(c->arg, job, &o);
 	client_ack_done(c->client);
+	return true;
 }
 
 /* The client gave up on the connection. */
@@ -677,7 +723,8 @@ relay_process(struct relay_conn *c)
 			relay_body_start(c);
 			return;
 		case CLIENT_EV_DONE:
-			relay_done(c);
+			if (!relay_done(c))
+				return;
 			break;
 		case CLIENT_EV_FAILED:
 			relay_failed(c);
@@ -689,11 +736,29 @@ relay_process(struct relay_conn *c)
 	}
 }
 
+/* Input while idle: a 421 before the server closes (or anything else
+ * unasked) ends the session; a partial line waits for the rest. */
+static void
+relay_idle_input(struct relay_conn *c)
+{
+	relay_feed(c);
+	if (client_event(c->client) == CLIENT_EV_READY)
+		return;
+	c->waiting = false;
+	evtimer_del(c->timer);
+	relay_process(c);
+}
+
 /* Bufferevent read callback. */
 static void
 relay_read_cb(struct bufferevent *bev, void *arg)
 {
-	relay_process(arg);
+	struct relay_conn *c = arg;
+
+	if (c->waiting)
+		relay_idle_input(c);
+	else
+		relay_process(c);
 }
 
 /* Bufferevent write callback: keep the body flowing. */
@@ -742,11 +807,47 @@ relay_connect_failed(struct relay_conn *c, short what)
 		return;
 	}
 	relay_set_fail(c, "connect", "connect to %s: %s", c->relay,
-	    (what & BEV_EVENT_EOF) ? "connection closed" :
-	    e ? evutil_socket_error_to_string(e) : "failed");
+	    (what & BEV_EVENT_EOF) ? "connection closed by peer" :
+	    e ? evutil_socket_error_to_string(e) : "failed (no error reported)");
 	relay_drop_bev(c);
 	c->ai_cur = c->ai_cur ? c->ai_cur->ai_next : NULL;
 	relay_try_addr(c);
+}
+
+/*
+ * Why an established connection ended, in words, never errno 0's
+ * "Success": a TLS error from OpenSSL, else the socket's error, else the
+ * peer closed it (EOF, or a TLS peer that left without close_notify).
+ */
+static void
+relay_io_reason(struct relay_conn *c, short what, char *buf, size_t len)
+{
+	unsigned long e, tls = 0;
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+	socklen_t elen = sizeof(int);
+	int err = 0;
+	char text[256];
+
+	while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
+		if (ERR_GET_LIB(e) != 0 &&	/* not a bare SSL_ERROR_* code */
+		    ERR_GET_REASON(e) != SSL_R_UNEXPECTED_EOF_WHILE_READING)
+			tls = e;
+	if (tls != 0) {
+		ERR_error_string_n(tls, text, sizeof(text));
+		snprintf(buf, len, "connection to %s failed: TLS error: %s", c->relay, text);
+		return;
+	}
+	if (!(what & BEV_EVENT_EOF)) {
+		if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) == -1)
+			err = 0;
+		if (err == 0)
+			err = EVUTIL_SOCKET_ERROR();
+	}
+	if (err != 0 && err != EAGAIN && err != EINPROGRESS)
+		snprintf(buf, len, "connection to %s failed: %s", c->relay,
+		    evutil_socket_error_to_string(err));
+	else
+		snprintf(buf, len, "connection closed by %s", c->relay);
 }
 
 /* Bufferevent event callback: connected, handshake done, EOF, error. */
@@ -754,6 +855,7 @@ static void
 relay_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct relay_conn *c = arg;
+	char why[1024];		/* relay name and TLS text: over CLIENT_REPLY_MAX */
 
 	if (what & BEV_EVENT_CONNECTED) {
 		if (!c->connected) {
@@ -776,13 +878,12 @@ relay_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (c->in_handshake)
 		relay_tls_failed(c, "starttls");
-	else if (what & BEV_EVENT_EOF)
-		relay_set_fail(c, relay_stage_name(client_stage(c->client)),
-		    "connection closed by %s", c->relay);
-	else
-		relay_set_fail(c, relay_stage_name(client_stage(c->client)),
-		    "connection to %s failed: %s", c->relay,
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	else {
+		relay_io_reason(c, what, why, sizeof(why));
+		relay_set_fail(c, relay_stage_name(client_stage(c->client)), "%s", why);
+		if (relay_retry_fresh(c, why))
+			return;
+	}
 	relay_lost(c);
 }
 
@@ -807,6 +908,8 @@ relay_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	if (c->waiting) {	/* idle too long: QUIT */
+		log_debug("relay relay=%s status=idle-timeout seconds=%u", c->relay,
+		    c->prof->t_idle);
 		c->draining = true;
 		relay_conn_wake(c);
 		return;

@@ -56,9 +56,12 @@ struct relay_outcome {
 	bool abandoned;			/* shutdown: nothing is known, keep queued */
 };
 
-/* What ops->next returns for "nothing now, but more is coming": the
+/* What ops->next returns for "nothing now, but more may come": the
  * connection idles (no command sent) until relay_conn_wake(), or QUITs
- * after RELAY_IDLE_SECS. */
+ * after timeout_idle (RELAY_IDLE_SECS when the configuration has none).
+ * A job handed to a session that idled and got no answer at all (the
+ * server had closed it) is sent again over a new connection, and is not
+ * reported as a failure. */
 extern struct relay_job relay_wait_marker;
 #define RELAY_WAIT (&relay_wait_marker)
 #define RELAY_IDLE_SECS 10

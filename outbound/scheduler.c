@@ -85,7 +85,7 @@
 #define SCHED_STALL_MS		1000	/* ... once no delivery ended for that long */
 #define SCHED_HEADERS_MAX	65536
 #define SCHED_STATUS_SECS	60
-#define SCHED_EXPIRED_REPLY	"451 4.4.7 delivery time expired"
+#define SCHED_EXPIRED_REPLY	"4.4.7 delivery time expired"	/* ours: no reply code */
 #define SCHED_ESC		300	/* an escaped name in a log line */
 
 /* One queued message as the scheduler keeps it. */
@@ -1150,22 +1150,6 @@ sched_take_due(struct sched *s)
 	return NULL;
 }
 
-/* true while the worker has pickup files to claim (more work is coming). */
-static bool
-sched_worker_pending(struct sched *s)
-{
-	bool pending;
-
-	if (s->w == NULL || !s->w->started)
-		return false;
-	pthread_mutex_lock(&s->w->lock);
-	pending = s->w->nnames > s->w->hnames || s->w->busy || s->w->done != NULL ||
-	    s->w->tocommit != NULL || s->w->committing ||
-	    s->w->nloads > s->w->hloads || s->w->loading;
-	pthread_mutex_unlock(&s->w->lock);
-	return pending;
-}
-
 /* Apply the outcome for one recipient of the job. */
 static void
 sched_apply_rcpt(struct sched *s, struct sched_delivery *d, size_t k,
@@ -1237,7 +1221,10 @@ sched_job_done(void *arg, struct relay_job *job, const struct relay_outcome *o)
 	sched_kick(s);
 }
 
-/* relay_ops.next: another message for a connection. */
+/* relay_ops.next: another message for a connection.  With nothing due
+ * the session stays open, idle (the relay QUITs after timeout_idle), for
+ * the next message: sched_wake_conns hands it over before any new
+ * connection is opened (Postfix's connection cache). */
 static struct relay_job *
 sched_job_next(void *arg)
 {
@@ -1246,11 +1233,10 @@ sched_job_next(void *arg)
 
 	if (d != NULL)
 		return &d->job;
-	if (!sc->s->stopping && sched_worker_pending(sc->s)) {
-		sc->waiting = true;	/* a batch is being claimed: keep the session */
-		return RELAY_WAIT;
-	}
-	return NULL;
+	if (sc->s->stopping)
+		return NULL;
+	sc->waiting = true;
+	return RELAY_WAIT;
 }
 
 /* relay_ops.closed: a connection is gone. */
