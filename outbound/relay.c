@@ -659,6 +659,13 @@ relay_conn_wake(struct relay_conn *c)
 	relay_process(c);
 }
 
+/* Whether c runs on profile p. */
+bool
+relay_conn_uses(const struct relay_conn *c, const struct relay_profile *p)
+{
+	return c->prof == p;
+}
+
 /* Stop after the current message. */
 void
 relay_conn_drain(struct relay_conn *c)

@@ -91,6 +91,10 @@ struct relay_conn *relay_conn_new(struct event_base *base, struct evdns_base *dn
 /* A connection that got RELAY_WAIT asks ops->next again (no-op otherwise). */
 void relay_conn_wake(struct relay_conn *c);
 
+/* true when c was opened with profile p (after a reload, connections of
+ * the old profile are not given more messages). */
+bool relay_conn_uses(const struct relay_conn *c, const struct relay_profile *p);
+
 /* Finish the current message, then QUIT instead of asking for more. */
 void relay_conn_drain(struct relay_conn *c);
 /* Drop the connection now; the current job is reported abandoned. */

@@ -1224,17 +1224,18 @@ sched_job_done(void *arg, struct relay_job *job, const struct relay_outcome *o)
 /* relay_ops.next: another message for a connection.  With nothing due
  * the session stays open, idle (the relay QUITs after timeout_idle), for
  * the next message: sched_wake_conns hands it over before any new
- * connection is opened (Postfix's connection cache). */
+ * connection is opened (Postfix's connection cache).  A connection of
+ * the profile before a reload gets nothing more: it QUITs. */
 static struct relay_job *
 sched_job_next(void *arg)
 {
 	struct sched_conn *sc = arg;
-	struct sched_delivery *d = sched_take_due(sc->s);
+	struct sched_delivery *d;
 
-	if (d != NULL)
-		return &d->job;
-	if (sc->s->stopping)
+	if (sc->s->stopping || (sc->rc != NULL && !relay_conn_uses(sc->rc, sc->s->prof)))
 		return NULL;
+	if ((d = sched_take_due(sc->s)) != NULL)
+		return &d->job;
 	sc->waiting = true;
 	return RELAY_WAIT;
 }

@@ -6,6 +6,7 @@ idle, 421 or a drop at the RSET that reopens it) loses, defers and bounces
 nothing: the message goes out over a new connection."""
 
 import re
+import signal
 import sys
 import time
 
@@ -109,6 +110,24 @@ class ReuseTest(OutboundCase):
         self.assertEqual(sum(1 for x in cmds if x.startswith("EHLO")), 1)
         self.assertEqual(cmds.count("RSET"), 1)
         self.assertNotIn("QUIT", cmds)
+        self.assert_nothing_failed(d)
+        self.stop_outbound(d)
+
+    def test_reload_retires_idle_sessions(self):
+        """After SIGHUP a session of the old configuration gets no more
+        messages: it QUITs and the next message goes to the new smart host."""
+        a, b = self.fake(), self.fake()
+        d = self.start_outbound([self.host(a)], extra="timeout_idle = 60\n")
+        self.drop(message("a@example.com", ["b@example.net"], subject="old"))
+        self.wait_messages(a, 1)
+        self.configure([self.host(b)], "timeout_idle = 60\n")
+        d.send_signal(signal.SIGHUP)
+        d.wait_log(r"reload status=ok")
+        harness.wait_for(lambda: "QUIT" in a.snapshot()[0][0]["commands"], 10,
+                         "QUIT on the old session")
+        self.drop(message("a@example.com", ["c@example.net"], subject="new"))
+        self.wait_messages(b, 1)
+        self.assertEqual(a.message_count(), 1)
         self.assert_nothing_failed(d)
         self.stop_outbound(d)
 
