@@ -141,6 +141,7 @@ struct outbound_config {
 	unsigned timeout_data_init;	/* 120 */
 	unsigned timeout_data_block;	/* 180 */
 	unsigned timeout_data_end;	/* 600 */
+	unsigned timeout_idle;		/* 10: an idle connection waits for more */
 	bool metrics_enabled;
 	struct config_sockaddr metrics_listen;
 	enum log_target log;

@@ -32,6 +32,7 @@ static const struct config_range outbound_ranges[] = {
 	{ "timeout_data_init", 1, 86400 },
 	{ "timeout_data_block", 1, 86400 },
 	{ "timeout_data_end", 1, 86400 },
+	{ "timeout_idle", 1, 3600 },
 	{ NULL, 0, 0 },
 };
 
@@ -123,6 +124,7 @@ config_init_outbound(unsigned flags)
 		CFG_INT("timeout_data_init", 120, CFGF_NONE),
 		CFG_INT("timeout_data_block", 180, CFGF_NONE),
 		CFG_INT("timeout_data_end", 600, CFGF_NONE),
+		CFG_INT("timeout_idle", 10, CFGF_NONE),
 		CFG_END()
 	};
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
@@ -191,6 +193,7 @@ config_fill_outbound(cfg_t *cfg, const char *path)
 	c->timeout_data_init = (unsigned)cfg_getint(cfg, "timeout_data_init");
 	c->timeout_data_block = (unsigned)cfg_getint(cfg, "timeout_data_block");
 	c->timeout_data_end = (unsigned)cfg_getint(cfg, "timeout_data_end");
+	c->timeout_idle = (unsigned)cfg_getint(cfg, "timeout_idle");
 	return c;
 }
 

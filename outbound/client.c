@@ -795,13 +795,13 @@ txn_precheck(struct client *c, const struct client_message *m)
 
 	if (!addr_ok(m->sender)) {
 		code = 553;
-		why = "553 5.1.7 invalid sender address";
+		why = "5.1.7 invalid sender address";
 	} else if (c->caps.size_limit != 0 && m->size > c->caps.size_limit) {
 		code = 552;
-		why = "552 5.3.4 message size exceeds the server's limit";
+		why = "5.3.4 message size exceeds the server's limit";
 	} else if (m->smtputf8 && !c->caps.smtputf8) {
 		code = 553;
-		why = "553 5.6.7 SMTPUTF8 needed but not offered by the server";
+		why = "5.6.7 SMTPUTF8 needed but not offered by the server";
 	}
 	if (why == NULL)
 		return true;
@@ -828,7 +828,7 @@ txn_build(struct client *c, const struct client_message *m)
 			txn_add(c, CMD_RCPT, i, xasprintf("RCPT TO:<%s>\r\n", m->rcpts[i]));
 		else
 			rcpt_decide(c, i, CLIENT_RCPT_PERMFAIL, 553,
-			    "553 5.1.3 invalid recipient address");
+			    "5.1.3 invalid recipient address");
 	}
 	txn_add(c, CMD_DATA, 0, xstrdup("DATA\r\n"));
 }
@@ -930,6 +930,15 @@ const struct client_failure *
 client_failure(const struct client *c)
 {
 	return &c->fail;
+}
+
+/* No reply of the current transaction came (see client.h). */
+bool
+client_txn_unanswered(const struct client *c)
+{
+	if (c->ncmds == 0 || c->next_reply > 0)
+		return false;
+	return c->st == ST_TXN || (c->st == ST_DONE && c->fail_after_done);
 }
 
 /* PIPELINING in the last EHLO. */

@@ -117,6 +117,10 @@ void client_quit(struct client *c);
 const struct client_rcpt_result *client_results(const struct client *c, size_t *n);
 void client_ack_done(struct client *c);
 const struct client_failure *client_failure(const struct client *c);
+/* The current transaction ended, or stopped, before the server answered
+ * any of its commands (the RSET or MAIL that opens it): on a reused
+ * connection that means the server had closed it while it was idle. */
+bool client_txn_unanswered(const struct client *c);
 
 /* Server capabilities seen in the last EHLO (inside TLS when TLS is up). */
 bool client_has_pipelining(const struct client *c);

@@ -8,7 +8,10 @@
  * Final-Recipient, Action, Status, Diagnostic-Code, Last-Attempt-Date,
  * Will-Retry-Until), and the original header block as text/rfc822-headers.
  * Status comes from the enhanced code of the reply (RFC 3463) when there is
- * one, else 5.0.0 / 4.0.0.  CRLF line ends; long fields are folded so no
+ * one, else 5.0.0 / 4.0.0.  Diagnostic-Code is "smtp;" for a reply the
+ * remote server sent and "X-Unix;" for our own words (a refused connect,
+ * a lost connection, a timeout, expiry): texts of our own never start
+ * with a 3-digit reply code, only (some) with an enhanced status code.  CRLF line ends; long fields are folded so no
  * line reaches 998 characters; reply text is made 7-bit printable.
  *
  * This module knows nothing about the queue files, SMTP sessions or when a
@@ -121,31 +124,66 @@ digits13(const char *s)
 	return n >= 1 && n <= 3 ? n : 0;
 }
 
-/* Status (RFC 3463 "c.s.d") for a reply, or the kind's default. */
+/* 1 when s starts with an SMTP reply code: 3 digits, the first 2-5, the
+ * second 0-5, then a space, a dash or the end (RFC 5321 4.2). */
+static int
+is_smtp_reply(const char *s)
+{
+	return s != NULL && s[0] >= '2' && s[0] <= '5' && s[1] >= '0' && s[1] <= '5' &&
+	    s[2] >= '0' && s[2] <= '9' && (s[3] == ' ' || s[3] == '-' || s[3] == '\0');
+}
+
+/* Copy an enhanced status code "c.s.d" (c 2, 4 or 5; s and d 1-3 digits)
+ * at p, ended by a space or the end, into out; 0 when there is none. */
+static int
+enhanced_at(const char *p, char *out, size_t sz)
+{
+	size_t a, c;
+
+	if ((*p != '2' && *p != '4' && *p != '5') || p[1] != '.')
+		return 0;
+	if ((a = digits13(p + 2)) == 0 || p[2 + a] != '.')
+		return 0;
+	if ((c = digits13(p + 3 + a)) == 0)
+		return 0;
+	if (p[3 + a + c] != '\0' && p[3 + a + c] != ' ')
+		return 0;
+	snprintf(out, sz, "%.*s", (int)(3 + a + c), p);
+	return 1;
+}
+
+/*
+ * Status (RFC 3463 "c.s.d") for a reply, or the kind's default: the
+ * enhanced code after an SMTP reply code ("550 5.1.1 ..."), or the one a
+ * text of our own starts with ("4.4.7 delivery time expired"), else the
+ * class of the reply code, else 5.0.0 / 4.0.0.
+ */
 static void
 status_of(const char *reply, enum dsn_kind kind, char *out, size_t sz)
 {
-	const char *p = reply;
-	size_t a, c;
-
 	snprintf(out, sz, "%s", kind == DSN_FAILED ? "5.0.0" : "4.0.0");
-	if (p == NULL || strlen(p) < 3 || digits13(p) != 3)
+	if (reply == NULL)
 		return;
-	if (p[0] == '4' || p[0] == '5')
-		snprintf(out, sz, "%c.0.0", p[0]);
-	p += 3;
-	if (*p != ' ' && *p != '-')
+	if (!is_smtp_reply(reply)) {
+		enhanced_at(reply, out, sz);
 		return;
-	p++;
-	if ((*p != '2' && *p != '4' && *p != '5') || p[1] != '.')
-		return;
-	if ((a = digits13(p + 2)) == 0 || p[2 + a] != '.')
-		return;
-	if ((c = digits13(p + 3 + a)) == 0)
-		return;
-	if (p[3 + a + c] != '\0' && p[3 + a + c] != ' ')
-		return;
-	snprintf(out, sz, "%.*s", (int)(3 + a + c), p);
+	}
+	if (reply[0] == '4' || reply[0] == '5')
+		snprintf(out, sz, "%c.0.0", reply[0]);
+	if (reply[3] != '\0')
+		enhanced_at(reply + 4, out, sz);
+}
+
+/*
+ * The Diagnostic-Code field (RFC 3464 2.3.6): "smtp;" only for a reply
+ * the remote server sent (it starts with a reply code); our own words
+ * (connect errors, timeouts, a lost connection, TLS failures, expiry)
+ * are "X-Unix;".
+ */
+static char *
+diagnostic_of(const char *reply)
+{
+	return xasprintf("%s; %s", is_smtp_reply(reply) ? "smtp" : "X-Unix", reply);
 }
 
 /* 1 when r is a recipient this kind of notice reports. */
@@ -255,7 +293,7 @@ rcpt_block(struct strbuf *b, const struct dsn_ctx *c, const struct queue_rcpt *r
 	status_of(reply, c->kind, st, sizeof(st));
 	ob_field(b, "Status", st);
 	if (reply != NULL) {
-		rep = xasprintf("smtp; %s", reply);
+		rep = diagnostic_of(reply);
 		ob_field(b, "Diagnostic-Code", rep);
 		free(rep);
 	}

@@ -57,9 +57,12 @@ struct relay_outcome {
 	bool abandoned;			/* shutdown: nothing is known, keep queued */
 };
 
-/* What ops->next returns for "nothing now, but more is coming": the
+/* What ops->next returns for "nothing now, but more may come": the
  * connection idles (no command sent) until relay_conn_wake(), or QUITs
- * after RELAY_IDLE_SECS. */
+ * after timeout_idle (RELAY_IDLE_SECS when the configuration has none).
+ * A job handed to a session that idled and got no answer at all (the
+ * server had closed it) is sent again over a new connection, and is not
+ * reported as a failure. */
 extern struct relay_job relay_wait_marker;
 #define RELAY_WAIT (&relay_wait_marker)
 #define RELAY_IDLE_SECS 10
@@ -88,6 +91,10 @@ struct relay_conn *relay_conn_new(struct event_base *base, struct evdns_base *dn
 
 /* A connection that got RELAY_WAIT asks ops->next again (no-op otherwise). */
 void relay_conn_wake(struct relay_conn *c);
+
+/* true when c was opened with profile p (after a reload, connections of
+ * the old profile are not given more messages). */
+bool relay_conn_uses(const struct relay_conn *c, const struct relay_profile *p);
 
 /* Finish the current message, then QUIT instead of asking for more. */
 void relay_conn_drain(struct relay_conn *c);

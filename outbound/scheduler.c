@@ -86,7 +86,7 @@
 #define SCHED_STALL_MS		1000	/* ... once no delivery ended for that long */
 #define SCHED_HEADERS_MAX	65536
 #define SCHED_STATUS_SECS	60
-#define SCHED_EXPIRED_REPLY	"451 4.4.7 delivery time expired"
+#define SCHED_EXPIRED_REPLY	"4.4.7 delivery time expired"	/* ours: no reply code */
 #define SCHED_ESC		300	/* an escaped name in a log line */
 
 /* One queued message as the scheduler keeps it. */
@@ -1152,22 +1152,6 @@ sched_take_due(struct sched *s)
 	return NULL;
 }
 
-/* true while the worker has pickup files to claim (more work is coming). */
-static bool
-sched_worker_pending(struct sched *s)
-{
-	bool pending;
-
-	if (s->w == NULL || !s->w->started)
-		return false;
-	pthread_mutex_lock(&s->w->lock);
-	pending = s->w->nnames > s->w->hnames || s->w->busy || s->w->done != NULL ||
-	    s->w->tocommit != NULL || s->w->committing ||
-	    s->w->nloads > s->w->hloads || s->w->loading;
-	pthread_mutex_unlock(&s->w->lock);
-	return pending;
-}
-
 /* Apply the outcome for one recipient of the job. */
 static void
 sched_apply_rcpt(struct sched *s, struct sched_delivery *d, size_t k,
@@ -1239,20 +1223,23 @@ sched_job_done(void *arg, struct relay_job *job, const struct relay_outcome *o)
 	sched_kick(s);
 }
 
-/* relay_ops.next: another message for a connection. */
+/* relay_ops.next: another message for a connection.  With nothing due
+ * the session stays open, idle (the relay QUITs after timeout_idle), for
+ * the next message: sched_wake_conns hands it over before any new
+ * connection is opened (Postfix's connection cache).  A connection of
+ * the profile before a reload gets nothing more: it QUITs. */
 static struct relay_job *
 sched_job_next(void *arg)
 {
 	struct sched_conn *sc = arg;
-	struct sched_delivery *d = sched_take_due(sc->s);
+	struct sched_delivery *d;
 
-	if (d != NULL)
+	if (sc->s->stopping || (sc->rc != NULL && !relay_conn_uses(sc->rc, sc->s->prof)))
+		return NULL;
+	if ((d = sched_take_due(sc->s)) != NULL)
 		return &d->job;
-	if (!sc->s->stopping && sched_worker_pending(sc->s)) {
-		sc->waiting = true;	/* a batch is being claimed: keep the session */
-		return RELAY_WAIT;
-	}
-	return NULL;
+	sc->waiting = true;
+	return RELAY_WAIT;
 }
 
 /* relay_ops.closed: a connection is gone. */

@@ -7,22 +7,27 @@ Special tokens instead of a reply:
 
   "hang"  accept the command and never answer
   "drop"  close the connection (for "data_end": in the middle of the body)
+  "close" (for "data_end") read the whole body, then close without a reply
   "big"   a multi-line reply of about 100 KB
 
 Script keys: greeting, ehlo (reply to EHLO, else 250 + caps), caps (list of
 extensions), starttls (reply to STARTTLS), auth (reply when the credentials
 match auth_creds; 535 otherwise), mail, rcpt (a reply, or a dict address ->
 reply), greylist (True: 451 the first RCPT of each address), data,
-data_end, rset, quit.
+data_end, rset, quit; idle_close (seconds: a connection that sends no
+command for that long gets "421 4.4.2" and is closed, like a server's own
+idle timeout).
 
-Everything received is recorded: conns (per connection: commands, tls,
-auth), messages (accepted transactions: sender, rcpts, data, tls).
+Everything received is recorded: conns (per connection: commands, times
+(time.monotonic() of each command), tls, auth, idle_closed), messages
+(accepted transactions: sender, rcpts, data, tls).
 """
 
 import base64
 import socket
 import ssl
 import threading
+import time
 
 DEFAULT_CAPS = ["PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES", "SIZE 52428800"]
 
@@ -110,7 +115,8 @@ class FakeSMTP:
     def snapshot(self):
         """(conns, messages) copies, safe to inspect."""
         with self.lock:
-            return [dict(c, commands=list(c["commands"])) for c in self.conns], list(self.messages)
+            return ([dict(c, commands=list(c["commands"]), times=list(c["times"]))
+                     for c in self.conns], list(self.messages))
 
     def message_count(self):
         with self.lock:
@@ -164,7 +170,7 @@ class FakeSMTP:
             threading.Thread(target=self._serve, args=(s,), daemon=True).start()
 
     def _serve(self, s):
-        rec = {"commands": [], "tls": False, "auth": None}
+        rec = {"commands": [], "times": [], "tls": False, "auth": None, "idle_closed": False}
         with self.lock:
             self.conns.append(rec)
         conn = _Conn(s)
@@ -259,22 +265,44 @@ class FakeSMTP:
             if line.startswith(b".."):
                 line = line[1:]
             lines.append(line)
+        if end == "close":
+            return False
         txn["data"] = b"".join(lines)
         txn["tls"] = conn.tls
+        txn["at"] = time.monotonic()
         if end not in ("hang", "drop", "big") and end.startswith("2"):
             with self.lock:
                 self.messages.append(dict(txn))
         return self._reply(conn, end)
 
+    def _command(self, conn, rec):
+        """The next command line; None when idle_close ran out (421 sent)."""
+        idle = self.script.get("idle_close")
+        if not idle or b"\n" in conn.buf:
+            return conn.readline()
+        conn.sock.settimeout(idle)
+        try:
+            return conn.readline()
+        except (socket.timeout, TimeoutError):
+            with self.lock:
+                rec["idle_closed"] = True
+            conn.send("421 4.4.2 fake.test idle timeout, closing\r\n")
+            return None
+        finally:
+            conn.sock.settimeout(None)
+
     def _session(self, conn, rec):
         txn = {"sender": None, "rcpts": []}
         while True:
-            raw = conn.readline()
+            raw = self._command(conn, rec)
+            if raw is None:
+                return
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             verb, _, arg = line.partition(" ")
             verb = verb.upper()
             with self.lock:
                 rec["commands"].append(line if verb != "AUTH" else "AUTH " + arg.split(" ")[0])
+                rec["times"].append(time.monotonic())
             if verb == "EHLO":
                 ok = self._ehlo(conn, rec)
             elif verb == "HELO":

@@ -527,6 +527,65 @@ START_TEST(test_reply_capped)
 }
 END_TEST
 
+/* Deliver one message over a reused session: pipelined RSET .. DATA. */
+static struct client *
+client_second_txn(void)
+{
+	struct client *c = client_up(EHLO_PIPE);
+	const char *rcpts[] = { "r1@y" };
+	struct client_message m = { "a@x", rcpts, 1, 10, false, false };
+	static const char first[] = "250 ok\r\n250 ok\r\n354 go\r\n";
+	size_t n;
+
+	ck_assert_int_eq(client_send_message(c, &m), 0);
+	client_output(c, &n);
+	client_output_drain(c, n);
+	ck_assert_uint_eq(client_feed(c, first, sizeof(first) - 1), sizeof(first) - 1);
+	client_body_sent(c);
+	client_feed(c, "250 queued\r\n", 12);
+	ck_assert_int_eq(client_event(c), CLIENT_EV_DONE);
+	client_ack_done(c);
+	ck_assert(!client_txn_unanswered(c));
+	ck_assert_int_eq(client_send_message(c, &m), 0);
+	ck_assert(memcmp(client_output(c, &n), "RSET\r\n", 6) == 0);
+	client_output_drain(c, n);
+	return c;
+}
+
+/* A reused session that never answers the new transaction (the server
+ * had closed it) is "unanswered"; once anything of it is answered, or
+ * for a transaction refused before anything was sent, it is not. */
+START_TEST(test_txn_unanswered)
+{
+	const char *rcpts[] = { "r1@y" };
+	struct client_message big = { "a@x", rcpts, 1, 99999999, false, false };
+	struct client *c;
+
+	c = client_second_txn();		/* EOF at the edge: still in the transaction */
+	ck_assert(client_txn_unanswered(c));
+	client_free(c);
+	c = client_second_txn();		/* 421 to the RSET */
+	client_feed(c, "421 4.4.2 closing\r\n", 19);
+	ck_assert_int_eq(client_event(c), CLIENT_EV_DONE);
+	ck_assert(client_txn_unanswered(c));
+	client_ack_done(c);
+	ck_assert_int_eq(client_event(c), CLIENT_EV_FAILED);
+	client_free(c);
+	c = client_second_txn();		/* RSET answered, then 421 to MAIL */
+	client_feed(c, "250 ok\r\n421 4.3.2 busy\r\n", 24);
+	ck_assert_int_eq(client_event(c), CLIENT_EV_DONE);
+	ck_assert(!client_txn_unanswered(c));
+	client_free(c);
+	c = client_up("250-mx\r\n250 SIZE 1000\r\n");	/* refused before sending */
+	ck_assert_int_eq(client_send_message(c, &big), -1);
+	ck_assert_int_eq(client_event(c), CLIENT_EV_DONE);
+	ck_assert(!client_txn_unanswered(c));
+	ck_assert_str_eq(client_results(c, &(size_t){ 0 })[0].reply,
+	    "5.3.4 message size exceeds the server's limit");
+	client_free(c);
+}
+END_TEST
+
 /* Build the suite. */
 static Suite *
 client_suite(void)
@@ -539,6 +598,7 @@ client_suite(void)
 	tcase_add_test(tc, test_unsolicited);
 	tcase_add_test(tc, test_reply_text_and_stages);
 	tcase_add_test(tc, test_reply_capped);
+	tcase_add_test(tc, test_txn_unanswered);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -156,6 +156,7 @@ START_TEST(outbound_defaults)
 	ck_assert_uint_eq(c->timeout_data_init, 120);
 	ck_assert_uint_eq(c->timeout_data_block, 180);
 	ck_assert_uint_eq(c->timeout_data_end, 600);
+	ck_assert_uint_eq(c->timeout_idle, 10);
 	ck_assert(!c->metrics_enabled);
 	ck_assert_int_eq(c->log, LOG_TARGET_STDERR);
 	ck_assert_str_eq(c->user, "smtpgate");
@@ -332,7 +333,7 @@ START_TEST(outbound_all_keys)
 	    "retry_max = 5\nmax_queue_lifetime = 600\ndelay_warning = 0\n"
 	    "scan_interval = 7\ntimeout_connect = 8\ntimeout_greeting = 9\n"
 	    "timeout_command = 10\ntimeout_data_init = 11\ntimeout_data_block = 12\n"
-	    "timeout_data_end = 13\nmetrics_listen = \"[::1]:9326\"\nlog = \"syslog\"\n");
+	    "timeout_data_end = 13\ntimeout_idle = 14\nmetrics_listen = \"[::1]:9326\"\nlog = \"syslog\"\n");
 	struct outbound_config *c = config_load_outbound(path, err, sizeof(err));
 	const struct outbound_smarthost *h;
 	char want[600];
@@ -369,6 +370,7 @@ START_TEST(outbound_all_keys)
 	ck_assert_uint_eq(c->timeout_data_init, 11);
 	ck_assert_uint_eq(c->timeout_data_block, 12);
 	ck_assert_uint_eq(c->timeout_data_end, 13);
+	ck_assert_uint_eq(c->timeout_idle, 14);
 	ck_assert(c->metrics_enabled);
 	ck_assert_int_eq(c->metrics_listen.ss.ss_family, AF_INET6);
 	ck_assert_int_eq(c->log, LOG_TARGET_SYSLOG);
@@ -430,6 +432,8 @@ static const struct error_case error_cases[] = {
 	{ CONFIG_OUTBOUND, OUT_OK "timeout_data_init = 0\n", 2, "timeout_data_init", "out of range" },
 	{ CONFIG_OUTBOUND, OUT_OK "timeout_data_block = 0\n", 2, "timeout_data_block", "out of range" },
 	{ CONFIG_OUTBOUND, OUT_OK "timeout_data_end = 0\n", 2, "timeout_data_end", "out of range" },
+	{ CONFIG_OUTBOUND, OUT_OK "timeout_idle = 0\n", 2, "timeout_idle", "out of range" },
+	{ CONFIG_OUTBOUND, OUT_OK "timeout_idle = 3601\n", 2, "timeout_idle", "out of range" },
 	{ CONFIG_OUTBOUND, "smarthost \"r\" {\n host = \"relay\"\n port = 70000\n}\n", 3, "port", "out of range (1..65535)" },
 	{ CONFIG_OUTBOUND, OUT_OK "retry_min = 600\nretry_max = 60\n", 3, "retry_max", "below retry_min" },
 	/* unreadable TLS files */
@@ -683,7 +687,7 @@ START_TEST(example_configs_mention_every_key)
 	    "retry_min", "retry_max", "max_queue_lifetime", "delay_warning",
 	    "scan_interval", "timeout_connect", "timeout_greeting",
 	    "timeout_command", "timeout_data_init", "timeout_data_block",
-	    "timeout_data_end", "metrics_listen", "log", "user", "group", NULL };
+	    "timeout_data_end", "timeout_idle", "metrics_listen", "log", "user", "group", NULL };
 	const char *files[2] = { SMTPGATE_SRCDIR "/conf/inbound.conf",
 	    SMTPGATE_SRCDIR "/conf/outbound.conf" };
 	const char *const *keys[2] = { in_keys, out_keys };

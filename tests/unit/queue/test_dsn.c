@@ -355,26 +355,41 @@ START_TEST(nothing_to_report)
 }
 END_TEST
 
+/* Status and Diagnostic-Code for each stored reply: "smtp;" only for a
+ * reply the remote sent (a reply code first), "X-Unix;" for our words. */
 static const struct {
 	const char *reply;
 	enum dsn_kind kind;
 	const char *status;
+	const char *dtype;		/* the Diagnostic-Code's type */
 } statuses[] = {
-	{ "550 5.1.1 user unknown", DSN_FAILED, "5.1.1" },
-	{ "550-5.7.1 policy", DSN_FAILED, "5.7.1" },
-	{ "552 5.3.4", DSN_FAILED, "5.3.4" },
-	{ "554 5.123.456 three digits", DSN_FAILED, "5.123.456" },
-	{ "554 Transaction failed", DSN_FAILED, "5.0.0" },
-	{ "550 5.1 incomplete", DSN_FAILED, "5.0.0" },
-	{ "550 5.1.1x glued", DSN_FAILED, "5.0.0" },
-	{ "550 6.1.1 bad class", DSN_FAILED, "5.0.0" },
-	{ "5.1.1 no code", DSN_FAILED, "5.0.0" },
-	{ "451 4.4.1 expired", DSN_FAILED, "4.4.1" },
-	{ "421 service closing", DSN_FAILED, "4.0.0" },
-	{ NULL, DSN_FAILED, "5.0.0" },
-	{ NULL, DSN_DELAYED, "4.0.0" },
-	{ "451 4.3.0 later", DSN_DELAYED, "4.3.0" },
-	{ "garbage", DSN_DELAYED, "4.0.0" },
+	{ "550 5.1.1 user unknown", DSN_FAILED, "5.1.1", "smtp" },
+	{ "550-5.7.1 policy", DSN_FAILED, "5.7.1", "smtp" },
+	{ "552 5.3.4", DSN_FAILED, "5.3.4", "smtp" },
+	{ "554 5.123.456 three digits", DSN_FAILED, "5.123.456", "smtp" },
+	{ "554 Transaction failed", DSN_FAILED, "5.0.0", "smtp" },
+	{ "554", DSN_FAILED, "5.0.0", "smtp" },
+	{ "550 5.1 incomplete", DSN_FAILED, "5.0.0", "smtp" },
+	{ "550 5.1.1x glued", DSN_FAILED, "5.0.0", "smtp" },
+	{ "550 6.1.1 bad class", DSN_FAILED, "5.0.0", "smtp" },
+	{ "451 4.4.1 expired", DSN_FAILED, "4.4.1", "smtp" },
+	{ "421 service closing", DSN_FAILED, "4.0.0", "smtp" },
+	{ "451 4.3.0 later", DSN_DELAYED, "4.3.0", "smtp" },
+	/* our own words: enhanced code first at most, never a reply code */
+	{ "5.1.1 no code", DSN_FAILED, "5.1.1", "X-Unix" },
+	{ "5.3.4 message size exceeds the server's limit", DSN_FAILED, "5.3.4", "X-Unix" },
+	{ "4.4.7 delivery time expired", DSN_FAILED, "4.4.7", "X-Unix" },
+	{ "5.1.1x glued", DSN_FAILED, "5.0.0", "X-Unix" },
+	{ "connect to relay[192.0.2.1]:25: Connection refused", DSN_FAILED, "5.0.0", "X-Unix" },
+	{ "connection closed by relay[192.0.2.1]:25", DSN_DELAYED, "4.0.0", "X-Unix" },
+	{ "timeout in stage data-end from relay[192.0.2.1]:25", DSN_DELAYED, "4.0.0", "X-Unix" },
+	{ "TLS handshake failed: certificate: unable to get local issuer certificate",
+	  DSN_DELAYED, "4.0.0", "X-Unix" },
+	{ "2000 not a reply code", DSN_FAILED, "5.0.0", "X-Unix" },
+	{ "650 bad first digit", DSN_FAILED, "5.0.0", "X-Unix" },
+	{ "garbage", DSN_DELAYED, "4.0.0", "X-Unix" },
+	{ NULL, DSN_FAILED, "5.0.0", NULL },
+	{ NULL, DSN_DELAYED, "4.0.0", NULL },
 };
 
 START_TEST(status_codes)
@@ -383,6 +398,7 @@ START_TEST(status_codes)
 	const char *rep[1] = { statuses[_i].reply };
 	struct queue_entry e;
 	struct parsed p;
+	char want[256];
 
 	st[0] = statuses[_i].kind == DSN_FAILED ? QUEUE_RCPT_FAILED : QUEUE_RCPT_PENDING;
 	make_entry(&e, "alice@example.com", 1, st, rep);
@@ -390,6 +406,10 @@ START_TEST(status_codes)
 	ck_assert_str_eq(field(&p.blocks[1], "Status"), statuses[_i].status);
 	if (statuses[_i].reply == NULL)
 		ck_assert_ptr_null(field(&p.blocks[1], "Diagnostic-Code"));
+	else {
+		snprintf(want, sizeof(want), "%s; %s", statuses[_i].dtype, statuses[_i].reply);
+		ck_assert_str_eq(field(&p.blocks[1], "Diagnostic-Code"), want);
+	}
 	free_parsed(&p);
 	queue_entry_free(&e);
 }
