@@ -71,7 +71,7 @@ class DiagnosticsTest(OutboundCase):
         reply = m.group(1)
         self.assertRegex(reply, r"^connection closed by \S+$|^connection to \S+ failed: "
                                 r"(Connection reset by peer|Broken pipe)$")
-        self.assertRegex(d.log(), r"relay relay=\S+ status=lost stage=data-\w+ reply=\"%s"
+        self.assertRegex(d.log(), r"relay relay=\S+ id=\S+ status=lost stage=data-\w+ reply=\"%s"
                          % lost)
         self.assertNotIn("Success", d.log())
         if tls:     # the TLS version of the session that broke is still named

@@ -39,6 +39,7 @@ class ReuseTest(OutboundCase):
         ca = harness.make_ca(self.tmp, names=("localhost",), ips=("127.0.0.1",))
         secret = "reuse-Pa55"
         pwfile = self.write("relay.secret", secret + "\n")
+        harness.service_key(pwfile)     # 0640 root:smtpgate, as the check wants
         fake = self.fake(tls=ca, script={"auth_creds": ("gateway", secret)})
         d = self.start_outbound([self.host(fake, host="localhost", tls="starttls",
                                            ca_file=ca["ca"], auth_user="gateway",
@@ -155,18 +156,18 @@ class ReuseTest(OutboundCase):
         def closed(fake, d):
             harness.wait_for(lambda: fake.snapshot()[0][0]["idle_closed"], 10,
                              "the server's idle timeout")
-            d.wait_log(r"relay relay=\S+ status=lost stage=idle reply=\"421 4\.4\.2")
+            d.wait_log(r"relay relay=\S+ id=\S+ status=lost stage=idle reply=\"421 4\.4\.2")
         self.closed_cached_session({"idle_close": 1}, wait_closed=closed)
 
     def test_cached_session_answers_rset_with_421(self):
         _, d = self.closed_cached_session({"rset": ["421 4.4.2 closing", "250 2.0.0 ok"]})
-        self.assertRegex(d.log(), r"relay relay=\S+ status=stale reply=\"421 4\.4\.2 closing\" "
+        self.assertRegex(d.log(), r"relay relay=\S+ id=\S+ status=stale reply=\"421 4\.4\.2 closing\" "
                                   r"retry=new-connection")
 
     def test_cached_session_dropped_at_rset(self):
         _, d = self.closed_cached_session({"rset": ["drop", "250 2.0.0 ok"]})
         # EOF, or a reset when the server closed with our pipelined commands unread
-        self.assertRegex(d.log(), r"relay relay=\S+ status=stale reply=\"connection "
+        self.assertRegex(d.log(), r"relay relay=\S+ id=\S+ status=stale reply=\"connection "
                                   r"(closed by \S+|to \S+ failed: Connection reset by peer)\" "
                                   r"retry=new-connection")
         self.assertNotIn("Success", d.log())
