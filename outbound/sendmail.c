@@ -2,8 +2,10 @@
  * smtpgate-sendmail: the sendmail-compatible injector.  Reads a message on
  * stdin, completes its header (From:, Date:, Message-ID: when missing),
  * and drops it into the outbound spool's maildrop/ directory (submit.c
- * builds the file, this file handles the command line, the ids and the
- * disk).
+ * builds the file, maildrop.c writes it with the set-group-id discipline,
+ * this file handles the command line and the modes).  With -bs it speaks
+ * SMTP on stdin/stdout instead (submit_bs.c the dialogue, sendmail_bs.c
+ * the descriptors) and drops each accepted message the same way.
  *
  * Installed root:smtpgate-submit 2755 (set-group-id, never set-user-id):
  * maildrop/ is <service user>:<submit group> 1730, so only this program's
@@ -13,20 +15,15 @@
  *
  * Trust boundary: the caller is any local user, who controls the command
  * line (-C FILE), the environment, stdin, signals and resource limits.  At
- * start the effective group goes back to the real group (the saved
- * set-group-id is kept); it is raised again only around the calls that
- * create, rename, remove or probe inside maildrop/.  Everything else (the
- * config file, default or -C, the role marker, the password database,
- * stdin) is read with the user's own ids, so no message can show a byte of
+ * start the effective group goes back to the real group (maildrop.c); it
+ * is raised again only around the calls that create, rename, remove or
+ * probe inside maildrop/.  Everything else (the config file, default or
+ * -C, the role marker, the password database, stdin, the -bs dialogue) is
+ * read with the user's own ids, so no message or reply can show a byte of
  * a file the user could not read himself.  -bp drops the group for good
  * before it runs smtpgate-queue.
  *
- * The maildrop file: maildrop/.w.<unique> (a dot name the daemon skips)
- * created O_EXCL, written, fchmod 0644, fsynced, renamed to
- * maildrop/<unique> (no replace), fsynced again (maildrop/ cannot be opened
- * for reading by the group, and on a journalling file system this commits
- * the rename, which touched the file's inode; maildrop/ itself is fsynced
- * too when we may open it, e.g. as root), then the commit probe.  Content
+ * The maildrop file (see maildrop.c for how it is written).  Content
  * (CRLF): "X-Sender: <addr>", one "X-Receiver: <addr>" per recipient,
  * "X-Smtpgate-Envelope: end", "Received: by <host> (smtpgate-sendmail,
  * from userid <uid>); <date>", the message.  Whatever the message itself
@@ -52,11 +49,31 @@
  *  - A NUL byte or a CR not followed by LF is EX_DATAERR (SMTP cannot carry it).
  *  - -bp (and running as "mailq") runs `smtpgate-queue -c FILE list` with
  *    the user's own ids only.
- *  - Accepted and ignored: -n -U -v -m, and with a value (attached or the
- *    next argument) -B -d -h -L -N -O -p -q -R -V -X; -oX (-oi is -i); -bm.
+ *  - -f/-r take an address list as Postfix does and use its first address:
+ *    "App <x@example.org>", "<x@example.org>", "x@example.org (App)" are
+ *    x@example.org; "" and "<>" the null sender; more than one address is
+ *    a warning on stderr.
+ *  - -bs: the SMTP dialogue of submit_bs.h; recipients or -t with it are
+ *    EX_USAGE.  Each message gets "250" only once its file is durable in
+ *    maildrop/ ("451" when it could not be written, and the session goes
+ *    on); exit 0 after QUIT or an end of input between commands, 76 when
+ *    the input ends inside DATA (that message is not queued).
+ *  - -bv: no message is read and none is sent (Postfix mails a report;
+ *    this prints it): one line per address on stdout, "deliverable" with
+ *    the qualified address and the first smart host, or "undeliverable"
+ *    with the reason; exit 0 when all are deliverable, else 65.
+ *  - -q, -qR<site>, -qI<id>: exit 0 with one line on stderr saying the
+ *    daemon retries by itself; -q<interval> likewise and, as in Postfix,
+ *    whatever else the command line says (nothing is read or sent).
+ *    -q with recipients or -q<other letter> is EX_USAGE.
+ *  - -bi, -I and running as "newaliases": exit 0 with one line (there is
+ *    no alias database); with recipients EX_USAGE.
+ *  - -bd, -bl (a daemon) and other -b letters are EX_USAGE.
+ *  - Accepted and ignored: -n -U -v -m -G, and with a value (attached or
+ *    the next argument) -A -B -d -h -L -N -O -p -R -V -X; -oX (-oi is -i).
  *  - --help prints the usage, --version the version (exit 0); a bare -V as
  *    the only argument prints the version too (with others it is -V ENVID).
- *    A bare "-q"/"-d" at the end is accepted too.
+ *    A bare "-d" at the end is accepted too.
  *  - Header addresses are not rewritten (only the envelope is qualified).
  *  - The config is loaded without secrets: the smart hosts'
  *    auth_password_file and ca_file are never opened.
@@ -66,8 +83,8 @@
  *    set-group-id to the submission group, or the user cannot reach the
  *    spool) is EX_NOPERM (77); other write errors are EX_TEMPFAIL (75).
  *
- * Must not know: the queue format, SMTP, or anything about the running
- * daemon.  It never takes the spool lock, never creates the spool, and
+ * Must not know: the queue format, the SMTP protocol (submit_bs.c does),
+ * or anything about the running daemon.  It never takes the spool lock, never creates the spool, and
  * never writes anywhere but maildrop/.
  */
 #include <ctype.h>
