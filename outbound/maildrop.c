@@ -349,16 +349,16 @@ drop_sync(struct maildrop *md, int fd, const char *name, char *err, size_t errle
 /* Write one maildrop file (see maildrop.h). */
 int
 maildrop_put(struct maildrop *md, const char *host, const struct submit_buf *b,
-    char *name, size_t namesz, char *err, size_t errlen)
+    char name[MAILDROP_NAME_MAX], char *err, size_t errlen)
 {
-	char wname[600];
+	char wname[MAILDROP_NAME_MAX + 8];
 	int fd = -1, rc;
 
 	for (int tries = 0; fd < 0; tries++) {
 		if (tries == NAME_TRIES)
 			return fail(EX_TEMPFAIL, err, errlen, "%s/maildrop: no free name after "
 			    "%d tries", md->spool, tries);
-		fsutil_maildir_name(name, namesz, host, b->len);
+		fsutil_maildir_name(name, MAILDROP_NAME_MAX, host, b->len);
 		snprintf(wname, sizeof(wname), ".w.%s", name);
 		rc = drop_write(md, wname, b, &fd, err, errlen);
 		if (rc > 0)

@@ -19,6 +19,8 @@
 
 #include "submit.h"
 
+#define MAILDROP_NAME_MAX 512	/* a maildrop file name, NUL included */
+
 struct maildrop;
 
 /* At start: when set-group-id, run with the real group from now on. */
@@ -37,12 +39,12 @@ int maildrop_open(const char *spool, struct maildrop **md, char *err, size_t err
 /*
  * Write b as a new file of maildrop/ (.w.<name> created O_EXCL, written,
  * 0644, fsynced, renamed to <name> without replacing, fsynced again, the
- * commit probe).  name (namesz >= 512) gets the file name.  0, or a
+ * commit probe).  name gets the file name.  0, or a
  * sysexits code with err, and then nothing of ours is left in maildrop/
  * (except when the file system stopped committing: 75 says so).
  */
 int maildrop_put(struct maildrop *md, const char *host, const struct submit_buf *b,
-    char *name, size_t namesz, char *err, size_t errlen);
+    char name[MAILDROP_NAME_MAX], char *err, size_t errlen);
 
 void maildrop_close(struct maildrop *md);
 

@@ -614,7 +614,7 @@ bs_put(void *arg, const struct submit_bs *s, char *reply, size_t replysz)
 	struct submit_msg m;
 	struct maildrop *md = NULL;
 	char err[1024], sender[SMTP_ADDR_MAX + 1], *from_addr, *fullname, *msgid;
-	char id[ID_LEN + 1], name[512];
+	char id[ID_LEN + 1], name[MAILDROP_NAME_MAX];
 	size_t len;
 	const char *data = submit_bs_data(s, &len);
 	int rc;
@@ -633,7 +633,7 @@ bs_put(void *arg, const struct submit_bs *s, char *reply, size_t replysz)
 	if (out.len > PICKUP_MAX_SIZE)
 		snprintf(reply, replysz, "552 5.3.4 Message size exceeds fixed limit");
 	else if ((rc = maildrop_open(c->cfg->spool, &md, err, sizeof(err))) != 0 ||
-	    (rc = maildrop_put(md, host, &out, name, sizeof(name), err, sizeof(err))) != 0) {
+	    (rc = maildrop_put(md, host, &out, name, err, sizeof(err))) != 0) {
 		fprintf(stderr, PROG ": %s\n", err);
 		snprintf(reply, replysz, "451 %s Error: queue file write error: %.700s",
 		    rc == EX_TEMPFAIL ? "4.3.0" : "4.3.5", err);
@@ -666,7 +666,7 @@ main(int argc, char **argv)
 	struct outbound_config *cfg;
 	struct submit_buf raw = { 0 }, out = { 0 };
 	struct maildrop *md;
-	char err[1024], name[512];
+	char err[1024], name[MAILDROP_NAME_MAX];
 	int rc;
 
 	maildrop_priv_init();		/* before anything else: the user's own group */
@@ -689,8 +689,7 @@ main(int argc, char **argv)
 	read_input(STDIN_FILENO, &raw, PICKUP_MAX_SIZE);
 	build(&o, cfg->hostname, &raw, &out);
 	if ((rc = maildrop_open(cfg->spool, &md, err, sizeof(err))) != 0 ||
-	    (rc = maildrop_put(md, cfg->hostname, &out, name, sizeof(name), err,
-	    sizeof(err))) != 0)
+	    (rc = maildrop_put(md, cfg->hostname, &out, name, err, sizeof(err))) != 0)
 		die(rc, "%s", err);
 	maildrop_close(md);
 	free(o.sender_buf);
