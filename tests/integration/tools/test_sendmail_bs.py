@@ -271,6 +271,40 @@ class BsDialogueTest(BsBase):
                                                uid))
 
 
+    def test_privileges_during_a_session(self):
+        # between messages the session runs with the user's own group (the
+        # submission group only saved); a config only the group could read
+        # is never shown; the smart host's password file is never opened
+        if not harness.privileged():
+            self.skipTest("needs root to set a group and switch ids")
+        secret = "Sup3rS3cretRelayPassw0rd"
+        sm = install_setgid(self.path("bin"))
+        a = harness.USER_A
+        pw = self.write("relay.pw", secret + "\n")
+        os.chmod(pw, 0o600)
+        conf = self.write("auth.conf", harness.outbound_config(
+            self.spool, [{"host": "127.0.0.1", "port": 2525, "tls": "starttls",
+                          "auth_user": "relay", "auth_password_file": pw}]))
+        os.chmod(conf, 0o644)
+        c = PipeSMTP(harness.as_ids(a, a) + [sm, "-C", conf, "-bs"])
+        c.send_message(message("one"), from_addr="a@example.org", to_addrs=["x@example.com"])
+        with open("/proc/%d/status" % c.proc.pid) as f:
+            gids = [ln.split()[1:] for ln in f if ln.startswith("Gid:")][0]
+        self.assertEqual(gids, [str(a), str(a), str(harness.SUBMIT_GID), str(a)])
+        self.assertEqual(c.verify("root"), (252, b"2.0.0 root@gw-out.test"))
+        self.assertEqual(c.finish(), (0, ""))
+        ((s_, r, uid, h, b),) = self.drops()
+        self.assertEqual(uid, a)
+        self.assertNotIn(secret, "\n".join(h) + b)
+        group_only = self.write("secret.conf", secret + "\n")
+        os.chown(group_only, 0, harness.SUBMIT_GID)
+        os.chmod(group_only, 0o640)
+        r = harness.run_as(a, a, [sm, "-C", group_only, "-bs"], input=b"QUIT\r\n")
+        self.assertEqual(r.returncode, 78)
+        self.assertEqual(r.stdout, b"")
+        self.assertNotIn(secret.encode(), r.stderr)
+
+
 class ModesTest(BsBase):
     """-q, -bi (newaliases), -bv and -f as Postfix's sendmail takes them."""
 
