@@ -2,8 +2,10 @@
  * smtpgate-sendmail: the sendmail-compatible injector.  Reads a message on
  * stdin, completes its header (From:, Date:, Message-ID: when missing),
  * and drops it into the outbound spool's maildrop/ directory (submit.c
- * builds the file, this file handles the command line, the ids and the
- * disk).
+ * builds the file, maildrop.c writes it with the set-group-id discipline,
+ * this file handles the command line and the modes).  With -bs it speaks
+ * SMTP on stdin/stdout instead (submit_bs.c the dialogue, sendmail_bs.c
+ * the descriptors) and drops each accepted message the same way.
  *
  * Installed root:smtpgate-submit 2755 (set-group-id, never set-user-id):
  * maildrop/ is <service user>:<submit group> 1730, so only this program's
@@ -13,20 +15,15 @@
  *
  * Trust boundary: the caller is any local user, who controls the command
  * line (-C FILE), the environment, stdin, signals and resource limits.  At
- * start the effective group goes back to the real group (the saved
- * set-group-id is kept); it is raised again only around the calls that
- * create, rename, remove or probe inside maildrop/.  Everything else (the
- * config file, default or -C, the role marker, the password database,
- * stdin) is read with the user's own ids, so no message can show a byte of
+ * start the effective group goes back to the real group (maildrop.c); it
+ * is raised again only around the calls that create, rename, remove or
+ * probe inside maildrop/.  Everything else (the config file, default or
+ * -C, the role marker, the password database, stdin, the -bs dialogue) is
+ * read with the user's own ids, so no message or reply can show a byte of
  * a file the user could not read himself.  -bp drops the group for good
  * before it runs smtpgate-queue.
  *
- * The maildrop file: maildrop/.w.<unique> (a dot name the daemon skips)
- * created O_EXCL, written, fchmod 0644, fsynced, renamed to
- * maildrop/<unique> (no replace), fsynced again (maildrop/ cannot be opened
- * for reading by the group, and on a journalling file system this commits
- * the rename, which touched the file's inode; maildrop/ itself is fsynced
- * too when we may open it, e.g. as root), then the commit probe.  Content
+ * The maildrop file (see maildrop.c for how it is written).  Content
  * (CRLF): "X-Sender: <addr>", one "X-Receiver: <addr>" per recipient,
  * "X-Smtpgate-Envelope: end", "Received: by <host> (smtpgate-sendmail,
  * from userid <uid>); <date>", the message.  Whatever the message itself
@@ -52,11 +49,31 @@
  *  - A NUL byte or a CR not followed by LF is EX_DATAERR (SMTP cannot carry it).
  *  - -bp (and running as "mailq") runs `smtpgate-queue -c FILE list` with
  *    the user's own ids only.
- *  - Accepted and ignored: -n -U -v -m, and with a value (attached or the
- *    next argument) -B -d -h -L -N -O -p -q -R -V -X; -oX (-oi is -i); -bm.
+ *  - -f/-r take an address list as Postfix does and use its first address:
+ *    "App <x@example.org>", "<x@example.org>", "x@example.org (App)" are
+ *    x@example.org; "" and "<>" the null sender; more than one address is
+ *    a warning on stderr.
+ *  - -bs: the SMTP dialogue of submit_bs.h; recipients or -t with it are
+ *    EX_USAGE.  Each message gets "250" only once its file is durable in
+ *    maildrop/ ("451" when it could not be written, and the session goes
+ *    on); exit 0 after QUIT or an end of input between commands, 76 when
+ *    the input ends inside DATA (that message is not queued).
+ *  - -bv: no message is read and none is sent (Postfix mails a report;
+ *    this prints it): one line per address on stdout, "deliverable" with
+ *    the qualified address and the first smart host, or "undeliverable"
+ *    with the reason; exit 0 when all are deliverable, else 65.
+ *  - -q, -qR<site>, -qI<id>: exit 0 with one line on stderr saying the
+ *    daemon retries by itself; -q<interval> likewise and, as in Postfix,
+ *    whatever else the command line says (nothing is read or sent).
+ *    -q with recipients or -q<other letter> is EX_USAGE.
+ *  - -bi, -I and running as "newaliases": exit 0 with one line (there is
+ *    no alias database); with recipients EX_USAGE.
+ *  - -bd, -bl (a daemon) and other -b letters are EX_USAGE.
+ *  - Accepted and ignored: -n -U -v -m -G, and with a value (attached or
+ *    the next argument) -A -B -d -h -L -N -O -p -R -V -X; -oX (-oi is -i).
  *  - --help prints the usage, --version the version (exit 0); a bare -V as
  *    the only argument prints the version too (with others it is -V ENVID).
- *    A bare "-q"/"-d" at the end is accepted too.
+ *    A bare "-d" at the end is accepted too.
  *  - Header addresses are not rewritten (only the envelope is qualified).
  *  - The config is loaded without secrets: the smart hosts'
  *    auth_password_file and ca_file are never opened.
@@ -66,10 +83,11 @@
  *    set-group-id to the submission group, or the user cannot reach the
  *    spool) is EX_NOPERM (77); other write errors are EX_TEMPFAIL (75).
  *
- * Must not know: the queue format, SMTP, or anything about the running
- * daemon.  It never takes the spool lock, never creates the spool, and
+ * Must not know: the queue format, the SMTP protocol (submit_bs.c does),
+ * or anything about the running daemon.  It never takes the spool lock, never creates the spool, and
  * never writes anywhere but maildrop/.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -91,25 +109,40 @@
 #include "fsutil.h"
 #include "id.h"
 #include "log.h"
+#include "maildrop.h"
 #include "pickup.h"
+#include "sendmail_bs.h"
 #include "submit.h"
+#include "submit_bs.h"
 #include "util.h"
 
 #define PROG "smtpgate-sendmail"
-#define NAME_TRIES 5		/* fresh names tried when one exists already */
 
 struct strvec {
 	char **v;
 	size_t n, cap;
 };
 
+/* What the command line asks for (-b<letter>, -q, or the program's name). */
+enum sm_mode {
+	MODE_DELIVER,		/* -bm, the default */
+	MODE_MAILQ,		/* -bp, mailq */
+	MODE_ALIASES,		/* -bi, -I, newaliases */
+	MODE_FLUSH,		/* -q, -qR<site>, -qI<id> */
+	MODE_SMTP,		/* -bs */
+	MODE_VERIFY,		/* -bv */
+};
+
 struct opts {
 	const char *config;
-	const char *sender;		/* -f / -r; NULL: login@hostname */
+	const char *sender;		/* -f / -r (first address); NULL: login@hostname */
+	char *sender_buf;		/* what sender points to when set */
+	enum sm_mode mode;
+	const char *qinterval;		/* -q<interval> */
+	const char *flush;		/* -q's value: "", "R<site>", "I<id>" */
 	const char *fullname;		/* -F */
 	bool from_headers;		/* -t */
 	bool dot_ok;			/* -i / -oi */
-	bool list_queue;		/* -bp */
 	struct strvec args;		/* recipient arguments, raw */
 };
 
@@ -138,10 +171,6 @@ __asan_default_options(void)
 }
 #endif
 
-/* The real group and the saved set-group-id (see priv_init). */
-static gid_t priv_rgid, priv_sgid;
-static bool priv_setgid;
-
 /* Print "smtpgate-sendmail: ..." and exit with code. */
 static _Noreturn void LOG_PRINTF(2, 3)
 die(int code, const char *fmt, ...)
@@ -156,65 +185,6 @@ die(int code, const char *fmt, ...)
 	exit(code);
 }
 
-/* Set the effective group; a failure is fatal (never go on with the wrong one). */
-static void
-priv_set_egid(gid_t g)
-{
-	if (setresgid((gid_t)-1, g, (gid_t)-1) < 0 || getegid() != g)
-		die(EX_OSERR, "cannot set the effective group to %lu: %s",
-		    (unsigned long)g, strerror(errno));
-}
-
-/* At start: when set-group-id, run with the real group from now on,
- * keeping the saved set-group-id for priv_raise(). */
-static void
-priv_init(void)
-{
-	priv_rgid = getgid();
-	priv_sgid = getegid();
-	priv_setgid = priv_sgid != priv_rgid;
-	if (priv_setgid)
-		priv_set_egid(priv_rgid);
-}
-
-/* Take the submission group as the effective group (for maildrop/ only). */
-static void
-priv_raise(void)
-{
-	if (priv_setgid)
-		priv_set_egid(priv_sgid);
-}
-
-/* Back to the user's own group, keeping errno. */
-static void
-priv_lower(void)
-{
-	int e = errno;
-
-	if (priv_setgid)
-		priv_set_egid(priv_rgid);
-	errno = e;
-}
-
-/* Give the submission group up for good: real, effective and saved. */
-static void
-priv_drop(void)
-{
-	gid_t r, e, s;
-
-	if (setresgid(priv_rgid, priv_rgid, priv_rgid) < 0 ||
-	    getresgid(&r, &e, &s) < 0 || r != priv_rgid || e != priv_rgid || s != priv_rgid)
-		die(EX_OSERR, "cannot give up the submission group: %s", strerror(errno));
-	priv_setgid = false;
-}
-
-/* The exit code for a failed call: 77 when permission was denied, else 75. */
-static int
-errno_code(int e)
-{
-	return (e == EACCES || e == EPERM) ? EX_NOPERM : EX_TEMPFAIL;
-}
-
 /* Append a string to a vector. */
 static void
 strvec_push(struct strvec *sv, char *s)
@@ -227,7 +197,8 @@ strvec_push(struct strvec *sv, char *s)
 }
 
 #define SENDMAIL_USAGE "usage: " PROG " [-C FILE] [-f ADDR] [-F NAME] [-t] [-i] " \
-	"[-bm|-bp] [--] [RECIPIENT...]\n       " PROG " -V | --version | --help"
+	"[-bm|-bv] [--] [RECIPIENT...]\n       " PROG " [-C FILE] -bs | -bp | -bi | -q\n" \
+	"       " PROG " -V | --version | --help"
 
 /* Print the usage line and exit 64. */
 static void
@@ -263,14 +234,58 @@ parse_info_opts(int argc, char **argv)
 static bool
 opt_ignored_with_value(int c)
 {
-	return strchr("BdhLNOpqRVX", c) != NULL;
+	return strchr("BdhLNOpRVXA", c) != NULL;
 }
 
 /* Options without a value that are ignored. */
 static bool
 opt_ignored_flag(int c)
 {
-	return strchr("nUvm", c) != NULL;
+	return strchr("nUvmG", c) != NULL;
+}
+
+/* -b<val>: the mode (Postfix's letters; -bd and -bl would be a daemon). */
+static void
+opt_mode(struct opts *o, const char *val)
+{
+	static const struct {
+		const char *letter;
+		enum sm_mode mode;
+	} modes[] = {
+		{ "m", MODE_DELIVER }, { "p", MODE_MAILQ }, { "i", MODE_ALIASES },
+		{ "s", MODE_SMTP }, { "v", MODE_VERIFY },
+	};
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(val, modes[i].letter) == 0) {
+			o->mode = modes[i].mode;
+			return;
+		}
+	if (strcmp(val, "d") == 0 || strcmp(val, "l") == 0)
+		die(EX_USAGE, "-b%s is not supported: smtpgate-outbound is the daemon, "
+		    "started by its own unit", val);
+	die(EX_USAGE, "-b%s is not supported (-bm, -bs, -bv, -bp, -bi are)", val);
+}
+
+/*
+ * -q[...], the value attached only (a bare "-q" is a queue run, as in
+ * Postfix): "-q" / "-qR<site>" / "-qI<id>" ask for a queue run now,
+ * "-q<interval>" (a digit first) for periodic runs.
+ */
+static void
+opt_queue(struct opts *o, const char *val)
+{
+	if (isdigit((unsigned char)val[0])) {
+		o->qinterval = val;
+		return;
+	}
+	if ((val[0] == 'R' || val[0] == 'I') && val[1] == '\0')
+		die(EX_USAGE, "specify -q%c%s", val[0], val[0] == 'R' ? "site" : "queueid");
+	if (val[0] != '\0' && val[0] != 'R' && val[0] != 'I')
+		die(EX_USAGE, "-q%c is not supported (-q, -q<interval>, -qR<site>, "
+		    "-qI<queueid> are)", val[0]);
+	o->mode = MODE_FLUSH;
+	o->flush = val;
 }
 
 /* Handle one option that takes a value. */
@@ -294,12 +309,7 @@ opt_value(struct opts *o, int c, const char *val)
 			o->dot_ok = true;
 		break;
 	case 'b':
-		if (strcmp(val, "m") == 0)
-			o->list_queue = false;
-		else if (strcmp(val, "p") == 0)
-			o->list_queue = true;
-		else
-			die(EX_USAGE, "-b%s is not supported (only -bm and -bp)", val);
+		opt_mode(o, val);
 		break;
 	default:
 		break;		/* the ignored ones */
@@ -322,13 +332,17 @@ parse_cluster(struct opts *o, int argc, char **argv, int *ip)
 	for (; *a != '\0'; a++) {
 		int c = (unsigned char)*a;
 
+		if (c == 'q') {
+			opt_queue(o, a + 1);
+			return;
+		}
 		if (opt_takes_value(c)) {
 			const char *val = a + 1;
 			if (*val == '\0') {
 				if (*ip + 1 < argc)
 					val = argv[++*ip];
 				else if (opt_ignored_with_value(c))
-					val = "";	/* e.g. a bare "-q" */
+					val = "";	/* e.g. a bare "-d" */
 				else
 					die(EX_USAGE, "option -%c needs a value", c);
 			}
@@ -339,11 +353,34 @@ parse_cluster(struct opts *o, int argc, char **argv, int *ip)
 			o->from_headers = true;
 		else if (c == 'i')
 			o->dot_ok = true;
+		else if (c == 'I')
+			o->mode = MODE_ALIASES;		/* Postfix: -I is -bi */
 		else if (!opt_ignored_flag(c)) {
 			fprintf(stderr, PROG ": unknown option -%c\n", c);
 			usage();
 		}
 	}
+}
+
+/*
+ * -f/-r as Postfix reads them: an address list of which the first address
+ * is the sender, so "App <x@example.org>", "<x@example.org>" and
+ * "x@example.org (App)" all give x@example.org; "" or "<>" the null sender.
+ */
+static void
+sender_from_option(struct opts *o)
+{
+	size_t n;
+	char **v;
+
+	if (o->sender == NULL)
+		return;
+	v = submit_addr_list(o->sender, &n);
+	if (n > 1)
+		fprintf(stderr, PROG ": warning: -f \"%s\" holds %zu addresses; the first "
+		    "is the sender\n", o->sender, n);
+	o->sender = o->sender_buf = xstrdup(n > 0 ? v[0] : "");
+	submit_addr_list_free(v, n);
 }
 
 /* Parse the command line into o. */
@@ -355,7 +392,9 @@ parse_args(struct opts *o, int argc, char **argv)
 	base = base ? base + 1 : argv[0];
 	o->config = CONFIG_DEFAULT_OUTBOUND;
 	if (strcmp(base, "mailq") == 0)
-		o->list_queue = true;
+		o->mode = MODE_MAILQ;
+	else if (strcmp(base, "newaliases") == 0)
+		o->mode = MODE_ALIASES;
 	parse_info_opts(argc, argv);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0) {
@@ -368,6 +407,33 @@ parse_args(struct opts *o, int argc, char **argv)
 		else
 			strvec_push(&o->args, argv[i]);
 	}
+	sender_from_option(o);
+}
+
+/*
+ * The modes that need no message, answered as Postfix answers them but
+ * saying what happens: -q<interval> (before anything else, whatever the
+ * mode), -q / -qR / -qI, -bi.  Returns only for the other modes.
+ */
+static void
+run_info_modes(const struct opts *o)
+{
+	if (o->qinterval != NULL)
+		die(EX_OK, "-q%s: ignored: smtpgate-outbound runs its queue by itself "
+		    "(retry_min/retry_max in the configuration)", o->qinterval);
+	if ((o->mode == MODE_FLUSH || o->mode == MODE_ALIASES || o->mode == MODE_SMTP) &&
+	    o->args.n > 0)
+		die(EX_USAGE, "%s takes no recipients", o->mode == MODE_FLUSH ? "-q" :
+		    o->mode == MODE_SMTP ? "-bs" : "-bi (newaliases)");
+	if ((o->mode == MODE_SMTP || o->mode == MODE_VERIFY) && o->from_headers)
+		die(EX_USAGE, "-t can be used only in delivery mode");
+	if (o->mode == MODE_FLUSH)
+		die(EX_OK, "-q%s: nothing to do: smtpgate-outbound retries deferred mail by "
+		    "itself; `smtpgate-queue retry all` (root) tries them now", o->flush);
+	if (o->mode == MODE_ALIASES)
+		die(EX_OK, "-bi (newaliases): nothing to do: there is no alias database, "
+		    "every address goes to the smart host as written (qualified with the "
+		    "hostname when it has no domain)");
 }
 
 /*
@@ -438,226 +504,6 @@ resolve_sender(const struct opts *o, const char *host, char sender[SMTP_ADDR_MAX
 	free(raw);
 }
 
-/* The value of the "role=" line of a marker text ("" when none). */
-static const char *
-marker_role(const char *text, size_t *len)
-{
-	const char *p = text;
-
-	while (p != NULL) {
-		if (strncmp(p, "role=", 5) == 0) {
-			*len = strcspn(p + 5, "\r\n");
-			return p + 5;
-		}
-		p = strchr(p, '\n');
-		if (p != NULL)
-			p++;
-	}
-	*len = 0;
-	return "";
-}
-
-/* Refuse a spool whose role marker is not outbound (exit 78).  Read with
- * the user's own ids. */
-static void
-check_role(int spoolfd, const char *spool)
-{
-	char err[512];
-	const char *role;
-	size_t len;
-	char *marker = fsutil_read_file(spoolfd, ".smtpgate", 65536, &len, err, sizeof(err));
-
-	if (marker == NULL) {
-		if (errno == ENOENT)
-			return;		/* not initialised: maildrop/ decides below */
-		die(errno_code(errno), "%s", err);
-	}
-	role = marker_role(marker, &len);
-	if (len != 8 || strncmp(role, "outbound", 8) != 0)
-		die(EX_CONFIG, "%s/.smtpgate: the spool's role is \"%.*s\", not outbound; "
-		    "smtpgate-sendmail writes only into an outbound spool", spool,
-		    (int)(len > 32 ? 32 : len), role);
-	free(marker);
-}
-
-/* The spool and its maildrop/ as O_PATH descriptors (no read permission
- * needed: the spool is 0751, maildrop/ 1730); exits 75 when missing. */
-static int
-open_maildrop(const char *spool, int *spoolfd)
-{
-	int fd;
-
-	*spoolfd = open(spool, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (*spoolfd < 0)
-		die(errno_code(errno), "%s: %s (is smtpgate-outbound set up?)", spool,
-		    strerror(errno));
-	check_role(*spoolfd, spool);
-	fd = openat(*spoolfd, "maildrop", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		die(errno_code(errno), "%s/maildrop: %s (is smtpgate-outbound set up on "
-		    "this spool?)", spool, strerror(errno));
-	return fd;
-}
-
-/* Remove our maildrop/name (with the group) after a failure; keeps errno. */
-static void
-drop_undo(int dropfd, const char *name)
-{
-	int e = errno;
-
-	priv_raise();
-	(void)unlinkat(dropfd, name, 0);
-	priv_lower();
-	errno = e;
-}
-
-/* Undo and exit with the code for errno: "<spool>/maildrop/<name>: <what>: <error>". */
-static _Noreturn void
-drop_fail(int dropfd, const char *spool, const char *name, const char *what)
-{
-	int e = errno;
-
-	drop_undo(dropfd, name);
-	die(errno_code(e), "%s/maildrop/%s: %s: %s%s", spool, name, what, strerror(e),
-	    (e == EACCES || e == EPERM) ? " (smtpgate-sendmail must be installed "
-	    "set-group-id to the submission group that owns maildrop/)" : "");
-}
-
-/* Write all of b to fd; 0 or -1 with errno. */
-static int
-write_all(int fd, const struct submit_buf *b)
-{
-	size_t off = 0;
-
-	while (off < b->len) {
-		ssize_t n = write(fd, b->p + off, b->len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		off += (size_t)n;
-	}
-	return 0;
-}
-
-/*
- * Create maildrop/<wname> (with the group), write b, fchmod 0644, fsync.
- * Returns the open fd, or -1 when the name exists already; exits on errors.
- */
-static int
-drop_write(int dropfd, const char *spool, const char *wname, const struct submit_buf *b)
-{
-	int fd;
-
-	priv_raise();
-	fd = openat(dropfd, wname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	priv_lower();
-	if (fd < 0 && errno == EEXIST)
-		return -1;
-	if (fd < 0) {
-		int e = errno;
-		die(errno_code(e), "%s/maildrop/%s: create: %s%s", spool, wname, strerror(e),
-		    (e == EACCES || e == EPERM) ? " (smtpgate-sendmail must be installed "
-		    "set-group-id to the submission group that owns maildrop/)" : "");
-	}
-	if (write_all(fd, b) < 0)
-		drop_fail(dropfd, spool, wname, "write");
-	if (fchmod(fd, 0644) < 0)
-		drop_fail(dropfd, spool, wname, "fchmod");
-	if (fsync(fd) < 0)
-		drop_fail(dropfd, spool, wname, "fsync");
-	return fd;
-}
-
-/* Rename maildrop/<from> to maildrop/<to> without replacing; 0 or -1. */
-static int
-drop_rename(int dropfd, const char *from, const char *to)
-{
-	int rc;
-
-	priv_raise();
-	rc = renameat2(dropfd, from, dropfd, to, RENAME_NOREPLACE);
-	if (rc < 0 && errno == EINVAL)
-		rc = renameat(dropfd, from, dropfd, to);	/* no RENAME_NOREPLACE here */
-	priv_lower();
-	return rc;
-}
-
-/*
- * Before exit 0, prove that the file system still commits: a directory
- * made and removed in maildrop/.  When a journal commit fails, ext4 aborts
- * the journal and reports it to the one thread that waited for that commit
- * (the daemon's, say); an fsync that then finds the commit of our rename
- * already over returns 0.  Every journal operation fails from then on, so
- * one made now shows that the rename reached the disk.
- */
-static void
-commit_probe(int dropfd, const char *spool, const char *name)
-{
-	char probe[600];
-	int rc;
-
-	snprintf(probe, sizeof(probe), ".probe.%s", name);
-	priv_raise();
-	rc = mkdirat(dropfd, probe, 0700);
-	if (rc == 0)
-		rc = unlinkat(dropfd, probe, AT_REMOVEDIR);
-	priv_lower();
-	if (rc < 0)
-		die(EX_TEMPFAIL, "%s/maildrop/%s: the file system takes no more changes: %s "
-		    "(the message may not be queued)", spool, probe, strerror(errno));
-}
-
-/*
- * Make the rename durable: fsync the file again (its inode changed with
- * the rename, so a journalling file system commits the rename with it),
- * and maildrop/ itself when we may open it (root, the owner).
- */
-static void
-drop_sync(int fd, int spoolfd, const char *spool, const char *name)
-{
-	char err[1024];
-	int dfd;
-
-	if (fsync(fd) < 0 || close(fd) < 0)
-		die(EX_TEMPFAIL, "%s/maildrop/%s: fsync after the rename: %s (the message "
-		    "may not be queued)", spool, name, strerror(errno));
-	dfd = openat(spoolfd, "maildrop", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0)
-		return;		/* the group may not read maildrop/: the file fsync did it */
-	if (fsutil_fsync_dirfd(dfd, "maildrop", err, sizeof(err)) < 0)
-		die(EX_TEMPFAIL, "%s/%s (the message may not be queued)", spool, err);
-	close(dfd);
-}
-
-/* Write the maildrop file (see the top of this file). */
-static void
-deliver(const char *spool, const char *host, const struct submit_buf *b)
-{
-	char name[512], wname[520];
-	int spoolfd, dropfd, fd = -1;
-
-	dropfd = open_maildrop(spool, &spoolfd);
-	for (int tries = 0; fd < 0; tries++) {
-		if (tries == NAME_TRIES)
-			die(EX_TEMPFAIL, "%s/maildrop: no free name after %d tries", spool, tries);
-		fsutil_maildir_name(name, sizeof(name), host, b->len);
-		snprintf(wname, sizeof(wname), ".w.%s", name);
-		fd = drop_write(dropfd, spool, wname, b);
-		if (fd >= 0 && drop_rename(dropfd, wname, name) < 0) {
-			if (errno != EEXIST)
-				drop_fail(dropfd, spool, wname, "rename");
-			drop_undo(dropfd, wname);
-			close(fd);
-			fd = -1;
-		}
-	}
-	drop_sync(fd, spoolfd, spool, name);
-	commit_probe(dropfd, spool, name);
-	close(dropfd);
-	close(spoolfd);
-}
-
 /* -bp: run smtpgate-queue list (next to this program, else on PATH), with
  * the submission group given up for good first. */
 static _Noreturn void
@@ -667,7 +513,7 @@ list_queue(const char *config)
 	ssize_t n;
 	char *argv[] = { "smtpgate-queue", "-c", (char *)config, "list", NULL };
 
-	priv_drop();
+	maildrop_priv_drop();
 	n = readlink("/proc/self/exe", self, sizeof(self) - 32);
 	if (n > 0) {
 		self[n] = '\0';
@@ -714,26 +560,139 @@ build(const struct opts *o, const char *host, const struct submit_buf *raw,
 	submit_msg_free(&m);
 }
 
+/*
+ * -bv: verify each recipient argument as far as this host can, without
+ * sending anything: the address list syntax, the qualification with the
+ * hostname, the address the daemon would be given.  One line per address
+ * on stdout; exit 0 when all look deliverable, 65 when one does not.
+ */
+static int
+verify(const struct opts *o, const struct outbound_config *cfg)
+{
+	int bad = 0, seen = 0;
+
+	for (size_t i = 0; i < o->args.n; i++) {
+		size_t n;
+		char **v = submit_addr_list(o->args.v[i], &n);
+
+		for (size_t j = 0; j < n; j++, seen++) {
+			char addr[SMTP_ADDR_MAX + 1];
+			const char *why;
+
+			if (submit_addr_normalize(v[j], cfg->hostname, false, addr, &why) < 0) {
+				printf("%s: undeliverable: %s\n", v[j], why);
+				bad++;
+			} else
+				printf("%s: deliverable: <%s> via smart host %s:%u\n", v[j], addr,
+				    cfg->smarthosts[0].host, cfg->smarthosts[0].port);
+		}
+		submit_addr_list_free(v, n);
+	}
+	if (seen == 0)
+		die(EX_USAGE, "-bv: no recipients: give the addresses to verify as arguments");
+	return bad > 0 ? EX_DATAERR : EX_OK;
+}
+
+/* What bs_put() needs besides the session. */
+struct bs_ctx {
+	const struct opts *o;
+	const struct outbound_config *cfg;
+};
+
+/*
+ * -bs: build the maildrop file of the session's complete message exactly
+ * as -bm does (same Received: line and uid, same completed header, same
+ * limits) and write it; the reply says whether it is in maildrop/.
+ */
+static void
+bs_put(void *arg, const struct submit_bs *s, char *reply, size_t replysz)
+{
+	const struct bs_ctx *c = arg;
+	struct opts o = *c->o;
+	const char *host = c->cfg->hostname;
+	struct submit_buf out = { 0 };
+	struct submit_msg m;
+	struct maildrop *md = NULL;
+	char err[1024], sender[SMTP_ADDR_MAX + 1], *from_addr, *fullname, *msgid;
+	char id[ID_LEN + 1], name[MAILDROP_NAME_MAX];
+	size_t len;
+	const char *data = submit_bs_data(s, &len);
+	int rc;
+
+	o.sender = submit_bs_sender(s);
+	if (submit_parse(data, len, true, &m, err, sizeof(err)) != 0) {
+		snprintf(reply, replysz, "554 5.6.0 Error: message content rejected: %s", err);
+		return;
+	}
+	resolve_sender(&o, host, sender, &from_addr, &fullname);
+	id_generate(id);
+	msgid = xasprintf("%s.%ld", id, (long)getpid());
+	submit_build(&out, &m, &(struct submit_envelope){ .sender = sender,
+	    .rcpts = submit_bs_rcpts(s), .from_addr = from_addr, .fullname = fullname,
+	    .host = host, .uid = (unsigned long)getuid(), .now = time(NULL), .msgid = msgid });
+	if (out.len > PICKUP_MAX_SIZE)
+		snprintf(reply, replysz, "552 5.3.4 Message size exceeds fixed limit");
+	else if ((rc = maildrop_open(c->cfg->spool, &md, err, sizeof(err))) != 0 ||
+	    (rc = maildrop_put(md, host, &out, name, err, sizeof(err))) != 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		snprintf(reply, replysz, "451 %s Error: queue file write error: %.700s",
+		    rc == EX_TEMPFAIL ? "4.3.0" : "4.3.5", err);
+	} else
+		snprintf(reply, replysz, "250 2.0.0 Ok: queued as %s", name);
+	maildrop_close(md);
+	free(msgid);
+	free(from_addr);
+	free(fullname);
+	submit_buf_free(&out);
+	submit_msg_free(&m);
+}
+
+/* -bs: the SMTP dialogue on stdin/stdout; returns the exit code. */
+static int
+smtp_session(const struct opts *o, const struct outbound_config *cfg)
+{
+	struct bs_ctx c = { .o = o, .cfg = cfg };
+
+	signal(SIGPIPE, SIG_IGN);	/* a client gone is a failed write, checked */
+	return sendmail_bs_run(STDIN_FILENO, STDOUT_FILENO, &(struct submit_bs_params){
+	    .hostname = cfg->hostname, .max_size = PICKUP_MAX_SIZE,
+	    .max_rcpts = PICKUP_MAX_RCPTS }, bs_put, &c);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct opts o = { 0 };
 	struct outbound_config *cfg;
 	struct submit_buf raw = { 0 }, out = { 0 };
-	char err[1024];
+	struct maildrop *md;
+	char err[1024], name[MAILDROP_NAME_MAX];
+	int rc;
 
-	priv_init();			/* before anything else: the user's own group */
+	maildrop_priv_init();		/* before anything else: the user's own group */
 	signal(SIGXFSZ, SIG_IGN);	/* a file size limit fails write(), checked */
 	log_init(PROG, LOG_TARGET_STDERR);
 	parse_args(&o, argc, argv);
-	if (o.list_queue)
+	run_info_modes(&o);
+	if (o.mode == MODE_MAILQ)
 		list_queue(o.config);
 	cfg = config_load_outbound_opts(o.config, CONFIG_NO_SECRETS, err, sizeof(err));
 	if (cfg == NULL)
 		die(EX_CONFIG, "%s", err);
+	if (o.mode == MODE_VERIFY || o.mode == MODE_SMTP) {
+		rc = o.mode == MODE_VERIFY ? verify(&o, cfg) : smtp_session(&o, cfg);
+		config_free_outbound(cfg);
+		free(o.sender_buf);
+		free(o.args.v);
+		return rc;
+	}
 	read_input(STDIN_FILENO, &raw, PICKUP_MAX_SIZE);
 	build(&o, cfg->hostname, &raw, &out);
-	deliver(cfg->spool, cfg->hostname, &out);
+	if ((rc = maildrop_open(cfg->spool, &md, err, sizeof(err))) != 0 ||
+	    (rc = maildrop_put(md, cfg->hostname, &out, name, err, sizeof(err))) != 0)
+		die(rc, "%s", err);
+	maildrop_close(md);
+	free(o.sender_buf);
 	free(o.args.v);
 	submit_buf_free(&raw);
 	submit_buf_free(&out);

@@ -421,6 +421,40 @@ submit_rcpts_free(struct submit_rcpts *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* Add addr unless it is a recipient already; false when it was. */
+bool
+submit_rcpts_add(struct submit_rcpts *r, const char *addr)
+{
+	return rcpt_add(r, addr);
+}
+
+/* true when addr is a recipient already. */
+bool
+submit_rcpts_has(const struct submit_rcpts *r, const char *addr)
+{
+	return rcpt_has(r, addr);
+}
+
+/* Split an address list into bare address texts (see submit.h). */
+char **
+submit_addr_list(const char *list, size_t *n)
+{
+	struct rawlist raw = { 0 };
+
+	rawlist_split(list, strlen(list), &raw);
+	*n = raw.n;
+	return raw.v;
+}
+
+/* Free what submit_addr_list() returned. */
+void
+submit_addr_list_free(char **v, size_t n)
+{
+	struct rawlist raw = { .v = v, .n = n, .cap = n };
+
+	rawlist_free(&raw);
+}
+
 /* Add every address of an address list; 0 or a sysexits code with err. */
 static int
 add_list(const char *list, const char *host, size_t max, struct submit_rcpts *r,

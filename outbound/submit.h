@@ -81,6 +81,19 @@ int submit_recipients(const struct submit_msg *m, char *const *args, size_t narg
     char *err, size_t errlen);
 void submit_rcpts_free(struct submit_rcpts *r);
 
+/* Add addr unless it is a recipient already (false when it was); is it one? */
+bool submit_rcpts_add(struct submit_rcpts *r, const char *addr);
+bool submit_rcpts_has(const struct submit_rcpts *r, const char *addr);
+
+/*
+ * Split an RFC 5322 address list ("App <a@x>, b@y (B), grp: c@z;") into
+ * bare address texts, in order, dropping display names, comments and group
+ * names ("<>" gives none).  *n is the count; free with
+ * submit_addr_list_free().
+ */
+char **submit_addr_list(const char *list, size_t *n);
+void submit_addr_list_free(char **v, size_t n);
+
 /* What submit_build() writes besides the message. */
 struct submit_envelope {
 	const char *sender;		/* envelope sender; "" is the null sender */

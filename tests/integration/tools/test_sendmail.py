@@ -261,7 +261,7 @@ class SendmailTest(harness.GatewayTestCase):
     def test_ignored_flags(self):
         args = ["-odb", "-oem", "-v", "-U", "-n", "-B", "8BITMIME", "-N", "never", "-o", "x",
                 "-X", "/dev/null", "-L", "tag", "-h", "5", "-V", "envid", "-R", "hdrs",
-                "-O", "DeliveryMode=b", "-d", "0.1", "-q", "1h", "-bm",
+                "-O", "DeliveryMode=b", "-d", "0.1", "-A", "m", "-G", "-bm",
                 "alice@example.com"]
         self.send(args, "Subject: x\n\nb\n")
         _, rcpts, _, _ = self.one_drop()
