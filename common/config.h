@@ -135,6 +135,17 @@ struct outbound_config {
 	bool metrics_enabled;
 	struct config_sockaddr metrics_listen;
 	enum log_target log;
+	/* mail this host originates (outbound/rewrite.h); "" = off */
+	char *admin_address;		/* local recipients go here */
+	char **local_domains;		/* domains of this host besides hostname,
+					 * the mailname and "localhost" */
+	size_t nlocal_domains;
+	char *mailname_file;		/* "/etc/mailname"; "": none */
+	char *mailname;			/* its first line, lower-cased; NULL: no file */
+	char *sender_domain;		/* of local senders; "": the mailname, if any */
+	char *sender_address;		/* maildrop/ senders and From: */
+	char *postmaster_address;	/* double bounces; NULL: dropped.  Unset:
+					 * admin_address */
 };
 
 /* Load and validate; NULL with a message in err on any error. */

@@ -23,7 +23,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "privs.h"
+#include "pickup.h"
 #include "relay.h"
+#include "rewrite.h"
 #include "scheduler.h"
 #include "spool.h"
 #include "util.h"
@@ -118,6 +120,7 @@ main_sighup(evutil_socket_t sig, short what, void *arg)
 	if (strcmp(cfg->user, m->cfg->user) != 0 || strcmp(cfg->group, m->cfg->group) != 0)
 		log_warnx("reload: user/group changed; they apply after a restart as root");
 	log_set_target(cfg->log);
+	pickup_set_policy(rewrite_policy_new(cfg));
 	sched_reload(m->sched, cfg, p);
 	config_free_outbound(m->cfg);
 	m->cfg = cfg;
@@ -236,8 +239,11 @@ main_daemon(struct main_ctx *m, const struct daemon_opts *o)
 		log_warnx("metrics_listen %s: %s", m->cfg->metrics_listen.text, err);
 		rc = EX_UNAVAILABLE;
 		relay_profile_unref(p);
-	} else
+	} else {
+		pickup_set_policy(rewrite_policy_new(m->cfg));
 		rc = main_run(m, spool, p, metrics);
+		pickup_policy_clear();
+	}
 	metrics_free(metrics);
 	event_base_free(m->base);
 	spool_close(spool);
