@@ -69,9 +69,10 @@ rewrite_policy_free(struct rewrite_policy *p)
 	free(p);
 }
 
-/* true when addr is an address of this host (see rewrite.h). */
-bool
-rewrite_is_local(const struct rewrite_policy *p, const char *addr)
+/* true when addr's domain is "localhost", host, mailname or one of locals. */
+static bool
+is_local_in(const char *host, const char *mailname, char *const *locals, size_t n,
+    const char *addr)
 {
 	const char *at = strrchr(addr, '@'), *d;
 	size_t i;
@@ -79,13 +80,31 @@ rewrite_is_local(const struct rewrite_policy *p, const char *addr)
 	if (at == NULL)
 		return addr[0] != '\0';	/* a bare name */
 	d = at + 1;
-	if (strcasecmp(d, "localhost") == 0 || strcasecmp(d, p->hostname) == 0 ||
-	    (p->mailname != NULL && strcasecmp(d, p->mailname) == 0))
+	if (strcasecmp(d, "localhost") == 0 || (host != NULL && strcasecmp(d, host) == 0) ||
+	    (mailname != NULL && strcasecmp(d, mailname) == 0))
 		return true;
-	for (i = 0; i < p->nlocal_domains; i++)
-		if (strcasecmp(d, p->local_domains[i]) == 0)
+	for (i = 0; i < n; i++)
+		if (strcasecmp(d, locals[i]) == 0)
 			return true;
 	return false;
+}
+
+/* true when addr is an address of this host (see rewrite.h). */
+bool
+rewrite_is_local(const struct rewrite_policy *p, const char *addr)
+{
+	return is_local_in(p->hostname, p->mailname, p->local_domains, p->nlocal_domains, addr);
+}
+
+/* Where a notice to sender goes (see rewrite.h). */
+const char *
+rewrite_notice_recipient(const struct outbound_config *cfg, const char *sender)
+{
+	if (cfg->admin_address == NULL || cfg->admin_address[0] == '\0' || sender[0] == '\0' ||
+	    !is_local_in(cfg->hostname, cfg->mailname, cfg->local_domains, cfg->nlocal_domains,
+	    sender))
+		return sender;
+	return cfg->admin_address;
 }
 
 /* addr with sender_domain as its domain when it is local, else NULL. */

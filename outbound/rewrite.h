@@ -53,6 +53,14 @@ void rewrite_policy_free(struct rewrite_policy *p);
 bool rewrite_is_local(const struct rewrite_policy *p, const char *addr);
 
 /*
+ * Where a notice (a bounce, a delay warning) to sender goes: admin_address
+ * when sender is local and one is set (nobody can deliver to a local
+ * address; Postfix would deliver it to the local mailbox), else sender.
+ * Reads the configuration directly (the scheduler has no policy).
+ */
+const char *rewrite_notice_recipient(const struct outbound_config *cfg, const char *sender);
+
+/*
  * The new address for the sender addr (envelope or From:), or NULL when it
  * stays.  untrusted: from maildrop/ (sender_address applies).  A malloc'd
  * string.

@@ -58,6 +58,7 @@
 #include "outmetrics.h"
 #include "pickup.h"
 #include "queue.h"
+#include "rewrite.h"
 #include "scheduler.h"
 #include "spool.h"
 #include "spooldirs.h"
@@ -570,7 +571,7 @@ static int
 sched_store_dsn(struct sched *s, struct sched_store *st, struct sched_delivery *d,
     enum dsn_kind kind, int64_t now)
 {
-	const char *rcpt = d->e.sender;
+	const char *rcpt = rewrite_notice_recipient(s->cfg, d->e.sender);
 	char *hdr, *msg, *env;
 	size_t hlen, len, envlen;
 

@@ -174,6 +174,22 @@ class OriginTest(OutboundCase):
         self.assertEqual(self.postmaster_rcpts(fake, "alice@example.com"), 1)
         self.stop_outbound(d)
 
+    def test_bounce_to_a_local_sender_goes_to_the_admin(self):
+        # USER_A's mail from <login@gw-out.test> is refused: nobody outside
+        # could deliver its bounce, so the admin gets it
+        fake = self.fake(script={"rcpt": {"x@example.net": "550 5.1.1 no such user",
+                                          "*": "250 2.1.5 ok"}})
+        d = self.start_origin(fake, 'admin_address = "ops@example.org"\n')
+        self.sendmail(A, ["x@example.net"], "Subject: refused\n\nx\n")
+        msgs = self.wait_messages(fake, 1)
+        self.assertEqual((msgs[0]["sender"], msgs[0]["rcpts"]), ("", ["ops@example.org"]))
+        data = msgs[0]["data"].decode("utf-8", "replace")
+        self.assertIn("To: <%s@gw-out.test>" % login(A), data)
+        self.assertRegex(data, r"Final-Recipient: rfc822;\s*x@example.net")
+        d.wait_log(r"dsn id=\w+ orig=\w+ kind=failed to=<ops@example.org>")
+        self.wait_queue_empty()
+        self.stop_outbound(d)
+
     def test_double_bounce_without_postmaster_is_dropped(self):
         fake = self.fake(script={"rcpt": "550 5.7.1 relaying denied"})
         d = self.start_origin(fake, 'admin_address = "ops@example.org"\n'

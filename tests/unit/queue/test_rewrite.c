@@ -55,6 +55,26 @@ START_TEST(local_addresses)
 }
 END_TEST
 
+/* Notices to a local sender go to the admin, others to the sender. */
+START_TEST(notice_recipient)
+{
+	static char *locals[] = { "internal.example" };
+	struct outbound_config c;
+
+	memset(&c, 0, sizeof(c));
+	c.hostname = HOST;
+	c.admin_address = "ops@example.org";
+	c.local_domains = locals;
+	c.nlocal_domains = 1;
+	ck_assert_str_eq(rewrite_notice_recipient(&c, "root@gw-out.test"), "ops@example.org");
+	ck_assert_str_eq(rewrite_notice_recipient(&c, "a@Internal.Example"), "ops@example.org");
+	ck_assert_str_eq(rewrite_notice_recipient(&c, "a@example.net"), "a@example.net");
+	ck_assert_str_eq(rewrite_notice_recipient(&c, ""), "");
+	c.admin_address = "";
+	ck_assert_str_eq(rewrite_notice_recipient(&c, "root@gw-out.test"), "root@gw-out.test");
+}
+END_TEST
+
 static const struct {
 	const char *sdomain, *saddr, *mailname;
 	bool untrusted;
@@ -290,6 +310,7 @@ rewrite_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, local_addresses);
+	tcase_add_test(tc, notice_recipient);
 	tcase_add_loop_test(tc, sender_table, 0, (int)(sizeof(senders) / sizeof(senders[0])));
 	tcase_add_test(tc, cron_to_root);
 	tcase_add_test(tc, mixed_recipients);
