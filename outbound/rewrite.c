@@ -243,8 +243,10 @@ rewrite_field(struct hdr_state *hs, struct strbuf *f, size_t klen, bool from)
 	bool found = true, changed = false;
 	size_t i;
 
-	if (addrlist_parse(f->p + klen, f->len - klen, ADDRLIST_UTF8, &l, err, sizeof(err)) < 0)
+	if (addrlist_parse(f->p + klen, f->len - klen, ADDRLIST_UTF8, &l, err, sizeof(err)) < 0) {
+		addrlist_free(&l);	/* it may hold an array, empty */
 		return;	/* left as it is: the smart host judges it */
+	}
 	strbuf_add(&re, f->p, klen);
 	for (i = 0; i < l.n; i++) {
 		nw = rewrite_sender(hs->p, hs->untrusted && from, l.addrs[i]);
