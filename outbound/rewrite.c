@@ -332,7 +332,7 @@ add_reply_to(const struct hdr_state *hs, struct strbuf *out)
 
 /* The header pass: From:/Sender: rewritten, fields added. */
 static void
-rewrite_header(struct hdr_state *hs, const char *msg, size_t len, size_t hlen,
+rewrite_header(struct hdr_state *hs, const char *msg, size_t hlen,
     const struct addrlist *orig, struct strbuf *out)
 {
 	struct strbuf f;
@@ -360,7 +360,14 @@ rewrite_header(struct hdr_state *hs, const char *msg, size_t len, size_t hlen,
 	add_reply_to(hs, out);
 	if (orig->n > 0)
 		add_list_field(out, "X-Original-To", orig);
-	strbuf_add(out, msg + hlen, len - hlen);
+}
+
+/* true when p changes nothing at all. */
+static bool
+policy_idle(const struct rewrite_policy *p)
+{
+	return p->admin_address == NULL && p->sender_domain == NULL &&
+	    p->sender_address == NULL;
 }
 
 /* Apply the policy to a parsed message (see rewrite.h). */
@@ -375,6 +382,8 @@ rewrite_message(const struct rewrite_policy *p, bool untrusted, struct queue_ent
 	char *ns;
 	size_t hlen;
 
+	if (policy_idle(p))
+		return;
 	map_recipients(p, e, &orig, ch);
 	if (e->nrcpts != 1 || p->admin_address == NULL ||
 	    strcasecmp(e->rcpts[0].addr, p->admin_address) != 0)
@@ -386,8 +395,9 @@ rewrite_message(const struct rewrite_policy *p, bool untrusted, struct queue_ent
 	}
 	sep = memmem(*msg, *len, "\r\n\r\n", 4);
 	hlen = sep != NULL ? (size_t)(sep - *msg) + 2 : *len;
-	rewrite_header(&hs, *msg, *len, hlen, &orig, &out);
-	if (out.len != *len || memcmp(out.p, *msg, *len) != 0) {
+	rewrite_header(&hs, *msg, hlen, &orig, &out);
+	if (out.len != hlen || memcmp(out.p, *msg, hlen) != 0) {	/* the body once */
+		strbuf_add(&out, *msg + hlen, *len - hlen);
 		free(*msg);
 		*msg = out.p;
 		*len = out.len;
