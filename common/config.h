@@ -155,7 +155,9 @@ struct outbound_config *config_load_outbound(const char *path, char *err, size_t
 /* Flags of config_load_outbound_opts(). */
 #define CONFIG_NO_SECRETS 0x01	/* open no file only the daemon needs: the smart
 				 * hosts' auth_password_file and ca_file are
-				 * neither opened nor checked (the tools) */
+				 * neither opened nor checked, mailname_file is
+				 * not read (mailname NULL): the tools, so a
+				 * broken /etc/mailname never stops sendmail */
 
 /* config_load_outbound() with flags (0: the same as config_load_outbound). */
 struct outbound_config *config_load_outbound_opts(const char *path, unsigned flags,

@@ -379,7 +379,7 @@ config_load_outbound_opts(const char *path, unsigned flags, char *err, size_t er
 	cfg = config_init_outbound(flags);
 	if (config_parse_file(cfg, &ctx) == 0 &&
 	    config_check_outbound_whole(cfg, &ctx) == 0 &&
-	    config_read_mailname(cfg, &ctx, &mailname) == 0) {
+	    ((flags & CONFIG_NO_SECRETS) || config_read_mailname(cfg, &ctx, &mailname) == 0)) {
 		c = config_fill_outbound(cfg, path);
 		c->mailname = mailname;
 	}

@@ -1,7 +1,8 @@
 """it-outbound-origin: what the send-only daemon decides for mail this host
 originates (issue 19): the admin address map, sender masquerading and
 sender_address, /etc/mailname, the postmaster notice of a double bounce,
-and body lines over 998 characters.
+and body lines over 998 characters; a reload changes the settings for
+the files taken after it.
 
 The daemon runs as the service user (harness); producers are root and
 USER_A through the real injector installed set-group-id (maildrop/), and a
@@ -18,6 +19,7 @@ import glob
 import os
 import pwd
 import re
+import signal
 import sys
 import unittest
 
@@ -106,6 +108,24 @@ class OriginTest(OutboundCase):
         self.assertRegex(log, r"rewrite id=\w+ rcpt=<postmaster@localhost> to=<ops@example.org>")
         self.assertRegex(log, r"rewrite id=\w+ sender=<root@gw-out.test> to=<root@example.org>")
         self.wait_queue_empty()
+        self.stop_outbound(d)
+
+    def test_reload_changes_the_admin_address(self):
+        # SIGHUP: files taken after it follow the new settings
+        fake = self.fake()
+        d = self.start_origin(fake, 'admin_address = "ops@example.org"\n')
+        self.sendmail(0, ["root"], "Subject: before\n\nx\n")
+        self.wait_messages(fake, 1)
+        with open(self.conf) as f:
+            text = f.read()
+        with open(self.conf, "w") as f:
+            f.write(text.replace("ops@example.org", "oncall@example.org"))
+        d.send_signal(signal.SIGHUP)
+        d.wait_log(r"reload status=ok")
+        self.sendmail(0, ["root"], "Subject: after\n\nx\n")
+        msgs = self.wait_messages(fake, 2)
+        self.assertEqual(self.by_subject(msgs, "before")["rcpts"], ["ops@example.org"])
+        self.assertEqual(self.by_subject(msgs, "after")["rcpts"], ["oncall@example.org"])
         self.stop_outbound(d)
 
     def test_sender_address_for_local_users_only(self):

@@ -202,6 +202,12 @@ START_TEST(outbound_origin)
 	ck_assert_ptr_null(c);
 	ck_assert_msg(strstr(err, ":3: mailname_file: ") != NULL && strstr(err,
 	    "/mailname: \"not a domain\" is not a domain (letters, digits") != NULL, "%s", err);
+	/* the tools (sendmail) do not read it: a broken one never stops them */
+	c = config_load_outbound_opts(write_conf("smarthost \"r\" { host = \"relay\" }\n"
+	    "mailname_file = \"@DIR@/mailname\"\n"), CONFIG_NO_SECRETS, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_ptr_null(c->mailname);
+	config_free_outbound(c);
 }
 END_TEST
 
