@@ -11,6 +11,10 @@
  * one, else 5.0.0 / 4.0.0.  CRLF line ends; long fields are folded so no
  * line reaches 998 characters; reply text is made 7-bit printable.
  *
+ * A failed message from <> (a bounce: a double bounce) is reported to the
+ * postmaster instead (dsn_build_postmaster), unless the postmaster's own
+ * notice is what failed (dsn_failure_recipient): never a loop.
+ *
  * This module knows nothing about the queue files, SMTP sessions or when a
  * notification is due: the scheduler decides that and queues the result.
  */

@@ -377,11 +377,22 @@ is_utf8(const unsigned char *b, size_t n)
 	return true;
 }
 
+/* The charset of a Content-Type to add for body b[0..n) of fields m, or
+ * NULL when none is needed (there is one, or the body is 7-bit). */
+static const char *
+charset_to_add(const struct mime_fields *m, const char *b, size_t n)
+{
+	if (m->type[0] != '\0' || !has_8bit(b, n))
+		return NULL;
+	return is_utf8((const unsigned char *)b, n) ? "utf-8" : "unknown-8bit";
+}
+
 /* The header section without its Content-Transfer-Encoding fields, then
- * the fields the new encoding needs, then the blank line. */
+ * the fields the new encoding needs (a text/plain Content-Type with
+ * charset when not NULL), then the blank line. */
 static void
 new_header(const char *h, size_t n, const struct mime_fields *m, const char *enc,
-    const char *body, size_t blen, struct strbuf *out)
+    const char *charset, struct strbuf *out)
 {
 	size_t off = 0, fl;
 
@@ -393,9 +404,8 @@ new_header(const char *h, size_t n, const struct mime_fields *m, const char *enc
 	}
 	if (!m->have_version)
 		strbuf_str(out, "MIME-Version: 1.0\r\n");
-	if (m->type[0] == '\0' && has_8bit(body, blen))
-		strbuf_printf(out, "Content-Type: text/plain; charset=%s\r\n",
-		    is_utf8((const unsigned char *)body, blen) ? "utf-8" : "unknown-8bit");
+	if (charset != NULL)
+		strbuf_printf(out, "Content-Type: text/plain; charset=%s\r\n", charset);
 	strbuf_printf(out, "Content-Transfer-Encoding: %s\r\n\r\n", enc);
 }
 
@@ -482,7 +492,7 @@ longline_fix(const char *msg, size_t len, char **out, size_t *outlen,
 	mime_read(msg, hlen, &m);
 	if ((enc = choose_encoding(&m, r)) == NULL)
 		return r->verdict = LONGLINE_REFUSE;
-	new_header(msg, hlen, &m, enc, body, blen, &b);
+	new_header(msg, hlen, &m, enc, charset_to_add(&m, body, blen), &b);
 	encode_body(&m, enc, body, blen, &b);
 	r->encoding = enc;
 	*out = b.p;
