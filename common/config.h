@@ -147,6 +147,17 @@ struct outbound_config {
 	enum log_target log;
 	char **warnings;		/* as in struct inbound_config */
 	size_t nwarnings;
+	/* mail this host originates (outbound/rewrite.h); "" = off */
+	char *admin_address;		/* local recipients go here */
+	char **local_domains;		/* domains of this host besides hostname,
+					 * the mailname and "localhost" */
+	size_t nlocal_domains;
+	char *mailname_file;		/* "/etc/mailname"; "": none */
+	char *mailname;			/* its first line, lower-cased; NULL: no file */
+	char *sender_domain;		/* of local senders; "": the mailname, if any */
+	char *sender_address;		/* maildrop/ senders and From: */
+	char *postmaster_address;	/* double bounces; NULL: dropped.  Unset:
+					 * admin_address */
 };
 
 /* Load and validate; NULL with a message in err on any error. */
@@ -156,7 +167,9 @@ struct outbound_config *config_load_outbound(const char *path, char *err, size_t
 /* Flags of config_load_outbound_opts(). */
 #define CONFIG_NO_SECRETS 0x01	/* open no file only the daemon needs: the smart
 				 * hosts' auth_password_file and ca_file are
-				 * neither opened nor checked (the tools) */
+				 * neither opened nor checked, mailname_file is
+				 * not read (mailname NULL): the tools, so a
+				 * broken /etc/mailname never stops sendmail */
 
 /* config_load_outbound() with flags (0: the same as config_load_outbound). */
 struct outbound_config *config_load_outbound_opts(const char *path, unsigned flags,

@@ -28,7 +28,8 @@ static const char *const config_outbound_only[] = { "smarthost",
 	"messages_per_connection", "retry_min", "retry_max", "max_queue_lifetime",
 	"delay_warning", "scan_interval", "submit_group", "timeout_connect",
 	"timeout_greeting", "timeout_data_init", "timeout_data_block",
-	"timeout_data_end", "timeout_idle", NULL };
+	"timeout_data_end", "timeout_idle", "admin_address", "local_domains", "mailname_file",
+	"sender_domain", "sender_address", "postmaster_address", NULL };
 
 static const char *const config_role_names[] = { "inbound", "outbound" };
 

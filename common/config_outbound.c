@@ -9,12 +9,16 @@
  * inside config*.c.
  */
 #include <confuse.h>
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "config_int.h"
+#include "smtp_addr.h"
 #include "util.h"
 
 static const struct config_range outbound_ranges[] = {
@@ -93,6 +97,74 @@ config_check_smarthost(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
+/* NULL when s is a domain name (letters, digits, "-", dots between
+ * labels of 1..63, at most 253), else why not. */
+static const char *
+config_domain_problem(const char *s)
+{
+	size_t len = strlen(s), lab = 0;
+
+	if (len == 0 || len > 253)
+		return "must be 1..253 characters";
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '.') {
+			if (lab == 0)
+				return "is not a domain (an empty label)";
+			lab = 0;
+		} else if (isalnum((unsigned char)s[i]) || s[i] == '-') {
+			if (++lab > 63)
+				return "is not a domain (a label over 63 characters)";
+		} else
+			return "is not a domain (letters, digits, \"-\" and dots only)";
+	}
+	return lab == 0 ? "is not a domain (ends with a dot)" : NULL;
+}
+
+/* Validate callback: a domain, or "" (off); each value of a list. */
+static int
+config_check_domain(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s, *why;
+
+	for (unsigned i = 0; i < opt->nvalues; i++) {
+		s = cfg_opt_getnstr(opt, i);
+		if (s == NULL || (s[0] == '\0' && !(opt->flags & CFGF_LIST)))
+			continue;
+		if ((why = config_domain_problem(s)) != NULL)
+			return config_fail(cfg, opt->name, "\"%s\" %s", s, why);
+	}
+	return 0;
+}
+
+/* Validate callback: a mail address "local@domain", or "" (off). */
+static int
+config_check_address(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+	char out[SMTP_ADDR_MAX + 1];
+	size_t used = 0, n = s != NULL ? strlen(s) : 0;
+
+	if (n == 0)
+		return 0;
+	if (smtp_addr_parse_path(s, n, SMTP_ADDR_NO_BRACKETS_OK | SMTP_ADDR_UTF8, out,
+	    sizeof(out), &used) != SMTP_ADDR_OK || used != n || strchr(out, '@') == NULL ||
+	    s[0] == '<')
+		return config_fail(cfg, opt->name, "\"%s\" is not a mail address "
+		    "(local@domain, without <>)", s);
+	return 0;
+}
+
+/* Validate callback: an absolute path, or "" (none). */
+static int
+config_check_abs_path(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const char *s = cfg_opt_getnstr(opt, 0);
+
+	if (s != NULL && s[0] != '\0' && s[0] != '/')
+		return config_fail(cfg, opt->name, "\"%s\" is not an absolute path", s);
+	return 0;
+}
+
 /* Build a cfg_t for the outbound table and set its callbacks. */
 static cfg_t *
 config_init_outbound(unsigned flags)
@@ -125,8 +197,16 @@ config_init_outbound(unsigned flags)
 		CFG_INT("timeout_data_block", 180, CFGF_NONE),
 		CFG_INT("timeout_data_end", 600, CFGF_NONE),
 		CFG_INT("timeout_idle", 10, CFGF_NONE),
+		CFG_STR("admin_address", "", CFGF_NONE),
+		CFG_STR_LIST("local_domains", "{}", CFGF_NONE),
+		CFG_STR("mailname_file", "/etc/mailname", CFGF_NONE),
+		CFG_STR("sender_domain", "", CFGF_NONE),
+		CFG_STR("sender_address", "", CFGF_NONE),
+		CFG_STR("postmaster_address", NULL, CFGF_NONE),
 		CFG_END()
 	};
+	static const char *const addr_keys[] = { "admin_address", "sender_address",
+	    "postmaster_address" };
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
 
 	if (cfg == NULL)
@@ -142,6 +222,11 @@ config_init_outbound(unsigned flags)
 		    config_check_secret);
 	}
 	cfg_set_validate_func(cfg, "smarthost", config_check_smarthost);
+	for (size_t i = 0; i < sizeof(addr_keys) / sizeof(addr_keys[0]); i++)
+		cfg_set_validate_func(cfg, addr_keys[i], config_check_address);
+	cfg_set_validate_func(cfg, "local_domains", config_check_domain);
+	cfg_set_validate_func(cfg, "sender_domain", config_check_domain);
+	cfg_set_validate_func(cfg, "mailname_file", config_check_abs_path);
 	return cfg;
 }
 
@@ -160,6 +245,67 @@ config_fill_smarthost(cfg_t *sh, struct outbound_smarthost *h)
 	h->ca_file = config_strdup_opt(sh, "ca_file");
 	h->auth_user = config_strdup_opt(sh, "auth_user");
 	h->auth_password_file = config_strdup_opt(sh, "auth_password_file");
+}
+
+/* Copy the keys of mail this host originates (the mailname is read by
+ * config_read_mailname()). */
+static void
+config_fill_origin(cfg_t *cfg, struct outbound_config *c)
+{
+	const char *pm = cfg_getstr(cfg, "postmaster_address");
+
+	c->admin_address = xstrdup(cfg_getstr(cfg, "admin_address"));
+	c->nlocal_domains = cfg_size(cfg, "local_domains");
+	c->local_domains = xcalloc(c->nlocal_domains + 1, sizeof(char *));
+	for (size_t i = 0; i < c->nlocal_domains; i++)
+		c->local_domains[i] = xstrdup(cfg_getnstr(cfg, "local_domains", (unsigned)i));
+	c->mailname_file = xstrdup(cfg_getstr(cfg, "mailname_file"));
+	c->sender_domain = xstrdup(cfg_getstr(cfg, "sender_domain"));
+	c->sender_address = xstrdup(cfg_getstr(cfg, "sender_address"));
+	if (pm == NULL)
+		pm = c->admin_address;
+	c->postmaster_address = pm[0] != '\0' ? xstrdup(pm) : NULL;
+}
+
+/*
+ * The mail domain from mailname_file (Debian's /etc/mailname): its first
+ * line, trimmed and lower-cased, into *out (NULL when the file does not
+ * exist or the key is "").  -1 with ctx's error when it cannot be read or
+ * does not hold a domain.
+ */
+static int
+config_read_mailname(cfg_t *cfg, struct config_ctx *ctx, char **out)
+{
+	const char *path = cfg_getstr(cfg, "mailname_file"), *why;
+	char err[300], *text, *p;
+	int line = 0;
+
+	for (size_t i = 0; i < ctx->scan.nwords; i++)	/* where the key is written, if it is */
+		if (ctx->scan.words[i].depth == 0 &&
+		    strcmp(ctx->scan.words[i].name, "mailname_file") == 0)
+			line = ctx->scan.words[i].line;
+	*out = NULL;
+	if (path == NULL || path[0] == '\0' || (access(path, F_OK) < 0 && errno == ENOENT))
+		return 0;
+	if ((text = config_slurp(path, err, sizeof(err))) == NULL) {
+		config_error_at(ctx, line, "mailname_file: %s", err);
+		return -1;
+	}
+	text[strcspn(text, "\r\n")] = '\0';
+	for (p = text + strlen(text); p > text && isspace((unsigned char)p[-1]); p--)
+		p[-1] = '\0';
+	for (p = text; isspace((unsigned char)*p); p++)
+		;
+	memmove(text, p, strlen(p) + 1);
+	for (p = text; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	if ((why = config_domain_problem(text)) != NULL) {
+		config_error_at(ctx, line, "mailname_file: %s: \"%.100s\" %s", path, text, why);
+		free(text);
+		return -1;
+	}
+	*out = text;
+	return 0;
 }
 
 /* Copy a parsed outbound cfg_t into a new typed struct. */
@@ -194,6 +340,7 @@ config_fill_outbound(cfg_t *cfg, const char *path)
 	c->timeout_data_block = (unsigned)cfg_getint(cfg, "timeout_data_block");
 	c->timeout_data_end = (unsigned)cfg_getint(cfg, "timeout_data_end");
 	c->timeout_idle = (unsigned)cfg_getint(cfg, "timeout_idle");
+	config_fill_origin(cfg, c);
 	return c;
 }
 
@@ -228,13 +375,17 @@ config_load_outbound_opts(const char *path, unsigned flags, char *err, size_t er
 	struct config_ctx ctx = { .path = path, .err = err, .errlen = errlen,
 	    .ranges = outbound_ranges, .role = CONFIG_OUTBOUND };
 	struct outbound_config *c = NULL;
+	char *mailname = NULL;
 	cfg_t *cfg;
 
 	err[0] = '\0';
 	cfg = config_init_outbound(flags);
 	if (config_parse_file(cfg, &ctx) == 0 &&
-	    config_check_outbound_whole(cfg, &ctx) == 0)
+	    config_check_outbound_whole(cfg, &ctx) == 0 &&
+	    ((flags & CONFIG_NO_SECRETS) || config_read_mailname(cfg, &ctx, &mailname) == 0)) {
 		c = config_fill_outbound(cfg, path);
+		c->mailname = mailname;
+	}
 	if (c != NULL)
 		config_take_warnings(&ctx, &c->warnings, &c->nwarnings);
 	cfg_free(cfg);
@@ -258,6 +409,15 @@ config_free_outbound(struct outbound_config *c)
 		free(h->auth_password_file);
 	}
 	free(c->smarthosts);
+	for (size_t i = 0; i < c->nlocal_domains; i++)
+		free(c->local_domains[i]);
+	free(c->local_domains);
+	free(c->admin_address);
+	free(c->mailname_file);
+	free(c->mailname);
+	free(c->sender_domain);
+	free(c->sender_address);
+	free(c->postmaster_address);
 	free(c->submit_group);
 	free(c->user);
 	free(c->group);

@@ -14,11 +14,16 @@
  * with a 3-digit reply code, only (some) with an enhanced status code.  CRLF line ends; long fields are folded so no
  * line reaches 998 characters; reply text is made 7-bit printable.
  *
+ * A failed message from <> (a bounce: a double bounce) is reported to the
+ * postmaster instead (dsn_build_postmaster), unless the postmaster's own
+ * notice is what failed (dsn_failure_recipient): never a loop.
+ *
  * This module knows nothing about the queue files, SMTP sessions or when a
  * notification is due: the scheduler decides that and queues the result.
  */
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +217,8 @@ struct dsn_ctx {
 	const char *mta;
 	int64_t now, retry_until;
 	char boundary[80];
+	const char *to;			/* e->sender, or the postmaster */
+	bool postmaster;		/* a failed bounce, to the postmaster */
 };
 
 /* The top-level header section. */
@@ -222,10 +229,11 @@ top_headers(struct strbuf *b, const struct dsn_ctx *c)
 
 	snprintf(v, sizeof(v), "Mail Delivery System <MAILER-DAEMON@%s>", c->mta);
 	ob_field(b, "From", v);
-	snprintf(v, sizeof(v), "<%s>", c->e->sender);
+	snprintf(v, sizeof(v), "<%s>", c->to);
 	ob_field(b, "To", v);
-	ob_field(b, "Subject", c->kind == DSN_FAILED ?
-	    "Undelivered Mail Returned to Sender" : "Delayed Mail (still being retried)");
+	ob_field(b, "Subject", c->postmaster ? "Postmaster Notice: Undelivered Bounce" :
+	    c->kind == DSN_FAILED ? "Undelivered Mail Returned to Sender" :
+	    "Delayed Mail (still being retried)");
 	fmt_date(c->now, date, sizeof(date));
 	ob_field(b, "Date", date);
 	snprintf(v, sizeof(v), "<%" PRId64 ".dsn-%s.%s@%s>", c->now,
@@ -248,7 +256,12 @@ human_part(struct strbuf *b, const struct dsn_ctx *c)
 	strbuf_printf(b, "--%s\r\nContent-Description: Notification\r\n"
 	    "Content-Type: text/plain; charset=us-ascii\r\n\r\n", c->boundary);
 	strbuf_printf(b, "This is the mail system at host %s.\r\n\r\n", c->mta);
-	if (c->kind == DSN_FAILED)
+	if (c->postmaster)
+		ob_wrap(b, 0, "A message from the null sender <> (a delivery status "
+		    "notification, or mail sent without a return address) could not be "
+		    "delivered to the recipients below, and cannot be returned to anyone. "
+		    "It is reported to you, the postmaster, once; its headers are attached.", "");
+	else if (c->kind == DSN_FAILED)
 		ob_wrap(b, 0, "I'm sorry to have to inform you that your message could not be "
 		    "delivered to one or more recipients. The recipients and the replies "
 		    "of the mail system are listed below; the headers of your message "
@@ -365,29 +378,69 @@ make_boundary(struct dsn_ctx *c, const char *h, size_t n)
 	}
 }
 
+static char *dsn_render(struct dsn_ctx *c, const char *headers, size_t headers_len,
+    size_t *lenp);
+
 /* Build the notification, with Will-Retry-Until for DSN_DELAYED. */
 char *
 dsn_build_until(const struct queue_entry *e, enum dsn_kind kind,
     const char *reporting_mta, const char *headers, size_t headers_len,
     int64_t now, int64_t retry_until, size_t *lenp)
 {
-	struct dsn_ctx c = { e, kind, reporting_mta, now, retry_until, "" };
-	struct strbuf b = { NULL, 0, 0 };
-	size_t i;
+	struct dsn_ctx c = { e, kind, reporting_mta, now, retry_until, "", e->sender, false };
 
 	if (e->sender == NULL || e->sender[0] == '\0')
 		return NULL;	/* never notify the null sender */
-	for (i = 0; i < e->nrcpts && !reported(&e->rcpts[i], kind); i++)
-		;
-	if (i == e->nrcpts)
+	return dsn_render(&c, headers, headers_len, lenp);
+}
+
+/* Who is told that e failed (see dsn.h). */
+const char *
+dsn_failure_recipient(const struct queue_entry *e, const char *postmaster)
+{
+	size_t i;
+
+	if (e->sender != NULL && e->sender[0] != '\0')
+		return e->sender;
+	if (postmaster == NULL || postmaster[0] == '\0')
 		return NULL;
-	make_boundary(&c, headers, headers_len);
-	top_headers(&b, &c);
-	human_part(&b, &c);
-	status_part(&b, &c);
+	for (i = 0; i < e->nrcpts; i++)
+		if (e->rcpts[i].state == QUEUE_RCPT_FAILED &&
+		    strcasecmp(e->rcpts[i].addr, postmaster) == 0)
+			return NULL;	/* the postmaster's own notice failed: no loop */
+	return postmaster;
+}
+
+/* The postmaster's notice of a failed message from <> (see dsn.h). */
+char *
+dsn_build_postmaster(const struct queue_entry *e, const char *postmaster,
+    const char *reporting_mta, const struct dsn_headers *h, int64_t now, size_t *lenp)
+{
+	struct dsn_ctx c = { e, DSN_FAILED, reporting_mta, now, 0, "", postmaster, true };
+
+	if (postmaster == NULL || postmaster[0] == '\0')
+		return NULL;
+	return dsn_render(&c, h != NULL ? h->p : NULL, h != NULL ? h->len : 0, lenp);
+}
+
+/* Render the notice c describes; NULL when no recipient is reported. */
+static char *
+dsn_render(struct dsn_ctx *c, const char *headers, size_t headers_len, size_t *lenp)
+{
+	struct strbuf b = { NULL, 0, 0 };
+	size_t i;
+
+	for (i = 0; i < c->e->nrcpts && !reported(&c->e->rcpts[i], c->kind); i++)
+		;
+	if (i == c->e->nrcpts)
+		return NULL;
+	make_boundary(c, headers, headers_len);
+	top_headers(&b, c);
+	human_part(&b, c);
+	status_part(&b, c);
 	if (headers != NULL && headers_len > 0)
-		headers_part(&b, &c, headers, headers_len);
-	strbuf_printf(&b, "--%s--\r\n", c.boundary);
+		headers_part(&b, c, headers, headers_len);
+	strbuf_printf(&b, "--%s--\r\n", c->boundary);
 	if (lenp != NULL)
 		*lenp = b.len;
 	return b.p;

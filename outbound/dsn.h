@@ -37,4 +37,27 @@ char *dsn_build_until(const struct queue_entry *e, enum dsn_kind kind,
     const char *reporting_mta, const char *headers, size_t headers_len,
     int64_t now, int64_t retry_until, size_t *lenp);
 
+/*
+ * Who is told that e's failed recipients failed: its sender; for a
+ * message from <> (a bounce that could not be delivered: a double bounce)
+ * postmaster, unless postmaster is NULL or "" (the notice is dropped) or
+ * is itself one of the failed recipients (the postmaster's own notice
+ * failed: dropped, so there is never a loop).  NULL: nobody.
+ */
+const char *dsn_failure_recipient(const struct queue_entry *e, const char *postmaster);
+
+/* The original message's header block (up to the blank line). */
+struct dsn_headers {
+	const char *p;
+	size_t len;
+};
+
+/*
+ * The notice to postmaster that e (from <>) failed: a DSN_FAILED report
+ * whose To: is postmaster and whose text says why the postmaster gets it.
+ * NULL when there is no failed recipient or no postmaster.
+ */
+char *dsn_build_postmaster(const struct queue_entry *e, const char *postmaster,
+    const char *reporting_mta, const struct dsn_headers *h, int64_t now, size_t *lenp);
+
 #endif

@@ -253,6 +253,8 @@ pickup_load_claim(const struct pickup_dirs *d, enum pickup_source src,
 	rc = pickup_parse(buf, len, src == PICKUP_SRC_MAILDROP ? PICKUP_STRICT : 0, p, msg,
 	    msglen, t->reason, sizeof(t->reason)) < 0 ? 1 : 0;
 	free(buf);
+	if (rc == 0)
+		pickup_originate(src, id, p, msg, msglen);
 	return rc;
 }
 
@@ -424,6 +426,15 @@ queue_copy_sync(const struct pickup_dirs *d, const char *id, const struct queue_
 	rc = queue_entry_create_id(d->tmp, d->queue, id, p->sender, rcpts, p->nrcpts,
 	    msg, msglen, now, true, e, err, errlen);
 	free(rcpts);
+	if (rc == 0 && p->last_reply != NULL) {	/* refused at once (pickup_originate) */
+		for (i = 0; i < p->nrcpts && i < e->nrcpts; i++) {
+			e->rcpts[i].state = p->rcpts[i].state;
+			e->rcpts[i].reply = p->rcpts[i].reply != NULL ?
+			    xstrdup(p->rcpts[i].reply) : NULL;
+		}
+		e->last_reply = xstrdup(p->last_reply);
+		rc = queue_entry_store(d->tmp, d->queue, e, true, err, errlen);
+	}
 	return rc;
 }
 

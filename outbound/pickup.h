@@ -124,6 +124,18 @@ int pickup_batch_commit(const struct pickup_dirs *d, const struct pickup_batch *
 void pickup_batch_merge(struct pickup_batch *into, struct pickup_batch *from);
 void pickup_batch_free(struct pickup_batch *b);
 
+/*
+ * The rewriting policy (rewrite.h) for every file taken from now on, set
+ * by the daemon at start and at each reload; p is owned from then on and
+ * kept until pickup_policy_clear(), so a claim under way on another thread
+ * never sees it freed.  Without one nothing is rewritten; body lines over
+ * 998 characters are always dealt with (longline.h).
+ */
+struct rewrite_policy;
+void pickup_set_policy(struct rewrite_policy *p);
+/* Free every policy set (at stop, no claim under way). */
+void pickup_policy_clear(void);
+
 #define PICKUP_ERR_MAX	512
 
 /*

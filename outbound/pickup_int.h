@@ -47,6 +47,15 @@ int pickup_load_claim(const struct pickup_dirs *d, enum pickup_source src,
     const char *id, const struct stat *expect, struct queue_entry *p, char **msg,
     size_t *msglen, struct pickup_taken *t);
 
+/*
+ * pickup_origin.c: apply the daemon's decisions to a message just parsed
+ * from src (the admin map and sender rewriting of the policy in force,
+ * body lines over 998 characters re-encoded or every recipient failed
+ * with the reason), with one log line per change.
+ */
+void pickup_originate(enum pickup_source src, const char *id, struct queue_entry *e,
+    char **msg, size_t *msglen);
+
 /* Unlink the claim of src, id; with sync, make that durable. */
 int pickup_drop_claim(const struct pickup_dirs *d, enum pickup_source src,
     const char *id, bool sync, char *err, size_t errlen);

@@ -59,6 +59,7 @@
 #include "outmetrics.h"
 #include "pickup.h"
 #include "queue.h"
+#include "rewrite.h"
 #include "scheduler.h"
 #include "spool.h"
 #include "spooldirs.h"
@@ -571,13 +572,22 @@ static int
 sched_store_dsn(struct sched *s, struct sched_store *st, struct sched_delivery *d,
     enum dsn_kind kind, int64_t now)
 {
-	const char *rcpt = d->e.sender;
+	const char *rcpt = rewrite_notice_recipient(s->cfg, d->e.sender);
 	char *hdr, *msg, *env;
 	size_t hlen, len, envlen;
 
+	msg = NULL;
 	hdr = sched_read_headers(s, d, &hlen);
-	msg = dsn_build_until(&d->e, kind, s->cfg->hostname, hdr, hlen, now,
-	    d->e.created + (int64_t)s->cfg->max_queue_lifetime, &len);
+	if (rcpt[0] != '\0')
+		msg = dsn_build_until(&d->e, kind, s->cfg->hostname, hdr, hlen, now,
+		    d->e.created + (int64_t)s->cfg->max_queue_lifetime, &len);
+	else if ((rcpt = dsn_failure_recipient(&d->e, s->cfg->postmaster_address)) != NULL)
+		msg = dsn_build_postmaster(&d->e, rcpt, s->cfg->hostname,
+		    &(struct dsn_headers){ hdr, hlen }, now, &len);	/* a double bounce */
+	else
+		log_info("dsn orig=%s kind=failed status=dropped reason=\"%s\"", d->e.id,
+		    s->cfg->postmaster_address == NULL ? "from <>, no postmaster_address" :
+		    "from <>, to the postmaster_address itself");
 	free(hdr);
 	if (msg == NULL)
 		return 1;
@@ -585,9 +595,10 @@ sched_store_dsn(struct sched *s, struct sched_store *st, struct sched_delivery *
 	env = queue_env_new(st->dsn_id, "", &rcpt, 1, len, now, &envlen);
 	sched_store_put(st, st->dsn_id, "msg", msg, len, false);
 	sched_store_put(st, st->dsn_id, "env", env, envlen, false);
-	st->dsn_kind = kind == DSN_FAILED ? "failed" : "delayed";
+	st->dsn_kind = d->e.sender[0] == '\0' ? "postmaster" : kind == DSN_FAILED ? "failed" :
+	    "delayed";
 	st->dsn_created = now;
-	st->dsn_to = xstrdup(d->e.sender);
+	st->dsn_to = xstrdup(rcpt);
 	return 0;
 }
 
@@ -728,7 +739,7 @@ sched_finalize(struct sched *s, struct sched_delivery *d, int64_t now)
 	if (sched_count(e, QUEUE_RCPT_PENDING) == 0) {
 		st->ndelivered = sched_count(e, QUEUE_RCPT_DELIVERED);
 		st->nfailed = sched_count(e, QUEUE_RCPT_FAILED);
-		if (st->nfailed && e->sender[0] && !e->bounced &&
+		if (st->nfailed && !e->bounced &&
 		    sched_store_dsn(s, st, d, DSN_FAILED, now) == 0) {
 			st->next_attempt = sched_next_attempt(s, e, now);
 			sched_store_fallback(st, e);
@@ -1060,11 +1071,12 @@ sched_take_fresh(struct sched *s)
 		d->next = NULL;
 		s->nfresh--;
 		sched_worker_taken(s->w, d);
-		if (d->loaded) {
+		if (d->loaded)
 			s->nloaded--;
-			if (!d->deleted && sched_due_settle(s, d))
-				continue;
-		}
+		/* a picked-up message refused at once (pickup_origin.c) is settled too */
+		if ((d->loaded || sched_count(&d->e, QUEUE_RCPT_PENDING) == 0) && !d->deleted &&
+		    sched_due_settle(s, d))
+			continue;
 		if (!d->deleted && d->map == NULL &&
 		    sched_map(s->dirs.queue, d, false, err, sizeof(err)) == -1) {
 			log_warnx("queue id=%s: %s (retried later)", d->e.id, err);

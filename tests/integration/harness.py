@@ -246,7 +246,9 @@ def inbound_config(spool, port, mailboxes=None, extra="", tls=None, host="127.0.
 def outbound_config(spool, smarthosts, extra=""):
     """Text of an outbound.conf; smarthosts: list of dicts with host, port, and
     optional tls, tls_verify, ca_file, auth_user, auth_password_file."""
-    lines = ['hostname = "gw-out.test"', 'spool = "%s"' % spool]
+    # mailname_file = "": this host's /etc/mailname must not masquerade the
+    # tests' senders (a test sets its own after it, in extra: the last wins)
+    lines = ['hostname = "gw-out.test"', 'spool = "%s"' % spool, 'mailname_file = ""']
     for i, sh in enumerate(smarthosts):
         body = []
         for k in ("host", "port", "tls", "tls_verify", "ca_file", "auth_user", "auth_password_file"):

@@ -161,6 +161,64 @@ START_TEST(outbound_defaults)
 	ck_assert_int_eq(c->log, LOG_TARGET_STDERR);
 	ck_assert_str_eq(c->user, "smtpgate");
 	ck_assert_str_eq(c->group, "");
+	ck_assert_str_eq(c->admin_address, "");
+	ck_assert_uint_eq(c->nlocal_domains, 0);
+	ck_assert_str_eq(c->mailname_file, "/etc/mailname");
+	ck_assert_str_eq(c->sender_domain, "");
+	ck_assert_str_eq(c->sender_address, "");
+	ck_assert_ptr_null(c->postmaster_address);
+	config_free_outbound(c);
+}
+END_TEST
+
+/* The keys of mail this host originates: values read, the mailname file
+ * read (trimmed, lower-cased) or absent, postmaster_address defaulting
+ * to admin_address and "" turning it off, a bad mailname refused. */
+START_TEST(outbound_origin)
+{
+	char err[512], path[600];
+	struct outbound_config *c;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/mailname", tmpdir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("  Mail.Example.ORG \nsecond line\n", f);
+	ck_assert_int_eq(fclose(f), 0);
+	c = config_load_outbound(write_conf("smarthost \"r\" { host = \"relay\" }\n"
+	    "admin_address = \"ops@example.org\"\nlocal_domains = {\"a.example\", \"b.example\"}\n"
+	    "mailname_file = \"@DIR@/mailname\"\nsender_address = \"noreply@example.org\"\n"),
+	    err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_str_eq(c->admin_address, "ops@example.org");
+	ck_assert_uint_eq(c->nlocal_domains, 2);
+	ck_assert_str_eq(c->local_domains[1], "b.example");
+	ck_assert_str_eq(c->mailname, "mail.example.org");
+	ck_assert_str_eq(c->sender_address, "noreply@example.org");
+	ck_assert_str_eq(c->postmaster_address, "ops@example.org");
+	config_free_outbound(c);
+	c = config_load_outbound(write_conf("smarthost \"r\" { host = \"relay\" }\n"
+	    "admin_address = \"ops@example.org\"\npostmaster_address = \"\"\n"
+	    "mailname_file = \"@DIR@/none\"\nsender_domain = \"example.org\"\n"), err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_ptr_null(c->postmaster_address);
+	ck_assert_ptr_null(c->mailname);
+	ck_assert_str_eq(c->sender_domain, "example.org");
+	config_free_outbound(c);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("not a domain\n", f);
+	ck_assert_int_eq(fclose(f), 0);
+	c = config_load_outbound(write_conf("smarthost \"r\" { host = \"relay\" }\n"
+	    "# the mail domain\nmailname_file = \"@DIR@/mailname\"\n"), err, sizeof(err));
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(err, ":3: mailname_file: ") != NULL && strstr(err,
+	    "/mailname: \"not a domain\" is not a domain (letters, digits") != NULL, "%s", err);
+	/* the tools (sendmail) do not read it: a broken one never stops them */
+	c = config_load_outbound_opts(write_conf("smarthost \"r\" { host = \"relay\" }\n"
+	    "mailname_file = \"@DIR@/mailname\"\n"), CONFIG_NO_SECRETS, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_ptr_null(c->mailname);
 	config_free_outbound(c);
 }
 END_TEST
@@ -436,6 +494,15 @@ static const struct error_case error_cases[] = {
 	{ CONFIG_OUTBOUND, OUT_OK "timeout_idle = 3601\n", 2, "timeout_idle", "out of range" },
 	{ CONFIG_OUTBOUND, "smarthost \"r\" {\n host = \"relay\"\n port = 70000\n}\n", 3, "port", "out of range (1..65535)" },
 	{ CONFIG_OUTBOUND, OUT_OK "retry_min = 600\nretry_max = 60\n", 3, "retry_max", "below retry_min" },
+	/* mail this host originates (issue 19) */
+	{ CONFIG_OUTBOUND, OUT_OK "admin_address = \"root\"\n", 2, "admin_address", "\"root\" is not a mail address (local@domain, without <>)" },
+	{ CONFIG_OUTBOUND, OUT_OK "sender_address = \"<a@example.org>\"\n", 2, "sender_address", "not a mail address" },
+	{ CONFIG_OUTBOUND, OUT_OK "postmaster_address = \"a b@example.org\"\n", 2, "postmaster_address", "not a mail address" },
+	{ CONFIG_OUTBOUND, OUT_OK "sender_domain = \"example..org\"\n", 2, "sender_domain", "\"example..org\" is not a domain (an empty label)" },
+	{ CONFIG_OUTBOUND, OUT_OK "sender_domain = \"example.org.\"\n", 2, "sender_domain", "ends with a dot" },
+	{ CONFIG_OUTBOUND, OUT_OK "local_domains = {\"a.example\", \"b_c.example\"}\n", 2, "local_domains", "\"b_c.example\" is not a domain" },
+	{ CONFIG_OUTBOUND, OUT_OK "mailname_file = \"etc/mailname\"\n", 2, "mailname_file", "not an absolute path" },
+	{ CONFIG_OUTBOUND, OUT_OK "\nmailname_file = \"@DIR@\"\n", 3, "mailname_file", "Is a directory" },
 	/* unreadable TLS files */
 	{ CONFIG_INBOUND, IN_OK "tls {\n certificate = \"@DIR@/missing.crt\"\n}\n", 3, "certificate", "No such file" },
 	{ CONFIG_INBOUND, IN_OK "tls {\n certificate = \"@DIR@/cert.pem\"\n key = \"@DIR@/nokey\"\n}\n", 4, "key", "No such file" },
@@ -687,7 +754,9 @@ START_TEST(example_configs_mention_every_key)
 	    "retry_min", "retry_max", "max_queue_lifetime", "delay_warning",
 	    "scan_interval", "timeout_connect", "timeout_greeting",
 	    "timeout_command", "timeout_data_init", "timeout_data_block",
-	    "timeout_data_end", "timeout_idle", "metrics_listen", "log", "user", "group", NULL };
+	    "timeout_data_end", "timeout_idle", "metrics_listen", "log", "user", "group",
+	    "admin_address", "local_domains", "mailname_file", "sender_domain",
+	    "sender_address", "postmaster_address", NULL };
 	const char *files[2] = { SMTPGATE_SRCDIR "/conf/inbound.conf",
 	    SMTPGATE_SRCDIR "/conf/outbound.conf" };
 	const char *const *keys[2] = { in_keys, out_keys };
@@ -789,6 +858,7 @@ config_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, inbound_defaults);
 	tcase_add_test(tc, outbound_defaults);
+	tcase_add_test(tc, outbound_origin);
 	tcase_add_test(tc, outbound_implicit_port);
 	tcase_add_test(tc, user_and_group);
 	tcase_add_test(tc, outbound_nosecret);

@@ -114,6 +114,10 @@ static const struct mistake mistakes[] = {
 	    "@F@:@L@: smarthost \"primary\": ca_file: /nonexistent/ca.pem: No such file or directory" },
 	{ CONFIG_OUTBOUND, SHIPPED_OUT, "max_connections =", "max_connections = 8}", NULL,
 	    "@F@:@L@: }: nothing to close here (no section or list is open)" },
+	{ CONFIG_OUTBOUND, SHIPPED_OUT, "#admin_address", "admin_address = \"root\"", NULL,
+	    "@F@:@L@: admin_address: \"root\" is not a mail address (local@domain, without <>)" },
+	{ CONFIG_OUTBOUND, SHIPPED_OUT, "#sender_domain", "sender_domain = \"example org\"", NULL,
+	    "@F@:@L@: sender_domain: \"example org\" is not a domain (letters, digits, \"-\" and dots only)" },
 	{ CONFIG_OUTBOUND, SHIPPED_OUT, "submit_group =", "listen = {\"127.0.0.1:25\"}", NULL,
 	    "@F@:@L@: listen: a key of smtpgate-inbound, not of smtpgate-outbound" },
 	/* the other gateway's file */

@@ -355,6 +355,65 @@ START_TEST(nothing_to_report)
 }
 END_TEST
 
+/* Who is told of a failure: the sender; for <> the postmaster, unless
+ * none is set or the postmaster's own notice failed (no loop). */
+START_TEST(failure_recipient)
+{
+	static const enum queue_rcpt_state st[] = { QUEUE_RCPT_DELIVERED, QUEUE_RCPT_FAILED };
+	static const char *const rep[] = { NULL, "550 5.1.1 no" };
+	struct queue_entry e;
+
+	make_entry(&e, "alice@example.com", 2, st, rep);
+	ck_assert_str_eq(dsn_failure_recipient(&e, "pm@example.org"), "alice@example.com");
+	ck_assert_str_eq(dsn_failure_recipient(&e, NULL), "alice@example.com");
+	free(e.sender);
+	e.sender = strdup("");
+	ck_assert_str_eq(dsn_failure_recipient(&e, "pm@example.org"), "pm@example.org");
+	ck_assert_ptr_null(dsn_failure_recipient(&e, NULL));
+	ck_assert_ptr_null(dsn_failure_recipient(&e, ""));
+	/* the postmaster's notice itself failed: nobody */
+	ck_assert_ptr_null(dsn_failure_recipient(&e, "R1@remote.example"));
+	/* ... but a delivered postmaster among the recipients does not count */
+	ck_assert_str_eq(dsn_failure_recipient(&e, "r0@remote.example"), "r0@remote.example");
+	queue_entry_free(&e);
+}
+END_TEST
+
+/* The postmaster notice: To: the postmaster, its own subject and text,
+ * the failed recipients and the bounce's headers; NULL without one. */
+START_TEST(postmaster_notice)
+{
+	static const enum queue_rcpt_state st[] = { QUEUE_RCPT_FAILED };
+	static const char *const rep[] = { "550 5.1.1 <r0@remote.example>: no such user" };
+	const char *hdrs = "From: MAILER-DAEMON@gw\r\nTo: <r0@remote.example>\r\n"
+	    "Subject: Undelivered Mail Returned to Sender\r\n\r\n";
+	struct dsn_headers h = { hdrs, strlen(hdrs) };
+	struct queue_entry e;
+	struct entity top;
+	size_t len;
+	char *m;
+
+	make_entry(&e, "", 1, st, rep);
+	ck_assert_ptr_null(dsn_build_postmaster(&e, NULL, "gw", &h, T0, &len));
+	ck_assert_ptr_null(dsn_build_until(&e, DSN_FAILED, "gw", hdrs, h.len, T0, 0, &len));
+	m = dsn_build_postmaster(&e, "pm@example.org", "gw-out.example.com", &h, T0, &len);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_uint_eq(strlen(m), len);
+	check_lines(m, len);
+	parse_entity(m, len, &top);
+	ck_assert_str_eq(field(&top, "To"), "<pm@example.org>");
+	ck_assert_str_eq(field(&top, "Subject"), "Postmaster Notice: Undelivered Bounce");
+	ck_assert_str_eq(field(&top, "From"), "Mail Delivery System <MAILER-DAEMON@gw-out.example.com>");
+	ck_assert_ptr_nonnull(strstr(m, "postmaster, once"));
+	ck_assert_ptr_nonnull(strstr(m, "Final-Recipient: rfc822; r0@remote.example"));
+	ck_assert_ptr_nonnull(strstr(m, "Status: 5.1.1"));
+	ck_assert_ptr_nonnull(strstr(m, "\r\nSubject: Undelivered Mail Returned to Sender\r\n"));
+	free_entity(&top);
+	free(m);
+	queue_entry_free(&e);
+}
+END_TEST
+
 /* Status and Diagnostic-Code for each stored reply: "smtp;" only for a
  * reply the remote sent (a reply code first), "X-Unix;" for our words. */
 static const struct {
@@ -462,6 +521,8 @@ dsn_suite(void)
 	tcase_add_test(tc, failed_partial);
 	tcase_add_test(tc, delayed);
 	tcase_add_test(tc, nothing_to_report);
+	tcase_add_test(tc, failure_recipient);
+	tcase_add_test(tc, postmaster_notice);
 	tcase_add_loop_test(tc, status_codes, 0, (int)(sizeof(statuses) / sizeof(statuses[0])));
 	tcase_add_test(tc, long_and_odd_replies);
 	suite_add_tcase(s, tc);

@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "pickup.h"
 #include "queue.h"
+#include "rewrite.h"
 #include "spooltest.h"
 #include "util.h"
 
@@ -662,6 +664,68 @@ START_TEST(take_maildrop_copy)
 }
 END_TEST
 
+/*
+ * The daemon's decisions as a file is taken (pickup_origin.c): with a
+ * policy, a local recipient goes to the admin and a local sender is
+ * masqueraded; a body line over 998 characters is re-encoded in the copy
+ * queued; a multipart one is queued with every recipient failed (the
+ * reason stored in the .env, also by the durable path of recovery).
+ */
+START_TEST(take_originate)
+{
+	static const char *const none[] = { NULL };
+	struct outbound_config c;
+	struct queue_entry e;
+	struct tspool s;
+	struct pickup_dirs d;
+	struct pickup_taken t;
+	char *text, *line = xmalloc(2001);
+	char err[256];
+
+	memset(&c, 0, sizeof(c));
+	c.hostname = "gw.test";
+	c.admin_address = "ops@example.org";
+	c.sender_domain = "example.org";
+	c.local_domains = (char **)none;
+	pickup_set_policy(rewrite_policy_new(&c));
+	memset(line, 'z', 2000);
+	line[2000] = '\0';
+	tspool_open(&s);
+	d = dirs_of(&s);
+	text = xasprintf("X-Sender: <cron@gw.test>\nX-Receiver: <root@gw.test>\n"
+	    "X-Smtpgate-Envelope: end\nFrom: cron@gw.test\nSubject: s\n\n%s\n", line);
+	tspool_put(s.maildrop, "o1", text, strlen(text));
+	free(text);
+	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_MAILDROP, "o1", 500, false, true, &t),
+	    PICKUP_QUEUED);
+	ck_assert_str_eq(t.e.sender, "cron@example.org");
+	ck_assert_uint_eq(t.e.nrcpts, 1);
+	ck_assert_str_eq(t.e.rcpts[0].addr, "ops@example.org");
+	ck_assert_ptr_nonnull(memmem(t.msg, t.msglen, "\r\nContent-Transfer-Encoding: "
+	    "quoted-printable\r\n", 45));
+	ck_assert_ptr_null(memmem(t.msg, t.msglen, line, 999));
+	ck_assert_int_eq(pickup_commit(&d, err, sizeof(err)), 0);
+	assert_msg_file(&s, t.e.id, t.msg, t.msglen);
+	free(t.msg);
+	queue_entry_free(&t.e);
+	text = xasprintf("X-Sender: <a@x.org>\nX-Receiver: <b@y.org>\nMIME-Version: 1.0\n"
+	    "Content-Type: multipart/mixed; boundary=q\n\n--q\n\n%s\n--q--\n", line);
+	tspool_put(s.pickup, "o2", text, strlen(text));
+	free(text);
+	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_PICKUP, "o2", 500, true, false, &t),
+	    PICKUP_QUEUED);
+	ck_assert_int_eq(queue_entry_load(s.queue, t.e.id, &e, err, sizeof(err)), 0);
+	ck_assert_int_eq(e.rcpts[0].state, QUEUE_RCPT_FAILED);
+	ck_assert_ptr_nonnull(strstr(e.rcpts[0].reply, "554 5.6.0 line 3 of the body has "
+	    "2000 characters"));
+	queue_entry_free(&e);
+	queue_entry_free(&t.e);
+	tspool_close(&s);
+	pickup_policy_clear();
+	free(line);
+}
+END_TEST
+
 /* A maildrop/ file without the end line, or a loose one, goes to bad/. */
 START_TEST(take_maildrop_strict)
 {
@@ -962,6 +1026,7 @@ pickup_suite(void)
 	tcase_add_test(tc, recover_bad_claim);
 	tcase_add_test(tc, take_maildrop_copy);
 	tcase_add_test(tc, take_maildrop_strict);
+	tcase_add_test(tc, take_originate);
 	tcase_add_test(tc, take_odd_files);
 	tcase_add_test(tc, recover_fifo_claim);
 	tcase_add_test(tc, recover_drop);
