@@ -112,6 +112,7 @@
 #include "maildrop.h"
 #include "pickup.h"
 #include "sendmail_bs.h"
+#include "rewrite.h"
 #include "submit.h"
 #include "submit_bs.h"
 #include "util.h"
@@ -569,6 +570,7 @@ build(const struct opts *o, const char *host, const struct submit_buf *raw,
 static int
 verify(const struct opts *o, const struct outbound_config *cfg)
 {
+	struct rewrite_policy *pol = rewrite_policy_new(cfg);
 	int bad = 0, seen = 0;
 
 	for (size_t i = 0; i < o->args.n; i++) {
@@ -582,12 +584,18 @@ verify(const struct opts *o, const struct outbound_config *cfg)
 			if (submit_addr_normalize(v[j], cfg->hostname, false, addr, &why) < 0) {
 				printf("%s: undeliverable: %s\n", v[j], why);
 				bad++;
-			} else
+			} else if (pol != NULL && pol->admin_address != NULL &&
+			    rewrite_is_local(pol, addr))
+				printf("%s: deliverable: <%s> is local: to <%s> (admin_address)"
+				    " via smart host %s:%u\n", v[j], addr, pol->admin_address,
+				    cfg->smarthosts[0].host, cfg->smarthosts[0].port);
+			else
 				printf("%s: deliverable: <%s> via smart host %s:%u\n", v[j], addr,
 				    cfg->smarthosts[0].host, cfg->smarthosts[0].port);
 		}
 		submit_addr_list_free(v, n);
 	}
+	rewrite_policy_free(pol);
 	if (seen == 0)
 		die(EX_USAGE, "-bv: no recipients: give the addresses to verify as arguments");
 	return bad > 0 ? EX_DATAERR : EX_OK;

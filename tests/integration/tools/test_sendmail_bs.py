@@ -354,6 +354,19 @@ class ModesTest(BsBase):
         r = harness.run([SM, "-C", self.conf, "-bv"], input="")
         self.assertEqual(r.returncode, 64)
 
+    def test_bv_names_the_admin_address_for_local_recipients(self):
+        with open(self.conf) as f:
+            text = f.read()
+        conf = self.path("admin.conf")
+        with open(conf, "w") as f:
+            f.write(text + 'admin_address = "ops@example.org"\n')
+        r = harness.run([SM, "-C", conf, "-bv", "root", "x@example.org"], input="")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout.splitlines(), [
+            "root: deliverable: <root@gw-out.test> is local: to <ops@example.org>"
+            " (admin_address) via smart host 127.0.0.1:2525",
+            "x@example.org: deliverable: <x@example.org> via smart host 127.0.0.1:2525"])
+
     def test_f_with_display_name_or_comment(self):
         for f, want in (("App <x@example.org>", "<x@example.org>"),
                         ("<x@example.org>", "<x@example.org>"),
