@@ -107,6 +107,7 @@ log_flatten(char *msg)
 }
 
 /* Format one line (with an optional ": strerror" suffix) and emit it. */
+LOG_PRINTF(3, 0)
 static void
 log_vemit(int prio, int errnum, const char *fmt, va_list ap)
 {

@@ -12,16 +12,18 @@
 
 #include "policy.h"
 
-static char *alice_addrs[] = { "alice@example.com", "a.smith@example.com" };
-static char *sales_addrs[] = { "sales@example.com", "\"sales team\"@example.com" };
-static char *po2_addrs[] = { "@branch.example.com" };
-static char *all_addrs[] = { "@example.com", "alice@example.com" };
+static char *alice_addrs[] = { (char[]){ "alice@example.com" },
+	(char[]){ "a.smith@example.com" } };
+static char *sales_addrs[] = { (char[]){ "sales@example.com" },
+	(char[]){ "\"sales team\"@example.com" } };
+static char *po2_addrs[] = { (char[]){ "@branch.example.com" } };
+static char *all_addrs[] = { (char[]){ "@example.com" }, (char[]){ "alice@example.com" } };
 
 static struct inbound_mailbox mailboxes[] = {
-	{ "alice", alice_addrs, 2 },
-	{ "sales", sales_addrs, 2 },
-	{ "po2", po2_addrs, 1 },
-	{ "everyone", all_addrs, 2 },	/* alice@ here loses: first claim wins */
+	{ (char[]){ "alice" }, alice_addrs, 2 },
+	{ (char[]){ "sales" }, sales_addrs, 2 },
+	{ (char[]){ "po2" }, po2_addrs, 1 },
+	{ (char[]){ "everyone" }, all_addrs, 2 },	/* alice@ here loses: first claim wins */
 };
 
 /* A config with the mailboxes above and the given relay_hosts. */
