@@ -12,10 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
-#include <openssl/ssl.h>
 
-#include "config.h"
-#include "policy.h"
 #include "reject.h"
 #include "session.h"
 
@@ -23,17 +20,7 @@ struct event_base;
 struct delivery;
 struct budget;
 struct conn;
-
-/*
- * One generation of configuration (start-up or a SIGHUP reload).  A
- * connection keeps the generation it started with for its whole life.
- */
-struct inbound_gen {
-	unsigned refs;
-	struct inbound_config *cfg;	/* owned */
-	struct policy *policy;		/* owned */
-	SSL_CTX *ssl_ctx;		/* owned; NULL: no STARTTLS */
-};
+struct inbound_gen;		/* gen.h: a connection keeps the one it started with */
 
 /* Counter cells (metrics registry); updated on the loop thread only. */
 struct inbound_stats {
@@ -53,10 +40,6 @@ struct conn_env {
 	struct inbound_stats *stats;
 	struct budget *budget;		/* memory budget (budget.h) */
 };
-
-/* Take one more reference / drop one (frees at zero). */
-struct inbound_gen *conn_gen_ref(struct inbound_gen *g);
-void conn_gen_unref(struct inbound_gen *g);
 
 /*
  * Numeric text of a peer address (IPv4-mapped IPv6 shown as IPv4) into
