@@ -325,6 +325,8 @@ config_check_min_free(cfg_t *cfg, cfg_opt_t *opt)
 static cfg_t *
 config_init_inbound(void)
 {
+	/* libconfuse wants a char * default (a literal is const here) */
+	static char listen_default[] = "{\"127.0.0.1:25\"}";
 	static cfg_opt_t tls_opts[] = {
 		CFG_STR("certificate", NULL, CFGF_NONE),
 		CFG_STR("key", NULL, CFGF_NONE),
@@ -337,7 +339,7 @@ config_init_inbound(void)
 	};
 	static cfg_opt_t opts[] = {
 		CONFIG_COMMON_OPTS("/var/spool/smtpgate/inbound"),
-		CFG_STR_LIST("listen", "{\"127.0.0.1:25\"}", CFGF_NONE),
+		CFG_STR_LIST("listen", listen_default, CFGF_NONE),
 		CFG_STR_LIST("relay_hosts", NULL, CFGF_NONE),
 		CFG_INT("max_message_size", 10485760, CFGF_NONE),
 		CFG_INT("max_recipients", 100, CFGF_NONE),

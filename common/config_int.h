@@ -79,7 +79,7 @@ void config_keyname(cfg_t *cfg, const char *key, char *buf, size_t bufsz);
 
 /* config_diag.c: libconfuse's messages as "key: reason"; refuse the other
  * role's file; after the parse, a block never closed; 0 or -1. */
-void config_errfunc(cfg_t *cfg, const char *fmt, va_list ap);
+void config_errfunc(cfg_t *cfg, const char *fmt, va_list ap) LOG_PRINTF(2, 0);
 int config_check_role(struct config_ctx *ctx);
 int config_check_blocks(struct config_ctx *ctx);
 /* The line of key inside section cfg as written (else cfg->line). */

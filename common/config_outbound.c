@@ -169,6 +169,8 @@ config_check_abs_path(cfg_t *cfg, cfg_opt_t *opt)
 static cfg_t *
 config_init_outbound(unsigned flags)
 {
+	/* libconfuse wants a char * default (a literal is const here) */
+	static char empty_list[] = "{}";
 	static cfg_opt_t smarthost_opts[] = {
 		CFG_STR("host", NULL, CFGF_NONE),
 		CFG_INT("port", 0, CFGF_NONE),
@@ -198,7 +200,7 @@ config_init_outbound(unsigned flags)
 		CFG_INT("timeout_data_end", 600, CFGF_NONE),
 		CFG_INT("timeout_idle", 10, CFGF_NONE),
 		CFG_STR("admin_address", "", CFGF_NONE),
-		CFG_STR_LIST("local_domains", "{}", CFGF_NONE),
+		CFG_STR_LIST("local_domains", empty_list, CFGF_NONE),
 		CFG_STR("mailname_file", "/etc/mailname", CFGF_NONE),
 		CFG_STR("sender_domain", "", CFGF_NONE),
 		CFG_STR("sender_address", "", CFGF_NONE),

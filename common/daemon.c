@@ -27,10 +27,6 @@
 #include "metrics.h"
 #include "util.h"
 
-#ifndef SMTPGATE_VERSION
-#define SMTPGATE_VERSION "unknown"
-#endif
-
 #define DAEMON_TICK_US		250000	/* loop timer period at most */
 #define DAEMON_LAG_WINDOW	60	/* seconds kept for the worst lag */
 

@@ -7,6 +7,21 @@
  * log_warnx() and exit with a sysexits code.  log_warn() and fatal() append
  * ": strerror(errno)".  Peer-supplied text must go through log_printable()
  * before it is logged.  Thread-safe (one write(2) per line, under a lock).
+ *
+ * Errors, one convention for the whole tree: a function that can fail for
+ * a reason worth a sentence takes `char *err, size_t errlen` as its last two
+ * parameters and returns -1 (or NULL, or its failure value) with
+ *   - err: one complete line, subject first: "path: step: strerror" for
+ *     files, the peer or address for the network, "FILE:LINE: key: reason"
+ *     for configs.  The caller adds only its own context ("reload: %s").
+ *     Always NUL-terminated, cut to fit (errlen 256 holds most messages,
+ *     1024 a path and a reason); left as it was on success;
+ *   - errno: as the failing call left it, or a code the header names
+ *     (EINVAL, EFBIG, ...), for callers that must tell causes apart; they
+ *     save it before calling anything else, logging included.
+ * The function does not log: its caller picks the rung of the ladder above
+ * and logs err once, with log_warnx() (err already holds strerror) or
+ * fatalx().  Pure modules (no errno to report) return an error enum instead.
  */
 #ifndef SMTPGATE_LOG_H
 #define SMTPGATE_LOG_H

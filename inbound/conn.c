@@ -29,13 +29,16 @@
 #include <event2/event.h>
 
 #include "admit.h"
+#include "config.h"
 #include "conn.h"
 #include "conn_int.h"
 #include "conn_deadline.h"
 #include "conn_mem.h"
 #include "delivery.h"
+#include "gen.h"
 #include "id.h"
 #include "log.h"
+#include "policy.h"
 #include "reject.h"
 #include "spill.h"
 #include "util.h"
@@ -47,27 +50,6 @@
 static void conn_close(struct conn *c);
 static void conn_deadline_update(struct conn *c);
 static void conn_budget_leave(struct conn *c);
-
-/* One more holder of generation g. */
-struct inbound_gen *
-conn_gen_ref(struct inbound_gen *g)
-{
-	g->refs++;
-	return g;
-}
-
-/* One holder less; the last one frees policy, TLS context and config. */
-void
-conn_gen_unref(struct inbound_gen *g)
-{
-	if (g == NULL || --g->refs > 0)
-		return;
-	policy_free(g->policy);
-	if (g->ssl_ctx)
-		SSL_CTX_free(g->ssl_ctx);
-	config_free_inbound(g->cfg);
-	free(g);
-}
 
 /* Numeric peer address text (IPv4-mapped shown as IPv4) and port. */
 void
@@ -259,7 +241,7 @@ conn_free(struct conn *c)
 	conn_io_free(c);
 	session_free(c->sess);		/* a spilled body left is dropped */
 	conn_budget_leave(c);
-	conn_gen_unref(c->gen);
+	gen_unref(c->gen);
 	if (c->closed)
 		c->closed(c->closed_arg);
 	free(c);
@@ -773,7 +755,7 @@ conn_new(const struct conn_env *env, struct inbound_gen *gen, int fd,
 	unsigned port;
 
 	c->env = env;
-	c->gen = conn_gen_ref(gen);
+	c->gen = gen_ref(gen);
 	id_generate(c->id);
 	conn_addr_text(sa, c->ip, sizeof(c->ip), &port);
 	snprintf(c->client, sizeof(c->client), strchr(c->ip, ':') ? "[%s]:%u" : "%s:%u",
@@ -787,7 +769,7 @@ conn_new(const struct conn_env *env, struct inbound_gen *gen, int fd,
 		    c->client);
 		conn_deadline_free(c->dl);
 		conn_io_free(c);
-		conn_gen_unref(c->gen);
+		gen_unref(c->gen);
 		free(c);
 		return NULL;
 	}

@@ -12,10 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
-#include <openssl/ssl.h>
 
-#include "config.h"
-#include "policy.h"
 #include "reject.h"
 #include "session.h"
 
@@ -25,17 +22,7 @@ struct budget;
 struct diskspace;
 struct mboxsize;
 struct conn;
-
-/*
- * One generation of configuration (start-up or a SIGHUP reload).  A
- * connection keeps the generation it started with for its whole life.
- */
-struct inbound_gen {
-	unsigned refs;
-	struct inbound_config *cfg;	/* owned */
-	struct policy *policy;		/* owned */
-	SSL_CTX *ssl_ctx;		/* owned; NULL: no STARTTLS */
-};
+struct inbound_gen;		/* gen.h: a connection keeps the one it started with */
 
 /* Counter cells (metrics registry); updated on the loop thread only. */
 struct inbound_stats {
@@ -57,10 +44,6 @@ struct conn_env {
 	struct diskspace *space;	/* spool_min_free (diskspace.h) */
 	struct mboxsize *sizes;		/* mailbox_size_limit (mboxsize.h) */
 };
-
-/* Take one more reference / drop one (frees at zero). */
-struct inbound_gen *conn_gen_ref(struct inbound_gen *g);
-void conn_gen_unref(struct inbound_gen *g);
 
 /*
  * Numeric text of a peer address (IPv4-mapped IPv6 shown as IPv4) into

@@ -14,6 +14,7 @@
 
 #include "conn.h"
 #include "conn_int.h"
+#include "gen.h"
 #include "header.h"
 #include "log.h"
 #include "policy.h"

@@ -17,6 +17,7 @@
 
 #include "conn_deadline.h"
 #include "conn_int.h"
+#include "gen.h"
 #include "log.h"
 #include "tls.h"
 

@@ -117,15 +117,22 @@ job_free(struct delivery_job *j)
 	free(j);
 }
 
-/* Mark a job failed with errno e and a message (first failure wins). */
+/* Mark a job failed with errno e: "path: what: strerror" ("path: strerror"
+ * when what is NULL); the first failure wins. */
 static void
-job_fail(struct delivery_job *j, int e, const char *fmt, const char *path)
+job_fail(struct delivery_job *j, int e, const char *path, const char *what)
 {
+	int n;
+
 	if (j->failed)
 		return;
 	j->failed = true;
 	j->err_no = e;
-	if (snprintf(j->err, sizeof(j->err), fmt, path, strerror(e)) >= (int)sizeof(j->err))
+	if (what != NULL)
+		n = snprintf(j->err, sizeof(j->err), "%s: %s: %s", path, what, strerror(e));
+	else
+		n = snprintf(j->err, sizeof(j->err), "%s: %s", path, strerror(e));
+	if (n >= (int)sizeof(j->err))
 		memcpy(j->err + sizeof(j->err) - 4, "...", 4);	/* truncated */
 }
 
@@ -321,7 +328,7 @@ job_link(struct delivery *d, struct delivery_job *j)
 		if (job_publish_one(d, j->qid, f) == -1) {
 			snprintf(err, sizeof(err), "mailbox %s: new/%s: publish", f->mailbox,
 			    f->name);
-			job_fail(j, errno, "%s: %s", err);
+			job_fail(j, errno, err, NULL);
 			break;
 		}
 		f->written = false;	/* the tmp/ name is gone */
@@ -363,11 +370,11 @@ spool_sync(struct delivery_worker *w, struct delivery_job *published,
 	int e = errno;
 	log_warnx("delivery: syncfs %s: %s", d->spool, strerror(e));
 	for (struct delivery_job *j = published; j; j = j->next) {
-		job_fail(j, e, "%s: syncfs: %s", d->spool);
+		job_fail(j, e, d->spool, "syncfs");
 		job_unlink_new(d, j);
 	}
 	for (struct delivery_job *j = written; j; j = j->next)
-		job_fail(j, e, "%s: syncfs: %s", d->spool);
+		job_fail(j, e, d->spool, "syncfs");
 	return false;
 }
 
@@ -425,7 +432,7 @@ spool_probe(struct delivery_worker *w, struct delivery_job *published)
 	log_warnx("delivery: %s/tmp/%s: the file system takes no more changes: %s",
 	    d->spool, from, strerror(e));
 	for (struct delivery_job *j = published; j; j = j->next) {
-		job_fail(j, e, "%s: journal: %s", d->spool);
+		job_fail(j, e, d->spool, "journal");
 		job_unlink_new(d, j);
 	}
 	return false;
@@ -795,7 +802,7 @@ delivery_submit(struct delivery *d, const struct delivery_request *r,
 		util_strlcpy(j->err, "no recipients", sizeof(j->err));
 	}
 	if (r->body_err != 0)
-		job_fail(j, r->body_err, "%s: message body not kept: %s", "tmp/" SPILL_PREFIX "*");
+		job_fail(j, r->body_err, "tmp/" SPILL_PREFIX "*", "message body not kept");
 	d->pending++;
 	pthread_mutex_lock(&d->lock);
 	*d->todo_tail = j;

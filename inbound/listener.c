@@ -20,10 +20,13 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "config.h"
 #include "fairshare.h"
+#include "gen.h"
 #include "listener.h"
 #include "log.h"
 #include "logflood.h"
+#include "policy.h"
 #include "util.h"
 
 #define LISTEN_BACKLOG	1024
@@ -286,7 +289,7 @@ listener_new(const struct conn_env *env, struct inbound_gen *gen)
 	struct listener *l = xcalloc(1, sizeof(*l));
 
 	l->env = env;
-	l->gen = conn_gen_ref(gen);
+	l->gen = gen_ref(gen);
 	l->resume_ev = evtimer_new(env->base, resume_cb, l);
 	l->refusal_ev = evtimer_new(env->base, refusal_sweep_cb, l);
 	l->refusals = logflood_new((uint64_t)gen->cfg->refusal_log_interval * 1000,
@@ -370,8 +373,8 @@ listener_listen(struct listener *l, char *err, size_t errlen)
 void
 listener_set_gen(struct listener *l, struct inbound_gen *gen)
 {
-	conn_gen_ref(gen);
-	conn_gen_unref(l->gen);
+	gen_ref(gen);
+	gen_unref(l->gen);
 	l->gen = gen;
 }
 
@@ -440,7 +443,7 @@ listener_free(struct listener *l)
 	event_free(l->resume_ev);
 	event_free(l->refusal_ev);
 	logflood_free(l->refusals);
-	conn_gen_unref(l->gen);
+	gen_unref(l->gen);
 	free(l->socks);
 	free(l->bound);
 	free(l->bound_text);

@@ -24,16 +24,15 @@
 #include "daemon.h"
 #include "delivery.h"
 #include "diskspace.h"
+#include "gen.h"
 #include "listener.h"
 #include "log.h"
 #include "maildir.h"
 #include "mboxsize.h"
 #include "metrics.h"
-#include "policy.h"
 #include "preflight.h"
 #include "privs.h"
 #include "spool.h"
-#include "tls.h"
 #include "util.h"
 
 #define PROGNAME	"smtpgate-inbound"
@@ -56,25 +55,6 @@ struct inbound {
 	struct event *status_ev, *grace_ev, *hard_ev;
 	bool stopping;
 };
-
-/* A generation from a loaded config: policy and TLS context; NULL + err. */
-static struct inbound_gen *
-gen_new(struct inbound_config *cfg, char *err, size_t errlen)
-{
-	struct inbound_gen *g = xcalloc(1, sizeof(*g));
-
-	if (cfg->tls_certificate) {
-		g->ssl_ctx = tls_server_ctx_new(cfg->tls_certificate, cfg->tls_key, err, errlen);
-		if (g->ssl_ctx == NULL) {
-			free(g);
-			return NULL;
-		}
-	}
-	g->cfg = cfg;
-	g->policy = policy_new(cfg);
-	g->refs = 1;
-	return g;
-}
 
 /* With mailbox_size_limit: a first look at every mailbox's size now. */
 static void
@@ -252,7 +232,7 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 	sizes_watch(in->env.sizes, cfg);
 	budget_set_limit(in->env.budget, cfg->memory_budget);
 	listener_set_gen(in->listener, g);
-	conn_gen_unref(in->gen);
+	gen_unref(in->gen);
 	in->gen = g;
 	log_info("reload: config=%s mailboxes=%zu", cfg->path, cfg->nmailboxes);
 	daemon_notify_ready();
@@ -402,7 +382,7 @@ finish(struct inbound *in)
 		event_base_free(in->base);
 	if (in->spool)
 		spool_close(in->spool);
-	conn_gen_unref(in->gen);
+	gen_unref(in->gen);
 	budget_free(in->env.budget);
 }
 

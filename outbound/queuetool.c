@@ -403,7 +403,7 @@ table_row(const struct queue_entry *e, int64_t now, char *cell[NCOLS])
 
 /* Print one row padded to the column widths (the last column unpadded). */
 static void
-table_print(char *const cell[NCOLS], const size_t width[NCOLS])
+table_print(const char *const cell[NCOLS], const size_t width[NCOLS])
 {
 	for (int c = 0; c < NCOLS - 1; c++)
 		printf("%-*s  ", (int)width[c], cell[c]);
@@ -414,7 +414,7 @@ table_print(char *const cell[NCOLS], const size_t width[NCOLS])
 static void
 list_table(const struct entries *es, int64_t now)
 {
-	static char *const head[NCOLS] = { "ID", "AGE", "SIZE", "SENDER", "RECIPIENTS",
+	static const char *const head[NCOLS] = { "ID", "AGE", "SIZE", "SENDER", "RECIPIENTS",
 	    "STATE", "NEXT", "LAST REPLY" };
 	size_t width[NCOLS];
 	char *(*rows)[NCOLS] = xcalloc(es->n ? es->n : 1, sizeof(*rows));
@@ -429,7 +429,7 @@ list_table(const struct entries *es, int64_t now)
 	}
 	table_print(head, width);
 	for (size_t i = 0; i < es->n; i++) {
-		table_print(rows[i], width);
+		table_print((const char *const *)rows[i], width);
 		for (int c = 0; c < NCOLS; c++)
 			free(rows[i][c]);
 	}

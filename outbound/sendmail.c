@@ -512,7 +512,7 @@ list_queue(const char *config)
 {
 	char self[PATH_MAX], *slash;
 	ssize_t n;
-	char *argv[] = { "smtpgate-queue", "-c", (char *)config, "list", NULL };
+	char *argv[] = { (char *)"smtpgate-queue", (char *)"-c", (char *)config, (char *)"list", NULL };
 
 	maildrop_priv_drop();
 	n = readlink("/proc/self/exe", self, sizeof(self) - 32);

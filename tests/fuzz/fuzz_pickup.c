@@ -23,14 +23,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct rewrite_policy *
 fuzz_policy(void)
 {
-	static char *locals[] = { "y.org" };
+	static char local0[] = "y.org";
+	static char *locals[] = { local0 };
 	struct outbound_config c;
 
 	memset(&c, 0, sizeof(c));
-	c.hostname = "x.org";
-	c.admin_address = "ops@example.org";
-	c.sender_domain = "example.org";
-	c.sender_address = "noreply@example.org";
+	c.hostname = (char[]){ "x.org" };
+	c.admin_address = (char[]){ "ops@example.org" };
+	c.sender_domain = (char[]){ "example.org" };
+	c.sender_address = (char[]){ "noreply@example.org" };
 	c.local_domains = locals;
 	c.nlocal_domains = 1;
 	return rewrite_policy_new(&c);

@@ -168,12 +168,12 @@ sr_load_families(const char *spec)
 		if (allowed[fam])
 			continue;
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
-		    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fam));
+		    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)fam, 0));
 		if (rc != 0)
 			sr_die("seccomp_rule_add socket", -rc);
 	}
 	rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
-	    SCMP_A0(SCMP_CMP_GE, (scmp_datum_t)SR_MAX_FAMILIES));
+	    SCMP_A0(SCMP_CMP_GE, (scmp_datum_t)SR_MAX_FAMILIES, 0));
 	if (rc != 0)
 		sr_die("seccomp_rule_add socket", -rc);
 	sr_load(ctx, "seccomp_load (address families)");
@@ -201,16 +201,16 @@ sr_load_restrict(int namespaces, int personality, int realtime)
 	}
 	if (personality)
 		rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(personality), 1,
-		    SCMP_A0(SCMP_CMP_NE, 0));	/* PER_LINUX */
+		    SCMP_A0(SCMP_CMP_NE, 0, 0));	/* PER_LINUX */
 	if (realtime) {
 		rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(sched_setscheduler), 1,
-		    SCMP_A1(SCMP_CMP_EQ, SCHED_FIFO));
+		    SCMP_A1(SCMP_CMP_EQ, SCHED_FIFO, 0));
 		rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(sched_setscheduler), 1,
-		    SCMP_A1(SCMP_CMP_EQ, SCHED_RR));
+		    SCMP_A1(SCMP_CMP_EQ, SCHED_RR, 0));
 		rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(sched_setscheduler), 1,
-		    SCMP_A1(SCMP_CMP_EQ, 4));	/* unused policy number */
+		    SCMP_A1(SCMP_CMP_EQ, 4, 0));	/* unused policy number */
 		rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(sched_setscheduler), 1,
-		    SCMP_A1(SCMP_CMP_GT, SCHED_IDLE));	/* SCHED_DEADLINE, RESET_ON_FORK */
+		    SCMP_A1(SCMP_CMP_GT, SCHED_IDLE, 0));	/* SCHED_DEADLINE, RESET_ON_FORK */
 	}
 	if (rc != 0)
 		sr_die("seccomp_rule_add (restrictions)", EINVAL);

@@ -74,8 +74,8 @@ subdir_fd(const char *name)
 START_TEST(test_write_new_roundtrip)
 {
 	struct iovec iov[2] = {
-		{ .iov_base = "hello, ", .iov_len = 7 },
-		{ .iov_base = "world\n", .iov_len = 6 },
+		{ .iov_base = (char[]){ "hello, " }, .iov_len = 7 },
+		{ .iov_base = (char[]){ "world\n" }, .iov_len = 6 },
 	};
 	char err[512];
 	size_t len = 0;
@@ -93,8 +93,8 @@ END_TEST
 /* O_EXCL clash: -1, EEXIST, the existing file untouched, path in err. */
 START_TEST(test_write_new_exclusive)
 {
-	struct iovec one = { .iov_base = "first", .iov_len = 5 };
-	struct iovec two = { .iov_base = "second", .iov_len = 6 };
+	struct iovec one = { .iov_base = (char[]){ "first" }, .iov_len = 5 };
+	struct iovec two = { .iov_base = (char[]){ "second" }, .iov_len = 6 };
 	char err[PATH_MAX + 256], want[PATH_MAX + 64];
 	char *got;
 
@@ -210,7 +210,7 @@ END_TEST
 /* read_file refuses a file larger than maxlen with EFBIG. */
 START_TEST(test_read_file_limits)
 {
-	struct iovec iov = { .iov_base = "0123456789", .iov_len = 10 };
+	struct iovec iov = { .iov_base = (char[]){ "0123456789" }, .iov_len = 10 };
 	char err[PATH_MAX + 256];
 
 	ck_assert_int_eq(fsutil_write_new(tfd, "f", &iov, 1, false, err, sizeof(err)), 0);

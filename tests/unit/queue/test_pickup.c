@@ -683,9 +683,9 @@ START_TEST(take_originate)
 	char err[256];
 
 	memset(&c, 0, sizeof(c));
-	c.hostname = "gw.test";
-	c.admin_address = "ops@example.org";
-	c.sender_domain = "example.org";
+	c.hostname = (char[]){ "gw.test" };
+	c.admin_address = (char[]){ "ops@example.org" };
+	c.sender_domain = (char[]){ "example.org" };
 	c.local_domains = (char **)none;
 	pickup_set_policy(rewrite_policy_new(&c));
 	memset(line, 'z', 2000);

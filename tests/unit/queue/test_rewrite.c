@@ -24,11 +24,12 @@
 static struct rewrite_policy *
 policy(const char *admin, const char *sdomain, const char *saddr, const char *mailname)
 {
-	static char *locals[] = { "internal.example" };
+	static char local0[] = "internal.example";
+	static char *locals[] = { local0 };
 	struct outbound_config c;
 
 	memset(&c, 0, sizeof(c));
-	c.hostname = HOST;
+	c.hostname = (char[]){ HOST };
 	c.admin_address = (char *)admin;
 	c.sender_domain = (char *)sdomain;
 	c.sender_address = (char *)saddr;
@@ -58,19 +59,20 @@ END_TEST
 /* Notices to a local sender go to the admin, others to the sender. */
 START_TEST(notice_recipient)
 {
-	static char *locals[] = { "internal.example" };
+	static char local0[] = "internal.example";
+	static char *locals[] = { local0 };
 	struct outbound_config c;
 
 	memset(&c, 0, sizeof(c));
-	c.hostname = HOST;
-	c.admin_address = "ops@example.org";
+	c.hostname = (char[]){ HOST };
+	c.admin_address = (char[]){ "ops@example.org" };
 	c.local_domains = locals;
 	c.nlocal_domains = 1;
 	ck_assert_str_eq(rewrite_notice_recipient(&c, "root@gw-out.test"), "ops@example.org");
 	ck_assert_str_eq(rewrite_notice_recipient(&c, "a@Internal.Example"), "ops@example.org");
 	ck_assert_str_eq(rewrite_notice_recipient(&c, "a@example.net"), "a@example.net");
 	ck_assert_str_eq(rewrite_notice_recipient(&c, ""), "");
-	c.admin_address = "";
+	c.admin_address = (char[]){ "" };
 	ck_assert_str_eq(rewrite_notice_recipient(&c, "root@gw-out.test"), "root@gw-out.test");
 }
 END_TEST

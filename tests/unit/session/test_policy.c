@@ -12,16 +12,18 @@
 
 #include "policy.h"
 
-static char *alice_addrs[] = { "alice@example.com", "a.smith@example.com" };
-static char *sales_addrs[] = { "sales@example.com", "\"sales team\"@example.com" };
-static char *po2_addrs[] = { "@branch.example.com" };
-static char *all_addrs[] = { "@example.com", "alice@example.com" };
+static char *alice_addrs[] = { (char[]){ "alice@example.com" },
+	(char[]){ "a.smith@example.com" } };
+static char *sales_addrs[] = { (char[]){ "sales@example.com" },
+	(char[]){ "\"sales team\"@example.com" } };
+static char *po2_addrs[] = { (char[]){ "@branch.example.com" } };
+static char *all_addrs[] = { (char[]){ "@example.com" }, (char[]){ "alice@example.com" } };
 
 static struct inbound_mailbox mailboxes[] = {
-	{ "alice", alice_addrs, 2 },
-	{ "sales", sales_addrs, 2 },
-	{ "po2", po2_addrs, 1 },
-	{ "everyone", all_addrs, 2 },	/* alice@ here loses: first claim wins */
+	{ (char[]){ "alice" }, alice_addrs, 2 },
+	{ (char[]){ "sales" }, sales_addrs, 2 },
+	{ (char[]){ "po2" }, po2_addrs, 1 },
+	{ (char[]){ "everyone" }, all_addrs, 2 },	/* alice@ here loses: first claim wins */
 };
 
 /* A config with the mailboxes above and the given relay_hosts. */
@@ -80,14 +82,14 @@ START_TEST(test_lookup)
 END_TEST
 
 /* Issue 19: postmaster, extensions, quoting, and their order. */
-static char *pm_addrs[] = { "postmaster@example.org", "abuse@example.org" };
-static char *user_addrs[] = { "user@example.org", "user+list@example.org", "u-v@example.org" };
-static char *other_addrs[] = { "@other.test", "postmaster@third.test" };
+static char *pm_addrs[] = { (char[]){ "postmaster@example.org" }, (char[]){ "abuse@example.org" } };
+static char *user_addrs[] = { (char[]){ "user@example.org" }, (char[]){ "user+list@example.org" }, (char[]){ "u-v@example.org" } };
+static char *other_addrs[] = { (char[]){ "@other.test" }, (char[]){ "postmaster@third.test" } };
 static struct inbound_mailbox conv_mailboxes[] = {
-	{ "pm", pm_addrs, 2 },
-	{ "user", user_addrs, 3 },
-	{ "other", other_addrs, 2 },
-	{ "list", (char *[]){ "list@example.org" }, 1 },
+	{ (char[]){ "pm" }, pm_addrs, 2 },
+	{ (char[]){ "user" }, user_addrs, 3 },
+	{ (char[]){ "other" }, other_addrs, 2 },
+	{ (char[]){ "list" }, (char *[]){ (char[]){ "list@example.org" } }, 1 },
 };
 
 static const struct lcase conv_lookups[] = {
@@ -125,7 +127,7 @@ START_TEST(test_lookup_conventions)
 	memset(&c, 0, sizeof(c));
 	c.mailboxes = conv_mailboxes;
 	c.nmailboxes = sizeof(conv_mailboxes) / sizeof(conv_mailboxes[0]);
-	c.recipient_delimiter = "+-";
+	c.recipient_delimiter = (char[]){ "+-" };
 	c.postmaster = 0;
 	p = policy_new(&c);
 	for (size_t i = 0; i < sizeof(conv_lookups) / sizeof(conv_lookups[0]); i++)
@@ -134,7 +136,7 @@ START_TEST(test_lookup_conventions)
 		    policy_lookup(p, conv_lookups[i].addr), conv_lookups[i].want);
 	policy_free(p);
 	/* without a delimiter, the extension is part of the address */
-	c.recipient_delimiter = "";
+	c.recipient_delimiter = (char[]){ "" };
 	c.postmaster = 1;
 	p = policy_new(&c);
 	ck_assert_int_eq(policy_lookup(p, "user+tag@example.org"), -1);

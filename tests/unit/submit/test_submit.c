@@ -210,7 +210,7 @@ build(const char *msg, const char *sender, const char *fullname, struct submit_b
 {
 	struct submit_msg m;
 	struct submit_rcpts r = { 0 };
-	char err[256], *args[] = { "a@x.org" };
+	char err[256], *args[] = { (char[]){ "a@x.org" } };
 
 	setenv("TZ", "UTC0", 1);
 	tzset();
