@@ -1,9 +1,10 @@
 /*
  * sched_worker: the outbound daemon's disk worker (see sched_worker.h):
  * the claimer, the committer and the reapers, their lock and condition
- * variables.  The only file of smtpgate-outbound that calls pthread_*;
- * the event loop reaches the worker's fields only through the functions
- * at the end of this file.
+ * variables.  The only file of the scheduler that calls pthread_* (the
+ * pickup code keeps two mutexes of its own, see outbound/README.md); the
+ * event loop reaches the worker's fields only through the functions at
+ * the end of this file.
  *
  * Who owns what: everything in struct sched_worker is under w->lock.  A
  * thread that works on a batch, a group of loads or of updates takes it

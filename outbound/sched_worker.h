@@ -10,7 +10,7 @@
  * through a list it takes, and an eventfd wakes the loop.
  *
  * The worker is opaque: its fields, its mutex and its condition variables
- * live in sched_worker.c, the only file of the daemon that calls
+ * live in sched_worker.c, the only file of the scheduler that calls
  * pthread_*.  The event loop calls these functions; each takes the lock
  * itself.  A delivery or an update handed over belongs to the worker
  * until sched_worker_take gives it back.
