@@ -117,6 +117,7 @@ static int
 main_run(struct main_ctx *m, struct spool *spool, struct relay_profile *p,
     struct metrics *metrics)
 {
+	struct sched_setup su = { m->base, spool, m->cfg, p, metrics };
 	struct event *sigs[3];
 	char err[1024];
 	size_t i;
@@ -126,7 +127,7 @@ main_run(struct main_ctx *m, struct spool *spool, struct relay_profile *p,
 	sigs[0] = main_signal(m, SIGTERM, main_sigterm);
 	sigs[1] = main_signal(m, SIGINT, main_sigterm);
 	sigs[2] = main_signal(m, SIGHUP, main_sighup);
-	m->sched = sched_new(m->base, spool, m->cfg, p, metrics, &excode, err, sizeof(err));
+	m->sched = sched_new(&su, &excode, err, sizeof(err));
 	if (m->sched == NULL || sched_start(m->sched, err, sizeof(err)) == -1) {
 		log_warnx("%s: %s", spool_path(spool), err);
 		if (m->sched != NULL) {

@@ -21,6 +21,7 @@
 #include "util.h"
 
 #define OUTMETRICS_NONE	"none"
+#define OUTMETRICS_NCELLS	(OUTMETRICS_NRESULTS + 1)	/* results, then bytes */
 
 struct outmetrics {
 	struct metrics *m;
@@ -29,13 +30,16 @@ struct outmetrics {
 	struct relay_counters relay;
 	uint64_t *expired;
 	char *host;				/* the smart host of cell[] */
-	uint64_t *cell[OUTMETRICS_NRESULTS + 1];	/* results, then bytes */
-	uint64_t dummy[OUTMETRICS_NRESULTS + 5];	/* m == NULL */
+	uint64_t *cell[OUTMETRICS_NCELLS];	/* results, then bytes */
+	struct {			/* m == NULL: the counters, unexported */
+		uint64_t cell[OUTMETRICS_NCELLS];
+		uint64_t connections, tls_handshakes, tls_failures, expired;
+	} dummy;
 };
 
 static const struct {
 	const char *name, *help;
-} outmetrics_cells[OUTMETRICS_NRESULTS + 1] = {
+} outmetrics_cells[OUTMETRICS_NCELLS] = {
 	[OUTMETRICS_DELIVERED] = { "recipients_delivered_total",
 	    "Recipients accepted by a smart host (2xx), by smart host" },
 	[OUTMETRICS_DEFERRED] = { "recipients_deferred_total",
@@ -126,8 +130,8 @@ outmetrics_host(struct outmetrics *om, const char *smarthost)
 		return;
 	free(om->host);
 	om->host = xstrdup(smarthost);
-	for (i = 0; i <= OUTMETRICS_NRESULTS; i++)
-		om->cell[i] = om->m == NULL ? &om->dummy[i] :
+	for (i = 0; i < OUTMETRICS_NCELLS; i++)
+		om->cell[i] = om->m == NULL ? &om->dummy.cell[i] :
 		    metrics_counter_label(om->m, outmetrics_cells[i].name,
 		    outmetrics_cells[i].help, "smarthost", smarthost);
 }
@@ -137,15 +141,14 @@ struct outmetrics *
 outmetrics_new(struct metrics *m, const struct sched *s, const struct pickup_dirs *dirs)
 {
 	struct outmetrics *om = xcalloc(1, sizeof(*om));
-	size_t n = OUTMETRICS_NRESULTS + 1;
 
 	om->m = m;
 	om->s = s;
 	om->dirs = dirs;
-	om->relay.connections = &om->dummy[n];
-	om->relay.tls_handshakes = &om->dummy[n + 1];
-	om->relay.tls_failures = &om->dummy[n + 2];
-	om->expired = &om->dummy[n + 3];
+	om->relay.connections = &om->dummy.connections;
+	om->relay.tls_handshakes = &om->dummy.tls_handshakes;
+	om->relay.tls_failures = &om->dummy.tls_failures;
+	om->expired = &om->dummy.expired;
 	if (m != NULL) {
 		om->expired = metrics_counter(m, "recipients_expired_total",
 		    "Recipients failed for good past max_queue_lifetime");

@@ -23,6 +23,15 @@ struct metrics;
 struct sched;
 struct spool;
 
+/* What the scheduler runs on (sched_new). */
+struct sched_setup {
+	struct event_base *base;
+	struct spool *spool;			/* the open outbound spool */
+	const struct outbound_config *cfg;
+	struct relay_profile *prof;
+	struct metrics *metrics;		/* NULL: nothing exported */
+};
+
 /*
  * Create the scheduler on an open outbound spool: creates and checks its
  * directories (spooldirs.h: modes, groups, owner), recovers interrupted
@@ -32,9 +41,8 @@ struct spool;
  * (EX_NOPERM: a directory owned by someone else, or a group the daemon
  * cannot give; EX_CONFIG: no such submit_group; else EX_CANTCREAT).
  */
-struct sched *sched_new(struct event_base *base, struct spool *spool,
-    const struct outbound_config *cfg, struct relay_profile *prof,
-    struct metrics *m, int *excode, char *err, size_t errlen);
+struct sched *sched_new(const struct sched_setup *su, int *excode, char *err,
+    size_t errlen);
 
 /* Start watching and delivering. 0, or -1 with err. */
 int sched_start(struct sched *s, char *err, size_t errlen);
