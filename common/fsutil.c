@@ -441,13 +441,17 @@ fsutil_maildir_name(char *buf, size_t bufsz, const char *host, size_t size)
 	return (size_t)n < bufsz ? (size_t)n : bufsz - 1;
 }
 
-/* Read everything from fd into a buffer of at most maxlen bytes. */
-static char *
-fsutil_read_fd(int fd, size_t maxlen, size_t *lenp)
+/* Read fd from where it stands to its end (see fsutil.h). */
+char *
+fsutil_read_fd(int fd, size_t hint, size_t maxlen, size_t *lenp)
 {
-	size_t cap = 4096, len = 0;
-	char *buf = xmalloc(cap);
+	size_t cap = hint < 4096 ? 4096 : hint, len = 0;
+	char *buf;
 
+	if (cap > maxlen)
+		cap = maxlen;
+	cap += 2;		/* a file of hint bytes fits, its EOF seen at once */
+	buf = xmalloc(cap);
 	for (;;) {
 		ssize_t n;
 
@@ -476,6 +480,40 @@ fsutil_read_fd(int fd, size_t maxlen, size_t *lenp)
 	return buf;
 }
 
+/* pread until len bytes or the end of the file (see fsutil.h). */
+ssize_t
+fsutil_pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len && (n = pread(fd, (char *)buf + got, len - got,
+	    off + (off_t)got)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/* Open a directory below dirfd, never through a symlink (see fsutil.h). */
+int
+fsutil_open_dir(int dirfd, const char *dirpath, const char *name, int flags,
+    char *err, size_t errlen)
+{
+	int fd = openat(dirfd, name, flags | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "%s/%s: %s", dirpath, name, strerror(e));
+		errno = e;
+	}
+	return fd;
+}
+
 /* Read a whole small file into a NUL-terminated malloc'd buffer. */
 char *
 fsutil_read_file(int dirfd, const char *name, size_t maxlen, size_t *lenp,
@@ -490,7 +528,7 @@ fsutil_read_file(int dirfd, const char *name, size_t maxlen, size_t *lenp,
 		fsutil_err(dirfd, name, "open", err, errlen);
 		return NULL;
 	}
-	buf = fsutil_read_fd(fd, maxlen, &len);
+	buf = fsutil_read_fd(fd, 0, maxlen, &len);
 	if (buf == NULL) {
 		int saved;
 

@@ -165,6 +165,17 @@ find_angle(const char *e, size_t n)
 	return n;
 }
 
+/* Append a copy of s[0..n) to l. */
+static void
+addrlist_push(struct addrlist *l, const char *s, size_t n)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 8;
+		l->addrs = xrealloc(l->addrs, l->cap * sizeof(*l->addrs));
+	}
+	l->addrs[l->n++] = xstrndup(s, n);
+}
+
 /* Check one address (bracketed or bare) and append it to l. */
 static int
 add_addr(const char *a, size_t n, unsigned flags, struct addrlist *l,
@@ -189,11 +200,7 @@ add_addr(const char *a, size_t n, unsigned flags, struct addrlist *l,
 		    buf, r != SMTP_ADDR_OK ? smtp_addr_strerror(r) : "trailing text");
 		return -1;
 	}
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 8;
-		l->addrs = xrealloc(l->addrs, l->cap * sizeof(*l->addrs));
-	}
-	l->addrs[l->n++] = xstrdup(out);
+	addrlist_push(l, out, strlen(out));
 	return 0;
 }
 
@@ -307,6 +314,71 @@ addrlist_parse(const char *value, size_t len, unsigned flags,
 	return rc;
 }
 
+/* The bare texts being collected by addrlist_split(). */
+struct rawsplit {
+	char *plain, *angle;	/* the text outside and inside <> */
+	size_t np, na;
+	bool in_angle, had_angle;
+};
+
+/* Emit the mailbox collected so far (the angle address preferred). */
+static void
+rawsplit_flush(struct rawsplit *r, struct addrlist *l)
+{
+	const char *use = r->had_angle ? r->angle : r->plain;
+	size_t n = r->had_angle ? r->na : r->np;
+
+	if (n > 0)
+		addrlist_push(l, use, n);
+	r->np = r->na = 0;
+	r->had_angle = false;
+}
+
+/* One byte of the list outside quotes and comments. */
+static void
+rawsplit_byte(struct rawsplit *r, char c, struct addrlist *l)
+{
+	if (c == '<' && !r->in_angle) {
+		r->in_angle = r->had_angle = true;
+		r->na = 0;
+	} else if (c == '>' && r->in_angle)
+		r->in_angle = false;
+	else if (!r->in_angle && (c == ',' || c == ';'))
+		rawsplit_flush(r, l);
+	else if (!r->in_angle && c == ':')
+		r->np = 0;		/* a group name */
+	else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+		if (r->in_angle)
+			r->angle[r->na++] = c;
+		else
+			r->plain[r->np++] = c;
+	}
+}
+
+/* Split an address list into bare, unchecked texts (see addrlist.h). */
+void
+addrlist_split(const char *value, size_t len, struct addrlist *l)
+{
+	struct rawsplit r = { xmalloc(len + 2), xmalloc(len + 2), 0, 0, false, false };
+	size_t i = 0;
+
+	while (i < len) {
+		char *cur = r.in_angle ? r.angle : r.plain;
+		size_t *o = r.in_angle ? &r.na : &r.np;
+
+		if (value[i] == '(')
+			(void)skip_comment(value, len, &i);
+		else if (value[i] == '"') {
+			if (!copy_quoted(value, len, &i, cur, o))
+				cur[(*o)++] = '"';	/* closed for it */
+		} else
+			rawsplit_byte(&r, value[i++], l);
+	}
+	rawsplit_flush(&r, l);
+	free(r.plain);
+	free(r.angle);
+}
+
 /* Two addresses are equal when the local parts match exactly and the
  * domains match without case. */
 static bool
@@ -329,11 +401,7 @@ addrlist_add_unique(struct addrlist *l, const char *addr)
 	for (i = 0; i < l->n; i++)
 		if (same_addr(l->addrs[i], addr))
 			return false;
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 8;
-		l->addrs = xrealloc(l->addrs, l->cap * sizeof(*l->addrs));
-	}
-	l->addrs[l->n++] = xstrdup(addr);
+	addrlist_push(l, addr, strlen(addr));
 	return true;
 }
 

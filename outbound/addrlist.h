@@ -28,6 +28,16 @@ struct addrlist {
 int addrlist_parse(const char *value, size_t len, unsigned flags,
     struct addrlist *l, char *err, size_t errlen);
 
+/*
+ * The lenient split the injector uses on its command line and, with -t,
+ * on To:/Cc:/Bcc: ("App <a@x>, b@y (B), grp: c@z;", also unqualified
+ * "root"): the bare address texts of value[0..len), unchecked, appended
+ * to l in order; display names, comments, group names and white space
+ * dropped, quoted strings kept with their quotes, "<>" gives none.  The
+ * caller checks each (submit_addr_normalize).
+ */
+void addrlist_split(const char *value, size_t len, struct addrlist *l);
+
 /* Append a copy of addr to l unless an equal address (domain compared
  * without case) is there already; true when appended. */
 bool addrlist_add_unique(struct addrlist *l, const char *addr);

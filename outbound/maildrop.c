@@ -32,6 +32,7 @@
 
 #include "fsutil.h"
 #include "maildrop.h"
+#include "spool.h"
 #include "util.h"
 
 #define NAME_TRIES 5		/* fresh names tried when one exists already */
@@ -125,43 +126,19 @@ fail(int code, char *err, size_t errlen, const char *fmt, ...)
 	return code;
 }
 
-/* The value of the "role=" line of a marker text ("" when none). */
-static const char *
-marker_role(const char *text, size_t *len)
-{
-	const char *p = text;
-
-	while (p != NULL) {
-		if (strncmp(p, "role=", 5) == 0) {
-			*len = strcspn(p + 5, "\r\n");
-			return p + 5;
-		}
-		p = strchr(p, '\n');
-		if (p != NULL)
-			p++;
-	}
-	*len = 0;
-	return "";
-}
-
 /* Refuse a spool whose role marker is not outbound (78); the user's own ids. */
 static int
 check_role(int spoolfd, const char *spool, char *err, size_t errlen)
 {
-	const char *role;
-	size_t len;
-	char *marker = fsutil_read_file(spoolfd, ".smtpgate", 65536, &len, err, errlen);
-	int rc = 0;
+	char role[33];		/* at most 32 bytes of a wrong role are shown */
 
-	if (marker == NULL)
+	if (spool_read_role(spoolfd, role, sizeof(role), err, errlen) < 0)
 		return errno == ENOENT ? 0 : errno_code(errno);	/* ENOENT: maildrop/ decides */
-	role = marker_role(marker, &len);
-	if (len != 8 || strncmp(role, "outbound", 8) != 0)
-		rc = fail(EX_CONFIG, err, errlen, "%s/.smtpgate: the spool's role is "
-		    "\"%.*s\", not outbound; smtpgate-sendmail writes only into an outbound "
-		    "spool", spool, (int)(len > 32 ? 32 : len), role);
-	free(marker);
-	return rc;
+	if (strcmp(role, spool_role_name(SPOOL_ROLE_OUTBOUND)) != 0)
+		return fail(EX_CONFIG, err, errlen, "%s/.smtpgate: the spool's role is "
+		    "\"%s\", not outbound; smtpgate-sendmail writes only into an outbound "
+		    "spool", spool, role);
+	return 0;
 }
 
 /* Open the spool and maildrop/ (see maildrop.h). */
@@ -179,11 +156,13 @@ maildrop_open(const char *spool, struct maildrop **mdp, char *err, size_t errlen
 		rc = fail(errno_code(errno), err, errlen, "%s: %s (is smtpgate-outbound set "
 		    "up?)", spool, strerror(errno));
 	else if ((rc = check_role(md->spoolfd, spool, err, errlen)) == 0) {
-		md->dropfd = openat(md->spoolfd, "maildrop",
-		    O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		char derr[1024];
+
+		md->dropfd = fsutil_open_dir(md->spoolfd, spool, "maildrop", O_PATH, derr,
+		    sizeof(derr));
 		if (md->dropfd < 0)
-			rc = fail(errno_code(errno), err, errlen, "%s/maildrop: %s (is "
-			    "smtpgate-outbound set up on this spool?)", spool, strerror(errno));
+			rc = fail(errno_code(errno), err, errlen, "%s (is smtpgate-outbound "
+			    "set up on this spool?)", derr);
 	}
 	if (rc != 0) {
 		maildrop_close(md);
@@ -334,7 +313,8 @@ drop_sync(struct maildrop *md, int fd, const char *name, char *err, size_t errle
 	if (fsync(fd) < 0 || close(fd) < 0)
 		return fail(EX_TEMPFAIL, err, errlen, "%s/maildrop/%s: fsync after the rename: "
 		    "%s (the message may not be queued)", md->spool, name, strerror(errno));
-	dfd = openat(md->spoolfd, "maildrop", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dfd = fsutil_open_dir(md->spoolfd, md->spool, "maildrop", O_RDONLY, derr,
+	    sizeof(derr));
 	if (dfd < 0)
 		return 0;	/* the group may not read maildrop/: the file fsync did it */
 	if (fsutil_fsync_dirfd(dfd, "maildrop", derr, sizeof(derr)) < 0) {

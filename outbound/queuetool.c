@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "escape.h"
 #include "fsutil.h"
 #include "log.h"
 #include "privs.h"
@@ -87,10 +88,11 @@ usage(void)
 static int
 open_subdir(int dirfd, const char *spool, const char *sub)
 {
-	int fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char err[1024];
+	int fd = fsutil_open_dir(dirfd, spool, sub, O_RDONLY, err, sizeof(err));
 
 	if (fd < 0 && errno != ENOENT)
-		die(EX_TEMPFAIL, "%s/%s: %s", spool, sub, strerror(errno));
+		die(EX_TEMPFAIL, "%s", err);
 	return fd;
 }
 
@@ -372,9 +374,9 @@ enum { COL_ID, COL_AGE, COL_SIZE, COL_SENDER, COL_RCPTS, COL_STATE, COL_NEXT,
 static char *
 sanitize(char *s)
 {
-	for (char *p = s; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	size_t n = strlen(s);
+
+	escape_text(ESCAPE_CONTROLS, s, n, s, n + 1);
 	return s;
 }
 
@@ -561,14 +563,15 @@ post_request(const struct tool *t, const char *verb, const char *target)
 	int ctlfd, fd, n;
 	bool readable = true;
 
-	ctlfd = openat(t->spoolfd, "control", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ctlfd = fsutil_open_dir(t->spoolfd, t->spool, "control", O_RDONLY, err,
+	    sizeof(err));
 	if (ctlfd < 0 && errno == EACCES) {
 		readable = false;
-		ctlfd = openat(t->spoolfd, "control", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		ctlfd = fsutil_open_dir(t->spoolfd, t->spool, "control", O_PATH, err,
+		    sizeof(err));
 	}
 	if (ctlfd < 0)
-		die(EX_TEMPFAIL, "%s/control: %s (it is how the running daemon is reached)",
-		    t->spool, strerror(errno));
+		die(EX_TEMPFAIL, "%s (it is how the running daemon is reached)", err);
 	id_generate(uniq);
 	snprintf(name, sizeof(name), "%s.%s.%s", verb, target, uniq);
 	n = snprintf(body, sizeof(body), "%s %s\n", verb, target);
@@ -594,9 +597,10 @@ apply_locked(const struct tool *t, const char *verb, const char *target)
 		return false;
 	if (rc != 0)
 		die(rc, "%s", err);
-	queuefd = openat(spool_dirfd(s), "queue", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	queuefd = fsutil_open_dir(spool_dirfd(s), t->spool, "queue", O_RDONLY, err,
+	    sizeof(err));
 	if (queuefd < 0)
-		die(EX_TEMPFAIL, "%s/queue: %s", t->spool, strerror(errno));
+		die(EX_TEMPFAIL, "%s", err);
 	if (queue_apply(spool_tmpfd(s), queuefd, verb, target, err, sizeof(err)) < 0) {
 		int e = errno;
 		close(queuefd);
@@ -648,7 +652,8 @@ cmd_request(struct tool *t, const char *verb, int argc, char **argv)
 static long
 count_dir(const struct tool *t, const char *sub, const char *skip_suffix)
 {
-	int fd = openat(t->spoolfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char err[1024];
+	int fd = fsutil_open_dir(t->spoolfd, t->spool, sub, O_RDONLY, err, sizeof(err));
 	DIR *d;
 	struct dirent *de;
 	long n = 0;

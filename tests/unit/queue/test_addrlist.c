@@ -1,5 +1,6 @@
 /*
- * Unit tests for outbound/addrlist.c: RFC 5322 address lists, table-driven.
+ * Unit tests for outbound/addrlist.c: RFC 5322 address lists, table-driven;
+ * the injector's lenient split into bare texts.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -132,6 +133,51 @@ START_TEST(addrlist_unique)
 }
 END_TEST
 
+static const struct {
+	const char *in;
+	const char *want;	/* bare texts joined by '|' */
+} splits[] = {
+	{ "App <x@example.org>", "x@example.org" },
+	{ "x@example.org (App)", "x@example.org" },
+	{ "\"App, Inc.\" <x@example.org>", "x@example.org" },
+	{ "root", "root" },
+	{ "root, Bob <bob>", "root|bob" },
+	{ "<>", "" },
+	{ "", "" },
+	{ "grp: a@x, b@y;, c@z", "a@x|b@y|c@z" },
+	{ "\"john doe\"@x (c (nested)) , y @ z", "\"john doe\"@x|y@z" },
+	{ "\"open quote@x", "\"open quote@x\"" },
+	{ "(unclosed comment a@x", "" },
+	{ "a@x;b@y", "a@x|b@y" },
+	{ "<a@x> trailing", "a@x" },
+	{ "\"a\\\"b\"@x, \"c,d\"@y", "\"a\\\"b\"@x|\"c,d\"@y" },
+};
+
+/* The injector's lenient split: bare texts, whole and of every prefix
+ * (which must not read past its end: ASan). */
+START_TEST(addrlist_split_table)
+{
+	struct addrlist l = { NULL, 0, 0 };
+	size_t len = strlen(splits[_i].in);
+	char got[1024], *buf;
+
+	addrlist_split(splits[_i].in, len, &l);
+	join(&l, got, sizeof(got));
+	ck_assert_msg(strcmp(got, splits[_i].want) == 0, "case %d: got \"%s\" want \"%s\"",
+	    _i, got, splits[_i].want);
+	addrlist_free(&l);
+	for (size_t n = 0; n <= len; n++) {
+		buf = malloc(n ? n : 1);
+		memcpy(buf, splits[_i].in, n);
+		addrlist_split(buf, n, &l);
+		for (size_t i = 0; i < l.n; i++)
+			ck_assert_uint_le(strlen(l.addrs[i]), n + 1);
+		addrlist_free(&l);
+		free(buf);
+	}
+}
+END_TEST
+
 /* The suite. */
 static Suite *
 addrlist_suite(void)
@@ -142,6 +188,8 @@ addrlist_suite(void)
 	tcase_add_loop_test(tc, addrlist_table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
 	tcase_add_loop_test(tc, addrlist_prefixes, 0, (int)(sizeof(cases) / sizeof(cases[0])));
 	tcase_add_test(tc, addrlist_unique);
+	tcase_add_loop_test(tc, addrlist_split_table, 0,
+	    (int)(sizeof(splits) / sizeof(splits[0])));
 	suite_add_tcase(s, tc);
 	return s;
 }
