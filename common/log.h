@@ -7,6 +7,16 @@
  * log_warnx() and exit with a sysexits code.  log_warn() and fatal() append
  * ": strerror(errno)".  Peer-supplied text must go through log_printable()
  * before it is logged.  Thread-safe (one write(2) per line, under a lock).
+ *
+ * Errors that a caller reports (one convention for the whole tree): a
+ * function that can fail for a reason worth a line takes `char *err,
+ * size_t errlen` as its last two parameters and, on failure, returns -1
+ * (or NULL, or a sysexits code where the exit code is the answer) with
+ * one line in err that names the path or the peer and ends in
+ * strerror(errno) when a call failed ("/var/spool/x/queue: open: No such
+ * file or directory"); errno is kept for the caller to branch on (ENOENT,
+ * EFBIG).  The function does not log: the caller decides the severity
+ * above.  See fsutil_read_file() and fsutil_open_dir() for examples.
  */
 #ifndef SMTPGATE_LOG_H
 #define SMTPGATE_LOG_H

@@ -34,6 +34,7 @@
 #include "config.h"
 #include "escape.h"
 #include "fsutil.h"
+#include "header.h"
 #include "log.h"
 #include "privs.h"
 #include "queue.h"
@@ -475,14 +476,15 @@ load_or_die(const struct tool *t, const char *id, struct queue_entry *e)
 	}
 }
 
-/* Print the header of queue/<id>.msg (CR removed). */
+/* Print the header of queue/<id>.msg (CR removed, other control bytes
+ * but LF and TAB shown as '?'). */
 static void
 print_headers(const struct tool *t, const char *id)
 {
-	char name[ID_LEN + 8], buf[8192];
+	char name[ID_LEN + 8], *buf;
+	ssize_t n;
+	size_t len;
 	int fd;
-	size_t total = 0;
-	int state = 1;		/* 1: at start of a line */
 
 	snprintf(name, sizeof(name), "%s.msg", id);
 	fd = openat(t->queuefd, name, O_RDONLY | O_CLOEXEC);
@@ -490,25 +492,20 @@ print_headers(const struct tool *t, const char *id)
 		printf("(%s/queue/%s: %s)\n", t->spool, name, strerror(errno));
 		return;
 	}
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n <= 0 || total > HEADER_MAX)
-			break;
-		total += (size_t)n;
-		for (ssize_t i = 0; i < n; i++) {
-			if (buf[i] == '\r')
-				continue;
-			if (buf[i] == '\n' && state == 1)
-				goto out;	/* the empty line ends the header */
-			if ((unsigned char)buf[i] < 0x20 && buf[i] != '\n' && buf[i] != '\t')
-				putchar('?');
-			else
-				putchar(buf[i]);
-			state = buf[i] == '\n';
-		}
-	}
-out:
+	buf = xmalloc(HEADER_MAX);
+	n = fsutil_pread_full(fd, buf, HEADER_MAX, 0);
 	close(fd);
+	if (n <= 0 || buf[0] == '\n' || (n > 1 && buf[0] == '\r' && buf[1] == '\n'))
+		len = 0;	/* no header at all */
+	else
+		len = header_block_len(buf, (size_t)n);
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == '\r')
+			continue;
+		putchar((unsigned char)buf[i] < 0x20 && buf[i] != '\n' && buf[i] != '\t' ?
+		    '?' : buf[i]);
+	}
+	free(buf);
 }
 
 /* Make every text of e safe for a terminal (in place). */
