@@ -8,6 +8,7 @@
  * It knows nothing about spools, roles, queues or SMTP; callers pass
  * directory fds and names.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -496,6 +497,36 @@ fsutil_pread_full(int fd, void *buf, size_t len, off_t off)
 		got += (size_t)n;
 	}
 	return (ssize_t)got;
+}
+
+/* Entries of dirfd/name that are no dot files and do not end in skip
+ * (see fsutil.h). */
+long
+fsutil_count_dir(int dirfd, const char *name, const char *skip)
+{
+	size_t sl = skip != NULL ? strlen(skip) : 0, len;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct dirent *de;
+	long n = 0;
+	DIR *d;
+
+	if (fd < 0)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		int e = errno;
+
+		(void)close(fd);
+		errno = e;
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		len = strlen(de->d_name);
+		if (de->d_name[0] != '.' &&
+		    !(sl > 0 && len >= sl && strcmp(de->d_name + len - sl, skip) == 0))
+			n++;
+	}
+	(void)closedir(d);
+	return n;
 }
 
 /* Open a directory below dirfd, never through a symlink (see fsutil.h). */

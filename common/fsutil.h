@@ -120,6 +120,13 @@ int fsutil_open_dir(int dirfd, const char *dirpath, const char *name, int flags,
     char *err, size_t errlen);
 
 /*
+ * The entries of the folder dirfd/name (name "." for dirfd itself, read
+ * through a descriptor of its own) that are not dot files and do not end
+ * in skip (NULL: none); -1 with errno (ENOENT: no such folder).
+ */
+long fsutil_count_dir(int dirfd, const char *name, const char *skip);
+
+/*
  * A whole small file dirfd/name (not through a symlink, <= maxlen) read
  * into a NUL-terminated malloc'd buffer (fsutil_read_fd); NULL with errno
  * and err naming the file.

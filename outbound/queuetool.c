@@ -649,31 +649,9 @@ cmd_request(struct tool *t, const char *verb, int argc, char **argv)
 static long
 count_dir(const struct tool *t, const char *sub, const char *skip_suffix)
 {
-	char err[1024];
-	int fd = fsutil_open_dir(t->spoolfd, t->spool, sub, O_RDONLY, err, sizeof(err));
-	DIR *d;
-	struct dirent *de;
-	long n = 0;
-	size_t sl = skip_suffix ? strlen(skip_suffix) : 0;
+	long n = fsutil_count_dir(t->spoolfd, sub, skip_suffix);
 
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-		int e = errno;
-
-		if (fd >= 0)
-			close(fd);
-		errno = e;
-		return e == ENOENT ? 0 : -1;
-	}
-	while ((de = readdir(d)) != NULL) {
-		size_t l = strlen(de->d_name);
-		if (de->d_name[0] == '.')
-			continue;
-		if (sl > 0 && l >= sl && strcmp(de->d_name + l - sl, skip_suffix) == 0)
-			continue;
-		n++;
-	}
-	closedir(d);
-	return n;
+	return n < 0 && errno == ENOENT ? 0 : n;
 }
 
 /* "name: N", or "name: - (reason)" when count_dir could not read it. */

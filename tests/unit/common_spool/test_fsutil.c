@@ -329,6 +329,32 @@ START_TEST(test_open_dir)
 }
 END_TEST
 
+/* count_dir counts a folder's entries but dot files and a suffix, of a
+ * folder by name or of dirfd itself; a missing folder is ENOENT. */
+START_TEST(test_count_dir)
+{
+	static const char *names[] = { "a", "b.reason", ".hidden", ".w.x", "c.reasonx", "d" };
+	char p[PATH_MAX + 64];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/bad", tdir);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	ck_assert_int_eq(fsutil_count_dir(tfd, "bad", NULL), 0);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s/bad/%s", tdir, names[i]);
+		ck_assert_int_eq(close(open(p, O_CREAT | O_WRONLY, 0600)), 0);
+	}
+	ck_assert_int_eq(fsutil_count_dir(tfd, "bad", NULL), 4);
+	ck_assert_int_eq(fsutil_count_dir(tfd, "bad", ".reason"), 3);
+	fd = openat(tfd, "bad", O_RDONLY | O_DIRECTORY);
+	ck_assert_int_eq(fsutil_count_dir(fd, ".", ".reason"), 3);
+	ck_assert_int_eq(fsutil_count_dir(fd, ".", ".reason"), 3);	/* again: own offset */
+	close(fd);
+	ck_assert_int_eq(fsutil_count_dir(tfd, "none", NULL), -1);
+	ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
 /* mkdir_p makes parents, accepts existing dirs, refuses a file in the way. */
 START_TEST(test_mkdir_p)
 {
@@ -527,6 +553,7 @@ fsutil_suite(void)
 	tcase_add_test(tc, test_read_fd_pieces);
 	tcase_add_test(tc, test_pread_full);
 	tcase_add_test(tc, test_open_dir);
+	tcase_add_test(tc, test_count_dir);
 	tcase_add_test(tc, test_mkdir_p);
 	tcase_add_test(tc, test_fsync_path);
 	tcase_add_test(tc, test_maildir_at);
