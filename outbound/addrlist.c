@@ -10,6 +10,7 @@
  *
  * This module knows nothing about envelopes, pickup files or the queue.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,6 +404,79 @@ addrlist_add_unique(struct addrlist *l, const char *addr)
 			return false;
 	addrlist_push(l, addr, strlen(addr));
 	return true;
+}
+
+/* FNV-1a of addr with its domain (after the last '@') in lower case, so
+ * that addresses same_addr() calls equal hash alike. */
+static size_t
+addrset_hash(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	uint64_t h = 14695981039346656037ull;
+
+	for (const char *p = addr; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (at != NULL && p > at && c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		h = (h ^ c) * 1099511628211ull;
+	}
+	return (size_t)h;
+}
+
+/* The slot of addr: the one holding it or the empty one to put it in. */
+static size_t *
+addrset_slot(const struct addrset *s, const char *addr)
+{
+	size_t i = addrset_hash(addr) & (s->nslots - 1);
+
+	while (s->slots[i] != 0 && !same_addr(s->list.addrs[s->slots[i] - 1], addr))
+		i = (i + 1) & (s->nslots - 1);
+	return &s->slots[i];
+}
+
+/* Double the index (kept at most half full). */
+static void
+addrset_grow(struct addrset *s)
+{
+	free(s->slots);
+	s->nslots = s->nslots ? s->nslots * 2 : 64;
+	s->slots = xcalloc(s->nslots, sizeof(*s->slots));
+	for (size_t i = 0; i < s->list.n; i++)
+		*addrset_slot(s, s->list.addrs[i]) = i + 1;
+}
+
+/* Is addr in the set (see addrlist.h)? */
+bool
+addrset_has(const struct addrset *s, const char *addr)
+{
+	return s->nslots > 0 && *addrset_slot(s, addr) != 0;
+}
+
+/* Add addr unless it is there (see addrlist.h). */
+bool
+addrset_add(struct addrset *s, const char *addr)
+{
+	size_t *slot;
+
+	if (2 * (s->list.n + 1) > s->nslots)
+		addrset_grow(s);
+	slot = addrset_slot(s, addr);
+	if (*slot != 0)
+		return false;
+	addrlist_push(&s->list, addr, strlen(addr));
+	*slot = s->list.n;
+	return true;
+}
+
+/* Free the set; it is empty again. */
+void
+addrset_free(struct addrset *s)
+{
+	addrlist_free(&s->list);
+	free(s->slots);
+	s->slots = NULL;
+	s->nslots = 0;
 }
 
 /* Free everything in l. */

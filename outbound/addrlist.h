@@ -45,4 +45,23 @@ bool addrlist_add_unique(struct addrlist *l, const char *addr);
 /* Free the strings and the array; l is empty again. */
 void addrlist_free(struct addrlist *l);
 
+/*
+ * A set of addresses kept in the order added, with a hash index, for long
+ * lists (the injector's recipients, up to its configured maximum): equal
+ * as addrlist_add_unique() says (local part exact, domain without case).
+ * A zeroed struct is an empty set; list.addrs[0..list.n) are the members.
+ */
+struct addrset {
+	struct addrlist list;
+	size_t *slots;		/* open hash of index + 1 (0 = empty) */
+	size_t nslots;		/* a power of two, or 0 */
+};
+
+/* Add a copy of addr unless it is a member; true when added. */
+bool addrset_add(struct addrset *s, const char *addr);
+/* Is addr a member? */
+bool addrset_has(const struct addrset *s, const char *addr);
+/* Free the members and the index; s is empty again. */
+void addrset_free(struct addrset *s);
+
 #endif
