@@ -130,7 +130,8 @@ escape_finish(struct escape_out *e)
 
 /* s made safe under policy into buf (see escape.h). */
 const char *
-escape_text(enum escape_policy policy, const char *s, size_t len, char *buf, size_t bufsz)
+escape_text(enum escape_policy policy, const char *s, size_t len, char *buf,
+    size_t bufsz)
 {
 	struct escape_out e;
 
