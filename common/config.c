@@ -29,6 +29,7 @@
 
 #include "config.h"
 #include "config_int.h"
+#include "fsutil.h"
 #include "privs.h"
 #include "util.h"
 
@@ -476,30 +477,17 @@ config_strdup_opt(cfg_t *cfg, const char *key)
 char *
 config_slurp(const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t len = 0, n;
-	char chunk[4096];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len;
+	char *buf;
 
-	if (f == NULL) {
+	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		buf = xrealloc(buf, len + n + 1);
-		memcpy(buf + len, chunk, n);
-		len += n;
-	}
-	if (ferror(f)) {
+	if ((buf = fsutil_read_fd(fd, 0, SIZE_MAX, &len)) == NULL)
 		snprintf(err, errlen, "%s: read: %s", path, strerror(errno));
-		fclose(f);
-		free(buf);
-		return NULL;
-	}
-	fclose(f);
-	if (buf == NULL)
-		buf = xstrdup("");
-	buf[len] = '\0';
+	close(fd);
 	return buf;
 }
 

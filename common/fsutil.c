@@ -8,6 +8,7 @@
  * It knows nothing about spools, roles, queues or SMTP; callers pass
  * directory fds and names.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -441,13 +442,17 @@ fsutil_maildir_name(char *buf, size_t bufsz, const char *host, size_t size)
 	return (size_t)n < bufsz ? (size_t)n : bufsz - 1;
 }
 
-/* Read everything from fd into a buffer of at most maxlen bytes. */
-static char *
-fsutil_read_fd(int fd, size_t maxlen, size_t *lenp)
+/* Read fd from where it stands to its end (see fsutil.h). */
+char *
+fsutil_read_fd(int fd, size_t hint, size_t maxlen, size_t *lenp)
 {
-	size_t cap = 4096, len = 0;
-	char *buf = xmalloc(cap);
+	size_t cap = hint < 4096 ? 4096 : hint, len = 0;
+	char *buf;
 
+	if (cap > maxlen)
+		cap = maxlen;
+	cap += 2;		/* a file of hint bytes fits, its EOF seen at once */
+	buf = xmalloc(cap);
 	for (;;) {
 		ssize_t n;
 
@@ -476,6 +481,70 @@ fsutil_read_fd(int fd, size_t maxlen, size_t *lenp)
 	return buf;
 }
 
+/* pread until len bytes or the end of the file (see fsutil.h). */
+ssize_t
+fsutil_pread_full(int fd, void *buf, size_t len, off_t off)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len && (n = pread(fd, (char *)buf + got, len - got,
+	    off + (off_t)got)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/* Entries of dirfd/name that are no dot files and do not end in skip
+ * (see fsutil.h). */
+long
+fsutil_count_dir(int dirfd, const char *name, const char *skip)
+{
+	size_t sl = skip != NULL ? strlen(skip) : 0, len;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct dirent *de;
+	long n = 0;
+	DIR *d;
+
+	if (fd < 0)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		int e = errno;
+
+		(void)close(fd);
+		errno = e;
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		len = strlen(de->d_name);
+		if (de->d_name[0] != '.' &&
+		    !(sl > 0 && len >= sl && strcmp(de->d_name + len - sl, skip) == 0))
+			n++;
+	}
+	(void)closedir(d);
+	return n;
+}
+
+/* Open a directory below dirfd, never through a symlink (see fsutil.h). */
+int
+fsutil_open_dir(int dirfd, const char *dirpath, const char *name, int flags,
+    char *err, size_t errlen)
+{
+	int fd = openat(dirfd, name, flags | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "%s/%s: %s", dirpath, name, strerror(e));
+		errno = e;
+	}
+	return fd;
+}
+
 /* Read a whole small file into a NUL-terminated malloc'd buffer. */
 char *
 fsutil_read_file(int dirfd, const char *name, size_t maxlen, size_t *lenp,
@@ -490,7 +559,7 @@ fsutil_read_file(int dirfd, const char *name, size_t maxlen, size_t *lenp,
 		fsutil_err(dirfd, name, "open", err, errlen);
 		return NULL;
 	}
-	buf = fsutil_read_fd(fd, maxlen, &len);
+	buf = fsutil_read_fd(fd, 0, maxlen, &len);
 	if (buf == NULL) {
 		int saved;
 

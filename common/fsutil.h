@@ -94,7 +94,43 @@ int fsutil_maildir_at(int parentfd, const char *name, mode_t mode, gid_t gid,
  */
 size_t fsutil_maildir_name(char *buf, size_t bufsz, const char *host, size_t size);
 
-/* Read a whole small file (<= maxlen) into a NUL-terminated malloc'd buffer. */
+/*
+ * The one whole-file reader: fd read from where it stands to its end into
+ * a NUL-terminated malloc'd buffer (hint: the expected size, e.g. from
+ * fstat, sizes the first allocation; 0 when unknown), *lenp its length.
+ * NULL with errno on a read error, EFBIG when there are more than maxlen
+ * bytes.  fd is left open.
+ */
+char *fsutil_read_fd(int fd, size_t hint, size_t maxlen, size_t *lenp);
+
+/*
+ * pread() len bytes at off, again after EINTR and short reads, until len
+ * or the end of the file: the bytes read (fewer at the end), or -1 with
+ * errno.
+ */
+ssize_t fsutil_pread_full(int fd, void *buf, size_t len, off_t off);
+
+/*
+ * The one way to open a folder of a spool: name below dirfd as a
+ * directory, never through a symlink, close-on-exec; flags O_RDONLY (to
+ * list it or fsync it) or O_PATH (only to work relative to it).  The fd,
+ * or -1 with errno kept and err "dirpath/name: strerror(errno)".
+ */
+int fsutil_open_dir(int dirfd, const char *dirpath, const char *name, int flags,
+    char *err, size_t errlen);
+
+/*
+ * The entries of the folder dirfd/name (name "." for dirfd itself, read
+ * through a descriptor of its own) that are not dot files and do not end
+ * in skip (NULL: none); -1 with errno (ENOENT: no such folder).
+ */
+long fsutil_count_dir(int dirfd, const char *name, const char *skip);
+
+/*
+ * A whole small file dirfd/name (not through a symlink, <= maxlen) read
+ * into a NUL-terminated malloc'd buffer (fsutil_read_fd); NULL with errno
+ * and err naming the file.
+ */
 char *fsutil_read_file(int dirfd, const char *name, size_t maxlen, size_t *lenp,
     char *err, size_t errlen);
 

@@ -42,6 +42,50 @@ header_append(char *out, size_t outsz, size_t *o, const char *src, size_t n)
 	}
 }
 
+/* The field name's length when l starts a field (see header.h). */
+size_t
+header_name_len(const char *l, size_t n)
+{
+	size_t i = 0, name;
+
+	while (i < n && l[i] >= 33 && l[i] <= 126 && l[i] != ':')
+		i++;
+	if (i == 0)
+		return 0;
+	name = i;
+	while (i < n && (l[i] == ' ' || l[i] == '\t'))
+		i++;
+	return (i < n && l[i] == ':') ? name : 0;
+}
+
+/* Where the body of field name starts on line l, or 0 (see header.h). */
+size_t
+header_is(const char *l, size_t n, const char *name)
+{
+	size_t k = strlen(name);
+
+	if (n < k + 1 || strncasecmp(l, name, k) != 0)
+		return 0;
+	while (k < n && (l[k] == ' ' || l[k] == '\t'))
+		k++;
+	return k < n && l[k] == ':' ? k + 1 : 0;
+}
+
+/* The length of the header block (see header.h). */
+size_t
+header_block_len(const char *msg, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (msg[i] != '\n')
+			continue;
+		if (msg[i + 1] == '\n')
+			return i + 1;
+		if (msg[i + 1] == '\r' && i + 2 < n && msg[i + 2] == '\n')
+			return i + 1;
+	}
+	return n;
+}
+
 /* The first field called name, unfolded and trimmed (see header.h). */
 long
 header_get(const char *msg, size_t len, const char *name, char *out, size_t outsz)

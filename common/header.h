@@ -1,12 +1,35 @@
 /*
- * header: find one field in a message's header block (RFC 5322 2.2),
- * for log lines (Message-ID).  Pure: works on bytes in memory, CRLF or
- * LF line ends; knows nothing of files or of what a field means.
+ * header: the one scanner of a message's header block (RFC 5322 2.2):
+ * where a field starts and what it is called, where the block ends, one
+ * field's body (for log lines: the Message-ID).  Pure: works on bytes in
+ * memory, CRLF or LF line ends; knows nothing of files or of what a field
+ * means.
  */
 #ifndef SMTPGATE_HEADER_H
 #define SMTPGATE_HEADER_H
 
 #include <stddef.h>
+
+/*
+ * The length of the field name when the line l[0..n) (its line end
+ * removed) starts a header field ("Name:", white space allowed before the
+ * colon as the obsolete syntax does; the name visible ASCII but ':'),
+ * else 0 (a continuation line, the empty line, or body text).
+ */
+size_t header_name_len(const char *l, size_t n);
+
+/*
+ * When the line l[0..n) starts the field called name (case-insensitive),
+ * the offset of its body (just past the colon), else 0.
+ */
+size_t header_is(const char *l, size_t n, const char *name);
+
+/*
+ * The length of the header block at the start of msg[0..n): up to and
+ * including the line end before the empty line (LF or CRLF) that ends it,
+ * or n when there is none.
+ */
+size_t header_block_len(const char *msg, size_t n);
 
 /*
  * The body of the first field called name (case-insensitive) in the

@@ -30,6 +30,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "log.h"
 #include "logrepeat.h"
 #include "util.h"
@@ -123,9 +124,9 @@ log_write_all(const char *buf, size_t len)
 static void
 log_flatten(char *msg)
 {
-	for (unsigned char *p = (unsigned char *)msg; *p != '\0'; p++)
-		if (*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	size_t n = strlen(msg);
+
+	escape_text(ESCAPE_CONTROLS, msg, n, msg, n + 1);
 }
 
 /* Emit one finished message (errno text included) at prio; lock held. */
@@ -275,55 +276,9 @@ fatalx(const char *fmt, ...)
 	exit(70);
 }
 
-/* 1 when byte c may be logged as itself. */
-static int
-log_plain_byte(unsigned char c)
-{
-	return c >= 0x20 && c < 0x7f && c != '\\' && c != '"' && c != '=';
-}
-
-/* Escape s into buf using at most `room` bytes; returns the bytes consumed. */
-static size_t
-log_escape(const char *s, size_t len, char *buf, size_t room, size_t *outlen)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i, o = 0;
-
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (log_plain_byte(c)) {
-			if (o + 1 > room)
-				break;
-			buf[o++] = (char)c;
-			continue;
-		}
-		if (o + 4 > room)
-			break;
-		buf[o++] = '\\';
-		buf[o++] = 'x';
-		buf[o++] = hex[c >> 4];
-		buf[o++] = hex[c & 0xf];
-	}
-	*outlen = o;
-	return i;
-}
-
 /* Copy peer text into buf as printable ASCII, escaping as \xHH. */
 const char *
 log_printable(const char *s, size_t len, char *buf, size_t bufsz)
 {
-	size_t o, dots;
-
-	if (bufsz == 0)
-		return buf;
-	if (log_escape(s, len, buf, bufsz - 1, &o) == len) {
-		buf[o] = '\0';
-		return buf;
-	}
-	dots = bufsz - 1 < 3 ? bufsz - 1 : 3;
-	log_escape(s, len, buf, bufsz - 1 - dots, &o);
-	memcpy(buf + o, "...", dots);
-	buf[o + dots] = '\0';
-	return buf;
+	return escape_text(ESCAPE_LOG, s, len, buf, bufsz);
 }

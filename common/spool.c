@@ -36,6 +36,7 @@
 #include "util.h"
 
 #define SPOOL_MARKER	".smtpgate"
+#define SPOOL_MARKER_MAX 4096	/* a longer marker is not ours */
 #define SPOOL_LOCK	".lock"
 #define SPOOL_TMP	"tmp"
 #define SPOOL_MODE	0750
@@ -76,27 +77,58 @@ spool_role_name(enum spool_role role)
 	return role == SPOOL_ROLE_INBOUND ? "inbound" : "outbound";
 }
 
-/* The role named by a marker's "role=" line, or -1. */
-static int
-spool_marker_role(const char *text)
+/* The value of a marker's "role=" line and its length, or NULL. */
+static const char *
+spool_marker_value(const char *text, size_t *len)
 {
 	const char *p = text;
 
 	while (p != NULL && *p != '\0') {
 		if (strncmp(p, "role=", 5) == 0) {
-			size_t n = strcspn(p + 5, "\r\n");
-
-			if (n == 7 && strncmp(p + 5, "inbound", 7) == 0)
-				return SPOOL_ROLE_INBOUND;
-			if (n == 8 && strncmp(p + 5, "outbound", 8) == 0)
-				return SPOOL_ROLE_OUTBOUND;
-			return -1;
+			*len = strcspn(p + 5, "\r\n");
+			return p + 5;
 		}
 		p = strchr(p, '\n');
 		if (p != NULL)
 			p++;
 	}
+	return NULL;
+}
+
+/* The role named by a marker's "role=" line, or -1. */
+static int
+spool_marker_role(const char *text)
+{
+	size_t n;
+	const char *v = spool_marker_value(text, &n);
+
+	if (v != NULL && n == 7 && strncmp(v, "inbound", 7) == 0)
+		return SPOOL_ROLE_INBOUND;
+	if (v != NULL && n == 8 && strncmp(v, "outbound", 8) == 0)
+		return SPOOL_ROLE_OUTBOUND;
 	return -1;
+}
+
+/* The text of the marker's role= line (see spool.h). */
+int
+spool_read_role(int dirfd, char *role, size_t rolesz, char *err, size_t errlen)
+{
+	size_t n = 0;
+	const char *v;
+	char *text = fsutil_read_file(dirfd, SPOOL_MARKER, SPOOL_MARKER_MAX, NULL,
+	    err, errlen);
+
+	if (text == NULL)
+		return -1;
+	if ((v = spool_marker_value(text, &n)) == NULL)
+		v = "";
+	if (rolesz > 0) {
+		n = n < rolesz - 1 ? n : rolesz - 1;
+		memcpy(role, v, n);
+		role[n] = '\0';
+	}
+	free(text);
+	return 0;
 }
 
 /* Check an existing marker against role: SPOOL_MARKED or SPOOL_REFUSED. */
@@ -108,7 +140,8 @@ spool_check_marker(const char *path, int dirfd, enum spool_role role,
 	char *text;
 	int found;
 
-	text = fsutil_read_file(dirfd, SPOOL_MARKER, 4096, NULL, rerr, sizeof(rerr));
+	text = fsutil_read_file(dirfd, SPOOL_MARKER, SPOOL_MARKER_MAX, NULL, rerr,
+	    sizeof(rerr));
 	if (text == NULL) {
 		snprintf(err, errlen, "spool %s: cannot read role marker %s/%s: %s",
 		    path, path, SPOOL_MARKER, strerror(errno));

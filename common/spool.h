@@ -42,6 +42,16 @@ int spool_check(const char *path, enum spool_role role, char *holder,
     size_t holderlen, char *err, size_t errlen);
 
 /*
+ * The role a spool's marker names, read with the caller's own ids from
+ * the spool directory dirfd (O_PATH will do): the text of its "role="
+ * line ("" when it has none), cut to rolesz - 1 bytes, for a program that
+ * only checks the role (the injector).  0, or -1 with errno (ENOENT: no
+ * marker; EFBIG: over 4 KiB, not a marker of ours) and err naming the
+ * file.
+ */
+int spool_read_role(int dirfd, char *role, size_t rolesz, char *err, size_t errlen);
+
+/*
  * 1 when the two spool paths collide under the isolation rule (same
  * directory by name, one inside the other, or the same directory through a
  * symlink or a bind mount, compared by device and inode of each existing

@@ -26,6 +26,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "privs.h"
 #include "spool.h"
 
@@ -43,12 +44,7 @@ struct spool_owner_ctx {
 static const char *
 spool_owner_printable(const char *name, char *buf, size_t buflen)
 {
-	size_t i;
-
-	for (i = 0; name[i] != '\0' && i + 1 < buflen; i++)
-		buf[i] = (unsigned char)name[i] < 0x20 || name[i] == 0x7f ? '?' : name[i];
-	buf[i] = '\0';
-	return buf;
+	return escape_text(ESCAPE_CONTROLS, name, strlen(name), buf, buflen);
 }
 
 /* "root (uid 0)" when the uid has a name, else "uid 0"; with paren,

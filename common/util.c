@@ -89,6 +89,18 @@ xasprintf(const char *fmt, ...)
 	return p;
 }
 
+/* Format one error line into err and return code. */
+int
+util_fail(int code, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
 /* Bounded copy; returns strlen(src) so truncation can be detected. */
 size_t
 util_strlcpy(char *dst, const char *src, size_t dstsz)

@@ -17,6 +17,11 @@ char *xstrndup(const char *s, size_t n);
 /* asprintf that exits on failure. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Write one error line into err (the convention written in log.h) and
+ * return code: `return util_fail(EX_CONFIG, err, errlen, "...", ...);`. */
+int util_fail(int code, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Copy at most dstsz-1 bytes and NUL-terminate; returns strlen(src). */
 size_t util_strlcpy(char *dst, const char *src, size_t dstsz);
 /* ASCII lower-case in place; returns s. */

@@ -9,34 +9,17 @@
 #include <string.h>
 
 #include "delivery.h"
+#include "escape.h"
 #include "mailfile.h"
+#include "strbuf.h"
 #include "util.h"
-
-/* Append s to a growing buffer. */
-static void
-buf_add(char **buf, size_t *len, size_t *cap, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (*len + n + 1 > *cap) {
-		*cap = (*len + n + 1) * 2;
-		*buf = xrealloc(*buf, *cap);
-	}
-	memcpy(*buf + *len, s, n + 1);
-	*len += n;
-}
 
 /* Copy peer text for a header: printable ASCII without spaces, bounded. */
 static void
 header_safe(char *dst, size_t dstsz, const char *src)
 {
-	size_t i = 0;
-
-	for (; src && *src && i + 1 < dstsz; src++)
-		dst[i++] = (*src > 0x20 && *src < 0x7f && *src != '(' && *src != ')') ?
-		    *src : '?';
-	dst[i] = '\0';
-	if (i == 0)
+	escape_text(ESCAPE_WORD, src ? src : "", src ? strlen(src) : 0, dst, dstsz);
+	if (dst[0] == '\0')
 		util_strlcpy(dst, "unknown", dstsz);
 }
 
@@ -62,16 +45,17 @@ char *
 mailfile_header(const struct delivery_request *r, const char *mailbox,
     time_t now, size_t *lenp)
 {
-	char *buf = NULL, line[1024], helo[256], lit[80], date[64];
-	size_t len = 0, cap = 0, nmine = 0, one = 0;
+	struct strbuf b = { 0 };
+	char line[1024], helo[256], lit[80], date[64];
+	size_t nmine = 0, one = 0;
 
 	snprintf(line, sizeof(line), "Return-Path: <%s>\n", r->mail_from);
-	buf_add(&buf, &len, &cap, line);
+	strbuf_str(&b, line);
 	for (size_t i = 0; i < r->nrcpts; i++) {
 		if (strcmp(r->rcpts[i].mailbox, mailbox) != 0)
 			continue;
 		snprintf(line, sizeof(line), "Delivered-To: %s\n", r->rcpts[i].addr);
-		buf_add(&buf, &len, &cap, line);
+		strbuf_str(&b, line);
 		nmine++;
 		one = i;
 	}
@@ -79,20 +63,20 @@ mailfile_header(const struct delivery_request *r, const char *mailbox,
 	addr_literal(lit, sizeof(lit), r->client_ip);
 	snprintf(line, sizeof(line), "Received: from %s (%s)\n\tby %s (smtpgate) with %s id %s\n",
 	    helo, lit, r->hostname, r->protocol, r->queue_id);
-	buf_add(&buf, &len, &cap, line);
+	strbuf_str(&b, line);
 	if (r->tls_version) {
 		snprintf(line, sizeof(line), "\t(using %s with cipher %s)\n",
 		    r->tls_version, r->tls_cipher ? r->tls_cipher : "unknown");
-		buf_add(&buf, &len, &cap, line);
+		strbuf_str(&b, line);
 	}
 	rfc5322_date(date, sizeof(date), now);
 	if (nmine == 1)
 		snprintf(line, sizeof(line), "\tfor <%s>; %s\n", r->rcpts[one].addr, date);
 	else
 		snprintf(line, sizeof(line), "\t; %s\n", date);
-	buf_add(&buf, &len, &cap, line);
-	*lenp = len;
-	return buf;
+	strbuf_str(&b, line);
+	*lenp = b.len;
+	return b.p;
 }
 
 /* CRLF -> LF in place, one pass with memchr (see mailfile.h). */

@@ -87,16 +87,7 @@ static const struct command commands[] = {
 static void
 out_append(struct session *s, const char *p, size_t n)
 {
-	if (s->out_len + n > s->out_cap) {
-		size_t cap = s->out_cap ? s->out_cap * 2 : 512;
-
-		while (cap < s->out_len + n)
-			cap *= 2;
-		s->out = xrealloc(s->out, cap);
-		s->out_cap = cap;
-	}
-	memcpy(s->out + s->out_len, p, n);
-	s->out_len += n;
+	strbuf_add(&s->out, p, n);
 }
 
 /* Queue one reply line ("250 2.0.0 Ok"); CRLF is added. */
@@ -719,7 +710,7 @@ session_free(struct session *s)
 	if (s == NULL)
 		return;
 	session_txn_reset(s);
-	free(s->out);
+	strbuf_free(&s->out);
 	free(s->cmd);
 	free(s->hostname);
 	free(s);
@@ -795,19 +786,21 @@ session_event(const struct session *s)
 const char *
 session_output(const struct session *s, size_t *len)
 {
-	*len = s->out_len - s->out_off;
-	return s->out + s->out_off;
+	*len = s->out.len - s->out_off;
+	return s->out.p != NULL ? s->out.p + s->out_off : "";
 }
 
 /* Mark n reply bytes as sent. */
 void
 session_output_drain(struct session *s, size_t n)
 {
-	if (n > s->out_len - s->out_off)
-		n = s->out_len - s->out_off;
+	if (n > s->out.len - s->out_off)
+		n = s->out.len - s->out_off;
 	s->out_off += n;
-	if (s->out_off == s->out_len)
-		s->out_off = s->out_len = 0;
+	if (s->out_off == s->out.len) {
+		s->out_off = 0;
+		strbuf_reset(&s->out);
+	}
 }
 
 /* The pending message, or NULL. */

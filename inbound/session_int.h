@@ -16,6 +16,7 @@
 #include "linebuf.h"
 #include "session.h"
 #include "smtp_addr.h"
+#include "strbuf.h"
 
 /* Where the dialogue is, as a bit so the command table can list sets. */
 enum state {
@@ -81,10 +82,8 @@ struct session {
 	bool bdat_last;
 	bool bdat_refused;		/* sequence error: consume, then 503 */
 	/* reply bytes not yet sent */
-	char *out;
-	size_t out_len;
-	size_t out_off;
-	size_t out_cap;
+	struct strbuf out;
+	size_t out_off;			/* bytes of out already sent */
 	struct session_message msg;
 };
 

@@ -10,6 +10,7 @@
  *
  * This module knows nothing about envelopes, pickup files or the queue.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,17 @@ find_angle(const char *e, size_t n)
 	return n;
 }
 
+/* Append a copy of s[0..n) to l. */
+static void
+addrlist_push(struct addrlist *l, const char *s, size_t n)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 8;
+		l->addrs = xrealloc(l->addrs, l->cap * sizeof(*l->addrs));
+	}
+	l->addrs[l->n++] = xstrndup(s, n);
+}
+
 /* Check one address (bracketed or bare) and append it to l. */
 static int
 add_addr(const char *a, size_t n, unsigned flags, struct addrlist *l,
@@ -189,11 +201,7 @@ add_addr(const char *a, size_t n, unsigned flags, struct addrlist *l,
 		    buf, r != SMTP_ADDR_OK ? smtp_addr_strerror(r) : "trailing text");
 		return -1;
 	}
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 8;
-		l->addrs = xrealloc(l->addrs, l->cap * sizeof(*l->addrs));
-	}
-	l->addrs[l->n++] = xstrdup(out);
+	addrlist_push(l, out, strlen(out));
 	return 0;
 }
 
@@ -307,6 +315,71 @@ addrlist_parse(const char *value, size_t len, unsigned flags,
 	return rc;
 }
 
+/* The bare texts being collected by addrlist_split(). */
+struct rawsplit {
+	char *plain, *angle;	/* the text outside and inside <> */
+	size_t np, na;
+	bool in_angle, had_angle;
+};
+
+/* Emit the mailbox collected so far (the angle address preferred). */
+static void
+rawsplit_flush(struct rawsplit *r, struct addrlist *l)
+{
+	const char *use = r->had_angle ? r->angle : r->plain;
+	size_t n = r->had_angle ? r->na : r->np;
+
+	if (n > 0)
+		addrlist_push(l, use, n);
+	r->np = r->na = 0;
+	r->had_angle = false;
+}
+
+/* One byte of the list outside quotes and comments. */
+static void
+rawsplit_byte(struct rawsplit *r, char c, struct addrlist *l)
+{
+	if (c == '<' && !r->in_angle) {
+		r->in_angle = r->had_angle = true;
+		r->na = 0;
+	} else if (c == '>' && r->in_angle)
+		r->in_angle = false;
+	else if (!r->in_angle && (c == ',' || c == ';'))
+		rawsplit_flush(r, l);
+	else if (!r->in_angle && c == ':')
+		r->np = 0;		/* a group name */
+	else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
+		if (r->in_angle)
+			r->angle[r->na++] = c;
+		else
+			r->plain[r->np++] = c;
+	}
+}
+
+/* Split an address list into bare, unchecked texts (see addrlist.h). */
+void
+addrlist_split(const char *value, size_t len, struct addrlist *l)
+{
+	struct rawsplit r = { xmalloc(len + 2), xmalloc(len + 2), 0, 0, false, false };
+	size_t i = 0;
+
+	while (i < len) {
+		char *cur = r.in_angle ? r.angle : r.plain;
+		size_t *o = r.in_angle ? &r.na : &r.np;
+
+		if (value[i] == '(')
+			(void)skip_comment(value, len, &i);
+		else if (value[i] == '"') {
+			if (!copy_quoted(value, len, &i, cur, o))
+				cur[(*o)++] = '"';	/* closed for it */
+		} else
+			rawsplit_byte(&r, value[i++], l);
+	}
+	rawsplit_flush(&r, l);
+	free(r.plain);
+	free(r.angle);
+}
+
 /* Two addresses are equal when the local parts match exactly and the
  * domains match without case. */
 static bool
@@ -329,12 +402,81 @@ addrlist_add_unique(struct addrlist *l, const char *addr)
 	for (i = 0; i < l->n; i++)
 		if (same_addr(l->addrs[i], addr))
 			return false;
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 8;
-		l->addrs = xrealloc(l->addrs, l->cap * sizeof(*l->addrs));
-	}
-	l->addrs[l->n++] = xstrdup(addr);
+	addrlist_push(l, addr, strlen(addr));
 	return true;
+}
+
+/* FNV-1a of addr with its domain (after the last '@') in lower case, so
+ * that addresses same_addr() calls equal hash alike. */
+static size_t
+addrset_hash(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	uint64_t h = 14695981039346656037ull;
+
+	for (const char *p = addr; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (at != NULL && p > at && c >= 'A' && c <= 'Z')
+			c = (unsigned char)(c - 'A' + 'a');
+		h = (h ^ c) * 1099511628211ull;
+	}
+	return (size_t)h;
+}
+
+/* The slot of addr: the one holding it or the empty one to put it in. */
+static size_t *
+addrset_slot(const struct addrset *s, const char *addr)
+{
+	size_t i = addrset_hash(addr) & (s->nslots - 1);
+
+	while (s->slots[i] != 0 && !same_addr(s->list.addrs[s->slots[i] - 1], addr))
+		i = (i + 1) & (s->nslots - 1);
+	return &s->slots[i];
+}
+
+/* Double the index (kept at most half full). */
+static void
+addrset_grow(struct addrset *s)
+{
+	free(s->slots);
+	s->nslots = s->nslots ? s->nslots * 2 : 64;
+	s->slots = xcalloc(s->nslots, sizeof(*s->slots));
+	for (size_t i = 0; i < s->list.n; i++)
+		*addrset_slot(s, s->list.addrs[i]) = i + 1;
+}
+
+/* Is addr in the set (see addrlist.h)? */
+bool
+addrset_has(const struct addrset *s, const char *addr)
+{
+	return s->nslots > 0 && *addrset_slot(s, addr) != 0;
+}
+
+/* Add addr unless it is there (see addrlist.h). */
+bool
+addrset_add(struct addrset *s, const char *addr)
+{
+	size_t *slot;
+
+	if (2 * (s->list.n + 1) > s->nslots)
+		addrset_grow(s);
+	slot = addrset_slot(s, addr);
+	if (*slot != 0)
+		return false;
+	addrlist_push(&s->list, addr, strlen(addr));
+	*slot = s->list.n;
+	return true;
+}
+
+/* Free the set; it is empty again. */
+void
+addrset_free(struct addrset *s)
+{
+	addrlist_free(&s->list);
+	free(s->slots);
+	s->slots = NULL;
+	s->nslots = 0;
 }
 
 /* Free everything in l. */

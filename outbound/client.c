@@ -35,8 +35,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
-
+#include "base64.h"
 #include "client.h"
 #include "reply.h"
 #include "strbuf.h"
@@ -118,16 +117,16 @@ struct client {
 	struct client_failure fail;
 };
 
-/* Append the base64 encoding of s[0..n) to the output (OpenSSL's encoder;
- * the scratch copy of the credentials is wiped). */
+/* Append the base64 encoding of s[0..n) to the output (the scratch copy
+ * of the credentials is wiped). */
 static void
 out_base64(struct client *c, const unsigned char *s, size_t n)
 {
-	size_t cap = 4 * ((n + 2) / 3) + 1;
-	unsigned char *b64 = xmalloc(cap);
-	int len = EVP_EncodeBlock(b64, s, (int)n);
+	size_t cap = BASE64_LEN(n) + 1;
+	char *b64 = xmalloc(cap);
+	size_t len = base64_encode(s, n, b64);
 
-	strbuf_add(&c->out, (const char *)b64, (size_t)len);
+	strbuf_add(&c->out, b64, len);
 	explicit_bzero(b64, cap);
 	free(b64);
 }

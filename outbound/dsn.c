@@ -31,6 +31,7 @@
 #include <time.h>
 
 #include "dsn.h"
+#include "escape.h"
 #include "strbuf.h"
 #include "util.h"
 
@@ -42,15 +43,9 @@ static char *
 printable(const char *s)
 {
 	char *o = xstrdup(s != NULL ? s : "");
-	char *p;
+	size_t n = strlen(o);
 
-	for (p = o; *p != '\0'; p++) {
-		unsigned char c = (unsigned char)*p;
-		if (c < 0x20 || c == 0x7f)
-			*p = ' ';
-		else if (c >= 0x80)
-			*p = '?';
-	}
+	escape_text(ESCAPE_HEADER, o, n, o, n + 1);
 	return o;
 }
 

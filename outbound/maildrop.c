@@ -32,6 +32,7 @@
 
 #include "fsutil.h"
 #include "maildrop.h"
+#include "spool.h"
 #include "util.h"
 
 #define NAME_TRIES 5		/* fresh names tried when one exists already */
@@ -113,55 +114,20 @@ errno_code(int e)
 	return (e == EACCES || e == EPERM) ? EX_NOPERM : EX_TEMPFAIL;
 }
 
-/* Format err and return code. */
-static int __attribute__((format(printf, 4, 5)))
-fail(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return code;
-}
-
-/* The value of the "role=" line of a marker text ("" when none). */
-static const char *
-marker_role(const char *text, size_t *len)
-{
-	const char *p = text;
-
-	while (p != NULL) {
-		if (strncmp(p, "role=", 5) == 0) {
-			*len = strcspn(p + 5, "\r\n");
-			return p + 5;
-		}
-		p = strchr(p, '\n');
-		if (p != NULL)
-			p++;
-	}
-	*len = 0;
-	return "";
-}
-
 /* Refuse a spool whose role marker is not outbound (78); the user's own ids. */
 static int
 check_role(int spoolfd, const char *spool, char *err, size_t errlen)
 {
-	const char *role;
-	size_t len;
-	char *marker = fsutil_read_file(spoolfd, ".smtpgate", 65536, &len, err, errlen);
-	int rc = 0;
+	char role[33];		/* at most 32 bytes of a wrong role are shown */
 
-	if (marker == NULL)
+	if (spool_read_role(spoolfd, role, sizeof(role), err, errlen) < 0)
 		return errno == ENOENT ? 0 : errno_code(errno);	/* ENOENT: maildrop/ decides */
-	role = marker_role(marker, &len);
-	if (len != 8 || strncmp(role, "outbound", 8) != 0)
-		rc = fail(EX_CONFIG, err, errlen, "%s/.smtpgate: the spool's role is "
-		    "\"%.*s\", not outbound; smtpgate-sendmail writes only into an outbound "
-		    "spool", spool, (int)(len > 32 ? 32 : len), role);
-	free(marker);
-	return rc;
+	if (strcmp(role, spool_role_name(SPOOL_ROLE_OUTBOUND)) != 0)
+		return util_fail(EX_CONFIG, err, errlen,
+		    "%s/.smtpgate: the spool's role is "
+		    "\"%s\", not outbound; smtpgate-sendmail writes only into an outbound "
+		    "spool", spool, role);
+	return 0;
 }
 
 /* Open the spool and maildrop/ (see maildrop.h). */
@@ -176,14 +142,18 @@ maildrop_open(const char *spool, struct maildrop **mdp, char *err, size_t errlen
 	*mdp = NULL;
 	md->spoolfd = open(spool, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (md->spoolfd < 0)
-		rc = fail(errno_code(errno), err, errlen, "%s: %s (is smtpgate-outbound set "
+		rc = util_fail(errno_code(errno), err, errlen,
+		    "%s: %s (is smtpgate-outbound set "
 		    "up?)", spool, strerror(errno));
 	else if ((rc = check_role(md->spoolfd, spool, err, errlen)) == 0) {
-		md->dropfd = openat(md->spoolfd, "maildrop",
-		    O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		char derr[1024];
+
+		md->dropfd = fsutil_open_dir(md->spoolfd, spool, "maildrop", O_PATH, derr,
+		    sizeof(derr));
 		if (md->dropfd < 0)
-			rc = fail(errno_code(errno), err, errlen, "%s/maildrop: %s (is "
-			    "smtpgate-outbound set up on this spool?)", spool, strerror(errno));
+			rc = util_fail(errno_code(errno), err, errlen,
+			    "%s (is smtpgate-outbound "
+			    "set up on this spool?)", derr);
 	}
 	if (rc != 0) {
 		maildrop_close(md);
@@ -226,7 +196,8 @@ drop_fail(struct maildrop *md, const char *name, const char *what, char *err, si
 	int e = errno;
 
 	drop_undo(md, name);
-	return fail(errno_code(e), err, errlen, "%s/maildrop/%s: %s: %s%s", md->spool, name,
+	return util_fail(errno_code(e), err, errlen,
+	    "%s/maildrop/%s: %s: %s%s", md->spool, name,
 	    what, strerror(e), (e == EACCES || e == EPERM) ? SETGID_HINT : "");
 }
 
@@ -265,7 +236,8 @@ drop_write(struct maildrop *md, const char *wname, const struct submit_buf *b, i
 		return -1;
 	if (*fd < 0) {
 		int e = errno;
-		return fail(errno_code(e), err, errlen, "%s/maildrop/%s: create: %s%s", md->spool,
+		return util_fail(errno_code(e), err, errlen,
+		    "%s/maildrop/%s: create: %s%s", md->spool,
 		    wname, strerror(e), (e == EACCES || e == EPERM) ? SETGID_HINT : "");
 	}
 	const char *what = write_all(*fd, b) < 0 ? "write" : fchmod(*fd, 0644) < 0 ?
@@ -314,7 +286,8 @@ commit_probe(struct maildrop *md, const char *name, char *err, size_t errlen)
 		rc = unlinkat(md->dropfd, probe, AT_REMOVEDIR);
 	priv_lower();
 	if (rc < 0)
-		return fail(EX_TEMPFAIL, err, errlen, "%s/maildrop/%s: the file system takes no "
+		return util_fail(EX_TEMPFAIL, err, errlen,
+		    "%s/maildrop/%s: the file system takes no "
 		    "more changes: %s (the message may not be queued)", md->spool, probe,
 		    strerror(errno));
 	return 0;
@@ -332,14 +305,17 @@ drop_sync(struct maildrop *md, int fd, const char *name, char *err, size_t errle
 	int dfd;
 
 	if (fsync(fd) < 0 || close(fd) < 0)
-		return fail(EX_TEMPFAIL, err, errlen, "%s/maildrop/%s: fsync after the rename: "
+		return util_fail(EX_TEMPFAIL, err, errlen,
+		    "%s/maildrop/%s: fsync after the rename: "
 		    "%s (the message may not be queued)", md->spool, name, strerror(errno));
-	dfd = openat(md->spoolfd, "maildrop", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	dfd = fsutil_open_dir(md->spoolfd, md->spool, "maildrop", O_RDONLY, derr,
+	    sizeof(derr));
 	if (dfd < 0)
 		return 0;	/* the group may not read maildrop/: the file fsync did it */
 	if (fsutil_fsync_dirfd(dfd, "maildrop", derr, sizeof(derr)) < 0) {
 		close(dfd);
-		return fail(EX_TEMPFAIL, err, errlen, "%s/%s (the message may not be queued)",
+		return util_fail(EX_TEMPFAIL, err, errlen,
+		    "%s/%s (the message may not be queued)",
 		    md->spool, derr);
 	}
 	close(dfd);
@@ -356,7 +332,8 @@ maildrop_put(struct maildrop *md, const char *host, const struct submit_buf *b,
 
 	for (int tries = 0; fd < 0; tries++) {
 		if (tries == NAME_TRIES)
-			return fail(EX_TEMPFAIL, err, errlen, "%s/maildrop: no free name after "
+			return util_fail(EX_TEMPFAIL, err, errlen,
+			    "%s/maildrop: no free name after "
 			    "%d tries", md->spool, tries);
 		fsutil_maildir_name(name, MAILDROP_NAME_MAX, host, b->len);
 		snprintf(wname, sizeof(wname), ".w.%s", name);

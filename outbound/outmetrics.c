@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "metrics.h"
 #include "outmetrics.h"
 #include "pickup.h"
@@ -50,34 +51,6 @@ static const struct {
 	    "Message bytes accepted by a smart host (once per transaction), by smart host" },
 };
 
-/* Entries of dirfd not starting with a dot nor ending in skip (NULL:
- * none), -1 on error. */
-static long
-outmetrics_count_dir(int dirfd, const char *skip)
-{
-	size_t n_skip = skip != NULL ? strlen(skip) : 0, len;
-	struct dirent *de;
-	long n = 0;
-	DIR *dir;
-	int fd;
-
-	/* a descriptor of its own: dirfd's offset is shared with its users */
-	if ((fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return -1;
-	if ((dir = fdopendir(fd)) == NULL) {
-		(void)close(fd);
-		return -1;
-	}
-	while ((de = readdir(dir)) != NULL) {
-		len = strlen(de->d_name);
-		if (de->d_name[0] != '.' && !(n_skip > 0 && len > n_skip &&
-		    strcmp(de->d_name + len - n_skip, skip) == 0))
-			n++;
-	}
-	(void)closedir(dir);
-	return n;
-}
-
 /* Gauge: messages queued (in memory and in flight). */
 static double
 outmetrics_gauge_queue(void *arg)
@@ -101,8 +74,8 @@ static double
 outmetrics_gauge_backlog(void *arg)
 {
 	struct outmetrics *om = arg;
-	long a = outmetrics_count_dir(om->dirs->maildrop, NULL);
-	long b = outmetrics_count_dir(om->dirs->pickup, NULL);
+	long a = fsutil_count_dir(om->dirs->maildrop, ".", NULL);
+	long b = fsutil_count_dir(om->dirs->pickup, ".", NULL);
 
 	return a < 0 || b < 0 ? NAN : (double)(a + b);
 }
@@ -113,7 +86,7 @@ static double
 outmetrics_gauge_bad(void *arg)
 {
 	struct outmetrics *om = arg;
-	long n = outmetrics_count_dir(om->dirs->bad, ".reason");
+	long n = fsutil_count_dir(om->dirs->bad, ".", ".reason");
 
 	return n < 0 ? NAN : (double)n;
 }

@@ -32,7 +32,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "escape.h"
 #include "fsutil.h"
+#include "header.h"
 #include "log.h"
 #include "privs.h"
 #include "queue.h"
@@ -87,10 +89,11 @@ usage(void)
 static int
 open_subdir(int dirfd, const char *spool, const char *sub)
 {
-	int fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char err[1024];
+	int fd = fsutil_open_dir(dirfd, spool, sub, O_RDONLY, err, sizeof(err));
 
 	if (fd < 0 && errno != ENOENT)
-		die(EX_TEMPFAIL, "%s/%s: %s", spool, sub, strerror(errno));
+		die(EX_TEMPFAIL, "%s", err);
 	return fd;
 }
 
@@ -372,9 +375,9 @@ enum { COL_ID, COL_AGE, COL_SIZE, COL_SENDER, COL_RCPTS, COL_STATE, COL_NEXT,
 static char *
 sanitize(char *s)
 {
-	for (char *p = s; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = '?';
+	size_t n = strlen(s);
+
+	escape_text(ESCAPE_CONTROLS, s, n, s, n + 1);
 	return s;
 }
 
@@ -473,14 +476,15 @@ load_or_die(const struct tool *t, const char *id, struct queue_entry *e)
 	}
 }
 
-/* Print the header of queue/<id>.msg (CR removed). */
+/* Print the header of queue/<id>.msg (CR removed, other control bytes
+ * but LF and TAB shown as '?'). */
 static void
 print_headers(const struct tool *t, const char *id)
 {
-	char name[ID_LEN + 8], buf[8192];
+	char name[ID_LEN + 8], *buf;
+	ssize_t n;
+	size_t len;
 	int fd;
-	size_t total = 0;
-	int state = 1;		/* 1: at start of a line */
 
 	snprintf(name, sizeof(name), "%s.msg", id);
 	fd = openat(t->queuefd, name, O_RDONLY | O_CLOEXEC);
@@ -488,25 +492,20 @@ print_headers(const struct tool *t, const char *id)
 		printf("(%s/queue/%s: %s)\n", t->spool, name, strerror(errno));
 		return;
 	}
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof(buf));
-		if (n <= 0 || total > HEADER_MAX)
-			break;
-		total += (size_t)n;
-		for (ssize_t i = 0; i < n; i++) {
-			if (buf[i] == '\r')
-				continue;
-			if (buf[i] == '\n' && state == 1)
-				goto out;	/* the empty line ends the header */
-			if ((unsigned char)buf[i] < 0x20 && buf[i] != '\n' && buf[i] != '\t')
-				putchar('?');
-			else
-				putchar(buf[i]);
-			state = buf[i] == '\n';
-		}
-	}
-out:
+	buf = xmalloc(HEADER_MAX);
+	n = fsutil_pread_full(fd, buf, HEADER_MAX, 0);
 	close(fd);
+	if (n <= 0 || buf[0] == '\n' || (n > 1 && buf[0] == '\r' && buf[1] == '\n'))
+		len = 0;	/* no header at all */
+	else
+		len = header_block_len(buf, (size_t)n);
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == '\r')
+			continue;
+		putchar((unsigned char)buf[i] < 0x20 && buf[i] != '\n' && buf[i] != '\t' ?
+		    '?' : buf[i]);
+	}
+	free(buf);
 }
 
 /* Make every text of e safe for a terminal (in place). */
@@ -561,14 +560,15 @@ post_request(const struct tool *t, const char *verb, const char *target)
 	int ctlfd, fd, n;
 	bool readable = true;
 
-	ctlfd = openat(t->spoolfd, "control", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ctlfd = fsutil_open_dir(t->spoolfd, t->spool, "control", O_RDONLY, err,
+	    sizeof(err));
 	if (ctlfd < 0 && errno == EACCES) {
 		readable = false;
-		ctlfd = openat(t->spoolfd, "control", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		ctlfd = fsutil_open_dir(t->spoolfd, t->spool, "control", O_PATH, err,
+		    sizeof(err));
 	}
 	if (ctlfd < 0)
-		die(EX_TEMPFAIL, "%s/control: %s (it is how the running daemon is reached)",
-		    t->spool, strerror(errno));
+		die(EX_TEMPFAIL, "%s (it is how the running daemon is reached)", err);
 	id_generate(uniq);
 	snprintf(name, sizeof(name), "%s.%s.%s", verb, target, uniq);
 	n = snprintf(body, sizeof(body), "%s %s\n", verb, target);
@@ -594,9 +594,10 @@ apply_locked(const struct tool *t, const char *verb, const char *target)
 		return false;
 	if (rc != 0)
 		die(rc, "%s", err);
-	queuefd = openat(spool_dirfd(s), "queue", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	queuefd = fsutil_open_dir(spool_dirfd(s), t->spool, "queue", O_RDONLY, err,
+	    sizeof(err));
 	if (queuefd < 0)
-		die(EX_TEMPFAIL, "%s/queue: %s", t->spool, strerror(errno));
+		die(EX_TEMPFAIL, "%s", err);
 	if (queue_apply(spool_tmpfd(s), queuefd, verb, target, err, sizeof(err)) < 0) {
 		int e = errno;
 		close(queuefd);
@@ -648,30 +649,9 @@ cmd_request(struct tool *t, const char *verb, int argc, char **argv)
 static long
 count_dir(const struct tool *t, const char *sub, const char *skip_suffix)
 {
-	int fd = openat(t->spoolfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
-	struct dirent *de;
-	long n = 0;
-	size_t sl = skip_suffix ? strlen(skip_suffix) : 0;
+	long n = fsutil_count_dir(t->spoolfd, sub, skip_suffix);
 
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-		int e = errno;
-
-		if (fd >= 0)
-			close(fd);
-		errno = e;
-		return e == ENOENT ? 0 : -1;
-	}
-	while ((de = readdir(d)) != NULL) {
-		size_t l = strlen(de->d_name);
-		if (de->d_name[0] == '.')
-			continue;
-		if (sl > 0 && l >= sl && strcmp(de->d_name + l - sl, skip_suffix) == 0)
-			continue;
-		n++;
-	}
-	closedir(d);
-	return n;
+	return n < 0 && errno == ENOENT ? 0 : n;
 }
 
 /* "name: N", or "name: - (reason)" when count_dir could not read it. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "reply.h"
 #include "util.h"
 
@@ -27,14 +28,6 @@ struct reply_parser {
 	size_t nlines;
 	size_t linecap;
 	char enh[12];
-};
-
-/* A printable-text writer that truncates with "..." (see reply_escape). */
-struct esc {
-	char *buf;
-	size_t size;
-	size_t n;
-	bool full;
 };
 
 /* Allocate a parser with the given limits (0: defaults). */
@@ -248,83 +241,31 @@ reply_line(const struct reply_parser *p, size_t i, size_t *len)
 	return p->text + p->off[i];
 }
 
-/* Append one character (already printable) unless the buffer is full. */
-static void
-esc_put(struct esc *e, const char *s, size_t n)
-{
-	if (e->full)
-		return;
-	if (e->n + n + 1 > e->size) {
-		e->full = true;
-		return;
-	}
-	memcpy(e->buf + e->n, s, n);
-	e->n += n;
-}
-
-/* Append peer bytes, escaping what is not printable ASCII. */
-static void
-esc_bytes(struct esc *e, const char *s, size_t len)
-{
-	char hex[5];
-	size_t i;
-
-	for (i = 0; i < len && !e->full; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c > 0x7e || c == '\\') {
-			snprintf(hex, sizeof(hex), "\\x%02x", c);
-			esc_put(e, hex, 4);
-		} else
-			esc_put(e, s + i, 1);
-	}
-}
-
-/* Terminate, replacing the tail by "..." when something did not fit. */
-static const char *
-esc_finish(struct esc *e)
-{
-	if (e->size == 0)
-		return e->buf;
-	if (e->full) {
-		if (e->size >= 4) {
-			e->n = e->n < e->size - 4 ? e->n : e->size - 4;
-			memcpy(e->buf + e->n, "...", 3);
-			e->n += 3;
-		} else
-			e->n = 0;
-	}
-	e->buf[e->n] = '\0';
-	return e->buf;
-}
-
 /* Make peer bytes printable (see reply.h). */
 const char *
 reply_escape(const char *s, size_t len, char *buf, size_t bufsz)
 {
-	struct esc e = { buf, bufsz, 0, false };
-
-	esc_bytes(&e, s, len);
-	return esc_finish(&e);
+	return escape_text(ESCAPE_REPLY, s, len, buf, bufsz);
 }
 
 /* "CODE text1 text2 ..." made printable and capped. */
 const char *
 reply_printable(const struct reply_parser *p, char *buf, size_t bufsz)
 {
-	struct esc e = { buf, bufsz, 0, false };
+	struct escape_out e;
 	char code[8];
 	size_t i;
 
+	escape_start(&e, ESCAPE_REPLY, buf, bufsz);
 	snprintf(code, sizeof(code), "%03d", p->code);
-	esc_put(&e, code, 3);
+	escape_raw(&e, code, 3);
 	for (i = 0; i < p->nlines; i++) {
 		if (p->len[i] == 0)
 			continue;
-		esc_put(&e, " ", 1);
-		esc_bytes(&e, p->text + p->off[i], p->len[i]);
+		escape_raw(&e, " ", 1);
+		escape_bytes(&e, p->text + p->off[i], p->len[i]);
 	}
-	return esc_finish(&e);
+	return escape_finish(&e);
 }
 
 /* After REPLY_ERROR: why. */

@@ -105,6 +105,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addrlist.h"
 #include "config.h"
 #include "fsutil.h"
 #include "id.h"
@@ -371,17 +372,16 @@ parse_cluster(struct opts *o, int argc, char **argv, int *ip)
 static void
 sender_from_option(struct opts *o)
 {
-	size_t n;
-	char **v;
+	struct addrlist l = { 0 };
 
 	if (o->sender == NULL)
 		return;
-	v = submit_addr_list(o->sender, &n);
-	if (n > 1)
+	addrlist_split(o->sender, strlen(o->sender), &l);
+	if (l.n > 1)
 		fprintf(stderr, PROG ": warning: -f \"%s\" holds %zu addresses; the first "
-		    "is the sender\n", o->sender, n);
-	o->sender = o->sender_buf = xstrdup(n > 0 ? v[0] : "");
-	submit_addr_list_free(v, n);
+		    "is the sender\n", o->sender, l.n);
+	o->sender = o->sender_buf = xstrdup(l.n > 0 ? l.addrs[0] : "");
+	addrlist_free(&l);
 }
 
 /* Parse the command line into o. */
@@ -574,10 +574,12 @@ verify(const struct opts *o, const struct outbound_config *cfg)
 	int bad = 0, seen = 0;
 
 	for (size_t i = 0; i < o->args.n; i++) {
-		size_t n;
-		char **v = submit_addr_list(o->args.v[i], &n);
+		struct addrlist l = { 0 };
+		char **v;
 
-		for (size_t j = 0; j < n; j++, seen++) {
+		addrlist_split(o->args.v[i], strlen(o->args.v[i]), &l);
+		v = l.addrs;
+		for (size_t j = 0; j < l.n; j++, seen++) {
 			char addr[SMTP_ADDR_MAX + 1];
 			const char *why;
 
@@ -593,7 +595,7 @@ verify(const struct opts *o, const struct outbound_config *cfg)
 				printf("%s: deliverable: <%s> via smart host %s:%u\n", v[j], addr,
 				    cfg->smarthosts[0].host, cfg->smarthosts[0].port);
 		}
-		submit_addr_list_free(v, n);
+		addrlist_free(&l);
 	}
 	rewrite_policy_free(pol);
 	if (seen == 0)

@@ -28,6 +28,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "privs.h"
 #include "spooldirs.h"
@@ -125,7 +126,7 @@ sd_open(int spoolfd, const char *spoolpath, const struct sd_rule *r, gid_t gid,
 		*rc = errno == EACCES || errno == EPERM ? EX_NOPERM : EX_CANTCREAT;
 		return -1;
 	}
-	fd = openat(spoolfd, r->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = fsutil_open_dir(spoolfd, spoolpath, r->name, O_RDONLY, err, errlen);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: open: %s (it must be a directory of the daemon's)",
 		    path, strerror(errno));

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fsutil.h"
@@ -224,6 +226,135 @@ START_TEST(test_read_file_limits)
 }
 END_TEST
 
+/* read_fd reads a pipe fed piece by piece exactly as the same text whole,
+ * whatever the size hint; more than maxlen is EFBIG. */
+START_TEST(test_read_fd_pieces)
+{
+	char text[10000];
+	size_t hints[] = { 0, 1, 10000, 1u << 20 };
+
+	for (size_t i = 0; i < sizeof(text); i++)
+		text[i] = (char)('a' + i % 26);
+	for (size_t h = 0; h < sizeof(hints) / sizeof(hints[0]); h++) {
+		for (size_t piece = 1; piece <= 4096; piece *= 8) {
+			int p[2];
+			size_t len = 0;
+			char *got;
+
+			ck_assert_int_eq(pipe(p), 0);
+			if (fork() == 0) {
+				close(p[0]);
+				for (size_t o = 0; o < sizeof(text); o += piece) {
+					size_t n = sizeof(text) - o < piece ? sizeof(text) - o : piece;
+					if (write(p[1], text + o, n) != (ssize_t)n)
+						_exit(1);
+				}
+				_exit(0);
+			}
+			close(p[1]);
+			got = fsutil_read_fd(p[0], hints[h], sizeof(text), &len);
+			close(p[0]);
+			wait(NULL);
+			ck_assert_ptr_nonnull(got);
+			ck_assert_uint_eq(len, sizeof(text));
+			ck_assert_int_eq(memcmp(got, text, len), 0);
+			ck_assert_int_eq(got[len], '\0');
+			free(got);
+		}
+	}
+	{
+		struct iovec iov = { .iov_base = text, .iov_len = 100 };
+		char err[PATH_MAX + 256];
+		size_t len = 7;
+		int fd;
+
+		ck_assert_int_eq(fsutil_write_new(tfd, "g", &iov, 1, false, err, sizeof(err)), 0);
+		fd = openat(tfd, "g", O_RDONLY);
+		errno = 0;
+		ck_assert_ptr_null(fsutil_read_fd(fd, 100, 99, &len));
+		ck_assert_int_eq(errno, EFBIG);
+		ck_assert_uint_eq(len, 7);
+		close(fd);
+	}
+}
+END_TEST
+
+/* pread_full reads up to len at an offset, fewer at the end of the file. */
+START_TEST(test_pread_full)
+{
+	struct iovec iov = { .iov_base = (char[]){ "0123456789" }, .iov_len = 10 };
+	char err[PATH_MAX + 256], buf[16];
+	int fd;
+
+	ck_assert_int_eq(fsutil_write_new(tfd, "p", &iov, 1, false, err, sizeof(err)), 0);
+	fd = openat(tfd, "p", O_RDONLY);
+	ck_assert_int_eq(fsutil_pread_full(fd, buf, 4, 3), 4);
+	ck_assert_int_eq(memcmp(buf, "3456", 4), 0);
+	ck_assert_int_eq(fsutil_pread_full(fd, buf, sizeof(buf), 6), 4);
+	ck_assert_int_eq(memcmp(buf, "6789", 4), 0);
+	ck_assert_int_eq(fsutil_pread_full(fd, buf, sizeof(buf), 20), 0);
+	close(fd);
+	ck_assert_int_eq(fsutil_pread_full(-1, buf, 1, 0), -1);
+	ck_assert_int_eq(errno, EBADF);
+}
+END_TEST
+
+/* open_dir opens a folder (O_RDONLY or O_PATH), never a symlink or a
+ * file, and names the path in err. */
+START_TEST(test_open_dir)
+{
+	char p[PATH_MAX + 64], err[PATH_MAX + 256];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/queue", tdir);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	snprintf(p, sizeof(p), "%s/link", tdir);
+	ck_assert_int_eq(symlink("queue", p), 0);
+	snprintf(p, sizeof(p), "%s/file", tdir);
+	ck_assert_int_eq(close(open(p, O_CREAT | O_WRONLY, 0600)), 0);
+	ck_assert_int_ge(fd = fsutil_open_dir(tfd, "/sp", "queue", O_RDONLY, err, sizeof(err)), 0);
+	ck_assert_int_eq(fsync(fd), 0);
+	close(fd);
+	ck_assert_int_ge(fd = fsutil_open_dir(tfd, "/sp", "queue", O_PATH, err, sizeof(err)), 0);
+	ck_assert_int_ne(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
+	close(fd);
+	ck_assert_int_eq(fsutil_open_dir(tfd, "/sp", "link", O_RDONLY, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, ENOTDIR);
+	ck_assert_str_eq(err, "/sp/link: Not a directory");
+	ck_assert_int_eq(fsutil_open_dir(tfd, "/sp", "file", O_PATH, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, ENOTDIR);
+	ck_assert_int_eq(fsutil_open_dir(tfd, "/sp", "none", O_RDONLY, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_str_eq(err, "/sp/none: No such file or directory");
+}
+END_TEST
+
+/* count_dir counts a folder's entries but dot files and a suffix, of a
+ * folder by name or of dirfd itself; a missing folder is ENOENT. */
+START_TEST(test_count_dir)
+{
+	static const char *names[] = { "a", "b.reason", ".hidden", ".w.x", "c.reasonx", "d" };
+	char p[PATH_MAX + 64];
+	int fd;
+
+	snprintf(p, sizeof(p), "%s/bad", tdir);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	ck_assert_int_eq(fsutil_count_dir(tfd, "bad", NULL), 0);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(p, sizeof(p), "%s/bad/%s", tdir, names[i]);
+		ck_assert_int_eq(close(open(p, O_CREAT | O_WRONLY, 0600)), 0);
+	}
+	ck_assert_int_eq(fsutil_count_dir(tfd, "bad", NULL), 4);
+	ck_assert_int_eq(fsutil_count_dir(tfd, "bad", ".reason"), 3);
+	fd = openat(tfd, "bad", O_RDONLY | O_DIRECTORY);
+	ck_assert_int_eq(fsutil_count_dir(fd, ".", ".reason"), 3);
+	ck_assert_int_eq(fsutil_count_dir(fd, ".", ".reason"), 3);	/* again: own offset */
+	close(fd);
+	ck_assert_int_eq(fsutil_count_dir(tfd, "none", NULL), -1);
+	ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
 /* mkdir_p makes parents, accepts existing dirs, refuses a file in the way. */
 START_TEST(test_mkdir_p)
 {
@@ -419,6 +550,10 @@ fsutil_suite(void)
 	tcase_add_test(tc, test_write_atomic_failure_keeps_old);
 	tcase_add_test(tc, test_write_atomic_rename_failure);
 	tcase_add_test(tc, test_read_file_limits);
+	tcase_add_test(tc, test_read_fd_pieces);
+	tcase_add_test(tc, test_pread_full);
+	tcase_add_test(tc, test_open_dir);
+	tcase_add_test(tc, test_count_dir);
 	tcase_add_test(tc, test_mkdir_p);
 	tcase_add_test(tc, test_fsync_path);
 	tcase_add_test(tc, test_maildir_at);

@@ -198,6 +198,61 @@ START_TEST(test_bad_marker_refused)
 }
 END_TEST
 
+/* Write text as spath/.smtpgate. */
+static void
+put_marker(const char *text, size_t n)
+{
+	char p[PATH_MAX * 2];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/.smtpgate", spath);
+	f = fopen(p, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(text, 1, n, f), n);
+	fclose(f);
+}
+
+/* spool_read_role: the role= line's text of what a daemon wrote, of a
+ * wrong or missing line (cut to the buffer), no marker, a huge marker. */
+START_TEST(test_read_role)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{ "instance=x\nrole=outbound\nhost=h\n", "outbound" },
+		{ "role=inbound\r\n", "inbound" },
+		{ "role=sideways-and-much-longer-than-that\n", "sideways-and-much-lon" },
+		{ "host=h\n", "" },
+		{ "", "" },
+	};
+	struct spool *s = NULL;
+	char err[1024], role[22], big[5000];
+	int dfd;
+
+	ck_assert_int_eq(spool_open(spath, SPOOL_ROLE_OUTBOUND, &s, err, sizeof(err)), 0);
+	dfd = open(spath, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(dfd, 0);
+	ck_assert_int_eq(spool_read_role(dfd, role, sizeof(role), err, sizeof(err)), 0);
+	ck_assert_str_eq(role, "outbound");
+	spool_close(s);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		put_marker(cases[i].text, strlen(cases[i].text));
+		ck_assert_int_eq(spool_read_role(dfd, role, sizeof(role), err, sizeof(err)), 0);
+		ck_assert_str_eq(role, cases[i].want);
+	}
+	memset(big, 'x', sizeof(big));
+	put_marker(big, sizeof(big));
+	ck_assert_int_eq(spool_read_role(dfd, role, sizeof(role), err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, EFBIG);
+	ck_assert_ptr_nonnull(strstr(err, ".smtpgate"));
+	snprintf(big, sizeof(big), "%s/.smtpgate", spath);
+	ck_assert_int_eq(unlink(big), 0);
+	ck_assert_int_eq(spool_read_role(dfd, role, sizeof(role), err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	close(dfd);
+}
+END_TEST
+
 /* Rule 0: a non-empty unmarked directory is refused and left untouched. */
 START_TEST(test_nonempty_unmarked_refused)
 {
@@ -535,6 +590,7 @@ spool_suite(void)
 	tcase_add_test(tc, test_empty_dir_initialised);
 	tcase_add_test(tc, test_other_role_refused);
 	tcase_add_test(tc, test_bad_marker_refused);
+	tcase_add_test(tc, test_read_role);
 	tcase_add_test(tc, test_nonempty_unmarked_refused);
 	tcase_add_test(tc, test_path_is_file);
 	tcase_add_test(tc, test_lock_held_by_other_process);

@@ -1,7 +1,10 @@
 /*
- * Unit tests for outbound/addrlist.c: RFC 5322 address lists, table-driven.
+ * Unit tests for outbound/addrlist.c: RFC 5322 address lists, table-driven;
+ * the injector's lenient split into bare texts; the hashed address set.
  */
 #include <check.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,6 +135,91 @@ START_TEST(addrlist_unique)
 }
 END_TEST
 
+static const struct {
+	const char *in;
+	const char *want;	/* bare texts joined by '|' */
+} splits[] = {
+	{ "App <x@example.org>", "x@example.org" },
+	{ "x@example.org (App)", "x@example.org" },
+	{ "\"App, Inc.\" <x@example.org>", "x@example.org" },
+	{ "root", "root" },
+	{ "root, Bob <bob>", "root|bob" },
+	{ "<>", "" },
+	{ "", "" },
+	{ "grp: a@x, b@y;, c@z", "a@x|b@y|c@z" },
+	{ "\"john doe\"@x (c (nested)) , y @ z", "\"john doe\"@x|y@z" },
+	{ "\"open quote@x", "\"open quote@x\"" },
+	{ "(unclosed comment a@x", "" },
+	{ "a@x;b@y", "a@x|b@y" },
+	{ "<a@x> trailing", "a@x" },
+	{ "\"a\\\"b\"@x, \"c,d\"@y", "\"a\\\"b\"@x|\"c,d\"@y" },
+};
+
+/* The injector's lenient split: bare texts, whole and of every prefix
+ * (which must not read past its end: ASan). */
+START_TEST(addrlist_split_table)
+{
+	struct addrlist l = { NULL, 0, 0 };
+	size_t len = strlen(splits[_i].in);
+	char got[1024], *buf;
+
+	addrlist_split(splits[_i].in, len, &l);
+	join(&l, got, sizeof(got));
+	ck_assert_msg(strcmp(got, splits[_i].want) == 0, "case %d: got \"%s\" want \"%s\"",
+	    _i, got, splits[_i].want);
+	addrlist_free(&l);
+	for (size_t n = 0; n <= len; n++) {
+		buf = malloc(n ? n : 1);
+		memcpy(buf, splits[_i].in, n);
+		addrlist_split(buf, n, &l);
+		for (size_t i = 0; i < l.n; i++)
+			ck_assert_uint_le(strlen(l.addrs[i]), n + 1);
+		addrlist_free(&l);
+		free(buf);
+	}
+}
+END_TEST
+
+/* The set: the same equality as addrlist_add_unique, the order kept,
+ * and 20,000 members found again after the index grew. */
+START_TEST(addrset_members)
+{
+	static const struct {
+		const char *addr;
+		bool added;
+	} adds[] = {
+		{ "a@Example.COM", true }, { "a@example.com", false }, { "A@example.com", true },
+		{ "a@example.org", true }, { "root", true }, { "ROOT", true }, { "root", false },
+		{ "\"x@y\"@Z.example", true }, { "\"x@y\"@z.EXAMPLE", false }, { "", true },
+	};
+	struct addrset s = { 0 };
+	char a[64];
+
+	for (size_t i = 0; i < sizeof(adds) / sizeof(adds[0]); i++) {
+		ck_assert_msg(addrset_add(&s, adds[i].addr) == adds[i].added, "add %zu", i);
+		ck_assert(addrset_has(&s, adds[i].addr));
+	}
+	ck_assert_uint_eq(s.list.n, 7);
+	ck_assert_str_eq(s.list.addrs[0], "a@Example.COM");
+	ck_assert_str_eq(s.list.addrs[6], "");
+	ck_assert(!addrset_has(&s, "b@example.com"));
+	addrset_free(&s);
+	ck_assert(!addrset_has(&s, "a@example.com"));
+	for (int i = 0; i < 20000; i++) {
+		snprintf(a, sizeof(a), "user%d@Host%d.example", i, i % 7);
+		ck_assert(addrset_add(&s, a));
+	}
+	for (int i = 0; i < 20000; i++) {
+		snprintf(a, sizeof(a), "user%d@HOST%d.EXAMPLE", i, i % 7);
+		ck_assert(!addrset_add(&s, a));
+		ck_assert_str_eq(s.list.addrs[i] + strlen(s.list.addrs[i]) - 8, ".example");
+	}
+	ck_assert_uint_eq(s.list.n, 20000);
+	addrset_free(&s);
+	ck_assert_uint_eq(s.list.n + s.nslots, 0);
+}
+END_TEST
+
 /* The suite. */
 static Suite *
 addrlist_suite(void)
@@ -142,6 +230,9 @@ addrlist_suite(void)
 	tcase_add_loop_test(tc, addrlist_table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
 	tcase_add_loop_test(tc, addrlist_prefixes, 0, (int)(sizeof(cases) / sizeof(cases[0])));
 	tcase_add_test(tc, addrlist_unique);
+	tcase_add_test(tc, addrset_members);
+	tcase_add_loop_test(tc, addrlist_split_table, 0,
+	    (int)(sizeof(splits) / sizeof(splits[0])));
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,8 +1,11 @@
 /*
  * strbuf: growing text buffers (see strbuf.h).  Pure: no I/O.
+ *
+ * Must not know: files, sockets, what the text means.
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "strbuf.h"
@@ -53,4 +56,22 @@ strbuf_printf(struct strbuf *b, const char *fmt, ...)
 	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
 	b->len += (size_t)n;
+}
+
+/* Empty the buffer, keeping its memory. */
+void
+strbuf_reset(struct strbuf *b)
+{
+	b->len = 0;
+	if (b->p != NULL)
+		b->p[0] = '\0';
+}
+
+/* Free the memory; the buffer is empty again. */
+void
+strbuf_free(struct strbuf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
 }
