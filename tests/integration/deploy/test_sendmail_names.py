@@ -1,19 +1,19 @@
-"""-Dsendmail_names=true installs the names a Debian MTA provides
-(/usr/sbin/sendmail, /usr/lib/sendmail, /usr/bin/mailq, /usr/bin/newaliases)
-as symlinks to smtpgate-sendmail; the default installs none of them.
+"""`ninja -C BUILD install-sendmail-names` installs the names a Debian MTA
+provides (/usr/sbin/sendmail, /usr/lib/sendmail, /usr/bin/mailq,
+/usr/bin/newaliases) as symlinks to smtpgate-sendmail; a plain `meson
+install` installs none of them, and an existing name (another MTA's) is
+never replaced.
 
-Each case configures a fresh build directory from the source tree, puts
-the built injector where a full install puts it (meson installs targets
-before symlinks, and refuses a link to a missing file), and runs `meson
-install --tags sendmail-names --no-rebuild`, which installs only the links
-(nothing needs building).  The links are then used: the injector is
-root:SUBMIT_GID 2755 as the package installs it, and
-USER_A submits through /usr/lib/sendmail (a symlink to a set-group-id
-program keeps its group), newaliases says it has nothing to do, mailq
-lists the queue.
+The run target is driven in the suite's own build directory with DESTDIR
+(its prefix is the build's); for a private prefix the same script
+(conf/install-sendmail-names) is run with that prefix's directories, and
+the links are then used: the injector is root:SUBMIT_GID 2755 as the
+package installs it, USER_A submits through lib/sendmail (a symlink to a
+set-group-id program keeps its group), newaliases says it has nothing to
+do, mailq lists the queue, sbin/sendmail -bs queues a message.
 """
+import json
 import os
-import shutil
 import subprocess
 import sys
 import unittest
@@ -23,46 +23,66 @@ import harness  # noqa: E402
 from maildrop import install_setgid, make_spool, parse_maildrop  # noqa: E402
 
 NAMES = ("sbin/sendmail", "lib/sendmail", "bin/mailq", "bin/newaliases")
+SCRIPT = os.path.join(harness.SRC, "conf", "install-sendmail-names")
+
+
+def build_prefix():
+    """The prefix the suite's build directory was configured with."""
+    r = subprocess.run(["meson", "introspect", "--buildoptions", harness.BUILD],
+                       capture_output=True, text=True, timeout=120, check=True)
+    return next(o["value"] for o in json.loads(r.stdout) if o["name"] == "prefix")
 
 
 class SendmailNamesTest(harness.GatewayTestCase):
 
-    def install(self, prefix, enabled, destdir=None):
-        """Configure a build dir with the option, put the injector in
-        place (set-group-id) and install the links; returns the install
-        root (destdir + prefix, or prefix)."""
-        root = destdir + prefix if destdir else prefix
-        install_setgid(os.path.join(root, "sbin"))
-        build = self.path("build-%s-%s" % (enabled, "d" if destdir else "p"))
-        r = subprocess.run(["meson", "setup", build, harness.SRC, "--prefix", prefix,
-                            "-Dsendmail_names=%s" % ("true" if enabled else "false")],
-                           capture_output=True, text=True, timeout=300)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        argv = ["meson", "install", "-C", build, "--no-rebuild", "--tags", "sendmail-names"]
-        if destdir:
-            argv += ["--destdir", destdir]
-        env = {k: v for k, v in os.environ.items() if k != "DESTDIR"}
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        return root
+    def run_target(self, destdir):
+        env = dict(os.environ, DESTDIR=destdir)
+        return subprocess.run(["ninja", "-C", harness.BUILD, "install-sendmail-names"],
+                              capture_output=True, text=True, timeout=300, env=env)
 
-    def test_default_installs_no_names(self):
-        root = self.install("/usr", False, destdir=self.path("dest"))
-        for n in NAMES:
-            self.assertFalse(os.path.lexists(os.path.join(root, n)), n)
+    def test_meson_install_puts_no_names(self):
+        r = subprocess.run(["meson", "introspect", "--installed", harness.BUILD],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        installed = json.loads(r.stdout).values()
+        self.assertTrue(any(p.endswith("/smtpgate-sendmail") for p in installed))
+        for p in installed:
+            self.assertNotRegex(p, r"/(sendmail|mailq|newaliases)$", p)
 
     def test_debian_layout_under_destdir(self):
-        root = self.install("/usr", True, destdir=self.path("dest"))
+        dest = self.path("dest")
+        r = self.run_target(dest)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        prefix = build_prefix()
         for n in NAMES:
-            p = os.path.join(root, n)
+            p = dest + os.path.join(prefix, n)
             self.assertTrue(os.path.islink(p), n)
-            self.assertEqual(os.readlink(p), "/usr/sbin/smtpgate-sendmail", n)
+            self.assertEqual(os.readlink(p), os.path.join(prefix, "sbin", "smtpgate-sendmail"))
+        r = self.run_target(dest)	# again: nothing to do, still 0
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(r.stdout.count("(already)"), 4, r.stdout)
+
+    def test_another_mta_keeps_its_sendmail(self):
+        dest = self.path("dest2")
+        theirs = dest + os.path.join(build_prefix(), "sbin", "sendmail")
+        os.makedirs(os.path.dirname(theirs))
+        with open(theirs, "w") as f:
+            f.write("#!/bin/sh\n")
+        r = self.run_target(dest)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("exists (another MTA's?); left alone", r.stdout + r.stderr)
+        with open(theirs) as f:
+            self.assertEqual(f.read(), "#!/bin/sh\n")
+        self.assertTrue(os.path.islink(dest + os.path.join(build_prefix(), "bin", "mailq")))
 
     def test_names_work_through_the_setgid_injector(self):
         if not harness.privileged():
             self.skipTest("needs root to set a group and switch ids")
         prefix = self.path("prefix")
-        self.install(prefix, True)
+        install_setgid(os.path.join(prefix, "sbin"))
+        r = subprocess.run([SCRIPT, prefix + "/sbin", prefix + "/bin", prefix + "/lib"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         for n in NAMES:
             self.assertEqual(os.readlink(os.path.join(prefix, n)),
                              os.path.join(prefix, "sbin", "smtpgate-sendmail"))
