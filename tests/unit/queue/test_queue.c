@@ -199,6 +199,10 @@ static const struct {
 	{ "version=1\nnext_attempt=1x\n", "line 2: bad number" },
 	{ "version=1\ndelay_warned=yes\n", "line 2: expected 0 or 1" },
 	{ "version=1\nbounced=2\n", "line 2: expected 0 or 1" },
+	/* an escaped control byte in an address: it would end an SMTP command */
+	{ "version=1\nid=" ID1 "\nsender=a\\r\\nRSET@x.org\n", "line 3: control byte 0x0d in address" },
+	{ HEAD "rcpt=pending a@x.org\\x0aRSET\n", "line 11: control byte 0x0a in address" },
+	{ HEAD "rcpt=failed a\\x7f@x.org\n", "line 11: control byte 0x7f in address" },
 };
 
 START_TEST(env_parse_errors)
