@@ -1,6 +1,6 @@
 /*
  * testdir: a scratch directory per test (mkdtemp under $TMPDIR or /tmp),
- * removed recursively afterwards.  Shared by the common_spool tests.
+ * removed recursively afterwards.  Shared by the common/ tests.
  */
 #ifndef TESTDIR_H
 #define TESTDIR_H

@@ -1,5 +1,5 @@
 /*
- * spooltest: helpers shared by the queue-area unit tests -- a throw-away
+ * spooltest: helpers shared by the outbound queue tests -- a throw-away
  * outbound spool (tmp, pickup, queue, bad, control) under $TMPDIR, and
  * small file helpers.  Header-only (static functions) so each test
  * program stays one .c file.
