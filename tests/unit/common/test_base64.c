@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "base64.h"
 
 static const struct {
@@ -50,8 +51,8 @@ START_TEST(like_openssl)
 }
 END_TEST
 
-static Suite *
-base64_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("base64");
 	TCase *tc = tcase_create("core");
@@ -60,16 +61,4 @@ base64_suite(void)
 	tcase_add_test(tc, like_openssl);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(base64_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "config.h"
 
 struct sockaddr_case {
@@ -207,8 +208,8 @@ START_TEST(cidr_match_other_family)
 END_TEST
 
 /* The suite. */
-static Suite *
-cidr_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("cidr");
 	TCase *tc = tcase_create("cidr");
@@ -222,17 +223,4 @@ cidr_suite(void)
 	tcase_add_test(tc, cidr_match_other_family);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-/* Run the suite; exit status says whether all passed. */
-int
-main(void)
-{
-	SRunner *sr = srunner_create(cidr_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "config.h"
 #include "util.h"
 
@@ -23,8 +24,7 @@ setup(void)
 	char path[512];
 	FILE *f;
 
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/smtpgate-test-config-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	testdir_make(tmpdir, sizeof(tmpdir));
 	const char *names[] = { "cert.pem", "key.pem", "ca.pem", "secret", "opensecret",
 	    "emptysecret" };
 	const mode_t modes[] = { 0644, 0600, 0644, 0640, 0644, 0600 };
@@ -42,10 +42,7 @@ setup(void)
 static void
 teardown(void)
 {
-	char cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(testdir_remove(tmpdir), 0);
 }
 
 /* Write text to a new file in tmpdir, "@DIR@" replaced by tmpdir; returns
@@ -849,8 +846,8 @@ START_TEST(mailbox_perm_keys_documented)
 END_TEST
 
 /* The suite. */
-static Suite *
-config_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("config");
 	TCase *tc = tcase_create("config");
@@ -880,17 +877,4 @@ config_suite(void)
 	tcase_add_test(tc, mailbox_perm_keys_documented);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-/* Run the suite; exit status is the failure count. */
-int
-main(void)
-{
-	SRunner *sr = srunner_create(config_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "config.h"
 
 enum base { TEXT, SHIPPED_IN, SHIPPED_OUT };
@@ -189,18 +190,14 @@ static char tmpdir[64];
 static void
 setup(void)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/smtpgate-test-cfgerr-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	testdir_make(tmpdir, sizeof(tmpdir));
 }
 
 /* Remove it. */
 static void
 teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_eq(testdir_remove(tmpdir), 0);
 }
 
 /* Read a shipped example into a new buffer. */
@@ -422,8 +419,8 @@ START_TEST(detect_shipped)
 END_TEST
 
 /* The suite. */
-static Suite *
-suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("config_errors");
 	TCase *tc = tcase_create("mistakes");
@@ -441,17 +438,10 @@ suite(void)
 	return s;
 }
 
-int
-main(int argc, char **argv)
+/* --export DIR: write the table's cases there instead (it-preflight). */
+void
+unit_args(int argc, char **argv)
 {
-	SRunner *sr;
-	int failed;
-
 	if (argc == 3 && strcmp(argv[1], "--export") == 0)
 		export_dir = argv[2];
-	sr = srunner_create(suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

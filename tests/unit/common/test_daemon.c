@@ -4,6 +4,7 @@
  * and the loop-lag measurement of the watchdog timer.
  */
 #include <check.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,9 +18,9 @@
 
 #include <event2/event.h>
 
+#include "check_main.h"
 #include "daemon.h"
 #include "smtpgate_build.h"
-#include "testdir.h"
 
 /* Parse a NULL-terminated argument list. */
 static void
@@ -258,8 +259,8 @@ START_TEST(test_loop_lag)
 }
 END_TEST
 
-static Suite *
-daemon_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("daemon");
 	TCase *ta = tcase_create("args");
@@ -280,16 +281,4 @@ daemon_suite(void)
 	tcase_set_timeout(tn, 30);
 	suite_add_tcase(s, tn);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(daemon_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "dotstuff.h"
 
 struct sink {
@@ -334,8 +335,8 @@ START_TEST(test_encode_is_identity)
 END_TEST
 
 /* Build the suite. */
-static Suite *
-dotstuff_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("dotstuff");
 	TCase *tc = tcase_create("core");
@@ -350,16 +351,4 @@ dotstuff_suite(void)
 	tcase_add_test(tc, test_encode_is_identity);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(dotstuff_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

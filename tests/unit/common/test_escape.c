@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "escape.h"
 
 struct esc_case {
@@ -110,8 +111,8 @@ START_TEST(in_place)
 }
 END_TEST
 
-static Suite *
-escape_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("escape");
 	TCase *tc = tcase_create("core");
@@ -123,16 +124,4 @@ escape_suite(void)
 	tcase_add_test(tc, in_place);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(escape_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -17,8 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "fsutil.h"
-#include "testdir.h"
 
 static char tdir[PATH_MAX];
 static int tfd = -1;
@@ -536,8 +537,8 @@ START_TEST(test_maildir_name_unique_threads)
 }
 END_TEST
 
-static Suite *
-fsutil_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("fsutil");
 	TCase *tc = tcase_create("files");
@@ -564,16 +565,4 @@ fsutil_suite(void)
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(fsutil_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "header.h"
 
 struct msgid_case {
@@ -128,8 +129,8 @@ START_TEST(block_len)
 }
 END_TEST
 
-static Suite *
-header_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("header");
 	TCase *tc = tcase_create("core");
@@ -140,16 +141,4 @@ header_suite(void)
 	tcase_add_loop_test(tc, block_len, 0, sizeof(blocks) / sizeof(blocks[0]));
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(header_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

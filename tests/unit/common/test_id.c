@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "id.h"
 
 /* Wall clock in milliseconds. */
@@ -166,8 +167,8 @@ START_TEST(unique_across_fork)
 END_TEST
 
 /* The suite. */
-static Suite *
-id_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("id");
 	TCase *tc = tcase_create("id");
@@ -180,17 +181,4 @@ id_suite(void)
 	tcase_add_test(tc, unique_across_fork);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-/* Run the suite; exit status says whether all passed. */
-int
-main(void)
-{
-	SRunner *sr = srunner_create(id_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

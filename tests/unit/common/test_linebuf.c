@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "linebuf.h"
 
 #define MAXEV 16
@@ -122,8 +123,8 @@ START_TEST(test_consumed)
 END_TEST
 
 /* Build the suite. */
-static Suite *
-linebuf_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("linebuf");
 	TCase *tc = tcase_create("core");
@@ -132,16 +133,4 @@ linebuf_suite(void)
 	tcase_add_test(tc, test_consumed);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(linebuf_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

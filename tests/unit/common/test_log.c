@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "log.h"
 #include "util.h"
 
@@ -327,8 +328,8 @@ START_TEST(util_clocks)
 END_TEST
 
 /* The suite. */
-static Suite *
-log_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("log");
 	TCase *tc = tcase_create("log");
@@ -347,17 +348,4 @@ log_suite(void)
 	tcase_add_test(tc, util_clocks);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-/* Run the suite; exit status says whether all passed. */
-int
-main(void)
-{
-	SRunner *sr = srunner_create(log_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

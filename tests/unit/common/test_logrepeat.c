@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "log.h"
 #include "logrepeat.h"
 
@@ -228,8 +229,8 @@ START_TEST(log_repeats_from_threads)
 }
 END_TEST
 
-static Suite *
-logrepeat_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("logrepeat");
 	TCase *tc = tcase_create("core");
@@ -241,16 +242,4 @@ logrepeat_suite(void)
 	tcase_add_test(tc, log_repeats_from_threads);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(logrepeat_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "check_main.h"
 #include "config.h"
 #include "metrics.h"
 
@@ -319,8 +320,8 @@ START_TEST(test_listen_exact_address)
 }
 END_TEST
 
-static Suite *
-metrics_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("metrics");
 	TCase *tc = tcase_create("metrics");
@@ -339,16 +340,4 @@ metrics_suite(void)
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(metrics_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "check_main.h"
 #include "privs.h"
 
 struct number_case {
@@ -135,8 +136,8 @@ START_TEST(resolve_account)
 }
 END_TEST
 
-static Suite *
-privs_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("privs");
 	TCase *tc = tcase_create("privs");
@@ -149,16 +150,4 @@ privs_suite(void)
 	tcase_add_test(tc, resolve_account);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(privs_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "smtp_addr.h"
 
 struct acase {
@@ -276,13 +277,12 @@ START_TEST(test_normalize_and_domain)
 }
 END_TEST
 
-int
-main(void)
+/* The suite (run by check_main.c). */
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("smtp_addr");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_loop_test(tc, test_table, 0, (int)(sizeof(cases) / sizeof(cases[0])));
 	tcase_add_test(tc, test_length_limits);
@@ -291,9 +291,5 @@ main(void)
 	tcase_add_loop_test(tc, test_unquote, 0, (int)(sizeof(unquotes) / sizeof(unquotes[0])));
 	tcase_add_loop_test(tc, test_ext_base, 0, (int)(sizeof(extcases) / sizeof(extcases[0])));
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,11 +17,11 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "fsutil.h"
 #include "id.h"
 #include "spool.h"
 #include "util.h"
-#include "testdir.h"
 
 static char tdir[PATH_MAX];
 static char spath[PATH_MAX + 32];
@@ -577,8 +578,8 @@ START_TEST(test_paths_conflict_bind_mount)
 }
 END_TEST
 
-static Suite *
-spool_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("spool");
 	TCase *tc = tcase_create("rules");
@@ -606,16 +607,4 @@ spool_suite(void)
 	tcase_add_test(tp, test_paths_conflict_bind_mount);
 	suite_add_tcase(s, tp);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(spool_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -8,6 +8,7 @@
  */
 #include <check.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +16,8 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "spool.h"
-#include "testdir.h"
 
 #define OTHER_UID 64111
 
@@ -226,8 +227,8 @@ START_TEST(name_made_printable)
 }
 END_TEST
 
-static Suite *
-owner_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("spool_owner");
 	TCase *tc = tcase_create("spool_owner");
@@ -241,16 +242,4 @@ owner_suite(void)
 	tcase_add_test(tc, name_made_printable);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(owner_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

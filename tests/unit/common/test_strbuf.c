@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "strbuf.h"
 
 /* A text given whole and one byte at a time ends up the same. */
@@ -69,8 +70,8 @@ START_TEST(reset)
 }
 END_TEST
 
-static Suite *
-strbuf_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("strbuf");
 	TCase *tc = tcase_create("core");
@@ -80,16 +81,4 @@ strbuf_suite(void)
 	tcase_add_test(tc, reset);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(strbuf_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

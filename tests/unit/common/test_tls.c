@@ -5,6 +5,7 @@
  * here with the OpenSSL API.
  */
 #include <check.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "check_main.h"
 #include "tls.h"
-#include "testdir.h"
 
 static char tdir[PATH_MAX];
 static char cert_path[PATH_MAX + 32], key_path[PATH_MAX + 32];
@@ -282,8 +283,8 @@ START_TEST(test_handshake_wrong_name)
 }
 END_TEST
 
-static Suite *
-tls_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("tls");
 	TCase *tc = tcase_create("ctx");
@@ -299,16 +300,4 @@ tls_suite(void)
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(tls_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

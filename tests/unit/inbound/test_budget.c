@@ -7,6 +7,7 @@
 #include <check.h>
 #include <stdlib.h>
 
+#include "check_main.h"
 #include "budget.h"
 
 /* A wake callback: counts its calls. */
@@ -115,23 +116,17 @@ START_TEST(test_leave_and_new_limit)
 }
 END_TEST
 
-/* The suite. */
-int
-main(void)
+/* The suite (run by check_main.c). */
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("budget");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_sum_and_full);
 	tcase_add_test(tc, test_fair_share);
 	tcase_add_test(tc, test_wake_under_three_quarters);
 	tcase_add_test(tc, test_leave_and_new_limit);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return s;
 }

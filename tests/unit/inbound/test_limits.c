@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "config.h"
 #include "deadline.h"
 #include "fairshare.h"
@@ -263,8 +264,8 @@ START_TEST(flood_burst_counts_all)
 END_TEST
 
 /* The suite. */
-static Suite *
-limits_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("limits");
 	TCase *tc = tcase_create("limits");
@@ -278,17 +279,4 @@ limits_suite(void)
 	tcase_add_test(tc, flood_burst_counts_all);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-/* Run the suite; exit status says whether all passed. */
-int
-main(void)
-{
-	SRunner *sr = srunner_create(limits_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "delivery.h"
 #include "mailfile.h"
 
@@ -204,8 +205,8 @@ START_TEST(test_to_lf_pieces_big)
 END_TEST
 
 /* The suite. */
-static Suite *
-mailfile_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("mailfile");
 	TCase *tc = tcase_create("core");
@@ -219,20 +220,4 @@ mailfile_suite(void)
 	tcase_add_test(tc, test_to_lf_pieces_big);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-/* Run in UTC, so the dates above are exact. */
-int
-main(void)
-{
-	SRunner *sr;
-	int failed;
-
-	setenv("TZ", "UTC", 1);
-	tzset();
-	sr = srunner_create(mailfile_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "policy.h"
 
 static char *alice_addrs[] = { (char[]){ "alice@example.com" },
@@ -240,22 +241,17 @@ START_TEST(test_relay_hosts)
 }
 END_TEST
 
-int
-main(void)
+/* The suite (run by check_main.c). */
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("policy");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_lookup);
 	tcase_add_test(tc, test_lookup_many);
 	tcase_add_test(tc, test_lookup_conventions);
 	tcase_add_test(tc, test_relay_hosts);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

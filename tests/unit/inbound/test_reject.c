@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "check_main.h"
 #include "reject.h"
 #include "session.h"
 
@@ -254,8 +255,8 @@ START_TEST(test_refusal_context)
 }
 END_TEST
 
-static Suite *
-reject_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("reject");
 	TCase *tc = tcase_create("reject");
@@ -267,16 +268,4 @@ reject_suite(void)
 	tcase_add_test(tc, test_refusal_context);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(reject_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "check_main.h"
 #include "session.h"
 
 #define HOST "mx.test"
@@ -701,13 +702,12 @@ START_TEST(test_notes)
 }
 END_TEST
 
-int
-main(void)
+/* The suite (run by check_main.c). */
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("session");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_transcripts, 0, (int)(sizeof(cases) / sizeof(cases[0])));
@@ -719,9 +719,5 @@ main(void)
 	tcase_add_test(tc, test_error_counter_and_partial_drain);
 	tcase_add_test(tc, test_notes);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "session.h"
 
 #define TXN "EHLO c.test\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@y.test>\r\n"
@@ -261,22 +262,16 @@ START_TEST(test_big_body_bounded)
 }
 END_TEST
 
-/* The suite. */
-int
-main(void)
+/* The suite (run by check_main.c). */
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("session-body");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_loop_test(tc, test_body_cases, 0, (int)(sizeof(cases) / sizeof(cases[0])));
 	tcase_add_test(tc, test_spill_now);
 	tcase_add_test(tc, test_big_body_bounded);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return s;
 }

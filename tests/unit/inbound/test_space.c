@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "diskspace.h"
 #include "mboxsize.h"
 #include "util.h"
@@ -94,11 +95,11 @@ size_becomes(struct mboxsize *m, const char *name, uint64_t want)
 
 START_TEST(test_scanner)
 {
-	char dir[] = "/tmp/smtpgate-mboxsize-XXXXXX", p[512], err[256];
+	char dir[256], p[512], err[256];
 	struct mboxsize *m;
 	unsigned long scans;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	testdir_make(dir, sizeof(dir));
 	snprintf(p, sizeof(p), "%s/mailboxes", dir);
 	ck_assert_int_eq(mkdir(p, 0700), 0);
 	snprintf(p, sizeof(p), "%s/mailboxes/a", dir);
@@ -133,27 +134,21 @@ START_TEST(test_scanner)
 	/* a mailbox not made yet: 0, no scan */
 	ck_assert_uint_eq(mboxsize_get(m, "missing", util_monotonic_ms()), 0);
 	mboxsize_free(m);
-	snprintf(p, sizeof(p), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(p), 0);
+	ck_assert_int_eq(testdir_remove(dir), 0);
 }
 END_TEST
 
-int
-main(void)
+/* The suite (run by check_main.c). */
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("space");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_short, 0, (int)(sizeof(shorts) / sizeof(shorts[0])));
 	tcase_add_test(tc, test_name_size);
 	tcase_add_test(tc, test_scanner);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "delivery.h"
 #include "mailfile.h"
 
@@ -211,8 +212,8 @@ START_TEST(test_trace_local_time)
 END_TEST
 
 /* The suite. */
-static Suite *
-trace_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("trace");
 	TCase *tc = tcase_create("inbound");
@@ -221,20 +222,4 @@ trace_suite(void)
 	tcase_add_test(tc, test_trace_local_time);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-/* Run in UTC, so the dates above are exact. */
-int
-main(void)
-{
-	SRunner *sr;
-	int failed;
-
-	setenv("TZ", "UTC", 1);
-	tzset();
-	sr = srunner_create(trace_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -1,8 +1,8 @@
 /*
  * spooltest: helpers shared by the outbound queue tests -- a throw-away
- * outbound spool (tmp, pickup, queue, bad, control) under $TMPDIR, and
- * small file helpers.  Header-only (static functions) so each test
- * program stays one .c file.
+ * outbound spool (tmp, pickup, queue, bad, control) in a scratch directory
+ * (check_main.h), and small file helpers.  Header-only (static functions)
+ * so each test program stays one .c file.
  */
 #ifndef SMTPGATE_SPOOLTEST_H
 #define SMTPGATE_SPOOLTEST_H
@@ -10,12 +10,13 @@
 #include <check.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "check_main.h"
 
 struct tspool {
 	char root[256];
@@ -38,10 +39,7 @@ tspool_dir(struct tspool *s, const char *sub)
 static void
 tspool_open(struct tspool *s)
 {
-	const char *t = getenv("TMPDIR");
-
-	snprintf(s->root, sizeof(s->root), "%s/smtpgate-qtest.XXXXXX", t ? t : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(s->root));
+	testdir_make(s->root, sizeof(s->root));
 	s->rootfd = open(s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ck_assert_int_ge(s->rootfd, 0);
 	s->tmp = tspool_dir(s, "tmp");
@@ -52,21 +50,13 @@ tspool_open(struct tspool *s)
 	s->control = tspool_dir(s, "control");
 }
 
-/* nftw callback: remove one entry. */
-static int
-tspool_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st; (void)flag; (void)ftw;
-	return remove(path);
-}
-
 /* Remove the spool and close its fds. */
 static void
 tspool_close(struct tspool *s)
 {
 	close(s->tmp); close(s->pickup); close(s->maildrop); close(s->queue);
 	close(s->bad); close(s->control); close(s->rootfd);
-	nftw(s->root, tspool_rm, 16, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(s->root);
 }
 
 /* Write dirfd/name with the given bytes. */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "addrlist.h"
 
 static const struct {
@@ -221,8 +222,8 @@ START_TEST(addrset_members)
 END_TEST
 
 /* The suite. */
-static Suite *
-addrlist_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("addrlist");
 	TCase *tc = tcase_create("parse");
@@ -235,17 +236,4 @@ addrlist_suite(void)
 	    (int)(sizeof(splits) / sizeof(splits[0])));
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-/* Run the suite; the exit status says whether every check passed. */
-int
-main(void)
-{
-	SRunner *sr = srunner_create(addrlist_suite());
-	int nfailed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "check_main.h"
 #include "backoff.h"
 
 /* The waits after 1..15 failures in a row. */
@@ -61,21 +62,15 @@ START_TEST(sweep)
 }
 END_TEST
 
-/* Run the suite; the exit status says whether every check passed. */
-int
-main(void)
+/* The suite (run by check_main.c). */
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("backoff");
 	TCase *tc = tcase_create("backoff");
-	SRunner *sr;
-	int nfailed;
 
 	tcase_add_test(tc, doubling);
 	tcase_add_test(tc, sweep);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

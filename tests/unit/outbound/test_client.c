@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "client.h"
 
 #define TLS_MARK "\x01TLS\x01"	/* splits the server script at the handshake */
@@ -587,8 +588,8 @@ START_TEST(test_txn_unanswered)
 END_TEST
 
 /* Build the suite. */
-static Suite *
-client_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("client");
 	TCase *tc = tcase_create("core");
@@ -601,16 +602,4 @@ client_suite(void)
 	tcase_add_test(tc, test_txn_unanswered);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(client_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "check_main.h"
 #include "dsn.h"
 #include "queue.h"
 
@@ -512,8 +513,8 @@ START_TEST(long_and_odd_replies)
 END_TEST
 
 /* The suite. */
-static Suite *
-dsn_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("dsn");
 	TCase *tc = tcase_create("build");
@@ -527,17 +528,4 @@ dsn_suite(void)
 	tcase_add_test(tc, long_and_odd_replies);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-/* Run the suite; the exit status says whether every check passed. */
-int
-main(void)
-{
-	SRunner *sr = srunner_create(dsn_suite());
-	int nfailed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "dueheap.h"
 
 #define REF_MAX	4096
@@ -210,22 +211,16 @@ START_TEST(edges)
 }
 END_TEST
 
-/* Run the suite; the exit status says whether every check passed. */
-int
-main(void)
+/* The suite (run by check_main.c). */
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("dueheap");
 	TCase *tc = tcase_create("dueheap");
-	SRunner *sr;
-	int nfailed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, random_against_reference, 0, 4);
 	tcase_add_test(tc, edges);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "check_main.h"
 #include "longline.h"
 #include "strbuf.h"
 
@@ -387,8 +388,8 @@ START_TEST(refuse_table)
 }
 END_TEST
 
-static Suite *
-longline_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("longline");
 	TCase *tc = tcase_create("core");
@@ -402,16 +403,4 @@ longline_suite(void)
 	tcase_add_loop_test(tc, refuse_table, 0, (int)(sizeof(refusals) / sizeof(refusals[0])));
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(longline_suite());
-	int nfailed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "config.h"
 #include "pickup.h"
 #include "queue.h"
@@ -1001,8 +1002,8 @@ START_TEST(recover_old_new)
 END_TEST
 
 /* The suite. */
-static Suite *
-pickup_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("pickup");
 	TCase *tc = tcase_create("parse");
@@ -1036,17 +1037,4 @@ pickup_suite(void)
 	tcase_add_test(tc, recover_old_new);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-/* Run the suite; the exit status says whether every check passed. */
-int
-main(void)
-{
-	SRunner *sr = srunner_create(pickup_suite());
-	int nfailed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

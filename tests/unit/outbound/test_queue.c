@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "queue.h"
 #include "spooltest.h"
 
@@ -669,8 +670,8 @@ START_TEST(spool_put_temp_names)
 END_TEST
 
 /* The suite. */
-static Suite *
-queue_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("queue");
 	TCase *tc = tcase_create("env");
@@ -698,17 +699,4 @@ queue_suite(void)
 	tcase_add_test(tc, spool_put_temp_names);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-/* Run the suite; the exit status says whether every check passed. */
-int
-main(void)
-{
-	SRunner *sr = srunner_create(queue_suite());
-	int nfailed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

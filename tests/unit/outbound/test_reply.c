@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "reply.h"
 
 /* What one run over an input gives. */
@@ -230,8 +231,8 @@ START_TEST(test_escape_cap)
 END_TEST
 
 /* Build the suite. */
-static Suite *
-reply_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("reply");
 	TCase *tc = tcase_create("core");
@@ -244,16 +245,4 @@ reply_suite(void)
 	tcase_add_test(tc, test_escape_cap);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(reply_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

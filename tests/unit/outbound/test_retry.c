@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "retry.h"
 
 #define LIFE	432000		/* max_queue_lifetime: 5 days */
@@ -322,14 +323,12 @@ END_TEST
 
 #define ROWS(a)	((int)(sizeof(a) / sizeof((a)[0])))
 
-/* Run the suite; the exit status says whether every check passed. */
-int
-main(void)
+/* The suite (run by check_main.c). */
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("retry");
 	TCase *tc = tcase_create("retry");
-	SRunner *sr;
-	int nfailed;
 
 	tcase_add_loop_test(tc, backoff_doubling_and_cap, 0, ROWS(backoff_rows));
 	tcase_add_loop_test(tc, backoff_jitter_bound, 0, ROWS(backoff_rows));
@@ -339,9 +338,5 @@ main(void)
 	tcase_add_loop_test(tc, one_delay_warning, 0, 4);
 	tcase_add_loop_test(tc, only_failed_bounced, 0, 7);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return s;
 }

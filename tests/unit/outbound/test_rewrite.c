@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "config.h"
 #include "queue.h"
 #include "rewrite.h"
@@ -305,8 +306,8 @@ START_TEST(odd_headers)
 }
 END_TEST
 
-static Suite *
-rewrite_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("rewrite");
 	TCase *tc = tcase_create("core");
@@ -321,16 +322,4 @@ rewrite_suite(void)
 	tcase_add_test(tc, odd_headers);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(rewrite_suite());
-	int nfailed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

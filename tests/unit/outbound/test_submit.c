@@ -10,6 +10,7 @@
 #include <sysexits.h>
 #include <time.h>
 
+#include "check_main.h"
 #include "pickup.h"
 #include "submit.h"
 
@@ -313,8 +314,8 @@ START_TEST(date_offsets)
 END_TEST
 
 /* The suite. */
-static Suite *
-submit_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("submit");
 	TCase *tc = tcase_create("submit");
@@ -328,17 +329,4 @@ submit_suite(void)
 	tcase_add_test(tc, date_offsets);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-/* Run the suite; the exit status says whether every check passed. */
-int
-main(void)
-{
-	SRunner *sr = srunner_create(submit_suite());
-	int nfailed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "addrlist.h"
 #include "submit.h"
 #include "submit_bs.h"
@@ -316,8 +317,8 @@ START_TEST(address_lists)
 END_TEST
 
 /* The suite. */
-static Suite *
-submit_bs_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("submit_bs");
 	TCase *tc = tcase_create("submit_bs");
@@ -332,17 +333,4 @@ submit_bs_suite(void)
 	    (int)(sizeof(list_cases) / sizeof(list_cases[0])));
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-/* Run the suite; the exit status says whether every check passed. */
-int
-main(void)
-{
-	SRunner *sr = srunner_create(submit_bs_suite());
-	int nfailed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "dsn.h"
 #include "pickup.h"
 #include "queue.h"
@@ -234,8 +235,8 @@ START_TEST(test_dsn_null_sender)
 END_TEST
 
 /* The suite. */
-static Suite *
-trace_suite(void)
+Suite *
+unit_suite(void)
 {
 	Suite *s = suite_create("trace");
 	TCase *tc = tcase_create("outbound");
@@ -247,16 +248,4 @@ trace_suite(void)
 	tcase_add_test(tc, test_dsn_null_sender);
 	suite_add_tcase(s, tc);
 	return s;
-}
-
-int
-main(void)
-{
-	SRunner *sr = srunner_create(trace_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
