@@ -2,7 +2,7 @@
  * reject: the reason of a refusal, from the reply line the session sent.
  * Matched on the reply code and enhanced status code (RFC 3463), and on a
  * few words where one code serves two refusals.  Pure: the table is the
- * module; tests/unit/session/test_reject.c feeds it every refusal the
+ * module; tests/unit/inbound/test_reject.c feeds it every refusal the
  * session makes.
  */
 #include <string.h>

@@ -260,7 +260,12 @@ parse_bool(struct env_parse *p, const char *v, size_t n, bool *out)
 	return 0;
 }
 
-/* Parse a text value that must fit an address. */
+/*
+ * Parse a text value that must fit an address.  An address never holds a
+ * control byte (smtp_addr refuses them where addresses come in), so an
+ * escaped one (\r, \n, \xHH) means a damaged file; taken as it is, it
+ * would end the relay's MAIL or RCPT command early (found by fuzz_env).
+ */
 static int
 parse_addr(struct env_parse *p, const char *v, size_t n, char **out)
 {
@@ -271,6 +276,13 @@ parse_addr(struct env_parse *p, const char *v, size_t n, char **out)
 	if (strlen(s) > SMTP_ADDR_MAX) {
 		free(s);
 		return perr(p, "address too long");
+	}
+	for (size_t i = 0; s[i] != '\0'; i++) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+			perr(p, "control byte 0x%02x in address", (unsigned char)s[i]);
+			free(s);
+			return -1;
+		}
 	}
 	*out = s;
 	return 0;

@@ -396,7 +396,8 @@ rewrite_message(const struct rewrite_policy *p, bool untrusted, struct queue_ent
 	sep = memmem(*msg, *len, "\r\n\r\n", 4);
 	hlen = sep != NULL ? (size_t)(sep - *msg) + 2 : *len;
 	rewrite_header(&hs, *msg, hlen, &orig, &out);
-	if (out.len != hlen || memcmp(out.p, *msg, hlen) != 0) {	/* the body once */
+	/* out.p is NULL for an empty header: no memcmp of a NULL (UBSan) */
+	if (out.len != hlen || (hlen > 0 && memcmp(out.p, *msg, hlen) != 0)) {	/* the body once */
 		strbuf_add(&out, *msg + hlen, *len - hlen);
 		free(*msg);
 		*msg = out.p;

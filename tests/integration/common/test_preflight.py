@@ -16,7 +16,7 @@ Every case is run as the service user, the way the units run it
   whose name has no dot (a private UTS namespace).  Exit 0 and exactly the
   "warning: FILE:LINE: key: reason" lines from both, and the daemon logs them
   at start;
-* every refused case of the unit table tests/unit/common_core/
+* every refused case of the unit table tests/unit/common/
   test_config_errors.c, exported by that test program (--export), is refused
   with its exact line by the -t of its role and by smtpgate-check.
 """
@@ -30,7 +30,7 @@ import harness
 
 EX_OK, EX_CANTCREAT, EX_NOPERM, EX_CONFIG = 0, 73, 77, 78
 PROGRAM = {"inbound": "smtpgate-inbound", "outbound": "smtpgate-outbound"}
-UNIT_TABLE = os.path.join(harness.BUILD, "tests", "unit", "common_core", "test-config_errors")
+UNIT_TABLE = os.path.join(harness.BUILD, "tests", "unit", "common", "test-config_errors")
 DAEMON = "uid %d (gid %d)" % (harness.DAEMON_UID, harness.DAEMON_GID)
 
 
