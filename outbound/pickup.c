@@ -423,8 +423,9 @@ queue_copy_sync(const struct pickup_dirs *d, const char *id, const struct queue_
 
 	for (i = 0; i < p->nrcpts; i++)
 		rcpts[i] = p->rcpts[i].addr;
-	rc = queue_entry_create_id(d->tmp, d->queue, id, p->sender, rcpts, p->nrcpts,
-	    msg, msglen, now, true, e, err, errlen);
+	rc = queue_entry_create_id(d->tmp, d->queue, &(struct queue_new){ .id = id,
+	    .sender = p->sender, .rcpts = rcpts, .nrcpts = p->nrcpts, .msg = msg,
+	    .msglen = msglen, .now = now, .sync = true }, e, err, errlen);
 	free(rcpts);
 	if (rc == 0 && p->last_reply != NULL) {	/* refused at once (pickup_originate) */
 		for (i = 0; i < p->nrcpts && i < e->nrcpts; i++) {

@@ -118,7 +118,8 @@ sched_store_dsn(struct sched *s, struct sched_store *st, struct sched_delivery *
 	if (msg == NULL)
 		return 1;
 	id_generate(st->dsn_id);
-	env = queue_env_new(st->dsn_id, "", &rcpt, 1, len, now, &envlen);
+	env = queue_env_new(&(struct queue_new){ .id = st->dsn_id, .sender = "",
+	    .rcpts = &rcpt, .nrcpts = 1, .msglen = len, .now = now }, &envlen);
 	sched_store_put(st, st->dsn_id, "msg", msg, len, false);
 	sched_store_put(st, st->dsn_id, "env", env, envlen, false);
 	st->dsn_kind = d->e.sender[0] == '\0' ? "postmaster" : kind == DSN_FAILED ? "failed" :
