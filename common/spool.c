@@ -280,8 +280,8 @@ spool_write_marker(struct spool *s, enum spool_role role, char *err,
 	    spool_role_name(role), id, util_hostname(), when);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		n = (int)strlen(text);
-	if (fsutil_write_atomic(s->tmpfd, s->dirfd, SPOOL_MARKER, text, (size_t)n,
-	    true, ferr, sizeof(ferr)) < 0) {
+	if (fsutil_write_atomic(&(struct fsutil_atomic){ s->tmpfd, s->dirfd, true },
+	    SPOOL_MARKER, text, (size_t)n, ferr, sizeof(ferr)) < 0) {
 		snprintf(err, errlen, "spool %s: cannot write role marker: %s",
 		    s->path, ferr);
 		return EX_CANTCREAT;

@@ -124,7 +124,8 @@ queue_entry_store(int tmpdirfd, int queuedirfd, const struct queue_entry *e,
 	}
 	id_name(name, sizeof(name), e->id, "env");
 	text = queue_env_format(e, &len);
-	rc = fsutil_write_atomic(tmpdirfd, queuedirfd, name, text, len, sync, err, errlen);
+	rc = fsutil_write_atomic(&(struct fsutil_atomic){ tmpdirfd, queuedirfd, sync }, name,
+	    text, len, err, errlen);
 	free(text);
 	return rc;
 }
@@ -180,7 +181,8 @@ create_env(int tmpdirfd, int queuedirfd, const struct queue_entry *e, bool sync,
 	iov.iov_base = text;
 	iov.iov_len = len;
 	(void)unlinkat(tmpdirfd, tname, 0);
-	rc = fsutil_write_new(tmpdirfd, tname, &iov, 1, sync, err, errlen);
+	rc = fsutil_write_new(tmpdirfd, tname, &(struct fsutil_new){ &iov, 1, sync, NULL },
+	    err, errlen);
 	free(text);
 	if (rc < 0)
 		return -1;
@@ -211,7 +213,8 @@ queue_entry_create_id(int tmpdirfd, int queuedirfd, const struct queue_new *n,
 	id_name(name, sizeof(name), n->id, "msg");
 	iov.iov_base = (void *)n->msg;
 	iov.iov_len = n->msglen;
-	if (fsutil_write_new(queuedirfd, name, &iov, 1, n->sync, err, errlen) < 0)
+	if (fsutil_write_new(queuedirfd, name, &(struct fsutil_new){ &iov, 1, n->sync, NULL },
+	    err, errlen) < 0)
 		goto fail;
 	/* the .msg must be durable in queue/ before the .env makes it live */
 	if (n->sync && fsutil_fsync_dirfd(queuedirfd, "queue", err, errlen) < 0)
@@ -362,8 +365,8 @@ queue_put_group(int tmpdirfd, int queuedirfd, struct queue_put *v, size_t n,
 		(void)unlinkat(tmpdirfd, tname, 0);	/* left by a crash */
 		iov.iov_base = (void *)(uintptr_t)v[i].text;
 		iov.iov_len = v[i].len;
-		if (fsutil_write_new(tmpdirfd, tname, &iov, 1, false, v[i].err,
-		    sizeof(v[i].err)) == 0) {
+		if (fsutil_write_new(tmpdirfd, tname, &(struct fsutil_new){ &iov, 1, false, NULL },
+		    v[i].err, sizeof(v[i].err)) == 0) {
 			v[i].ok = true;
 			written++;
 		}
@@ -623,6 +626,6 @@ queue_control_post(int tmpdirfd, int controldirfd, const char *verb,
 	id_generate(uniq);
 	snprintf(name, sizeof(name), "%s.%s.%s", verb, target, uniq);
 	n = snprintf(body, sizeof(body), "%s %s\n", verb, target);
-	return fsutil_write_atomic(tmpdirfd, controldirfd, name, body, (size_t)n, true,
-	    err, errlen);
+	return fsutil_write_atomic(&(struct fsutil_atomic){ tmpdirfd, controldirfd, true }, name,
+	    body, (size_t)n, err, errlen);
 }
