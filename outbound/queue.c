@@ -10,9 +10,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
-#include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +22,6 @@
 #include "fsutil.h"
 #include "id.h"
 #include "queue.h"
-#include "smtp_addr.h"
-#include "strbuf.h"
 #include "util.h"
 
 /* Write "<id>.<ext>" into name. */

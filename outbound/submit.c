@@ -4,12 +4,9 @@
  *
  * Must not know: files, ids, the spool, the clock, the process (no exit).
  */
-#include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sysexits.h>
 
 #include "submit.h"
