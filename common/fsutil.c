@@ -111,16 +111,6 @@ fsutil_undo(int fd, int dirfd, const char *name)
 	errno = saved;
 }
 
-/* Create dirfd/name exclusively and write iov into it (see fsutil.h). */
-int
-fsutil_write_new(int dirfd, const char *name, const struct iovec *iov,
-    int iovcnt, bool sync, char *err, size_t errlen)
-{
-	static const struct fsutil_perm perm = { FSUTIL_FILE_MODE, (gid_t)-1, false };
-
-	return fsutil_write_new_perm(dirfd, name, iov, iovcnt, sync, &perm, err, errlen);
-}
-
 /* Give the new file fd its group and mode (see struct fsutil_perm). */
 static int
 fsutil_set_perm(int fd, int dirfd, const char *name, const struct fsutil_perm *perm,
@@ -137,11 +127,13 @@ fsutil_set_perm(int fd, int dirfd, const char *name, const struct fsutil_perm *p
 	return 0;
 }
 
-/* Create dirfd/name exclusively with perm and write iov (see fsutil.h). */
+/* Create dirfd/name exclusively and write f->iov into it (see fsutil.h). */
 int
-fsutil_write_new_perm(int dirfd, const char *name, const struct iovec *iov,
-    int iovcnt, bool sync, const struct fsutil_perm *perm, char *err, size_t errlen)
+fsutil_write_new(int dirfd, const char *name, const struct fsutil_new *f,
+    char *err, size_t errlen)
 {
+	static const struct fsutil_perm default_perm = { FSUTIL_FILE_MODE, (gid_t)-1, false };
+	const struct fsutil_perm *perm = f->perm != NULL ? f->perm : &default_perm;
 	int fd;
 
 	fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
@@ -155,12 +147,12 @@ fsutil_write_new_perm(int dirfd, const char *name, const struct iovec *iov,
 		fsutil_undo(fd, dirfd, name);
 		return -1;
 	}
-	if (fsutil_writev_all(fd, iov, iovcnt) < 0) {
+	if (fsutil_writev_all(fd, f->iov, f->iovcnt) < 0) {
 		fsutil_err(dirfd, name, "write", err, errlen);
 		fsutil_undo(fd, dirfd, name);
 		return -1;
 	}
-	if (sync && fsync(fd) < 0) {
+	if (f->sync && fsync(fd) < 0) {
 		fsutil_err(dirfd, name, "fsync", err, errlen);
 		fsutil_undo(fd, dirfd, name);
 		return -1;
@@ -175,9 +167,10 @@ fsutil_write_new_perm(int dirfd, const char *name, const struct iovec *iov,
 
 /* Write a temporary file and rename it over dstdirfd/name (see fsutil.h). */
 int
-fsutil_write_atomic(int tmpdirfd, int dstdirfd, const char *name,
-    const void *buf, size_t len, bool sync, char *err, size_t errlen)
+fsutil_write_atomic(const struct fsutil_atomic *a, const char *name,
+    const void *buf, size_t len, char *err, size_t errlen)
 {
+	int tmpdirfd = a->tmpdirfd, dstdirfd = a->dstdirfd;
 	char tmpname[NAME_MAX + 1];
 	struct iovec iov;
 	int n;
@@ -193,14 +186,15 @@ fsutil_write_atomic(int tmpdirfd, int dstdirfd, const char *name,
 	iov.iov_len = len;
 	/* always synced: a rename that reaches the disk before the data
 	 * would replace a good file with a torn one */
-	if (fsutil_write_new(tmpdirfd, tmpname, &iov, 1, true, err, errlen) < 0)
+	if (fsutil_write_new(tmpdirfd, tmpname, &(struct fsutil_new){ &iov, 1, true, NULL },
+	    err, errlen) < 0)
 		return -1;
 	if (renameat(tmpdirfd, tmpname, dstdirfd, name) < 0) {
 		fsutil_err(dstdirfd, name, "rename", err, errlen);
 		fsutil_undo(-1, tmpdirfd, tmpname);
 		return -1;
 	}
-	if (sync)
+	if (a->sync)
 		return fsutil_fsync_dirfd(dstdirfd, NULL, err, errlen);
 	return 0;
 }
@@ -328,9 +322,11 @@ fsutil_open_dir_nofollow(int parentfd, const char *name, char *err, size_t errle
 
 /* Open, make if missing, and set mode and group of a directory (fsutil.h). */
 int
-fsutil_dir_at(int parentfd, const char *name, mode_t mode, gid_t gid,
+fsutil_dir_at(int parentfd, const char *name, const struct fsutil_perm *perm,
     enum fsutil_dir_done *done, char *err, size_t errlen)
 {
+	mode_t mode = perm->mode;
+	gid_t gid = perm->gid;
 	struct stat st;
 	int made, fd;
 
@@ -369,28 +365,28 @@ fail:
 
 /* Count what fsutil_dir_at did. */
 static void
-fsutil_count_done(enum fsutil_dir_done done, unsigned *created, unsigned *fixed)
+fsutil_count_done(enum fsutil_dir_done done, struct fsutil_dir_count *count)
 {
-	if (done == FSUTIL_DIR_CREATED && created != NULL)
-		(*created)++;
-	if (done == FSUTIL_DIR_FIXED && fixed != NULL)
-		(*fixed)++;
+	if (done == FSUTIL_DIR_CREATED && count != NULL)
+		count->created++;
+	if (done == FSUTIL_DIR_FIXED && count != NULL)
+		count->fixed++;
 }
 
 /* Make or fix the Maildir parentfd/name/{tmp,new,cur} (see fsutil.h). */
 int
-fsutil_maildir_at(int parentfd, const char *name, mode_t mode, gid_t gid,
-    unsigned *created, unsigned *fixed, char *err, size_t errlen)
+fsutil_maildir_at(int parentfd, const char *name, const struct fsutil_perm *perm,
+    struct fsutil_dir_count *count, char *err, size_t errlen)
 {
 	static const char *const subs[] = { "tmp", "new", "cur" };
 	enum fsutil_dir_done done;
 	int fd, subfd;
 
-	if ((fd = fsutil_dir_at(parentfd, name, mode, gid, &done, err, errlen)) < 0)
+	if ((fd = fsutil_dir_at(parentfd, name, perm, &done, err, errlen)) < 0)
 		return -1;
-	fsutil_count_done(done, created, fixed);
+	fsutil_count_done(done, count);
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
-		subfd = fsutil_dir_at(fd, subs[i], mode, gid, &done, err, errlen);
+		subfd = fsutil_dir_at(fd, subs[i], perm, &done, err, errlen);
 		if (subfd < 0) {
 			int saved = errno;
 
@@ -399,7 +395,7 @@ fsutil_maildir_at(int parentfd, const char *name, mode_t mode, gid_t gid,
 			return -1;
 		}
 		(void)close(subfd);
-		fsutil_count_done(done, created, fixed);
+		fsutil_count_done(done, count);
 	}
 	return close(fd);
 }

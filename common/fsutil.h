@@ -18,15 +18,6 @@
 
 #define FSUTIL_IOV_MAX 16	/* most iovecs fsutil_write_new takes */
 
-/*
- * Create dirfd/name exclusively, write iov (at most FSUTIL_IOV_MAX), fsync
- * when `sync`, close.
- * 0 on success; -1 with errno preserved and "path: what: strerror" in err,
- * and the partial file unlinked.
- */
-int fsutil_write_new(int dirfd, const char *name, const struct iovec *iov,
-    int iovcnt, bool sync, char *err, size_t errlen);
-
 /* The mode and group a new file gets. */
 struct fsutil_perm {
 	mode_t mode;		/* e.g. 0640 */
@@ -34,24 +25,42 @@ struct fsutil_perm {
 	bool fix_mode;		/* fchmod too: the umask would take bits of mode */
 };
 
-/*
- * fsutil_write_new with the file's mode and group given: the group is set
- * with fchown(2) (the caller must be a member), the mode with fchmod(2)
- * when perm->fix_mode, both through the descriptor before anything is
- * written.  Same results as fsutil_write_new.
- */
-int fsutil_write_new_perm(int dirfd, const char *name, const struct iovec *iov,
-    int iovcnt, bool sync, const struct fsutil_perm *perm, char *err, size_t errlen);
+/* What a new file holds and how it is made (fsutil_write_new()). */
+struct fsutil_new {
+	const struct iovec *iov;	/* at most FSUTIL_IOV_MAX */
+	int iovcnt;
+	bool sync;			/* fsync before the close */
+	const struct fsutil_perm *perm;	/* NULL: mode 0640, the creator's group */
+};
 
 /*
- * The whole atomic replace: write tmpdirfd/<unique> (always fsynced, so a
- * crash leaves the old or the new content, never a torn file), rename it
- * to dstdirfd/name, fsync dstdirfd when `sync` (otherwise the caller makes
- * the rename durable, e.g. with one directory fsync for many files).
+ * Create dirfd/name exclusively, write f->iov, fsync when f->sync, close.
+ * With f->perm the group is set with fchown(2) (the caller must be a
+ * member), the mode with fchmod(2) when perm->fix_mode, both through the
+ * descriptor before anything is written.
+ * 0 on success; -1 with errno preserved and "path: what: strerror" in err,
+ * and the partial file unlinked.
+ */
+int fsutil_write_new(int dirfd, const char *name, const struct fsutil_new *f,
+    char *err, size_t errlen);
+
+/* Where fsutil_write_atomic() writes: the file is made in tmpdirfd and
+ * renamed into dstdirfd, which is fsynced after when sync. */
+struct fsutil_atomic {
+	int tmpdirfd;
+	int dstdirfd;
+	bool sync;
+};
+
+/*
+ * The whole atomic replace: write a->tmpdirfd/<unique> (always fsynced, so
+ * a crash leaves the old or the new content, never a torn file), rename it
+ * to a->dstdirfd/name, fsync a->dstdirfd when a->sync (otherwise the caller
+ * makes the rename durable, e.g. with one directory fsync for many files).
  * Replaces an existing name.
  */
-int fsutil_write_atomic(int tmpdirfd, int dstdirfd, const char *name,
-    const void *buf, size_t len, bool sync, char *err, size_t errlen);
+int fsutil_write_atomic(const struct fsutil_atomic *a, const char *name,
+    const void *buf, size_t len, char *err, size_t errlen);
 
 /* fsync a directory fd / path; -1 with err filled. */
 int fsutil_fsync_dirfd(int dirfd, const char *label, char *err, size_t errlen);
@@ -70,22 +79,29 @@ enum fsutil_dir_done {
 /*
  * Open the directory parentfd/name without following a symlink
  * (O_DIRECTORY|O_NOFOLLOW), making it first when it is missing, and give
- * it exactly `mode` (07777 bits) and group `gid` ((gid_t)-1: leave it)
- * with fchown and fchmod through that descriptor, never by path.  A
+ * it exactly perm->mode (07777 bits) and group perm->gid ((gid_t)-1: leave
+ * it; perm->fix_mode is not used: the mode is always made exact) with
+ * fchown and fchmod through that descriptor, never by path.  A
  * directory it makes is fsynced with its parent.  Returns the directory's
  * descriptor (the caller closes it) and *done; -1 with errno (ENOTDIR: a
  * symlink or something else stands there) and "path: step: reason" in err.
  */
-int fsutil_dir_at(int parentfd, const char *name, mode_t mode, gid_t gid,
+int fsutil_dir_at(int parentfd, const char *name, const struct fsutil_perm *perm,
     enum fsutil_dir_done *done, char *err, size_t errlen);
+
+/* How many directories fsutil_maildir_at() made and changed. */
+struct fsutil_dir_count {
+	unsigned created;
+	unsigned fixed;
+};
 
 /*
  * The Maildir parentfd/name and its tmp/ new/ cur/, each by fsutil_dir_at
- * with mode and gid.  *created and *fixed (when not NULL) grow by the
- * directories made and changed.  0, or -1 with errno and err.
+ * with perm.  count (when not NULL) grows by the directories made and
+ * changed.  0, or -1 with errno and err.
  */
-int fsutil_maildir_at(int parentfd, const char *name, mode_t mode, gid_t gid,
-    unsigned *created, unsigned *fixed, char *err, size_t errlen);
+int fsutil_maildir_at(int parentfd, const char *name, const struct fsutil_perm *perm,
+    struct fsutil_dir_count *count, char *err, size_t errlen);
 
 /*
  * A unique Maildir file name "<sec>.M<usec>P<pid>Q<n>.<host>,S=<size>"

@@ -150,20 +150,29 @@ preflight_spool_writable(const char *file, const char *spool, struct preflight *
 	return EX_OK;
 }
 
+/* The daemon a spool is checked for: its config file (named in refusals),
+ * its spool, and the user and group it runs as (NULL: not configured). */
+struct preflight_daemon {
+	const char *file;
+	const char *spool;
+	const char *user;
+	const char *group;
+};
+
 /* The spool for role: what the daemon keeps belongs to it (first, as a
  * spool of another owner may not even be readable), spool_check() (marker,
  * lock holder), then the write probe. */
 static int
-preflight_spool(const char *file, const char *spool, enum spool_role role,
-    const struct spool_owned *owned, const char *user, const char *group,
-    struct preflight *pf)
+preflight_spool(const struct preflight_daemon *d, enum spool_role role,
+    const struct spool_owned *owned, struct preflight *pf)
 {
+	const char *file = d->file, *spool = d->spool;
 	char err[1024];
 	uid_t uid;
 	gid_t gid;
 	int rc;
 
-	if (preflight_ids(user, group, &uid, &gid) &&
+	if (preflight_ids(d->user, d->group, &uid, &gid) &&
 	    (rc = spool_check_owner(spool, uid, gid, owned, err, sizeof(err))) != EX_OK)
 		return preflight_refuse(pf, rc, file, "%s", err);
 	rc = spool_check(spool, role, pf->holder, sizeof(pf->holder), err, sizeof(err));
@@ -207,8 +216,8 @@ preflight_inbound(const struct inbound_config *c, unsigned flags, struct preflig
 			shared[i * 3 + j] = names[k++] = xasprintf("mailboxes/%s/%s",
 			    c->mailboxes[i].name, subs[j]);
 	}
-	rc = preflight_spool(c->path, c->spool, SPOOL_ROLE_INBOUND,
-	    &(struct spool_owned){ dirs, NULL, NULL, shared }, c->user, c->group, pf);
+	rc = preflight_spool(&(struct preflight_daemon){ c->path, c->spool, c->user, c->group },
+	    SPOOL_ROLE_INBOUND, &(struct spool_owned){ dirs, NULL, NULL, shared }, pf);
 	for (size_t i = 0; i < k; i++)
 		free(names[i]);
 	free(names);
@@ -265,8 +274,8 @@ preflight_outbound(const struct outbound_config *c, unsigned flags, struct prefl
 			    sh->name, err);
 		SSL_CTX_free(ctx);
 	}
-	if (preflight_spool(c->path, c->spool, SPOOL_ROLE_OUTBOUND,
-	    &(struct spool_owned){ dirs, filedirs, foreign, NULL }, c->user, c->group,
+	if (preflight_spool(&(struct preflight_daemon){ c->path, c->spool, c->user, c->group },
+	    SPOOL_ROLE_OUTBOUND, &(struct spool_owned){ dirs, filedirs, foreign, NULL },
 	    pf) != EX_OK)
 		return pf->code;
 	return preflight_submit_group(c, pf);

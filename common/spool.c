@@ -280,8 +280,8 @@ spool_write_marker(struct spool *s, enum spool_role role, char *err,
 	    spool_role_name(role), id, util_hostname(), when);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		n = (int)strlen(text);
-	if (fsutil_write_atomic(s->tmpfd, s->dirfd, SPOOL_MARKER, text, (size_t)n,
-	    true, ferr, sizeof(ferr)) < 0) {
+	if (fsutil_write_atomic(&(struct fsutil_atomic){ s->tmpfd, s->dirfd, true },
+	    SPOOL_MARKER, text, (size_t)n, ferr, sizeof(ferr)) < 0) {
 		snprintf(err, errlen, "spool %s: cannot write role marker: %s",
 		    s->path, ferr);
 		return EX_CANTCREAT;
@@ -593,6 +593,7 @@ spool_check(const char *path, enum spool_role role, char *holder,
 /* A path as components, with the device and inode of each existing prefix. */
 #define SPOOL_MAXCOMP 128
 struct spool_pathinfo {
+	const char *path;		/* as the caller wrote it, for messages */
 	char	 lex[PATH_MAX];		/* absolute, "." and ".." folded, no symlinks resolved */
 	char	 canon[PATH_MAX];	/* realpath of the deepest existing ancestor + rest */
 	char	 buf[PATH_MAX];		/* canon split into comp[] */
@@ -750,12 +751,12 @@ spool_lex_inside(const char *in, const char *outer)
 	return strncmp(in, outer, n) == 0 && in[n] == '/';
 }
 
-/* Word the conflict found at prefix ia of a and ib of b. */
+/* Word the conflict found at prefix ia of pa and ib of pb. */
 static void
-spool_conflict_why(const char *a, const struct spool_pathinfo *pa, size_t ia,
-    const char *b, const struct spool_pathinfo *pb, size_t ib, char *why,
-    size_t whylen)
+spool_conflict_why(const struct spool_pathinfo *pa, size_t ia,
+    const struct spool_pathinfo *pb, size_t ib, char *why, size_t whylen)
 {
+	const char *a = pa->path, *b = pb->path;
 	bool a_in_b = pa->ncomp - ia > pb->ncomp - ib;
 	bool b_in_a = pb->ncomp - ib > pa->ncomp - ia;
 	size_t i = ia;
@@ -782,8 +783,8 @@ spool_conflict_why(const char *a, const struct spool_pathinfo *pa, size_t ia,
 
 /* Search every pair of existing prefixes that are the same directory. */
 static int
-spool_conflict_search(const char *a, const struct spool_pathinfo *pa,
-    const char *b, const struct spool_pathinfo *pb, char *why, size_t whylen)
+spool_conflict_search(const struct spool_pathinfo *pa, const struct spool_pathinfo *pb,
+    char *why, size_t whylen)
 {
 	size_t i, j;
 
@@ -795,7 +796,7 @@ spool_conflict_search(const char *a, const struct spool_pathinfo *pa,
 			    pa->ino[i] != pb->ino[j])
 				continue;
 			if (spool_tail_prefix(pa, i, pb, j) || spool_tail_prefix(pb, j, pa, i)) {
-				spool_conflict_why(a, pa, i, b, pb, j, why, whylen);
+				spool_conflict_why(pa, i, pb, j, why, whylen);
 				return 1;
 			}
 		}
@@ -812,13 +813,15 @@ spool_paths_conflict(const char *a, const char *b, char *why, size_t whylen)
 
 	if (why != NULL && whylen > 0)
 		why[0] = '\0';
+	pa->path = a;
+	pb->path = b;
 	if (spool_pathinfo_fill(pa, a) < 0 || spool_pathinfo_fill(pb, b) < 0) {
 		/* cannot tell them apart: compare the names as written */
 		rc = strcmp(a, b) == 0;
 		if (rc)
 			snprintf(why, whylen, "same directory");
 	} else {
-		rc = spool_conflict_search(a, pa, b, pb, why, whylen);
+		rc = spool_conflict_search(pa, pb, why, whylen);
 	}
 	free(pa);
 	return rc;

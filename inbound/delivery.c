@@ -163,8 +163,8 @@ job_write_spilled(struct delivery *d, struct delivery_job *j, struct dfile *f,
 	int fd, e;
 
 	fsutil_maildir_name(f->name, sizeof(f->name), util_hostname(), f->header_len + lf_len);
-	if (fsutil_write_new_perm(d->tmpfd, f->name, &iov, 1, false, &j->perm, err,
-	    errlen) == -1)
+	if (fsutil_write_new(d->tmpfd, f->name, &(struct fsutil_new){ &iov, 1, false, &j->perm },
+	    err, errlen) == -1)
 		return -1;
 	fd = openat(d->tmpfd, f->name, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
@@ -244,8 +244,8 @@ job_write(struct delivery *d, struct delivery_job *j)
 
 		fsutil_maildir_name(f->name, sizeof(f->name), util_hostname(),
 		    f->header_len + j->body_len);
-		if (fsutil_write_new_perm(d->tmpfd, f->name, iov, 2, false, &j->perm, err,
-		    sizeof(err)) == -1) {
+		if (fsutil_write_new(d->tmpfd, f->name, &(struct fsutil_new){ iov, 2, false,
+		    &j->perm }, err, sizeof(err)) == -1) {
 			job_fail_msg(j, errno, err);
 			return;
 		}

@@ -45,22 +45,19 @@ fairshare_addr(const struct sockaddr *sa, unsigned char addr[16])
 	return 0;
 }
 
-/* "relay <entry>" when a relay_hosts entry at least as narrow as prefix holds sa. */
-static bool
+/* The first relay_hosts entry at least as narrow as prefix that holds sa,
+ * or NULL. */
+static const struct config_cidr *
 fairshare_relay(const struct sockaddr *sa, int fam, unsigned prefix,
-    const struct config_cidr *relay, size_t nrelay, char *key, size_t keylen)
+    const struct config_cidr *relay, size_t nrelay)
 {
-	char text[INET6_ADDRSTRLEN];
-
 	for (size_t i = 0; i < nrelay; i++) {
 		if (relay[i].family != fam || relay[i].prefix < prefix ||
 		    !config_cidr_match(&relay[i], sa))
 			continue;
-		inet_ntop(fam, relay[i].addr, text, sizeof(text));
-		snprintf(key, keylen, "relay %s/%u", text, relay[i].prefix);
-		return true;
+		return &relay[i];
 	}
-	return false;
+	return NULL;
 }
 
 /* The counting key of sa; true for a relay host (see fairshare.h). */
@@ -72,13 +69,17 @@ fairshare_key(const struct sockaddr *sa, const struct fairshare_prefix *p,
 	char text[INET6_ADDRSTRLEN];
 	int fam = fairshare_addr(sa, addr);
 	unsigned prefix = fam == AF_INET ? p->ipv4 : p->ipv6;
+	const struct config_cidr *r;
 
 	if (fam == 0) {
 		util_strlcpy(key, "unknown", keylen);
 		return false;
 	}
-	if (fairshare_relay(sa, fam, prefix, relay, nrelay, key, keylen))
+	if ((r = fairshare_relay(sa, fam, prefix, relay, nrelay)) != NULL) {
+		inet_ntop(fam, r->addr, text, sizeof(text));	/* "relay <entry>" */
+		snprintf(key, keylen, "relay %s/%u", text, r->prefix);
 		return true;
+	}
 	fairshare_mask(addr, fam == AF_INET ? 4 : 16, prefix);
 	inet_ntop(fam, addr, text, sizeof(text));
 	snprintf(key, keylen, "%s/%u", text, prefix);

@@ -29,9 +29,13 @@
 #define MAILDIR_ROOT_MODE	0750
 #define MAILDIR_OPEN_FLAGS	(O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
 
-/* The changes of one maildir_prepare run, logged once. */
-struct maildir_tally {
-	unsigned created, fixed;
+/* One maildir_prepare run: the mailboxes folder, what it works from, and
+ * the changes it made (logged once). */
+struct maildir_prep {
+	int rootfd;			/* <spool>/mailboxes */
+	const char *spool_path;
+	const struct inbound_config *cfg;
+	struct fsutil_dir_count t;
 };
 
 /* The group of mailbox files and directories (see maildir.h). */
@@ -58,11 +62,11 @@ maildir_file_perm(const struct inbound_config *cfg, mode_t umask)
 
 /* fsutil_dir_at, counted in t; the descriptor is closed; 0 or -1. */
 static int
-maildir_dir(int parentfd, const char *name, mode_t mode, gid_t gid,
-    struct maildir_tally *t, char *err, size_t errlen)
+maildir_dir(int parentfd, const char *name, const struct fsutil_perm *perm,
+    struct fsutil_dir_count *t, char *err, size_t errlen)
 {
 	enum fsutil_dir_done done;
-	int fd = fsutil_dir_at(parentfd, name, mode, gid, &done, err, errlen);
+	int fd = fsutil_dir_at(parentfd, name, perm, &done, err, errlen);
 
 	if (fd < 0)
 		return -1;
@@ -73,7 +77,7 @@ maildir_dir(int parentfd, const char *name, mode_t mode, gid_t gid,
 
 /* The spool itself 0711 (through its descriptor), tmp/ 0700. */
 static int
-maildir_spool_modes(int spoolfd, const char *spool_path, struct maildir_tally *t,
+maildir_spool_modes(int spoolfd, const char *spool_path, struct fsutil_dir_count *t,
     char *err, size_t errlen)
 {
 	struct stat st;
@@ -89,22 +93,23 @@ maildir_spool_modes(int spoolfd, const char *spool_path, struct maildir_tally *t
 		}
 		t->fixed++;
 	}
-	return maildir_dir(spoolfd, "tmp", MAILDIR_TMP_MODE, (gid_t)-1, t, err, errlen);
+	return maildir_dir(spoolfd, "tmp", &(struct fsutil_perm){ MAILDIR_TMP_MODE, (gid_t)-1,
+	    false }, t, err, errlen);
 }
 
 /* One mailbox; a reader-made problem (a symlink or another file standing
  * in, a directory the daemon may not change) is logged, not fatal. */
 static int
-maildir_mailbox(int rootfd, const char *spool_path, const char *name,
-    const struct inbound_config *cfg, struct maildir_tally *t, char *err, size_t errlen)
+maildir_mailbox(struct maildir_prep *p, const char *name, char *err, size_t errlen)
 {
-	if (fsutil_maildir_at(rootfd, name, cfg->mailbox_dir_mode, maildir_gid(cfg),
-	    &t->created, &t->fixed, err, errlen) == 0)
+	struct fsutil_perm perm = { p->cfg->mailbox_dir_mode, maildir_gid(p->cfg), false };
+
+	if (fsutil_maildir_at(p->rootfd, name, &perm, &p->t, err, errlen) == 0)
 		return 0;
 	if (errno != ENOTDIR && errno != EPERM)
 		return -1;
 	log_warnx("maildir: spool=%s mailbox=%s: %s; its mail is deferred until this is "
-	    "repaired", spool_path, name, err);
+	    "repaired", p->spool_path, name, err);
 	err[0] = '\0';
 	return 0;
 }
@@ -114,8 +119,8 @@ int
 maildir_prepare(const char *spool_path, const struct inbound_config *cfg,
     char *err, size_t errlen)
 {
-	struct maildir_tally t = { 0, 0 };
-	int spoolfd, rootfd = -1, rc = -1;
+	struct maildir_prep p = { -1, spool_path, cfg, { 0, 0 } };
+	int spoolfd, rc = -1;
 
 	char why[512];
 
@@ -128,23 +133,23 @@ maildir_prepare(const char *spool_path, const struct inbound_config *cfg,
 		snprintf(err, errlen, "%s: open: %s", spool_path, strerror(errno));
 		return -1;
 	}
-	if (maildir_spool_modes(spoolfd, spool_path, &t, err, errlen) < 0 ||
-	    (rootfd = fsutil_dir_at(spoolfd, "mailboxes", MAILDIR_ROOT_MODE,
-	    maildir_gid(cfg), &(enum fsutil_dir_done){ 0 }, err, errlen)) < 0)
+	if (maildir_spool_modes(spoolfd, spool_path, &p.t, err, errlen) < 0 ||
+	    (p.rootfd = fsutil_dir_at(spoolfd, "mailboxes", &(struct fsutil_perm){
+	    MAILDIR_ROOT_MODE, maildir_gid(cfg), false }, &(enum fsutil_dir_done){ 0 },
+	    err, errlen)) < 0)
 		goto out;
 	for (size_t i = 0; i < cfg->nmailboxes; i++)
-		if (maildir_mailbox(rootfd, spool_path, cfg->mailboxes[i].name, cfg, &t,
-		    err, errlen) < 0)
+		if (maildir_mailbox(&p, cfg->mailboxes[i].name, err, errlen) < 0)
 			goto out;
 	rc = 0;
-	if (t.fixed > 0)
+	if (p.t.fixed > 0)
 		log_info("maildir: spool=%s fixed=%u created=%u: modes and group set "
-		    "(mailboxes %04o, files %04o, group %lu)", spool_path, t.fixed, t.created,
+		    "(mailboxes %04o, files %04o, group %lu)", spool_path, p.t.fixed, p.t.created,
 		    (unsigned)cfg->mailbox_dir_mode, (unsigned)cfg->mailbox_file_mode,
 		    (unsigned long)maildir_gid(cfg));
 out:
-	if (rootfd >= 0)
-		close(rootfd);
+	if (p.rootfd >= 0)
+		close(p.rootfd);
 	close(spoolfd);
 	return rc;
 }

@@ -26,6 +26,9 @@
  * connection stays usable.  We do not send the body and do not drop the
  * connection mid-DATA.
  *
+ * The transaction (MAIL, RCPT, DATA, the results) is client_txn.c; what
+ * the two share is client_int.h.
+ *
  * The password is only ever written into the AUTH command bytes; it never
  * appears in a failure or result text, and drained output is wiped.
  */
@@ -37,85 +40,11 @@
 
 #include "base64.h"
 #include "client.h"
+#include "client_int.h"
 #include "reply.h"
 #include "strbuf.h"
 #include "log.h"
 #include "util.h"
-
-enum cstate {
-	ST_GREETING,
-	ST_EHLO,
-	ST_HELO,
-	ST_STARTTLS,
-	ST_TLS_WAIT,		/* EV_STARTTLS raised; handshake at the edge */
-	ST_AUTH_PLAIN,
-	ST_AUTH_LOGIN_USER,	/* "AUTH LOGIN" sent, wants 334 */
-	ST_AUTH_LOGIN_PASS,	/* user name sent, wants 334 */
-	ST_AUTH_LOGIN_DONE,	/* password sent, wants 235 */
-	ST_READY,
-	ST_TXN,			/* RSET/MAIL/RCPT/DATA replies outstanding */
-	ST_BODY,		/* EV_BODY raised; the edge streams the body */
-	ST_DATA_END,		/* waiting for the reply to "." */
-	ST_DONE,		/* EV_DONE raised; waiting for client_ack_done */
-	ST_QUIT,
-	ST_FAILED,
-	ST_CLOSED,
-};
-
-enum cmd_kind { CMD_RSET, CMD_MAIL, CMD_RCPT, CMD_DATA };
-
-/* One command of a transaction, built up front so it can be pipelined. */
-struct txcmd {
-	enum cmd_kind kind;
-	size_t rcpt;		/* for CMD_RCPT: index into the results */
-	char *line;		/* with CRLF */
-};
-
-enum rcpt_state { RS_UNDECIDED, RS_ACCEPTED, RS_FINAL };
-
-/* What the last EHLO offered. */
-struct caps {
-	bool pipelining;
-	bool starttls;
-	bool eightbitmime;
-	bool smtputf8;
-	bool enhanced;
-	bool size;		/* SIZE offered (maybe without a limit) */
-	uint64_t size_limit;	/* 0: none */
-	bool auth_plain;
-	bool auth_login;
-};
-
-struct client {
-	char *helo_name;
-	char *auth_user;
-	char *auth_password;
-	enum smarthost_tls tls;
-	struct reply_parser *rp;
-
-	struct strbuf out;		/* commands to send (may hold AUTH secrets) */
-
-	enum cstate st;
-	enum client_event ev;
-	bool tls_active;
-	struct caps caps;
-
-	/* the current transaction */
-	struct txcmd *cmds;
-	size_t ncmds;
-	size_t next_send;
-	size_t next_reply;
-	struct client_rcpt_result *res;
-	enum rcpt_state *rs;
-	size_t nrcpts;
-	size_t naccepted;
-	bool mail_failed;	/* MAIL refused: later replies change nothing */
-	bool lone_dot;		/* 354 with nobody accepted: "." sent alone */
-	unsigned ntxn;		/* transactions started on this connection */
-	bool fail_after_done;
-
-	struct client_failure fail;
-};
 
 /* Append the base64 encoding of s[0..n) to the output (the scratch copy
  * of the credentials is wiped). */
@@ -166,63 +95,11 @@ stage_name(const struct client *c)
 	}
 }
 
-/* True while a transaction's recipients are still open. */
-static bool
-in_txn(const struct client *c)
-{
-	return c->st == ST_TXN || c->st == ST_BODY || c->st == ST_DATA_END;
-}
-
-/* Decide one recipient with a status, code and printable reply. */
-static void
-rcpt_decide(struct client *c, size_t i, enum client_rcpt_status status, int code,
-    const char *text)
-{
-	c->res[i].status = status;
-	c->res[i].code = code;
-	util_strlcpy(c->res[i].reply, text, sizeof(c->res[i].reply));
-	c->rs[i] = RS_FINAL;
-}
-
-/* Decide every recipient not yet final (accepted ones too when `all`). */
-static void
-rcpt_decide_open(struct client *c, bool accepted_too, enum client_rcpt_status status,
-    int code, const char *text)
-{
-	size_t i;
-
-	for (i = 0; i < c->nrcpts; i++) {
-		if (c->rs[i] == RS_UNDECIDED ||
-		    (accepted_too && c->rs[i] == RS_ACCEPTED))
-			rcpt_decide(c, i, status, code, text);
-	}
-}
-
-/* The status a reply code gives a recipient. */
-static enum client_rcpt_status
-status_of(int code)
-{
-	if (code / 100 == 2)
-		return CLIENT_RCPT_DELIVERED;
-	if (code / 100 == 5)
-		return CLIENT_RCPT_PERMFAIL;
-	return CLIENT_RCPT_TEMPFAIL;
-}
-
 /* The current reply, printable and capped. */
-static const char *
-cur_reply(const struct client *c, char *buf)
+const char *
+client_cur_reply(const struct client *c, char *buf)
 {
 	return reply_printable(c->rp, buf, CLIENT_REPLY_MAX);
-}
-
-/* End the transaction: raise EV_DONE. */
-static void
-txn_finish(struct client *c)
-{
-	rcpt_decide_open(c, true, CLIENT_RCPT_TEMPFAIL, 0, "no final reply from the server");
-	c->st = ST_DONE;
-	c->ev = CLIENT_EV_DONE;
 }
 
 /*
@@ -238,10 +115,10 @@ fail(struct client *c, bool temporary, int code, const char *text, bool quit)
 	util_strlcpy(c->fail.reply, text, sizeof(c->fail.reply));
 	if (quit)
 		strbuf_printf(&c->out, "QUIT\r\n");
-	if (in_txn(c)) {
-		rcpt_decide_open(c, true, CLIENT_RCPT_TEMPFAIL, code, text);
+	if (client_in_txn(c)) {
+		client_rcpt_decide_open(c, true, CLIENT_RCPT_TEMPFAIL, code, text);
 		c->fail_after_done = true;
-		txn_finish(c);
+		client_txn_finish(c);
 		return;
 	}
 	c->st = ST_FAILED;
@@ -249,18 +126,18 @@ fail(struct client *c, bool temporary, int code, const char *text, bool quit)
 }
 
 /* Fail with the current reply; 5xx is permanent unless forced temporary. */
-static void
-fail_reply(struct client *c, bool force_temporary, bool quit)
+void
+client_fail_reply(struct client *c, bool force_temporary, bool quit)
 {
 	char buf[CLIENT_REPLY_MAX];
 	int code = reply_code(c->rp);
 
-	fail(c, force_temporary || code / 100 != 5, code, cur_reply(c, buf), quit);
+	fail(c, force_temporary || code / 100 != 5, code, client_cur_reply(c, buf), quit);
 }
 
 /* Become READY. */
-static void
-go_ready(struct client *c)
+void
+client_go_ready(struct client *c)
 {
 	c->st = ST_READY;
 	c->ev = CLIENT_EV_READY;
@@ -342,7 +219,7 @@ start_auth(struct client *c)
 	unsigned char *blob;
 
 	if (c->auth_user == NULL) {
-		go_ready(c);
+		client_go_ready(c);
 		return;
 	}
 	if (!c->tls_active) {
@@ -401,7 +278,7 @@ on_greeting(struct client *c, int code)
 	if (code == 220)
 		send_ehlo(c);
 	else
-		fail_reply(c, true, true);
+		client_fail_reply(c, true, true);
 }
 
 /* The reply to EHLO: capabilities, or HELO when that cannot downgrade. */
@@ -423,7 +300,7 @@ on_ehlo(struct client *c, int code)
 		strbuf_printf(&c->out, "HELO %s\r\n", c->helo_name);
 		c->st = ST_HELO;
 	} else
-		fail_reply(c, false, true);
+		client_fail_reply(c, false, true);
 }
 
 /* The reply to HELO: no extensions at all. */
@@ -433,7 +310,7 @@ on_helo(struct client *c, int code)
 	if (code / 100 == 2)
 		after_hello(c);
 	else
-		fail_reply(c, false, true);
+		client_fail_reply(c, false, true);
 }
 
 /* The reply to STARTTLS: 220 hands over to the edge; no downgrade unless
@@ -447,7 +324,7 @@ on_starttls(struct client *c, int code)
 	} else if (c->tls == SMARTHOST_TLS_OPPORTUNISTIC)
 		start_auth(c);
 	else
-		fail_reply(c, true, true);
+		client_fail_reply(c, true, true);
 }
 
 /* The replies of the AUTH exchange. */
@@ -457,7 +334,7 @@ on_auth(struct client *c, int code)
 	const char *s;
 
 	if (code / 100 == 2) {
-		go_ready(c);
+		client_go_ready(c);
 	} else if (code == 334 && c->st == ST_AUTH_LOGIN_USER) {
 		s = c->auth_user;
 		out_base64(c, (const unsigned char *)s, strlen(s));
@@ -471,96 +348,9 @@ on_auth(struct client *c, int code)
 	} else if (code == 334) {
 		/* more challenges than PLAIN/LOGIN have: a QUIT now would be
 		 * read as a SASL response, so just go */
-		fail_reply(c, true, false);
+		client_fail_reply(c, true, false);
 	} else
-		fail_reply(c, false, true);
-}
-
-/* Send the next command of a non-pipelined transaction, or finish. */
-static void
-txn_next(struct client *c)
-{
-	if (c->next_reply < c->next_send)
-		return;		/* replies still outstanding */
-	if (c->mail_failed || c->next_send == c->ncmds ||
-	    (c->cmds[c->next_send].kind == CMD_DATA && c->naccepted == 0)) {
-		txn_finish(c);
-		return;
-	}
-	strbuf_printf(&c->out, "%s", c->cmds[c->next_send].line);
-	c->next_send++;
-}
-
-/* The reply to DATA inside a transaction. */
-static void
-on_data(struct client *c, int code)
-{
-	char buf[CLIENT_REPLY_MAX];
-
-	if (code == 354 && c->naccepted > 0 && !c->mail_failed) {
-		c->st = ST_BODY;
-		c->ev = CLIENT_EV_BODY;
-	} else if (code == 354) {
-		strbuf_printf(&c->out, ".\r\n");	/* RFC 2920 3.1: a single dot */
-		c->lone_dot = true;
-		c->st = ST_DATA_END;
-	} else if (code / 100 == 2 || code / 100 == 3) {
-		fail_reply(c, true, false);	/* the server's state is unknown */
-	} else {
-		if (!c->mail_failed)
-			rcpt_decide_open(c, true, status_of(code), code, cur_reply(c, buf));
-		txn_finish(c);
-	}
-}
-
-/* One reply inside a transaction (RSET, MAIL, RCPT, DATA). */
-static void
-on_txn(struct client *c, int code)
-{
-	const struct txcmd *cmd = &c->cmds[c->next_reply];
-	char buf[CLIENT_REPLY_MAX];
-
-	if (cmd->kind == CMD_DATA) {
-		c->next_reply++;
-		on_data(c, code);
-		return;
-	}
-	if (cmd->kind == CMD_RSET && code / 100 != 2) {
-		fail_reply(c, true, true);
-		return;
-	}
-	c->next_reply++;
-	if (cmd->kind == CMD_MAIL && code / 100 != 2) {
-		rcpt_decide_open(c, false, code / 100 == 5 ? CLIENT_RCPT_PERMFAIL :
-		    CLIENT_RCPT_TEMPFAIL, code, cur_reply(c, buf));
-		c->mail_failed = true;
-	} else if (cmd->kind == CMD_RCPT && !c->mail_failed) {
-		if (code / 100 == 2) {
-			c->rs[cmd->rcpt] = RS_ACCEPTED;
-			c->naccepted++;
-		} else
-			rcpt_decide(c, cmd->rcpt, code / 100 == 5 ? CLIENT_RCPT_PERMFAIL :
-			    CLIENT_RCPT_TEMPFAIL, code, cur_reply(c, buf));
-	}
-	txn_next(c);
-}
-
-/* The reply to the final "." (or to the lone dot). */
-static void
-on_data_end(struct client *c, int code)
-{
-	char buf[CLIENT_REPLY_MAX];
-
-	if (c->lone_dot) {
-		txn_finish(c);
-		return;
-	}
-	if (code / 100 == 3) {
-		fail_reply(c, true, false);
-		return;
-	}
-	rcpt_decide_open(c, true, status_of(code), code, cur_reply(c, buf));
-	txn_finish(c);
+		client_fail_reply(c, false, true);
 }
 
 /* Dispatch one complete reply by state. */
@@ -579,7 +369,7 @@ on_reply(struct client *c)
 		return;
 	}
 	if (code == 421) {		/* the server is closing: any state */
-		fail_reply(c, true, false);
+		client_fail_reply(c, true, false);
 		return;
 	}
 	switch (c->st) {
@@ -599,13 +389,13 @@ on_reply(struct client *c)
 		on_auth(c, code);
 		break;
 	case ST_TXN:
-		on_txn(c, code);
+		client_on_txn(c, code);
 		break;
 	case ST_DATA_END:
-		on_data_end(c, code);
+		client_on_data_end(c, code);
 		break;
 	default:			/* unsolicited (e.g. in READY) */
-		fail_reply(c, true, true);
+		client_fail_reply(c, true, true);
 		break;
 	}
 }
@@ -645,30 +435,13 @@ client_new(const struct client_params *p, bool implicit_tls)
 	return c;
 }
 
-/* Free the transaction's commands and results. */
-static void
-txn_free(struct client *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->ncmds; i++)
-		free(c->cmds[i].line);
-	free(c->cmds);
-	free(c->res);
-	free(c->rs);
-	c->cmds = NULL;
-	c->res = NULL;
-	c->rs = NULL;
-	c->ncmds = c->nrcpts = 0;
-}
-
 /* Free a client, wiping the secrets. */
 void
 client_free(struct client *c)
 {
 	if (c == NULL)
 		return;
-	txn_free(c);
+	client_txn_free(c);
 	if (c->auth_password != NULL)
 		explicit_bzero(c->auth_password, strlen(c->auth_password));
 	if (c->out.p != NULL)
@@ -763,122 +536,6 @@ client_output_drain(struct client *c, size_t n)
 	explicit_bzero(c->out.p + c->out.len, n);
 }
 
-/* True when an address is safe to put in a command. */
-static bool
-addr_ok(const char *a)
-{
-	for (; *a != '\0'; a++) {
-		if ((unsigned char)*a < 0x20 || *a == 0x7f || *a == '<' || *a == '>')
-			return false;
-	}
-	return true;
-}
-
-/* Add one command to the transaction. */
-static void
-txn_add(struct client *c, enum cmd_kind kind, size_t rcpt, char *line)
-{
-	c->cmds = xrealloc(c->cmds, (c->ncmds + 1) * sizeof(*c->cmds));
-	c->cmds[c->ncmds].kind = kind;
-	c->cmds[c->ncmds].rcpt = rcpt;
-	c->cmds[c->ncmds].line = line;
-	c->ncmds++;
-}
-
-/* Check what can be refused before anything is sent; false: refused. */
-static bool
-txn_precheck(struct client *c, const struct client_message *m)
-{
-	const char *why = NULL;
-	int code = 0;
-
-	if (!addr_ok(m->sender)) {
-		code = 553;
-		why = "5.1.7 invalid sender address";
-	} else if (c->caps.size_limit != 0 && m->size > c->caps.size_limit) {
-		code = 552;
-		why = "5.3.4 message size exceeds the server's limit";
-	} else if (m->smtputf8 && !c->caps.smtputf8) {
-		code = 553;
-		why = "5.6.7 SMTPUTF8 needed but not offered by the server";
-	}
-	if (why == NULL)
-		return true;
-	rcpt_decide_open(c, true, CLIENT_RCPT_PERMFAIL, code, why);
-	return false;
-}
-
-/* Build RSET, MAIL, RCPT..., DATA for a message. */
-static void
-txn_build(struct client *c, const struct client_message *m)
-{
-	char size[32] = "";
-	size_t i;
-
-	if (c->ntxn > 0)
-		txn_add(c, CMD_RSET, 0, xstrdup("RSET\r\n"));
-	if (c->caps.size)
-		snprintf(size, sizeof(size), " SIZE=%llu", (unsigned long long)m->size);
-	txn_add(c, CMD_MAIL, 0, xasprintf("MAIL FROM:<%s>%s%s%s\r\n", m->sender, size,
-	    m->eightbit && c->caps.eightbitmime ? " BODY=8BITMIME" : "",
-	    m->smtputf8 ? " SMTPUTF8" : ""));
-	for (i = 0; i < m->nrcpts; i++) {
-		if (addr_ok(m->rcpts[i]) && m->rcpts[i][0] != '\0')
-			txn_add(c, CMD_RCPT, i, xasprintf("RCPT TO:<%s>\r\n", m->rcpts[i]));
-		else
-			rcpt_decide(c, i, CLIENT_RCPT_PERMFAIL, 553,
-			    "5.1.3 invalid recipient address");
-	}
-	txn_add(c, CMD_DATA, 0, xstrdup("DATA\r\n"));
-}
-
-/* Start a transaction (see client.h). */
-int
-client_send_message(struct client *c, const struct client_message *m)
-{
-	size_t i;
-
-	if (c->st != ST_READY)
-		return -1;
-	txn_free(c);
-	c->nrcpts = m->nrcpts;
-	c->res = xcalloc(m->nrcpts > 0 ? m->nrcpts : 1, sizeof(*c->res));
-	c->rs = xcalloc(m->nrcpts > 0 ? m->nrcpts : 1, sizeof(*c->rs));
-	c->next_send = c->next_reply = c->naccepted = 0;
-	c->mail_failed = c->lone_dot = c->fail_after_done = false;
-	c->ev = CLIENT_EV_NONE;
-	c->st = ST_DONE;
-	if (m->nrcpts == 0 || !txn_precheck(c, m)) {
-		c->ev = CLIENT_EV_DONE;
-		return -1;
-	}
-	txn_build(c, m);
-	if (c->ncmds == (c->ntxn > 0 ? 3u : 2u)) {	/* every recipient refused here */
-		c->ev = CLIENT_EV_DONE;
-		return -1;
-	}
-	c->ntxn++;
-	c->st = ST_TXN;
-	if (!c->caps.pipelining) {
-		txn_next(c);
-		return 0;
-	}
-	for (i = 0; i < c->ncmds; i++)
-		strbuf_printf(&c->out, "%s", c->cmds[i].line);
-	c->next_send = c->ncmds;
-	return 0;
-}
-
-/* The body and its final dot were queued: wait for the final reply. */
-void
-client_body_sent(struct client *c)
-{
-	if (c->st != ST_BODY)
-		return;
-	c->st = ST_DATA_END;
-	c->ev = CLIENT_EV_NONE;
-}
-
 /* TLS is up: forget everything learnt in clear and say EHLO again. */
 void
 client_tls_started(struct client *c)
@@ -902,42 +559,11 @@ client_quit(struct client *c)
 	c->ev = CLIENT_EV_NONE;
 }
 
-/* Per-recipient results of the last message. */
-const struct client_rcpt_result *
-client_results(const struct client *c, size_t *n)
-{
-	*n = c->nrcpts;
-	return c->res;
-}
-
-/* The edge has taken the results: back to READY (or to a pending failure). */
-void
-client_ack_done(struct client *c)
-{
-	if (c->st != ST_DONE)
-		return;
-	if (c->fail_after_done) {
-		c->st = ST_FAILED;
-		c->ev = CLIENT_EV_FAILED;
-		return;
-	}
-	go_ready(c);
-}
-
 /* Why the connection failed. */
 const struct client_failure *
 client_failure(const struct client *c)
 {
 	return &c->fail;
-}
-
-/* No reply of the current transaction came (see client.h). */
-bool
-client_txn_unanswered(const struct client *c)
-{
-	if (c->ncmds == 0 || c->next_reply > 0)
-		return false;
-	return c->st == ST_TXN || (c->st == ST_DONE && c->fail_after_done);
 }
 
 /* PIPELINING in the last EHLO. */

@@ -379,14 +379,14 @@ static char *dsn_render(struct dsn_ctx *c, const char *headers, size_t headers_l
 /* Build the notification, with Will-Retry-Until for DSN_DELAYED. */
 char *
 dsn_build_until(const struct queue_entry *e, enum dsn_kind kind,
-    const char *reporting_mta, const char *headers, size_t headers_len,
-    int64_t now, int64_t retry_until, size_t *lenp)
+    const struct dsn_report *r, size_t *lenp)
 {
-	struct dsn_ctx c = { e, kind, reporting_mta, now, retry_until, "", e->sender, false };
+	struct dsn_ctx c = { e, kind, r->reporting_mta, r->now, r->retry_until, "", e->sender,
+	    false };
 
 	if (e->sender == NULL || e->sender[0] == '\0')
 		return NULL;	/* never notify the null sender */
-	return dsn_render(&c, headers, headers_len, lenp);
+	return dsn_render(&c, r->headers.p, r->headers.len, lenp);
 }
 
 /* Who is told that e failed (see dsn.h). */
@@ -444,8 +444,11 @@ dsn_render(struct dsn_ctx *c, const char *headers, size_t headers_len, size_t *l
 /* Build the notification (without Will-Retry-Until). */
 char *
 dsn_build(const struct queue_entry *e, enum dsn_kind kind,
-    const char *reporting_mta, const char *headers, size_t headers_len,
-    int64_t now, size_t *lenp)
+    const char *reporting_mta, const struct dsn_headers *h, int64_t now, size_t *lenp)
 {
-	return dsn_build_until(e, kind, reporting_mta, headers, headers_len, now, 0, lenp);
+	struct dsn_report r = { reporting_mta, { NULL, 0 }, now, 0 };
+
+	if (h != NULL)
+		r.headers = *h;
+	return dsn_build_until(e, kind, &r, lenp);
 }

@@ -19,23 +19,34 @@ enum dsn_kind {
 	DSN_DELAYED,	/* Action: delayed, for every QUEUE_RCPT_PENDING recipient */
 };
 
-/*
- * Build the notification for e (to e->sender, which must not be "").
- * reporting_mta: our host name; headers: the original message's header
- * block (up to the blank line).  Returns a malloc'd message with CRLF line
- * ends, or NULL when there is no recipient of that kind to report.
- */
-char *dsn_build(const struct queue_entry *e, enum dsn_kind kind,
-    const char *reporting_mta, const char *headers, size_t headers_len,
-    int64_t now, size_t *lenp);
+/* The original message's header block (up to the blank line). */
+struct dsn_headers {
+	const char *p;
+	size_t len;
+};
 
 /*
- * The same, and for DSN_DELAYED with "Will-Retry-Until: <retry_until>"
- * (created + max_queue_lifetime; 0 leaves the field out, as dsn_build does).
+ * Build the notification for e (to e->sender, which must not be "").
+ * reporting_mta: our host name; h: the original message's header block
+ * (NULL: none).  Returns a malloc'd message with CRLF line ends, or NULL
+ * when there is no recipient of that kind to report.
  */
+char *dsn_build(const struct queue_entry *e, enum dsn_kind kind,
+    const char *reporting_mta, const struct dsn_headers *h, int64_t now, size_t *lenp);
+
+/* What a notice reports besides the entry: dsn_build()'s arguments and,
+ * for DSN_DELAYED, "Will-Retry-Until: <retry_until>" (created +
+ * max_queue_lifetime; 0 leaves the field out, as dsn_build does). */
+struct dsn_report {
+	const char *reporting_mta;
+	struct dsn_headers headers;	/* { NULL, 0 }: none */
+	int64_t now;
+	int64_t retry_until;
+};
+
+/* The same as dsn_build(), as r says. */
 char *dsn_build_until(const struct queue_entry *e, enum dsn_kind kind,
-    const char *reporting_mta, const char *headers, size_t headers_len,
-    int64_t now, int64_t retry_until, size_t *lenp);
+    const struct dsn_report *r, size_t *lenp);
 
 /*
  * Who is told that e's failed recipients failed: its sender; for a
@@ -45,12 +56,6 @@ char *dsn_build_until(const struct queue_entry *e, enum dsn_kind kind,
  * failed: dropped, so there is never a loop).  NULL: nobody.
  */
 const char *dsn_failure_recipient(const struct queue_entry *e, const char *postmaster);
-
-/* The original message's header block (up to the blank line). */
-struct dsn_headers {
-	const char *p;
-	size_t len;
-};
 
 /*
  * The notice to postmaster that e (from <>) failed: a DSN_FAILED report

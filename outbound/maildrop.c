@@ -203,7 +203,7 @@ drop_fail(struct maildrop *md, const char *name, const char *what, char *err, si
 
 /* Write all of b to fd; 0 or -1 with errno. */
 static int
-write_all(int fd, const struct submit_buf *b)
+write_all(int fd, const struct strbuf *b)
 {
 	size_t off = 0;
 
@@ -223,7 +223,7 @@ write_all(int fd, const struct submit_buf *b)
  * *fd gets the open file; 0, -1 when the name exists already, or a code.
  */
 static int
-drop_write(struct maildrop *md, const char *wname, const struct submit_buf *b, int *fd,
+drop_write(struct maildrop *md, const char *wname, const struct strbuf *b, int *fd,
     char *err, size_t errlen)
 {
 	int rc;
@@ -324,7 +324,7 @@ drop_sync(struct maildrop *md, int fd, const char *name, char *err, size_t errle
 
 /* Write one maildrop file (see maildrop.h). */
 int
-maildrop_put(struct maildrop *md, const char *host, const struct submit_buf *b,
+maildrop_put(struct maildrop *md, const char *host, const struct strbuf *b,
     char name[MAILDROP_NAME_MAX], char *err, size_t errlen)
 {
 	char wname[MAILDROP_NAME_MAX + 8];

@@ -43,7 +43,7 @@ int maildrop_open(const char *spool, struct maildrop **md, char *err, size_t err
  * sysexits code with err, and then nothing of ours is left in maildrop/
  * (except when the file system stopped committing: 75 says so).
  */
-int maildrop_put(struct maildrop *md, const char *host, const struct submit_buf *b,
+int maildrop_put(struct maildrop *md, const char *host, const struct strbuf *b,
     char name[MAILDROP_NAME_MAX], char *err, size_t errlen);
 
 void maildrop_close(struct maildrop *md);

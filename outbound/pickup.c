@@ -288,7 +288,8 @@ write_reason(const struct pickup_dirs *d, enum pickup_source src, const char *or
 		n += snprintf(text + n, sizeof(text) - (size_t)n, "uid=%ju\n", (uintmax_t)t->uid);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		n = (int)strlen(text);
-	return fsutil_write_atomic(d->tmp, d->bad, rname, text, (size_t)n, sync, err, errlen);
+	return fsutil_write_atomic(&(struct fsutil_atomic){ d->tmp, d->bad, sync }, rname, text,
+	    (size_t)n, err, errlen);
 }
 
 /*
@@ -362,11 +363,13 @@ write_queue_file(const struct pickup_dirs *d, enum pickup_spare_kind kind, const
 	    pickup_spare_write(d, kind, n, text, len, err, errlen) == 0) {
 		pickup_spare_name(kind, tname, sizeof(tname), n);
 	} else if (kind == PICKUP_SPARE_MSG) {	/* no spare (or it is gone) */
-		return fsutil_write_new(d->queue, name, &iov, 1, false, err, errlen);
+		return fsutil_write_new(d->queue, name, &(struct fsutil_new){ &iov, 1, false, NULL },
+		    err, errlen);
 	} else {
 		snprintf(tname, sizeof(tname), "env.%s", id);
 		(void)unlinkat(d->tmp, tname, 0);
-		if (fsutil_write_new(d->tmp, tname, &iov, 1, false, err, errlen) < 0)
+		if (fsutil_write_new(d->tmp, tname, &(struct fsutil_new){ &iov, 1, false, NULL },
+		    err, errlen) < 0)
 			return -1;
 	}
 	if (renameat2(d->tmp, tname, d->queue, name, RENAME_NOREPLACE) < 0) {
@@ -423,8 +426,9 @@ queue_copy_sync(const struct pickup_dirs *d, const char *id, const struct queue_
 
 	for (i = 0; i < p->nrcpts; i++)
 		rcpts[i] = p->rcpts[i].addr;
-	rc = queue_entry_create_id(d->tmp, d->queue, id, p->sender, rcpts, p->nrcpts,
-	    msg, msglen, now, true, e, err, errlen);
+	rc = queue_entry_create_id(d->tmp, d->queue, &(struct queue_new){ .id = id,
+	    .sender = p->sender, .rcpts = rcpts, .nrcpts = p->nrcpts, .msg = msg,
+	    .msglen = msglen, .now = now, .sync = true }, e, err, errlen);
 	free(rcpts);
 	if (rc == 0 && p->last_reply != NULL) {	/* refused at once (pickup_originate) */
 		for (i = 0; i < p->nrcpts && i < e->nrcpts; i++) {

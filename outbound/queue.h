@@ -59,7 +59,10 @@ struct queue_entry {
 	size_t nrcpts;
 };
 
-/* Pure: entry <-> text.  Parse errors name the line. */
+/* The largest .env file read or parsed. */
+#define QUEUE_ENV_MAX	(8u << 20)
+
+/* Pure (queue_env.c): entry <-> text.  Parse errors name the line. */
 char *queue_env_format(const struct queue_entry *e, size_t *lenp);
 int queue_env_parse(const char *buf, size_t len, struct queue_entry *e,
     char *err, size_t errlen);
@@ -78,27 +81,45 @@ int queue_entry_store(int tmpdirfd, int queuedirfd, const struct queue_entry *e,
 int queue_entry_remove(int queuedirfd, const char *id, char *err, size_t errlen);
 
 /*
- * Queue a new message: write queue/<id>.msg from msg, then its .env (all
- * recipients pending, created = next_attempt = now), fsync both and the
- * queue directory when sync.  Fills e (a fresh id).  0, or -1 with err.
+ * A new message to queue: its envelope, the message as sent (msg[0..msglen),
+ * its size is the entry's size), the time it is queued (created =
+ * next_attempt = now), and whether to fsync (sync).  id names it for
+ * queue_entry_create_id() and queue_env_new(); queue_entry_create() makes
+ * a fresh one.  msg and sync are not used by queue_env_new().
  */
-int queue_entry_create(int tmpdirfd, int queuedirfd, const char *sender,
-    const char *const *rcpts, size_t nrcpts, const char *msg, size_t msglen,
-    int64_t now, bool sync, struct queue_entry *e, char *err, size_t errlen);
+struct queue_new {
+	const char *id;
+	const char *sender;		/* "" or NULL: the null sender */
+	const char *const *rcpts;
+	size_t nrcpts;
+	const char *msg;
+	size_t msglen;
+	int64_t now;
+	bool sync;
+};
+
+/* Fill e as the entry of n (every recipient pending); pure. */
+void queue_entry_init(struct queue_entry *e, const struct queue_new *n);
 
 /*
- * The same under a given id (pickup: the id of its claim, so a crash can
- * be recovered).  queue/<id>.msg must not exist yet (EEXIST otherwise).
+ * Queue a new message: write queue/<id>.msg from n->msg, then its .env (all
+ * recipients pending, created = next_attempt = n->now), fsync both and the
+ * queue directory when n->sync.  Fills e (a fresh id; n->id is not used).
+ * 0, or -1 with err.
  */
-int queue_entry_create_id(int tmpdirfd, int queuedirfd, const char *id,
-    const char *sender, const char *const *rcpts, size_t nrcpts,
-    const char *msg, size_t msglen, int64_t now, bool sync,
+int queue_entry_create(int tmpdirfd, int queuedirfd, const struct queue_new *n,
     struct queue_entry *e, char *err, size_t errlen);
 
-/* The .env text of a new message (every recipient pending, created =
+/*
+ * The same under the id n->id (pickup: the id of its claim, so a crash can
+ * be recovered).  queue/<id>.msg must not exist yet (EEXIST otherwise).
+ */
+int queue_entry_create_id(int tmpdirfd, int queuedirfd, const struct queue_new *n,
+    struct queue_entry *e, char *err, size_t errlen);
+
+/* The .env text of the new message n (every recipient pending, created =
  * next_attempt = now), for a queue_put of a new entry. */
-char *queue_env_new(const char *id, const char *sender, const char *const *rcpts,
-    size_t nrcpts, size_t msglen, int64_t now, size_t *lenp);
+char *queue_env_new(const struct queue_new *n, size_t *lenp);
 
 /*
  * A group store, for the daemon's disk worker: each put's text becomes

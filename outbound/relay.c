@@ -632,14 +632,15 @@ relay_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Open a connection for first and then whatever ops->next gives. */
 struct relay_conn *
-relay_conn_new(struct event_base *base, struct evdns_base *dns, struct relay_profile *p,
+relay_conn_new(const struct relay_loop *loop, struct relay_profile *p,
     const struct relay_counters *counters, struct relay_job *first,
     const struct relay_ops *ops, void *arg)
 {
 	struct relay_conn *c = xcalloc(1, sizeof(*c));
+	struct event_base *base = loop->base;
 
 	c->base = base;
-	c->dns = dns;
+	c->dns = loop->dns;
 	c->prof = p;
 	p->refs++;
 	if (counters != NULL)

@@ -83,11 +83,17 @@ struct relay_profile *relay_profile_new(const struct outbound_config *cfg,
     char *err, size_t errlen);
 void relay_profile_unref(struct relay_profile *p);
 
+/* The event loop a connection runs on and its resolver. */
+struct relay_loop {
+	struct event_base *base;
+	struct evdns_base *dns;
+};
+
 /* Open a connection (to the first smart host that works) and send first,
  * then whatever ops->next hands out, up to messages_per_connection. */
-struct relay_conn *relay_conn_new(struct event_base *base, struct evdns_base *dns,
-    struct relay_profile *p, const struct relay_counters *counters,
-    struct relay_job *first, const struct relay_ops *ops, void *arg);
+struct relay_conn *relay_conn_new(const struct relay_loop *loop, struct relay_profile *p,
+    const struct relay_counters *counters, struct relay_job *first,
+    const struct relay_ops *ops, void *arg);
 
 /* A connection that got RELAY_WAIT asks ops->next again (no-op otherwise). */
 void relay_conn_wake(struct relay_conn *c);

@@ -105,8 +105,9 @@ sched_store_dsn(struct sched *s, struct sched_store *st, struct sched_delivery *
 	msg = NULL;
 	hdr = sched_read_headers(s, d, &hlen);
 	if (rcpt[0] != '\0')
-		msg = dsn_build_until(&d->e, kind, s->cfg->hostname, hdr, hlen, now,
-		    d->e.created + (int64_t)s->cfg->max_queue_lifetime, &len);
+		msg = dsn_build_until(&d->e, kind, &(struct dsn_report){ s->cfg->hostname,
+		    { hdr, hlen }, now, d->e.created + (int64_t)s->cfg->max_queue_lifetime },
+		    &len);
 	else if ((rcpt = dsn_failure_recipient(&d->e, s->cfg->postmaster_address)) != NULL)
 		msg = dsn_build_postmaster(&d->e, rcpt, s->cfg->hostname,
 		    &(struct dsn_headers){ hdr, hlen }, now, &len);	/* a double bounce */
@@ -118,7 +119,8 @@ sched_store_dsn(struct sched *s, struct sched_store *st, struct sched_delivery *
 	if (msg == NULL)
 		return 1;
 	id_generate(st->dsn_id);
-	env = queue_env_new(st->dsn_id, "", &rcpt, 1, len, now, &envlen);
+	env = queue_env_new(&(struct queue_new){ .id = st->dsn_id, .sender = "",
+	    .rcpts = &rcpt, .nrcpts = 1, .msglen = len, .now = now }, &envlen);
 	sched_store_put(st, st->dsn_id, "msg", msg, len, false);
 	sched_store_put(st, st->dsn_id, "env", env, envlen, false);
 	st->dsn_kind = d->e.sender[0] == '\0' ? "postmaster" : kind == DSN_FAILED ? "failed" :

@@ -364,8 +364,8 @@ sched_spawn(struct sched *s, struct sched_delivery *d)
 		s->conns->prev = sc;
 	s->conns = sc;
 	s->nconns++;
-	sc->rc = relay_conn_new(s->base, s->dns, s->prof, outmetrics_relay(s->om), &d->job,
-	    &sched_relay_ops, sc);
+	sc->rc = relay_conn_new(&(struct relay_loop){ s->base, s->dns }, s->prof,
+	    outmetrics_relay(s->om), &d->job, &sched_relay_ops, sc);
 }
 
 /* Let idle (RELAY_WAIT) connections ask for work again. */

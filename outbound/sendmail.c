@@ -442,7 +442,7 @@ run_info_modes(const struct opts *o)
  * the rest is read and counted only, and the submission fails (65).
  */
 static void
-read_input(int fd, struct submit_buf *b, size_t limit)
+read_input(int fd, struct strbuf *b, size_t limit)
 {
 	char chunk[65536];
 	uintmax_t total = 0;
@@ -457,12 +457,12 @@ read_input(int fd, struct submit_buf *b, size_t limit)
 			break;
 		total += (uintmax_t)n;
 		if (total <= (uintmax_t)limit + 1)
-			submit_buf_add(b, chunk, (size_t)n);
+			strbuf_add(b, chunk, (size_t)n);
 	}
 	if (total > limit)
 		die(EX_DATAERR, "message too large (%ju bytes, limit %zu)", total, limit);
 	if (b->p == NULL)
-		submit_buf_add(b, "", 0);
+		strbuf_add(b, "", 0);
 }
 
 /* The invoking user's login name (getpwuid), or "uid<N>". */
@@ -530,11 +530,11 @@ list_queue(const char *config)
 
 /* Build the maildrop file for the message in raw; exits on any error. */
 static void
-build(const struct opts *o, const char *host, const struct submit_buf *raw,
-    struct submit_buf *out)
+build(const struct opts *o, const char *host, const struct strbuf *raw,
+    struct strbuf *out)
 {
 	struct submit_msg m;
-	struct submit_rcpts rcpts = { 0 };
+	struct addrset rcpts = { 0 };
 	char err[1024], sender[SMTP_ADDR_MAX + 1], *from_addr, *fullname, *msgid;
 	char id[ID_LEN + 1];
 	int rc;
@@ -542,8 +542,9 @@ build(const struct opts *o, const char *host, const struct submit_buf *raw,
 	resolve_sender(o, host, sender, &from_addr, &fullname);
 	if ((rc = submit_parse(raw->p, raw->len, o->dot_ok, &m, err, sizeof(err))) != 0)
 		die(rc, "%s", err);
-	rc = submit_recipients(&m, o->args.v, o->args.n, o->from_headers, host,
-	    PICKUP_MAX_RCPTS, &rcpts, err, sizeof(err));
+	rc = submit_recipients(&m, &(struct submit_rcpt_args){ .args = o->args.v,
+	    .nargs = o->args.n, .from_headers = o->from_headers, .host = host,
+	    .max = PICKUP_MAX_RCPTS }, &rcpts, err, sizeof(err));
 	if (rc != 0)
 		die(rc, "%s", err);
 	id_generate(id);
@@ -557,7 +558,7 @@ build(const struct opts *o, const char *host, const struct submit_buf *raw,
 	free(msgid);
 	free(from_addr);
 	free(fullname);
-	submit_rcpts_free(&rcpts);
+	addrset_free(&rcpts);
 	submit_msg_free(&m);
 }
 
@@ -620,7 +621,7 @@ bs_put(void *arg, const struct submit_bs *s, char *reply, size_t replysz)
 	const struct bs_ctx *c = arg;
 	struct opts o = *c->o;
 	const char *host = c->cfg->hostname;
-	struct submit_buf out = { 0 };
+	struct strbuf out = { 0 };
 	struct submit_msg m;
 	struct maildrop *md = NULL;
 	char err[1024], sender[SMTP_ADDR_MAX + 1], *from_addr, *fullname, *msgid;
@@ -653,7 +654,7 @@ bs_put(void *arg, const struct submit_bs *s, char *reply, size_t replysz)
 	free(msgid);
 	free(from_addr);
 	free(fullname);
-	submit_buf_free(&out);
+	strbuf_free(&out);
 	submit_msg_free(&m);
 }
 
@@ -674,7 +675,7 @@ main(int argc, char **argv)
 {
 	struct opts o = { 0 };
 	struct outbound_config *cfg;
-	struct submit_buf raw = { 0 }, out = { 0 };
+	struct strbuf raw = { 0 }, out = { 0 };
 	struct maildrop *md;
 	char err[1024], name[MAILDROP_NAME_MAX];
 	int rc;
@@ -704,8 +705,8 @@ main(int argc, char **argv)
 	maildrop_close(md);
 	free(o.sender_buf);
 	free(o.args.v);
-	submit_buf_free(&raw);
-	submit_buf_free(&out);
+	strbuf_free(&raw);
+	strbuf_free(&out);
 	config_free_outbound(cfg);
 	return EX_OK;
 }

@@ -4,68 +4,22 @@
  *
  * Must not know: files, ids, the spool, the clock, the process (no exit).
  */
-#include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sysexits.h>
 
-#include <openssl/evp.h>
-
 #include "submit.h"
+#include "base64.h"
+#include "header.h"
 #include "util.h"
-
-/* Append n bytes to a buffer (kept NUL-terminated). */
-void
-submit_buf_add(struct submit_buf *b, const char *p, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		while (b->len + n + 1 > b->cap)
-			b->cap = b->cap ? b->cap * 2 : 4096;
-		b->p = xrealloc(b->p, b->cap);
-	}
-	if (n > 0)
-		memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-/* Free a buffer; it is empty again. */
-void
-submit_buf_free(struct submit_buf *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
-
-/* Append a NUL-terminated string. */
-static void
-buf_adds(struct submit_buf *b, const char *s)
-{
-	submit_buf_add(b, s, strlen(s));
-}
 
 /* Append one line and CRLF. */
 static void
-buf_addline(struct submit_buf *b, const char *p, size_t n)
+buf_addline(struct strbuf *b, const char *p, size_t n)
 {
-	submit_buf_add(b, p, n);
-	submit_buf_add(b, "\r\n", 2);
-}
-
-/* Format err, return code (for one-line error returns). */
-static int __attribute__((format(printf, 4, 5)))
-fail(int code, char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return code;
+	strbuf_add(b, p, n);
+	strbuf_add(b, "\r\n", 2);
 }
 
 /* Refuse what SMTP cannot carry (the daemon would set it aside in bad/). */
@@ -73,10 +27,10 @@ static int
 check_line(const char *p, size_t len, size_t lineno, char *err, size_t errlen)
 {
 	if (memchr(p, '\0', len) != NULL)
-		return fail(EX_DATAERR, err, errlen, "line %zu of the message: NUL byte",
+		return util_fail(EX_DATAERR, err, errlen, "line %zu of the message: NUL byte",
 		    lineno);
 	if (memchr(p, '\r', len) != NULL)
-		return fail(EX_DATAERR, err, errlen,
+		return util_fail(EX_DATAERR, err, errlen,
 		    "line %zu of the message: CR not followed by LF", lineno);
 	return 0;
 }
@@ -94,22 +48,6 @@ msg_push(struct submit_msg *m, size_t *cap, const char *p, size_t len)
 	m->nlines++;
 }
 
-/* Length of the field name when l starts a header field ("Name:"), else 0. */
-static size_t
-header_name_len(const struct submit_line *l)
-{
-	size_t i = 0;
-
-	while (i < l->len && l->p[i] >= 33 && l->p[i] <= 126 && l->p[i] != ':')
-		i++;
-	if (i == 0)
-		return 0;
-	size_t name = i;
-	while (i < l->len && (l->p[i] == ' ' || l->p[i] == '\t'))
-		i++;
-	return (i < l->len && l->p[i] == ':') ? name : 0;
-}
-
 /* true when l continues a folded header field. */
 static bool
 is_continuation(const struct submit_line *l)
@@ -124,7 +62,7 @@ msg_split(struct submit_msg *m)
 	size_t i = 0;
 
 	while (i < m->nlines) {
-		if (header_name_len(&m->lines[i]) > 0 ||
+		if (header_name_len(m->lines[i].p, m->lines[i].len) > 0 ||
 		    (i > 0 && is_continuation(&m->lines[i])))
 			i++;
 		else
@@ -180,9 +118,7 @@ submit_msg_free(struct submit_msg *m)
 static bool
 field_is(const struct submit_line *l, const char *name)
 {
-	size_t n = header_name_len(l);
-
-	return n == strlen(name) && strncasecmp(l->p, name, n) == 0;
+	return header_is(l->p, l->len, name) != 0;
 }
 
 /* Index just past the field starting at header line i. */
@@ -209,113 +145,15 @@ msg_has(const struct submit_msg *m, const char *name)
 static char *
 field_value(const struct submit_msg *m, size_t i)
 {
-	struct submit_buf b = { 0 };
+	struct strbuf b = { 0 };
 	const struct submit_line *l = &m->lines[i];
 	const char *colon = memchr(l->p, ':', l->len);
 	size_t end = field_end(m, i);
 
-	submit_buf_add(&b, colon + 1, l->len - (size_t)(colon + 1 - l->p));
+	strbuf_add(&b, colon + 1, l->len - (size_t)(colon + 1 - l->p));
 	for (size_t j = i + 1; j < end; j++)
-		submit_buf_add(&b, m->lines[j].p, m->lines[j].len);
+		strbuf_add(&b, m->lines[j].p, m->lines[j].len);
 	return b.p;
-}
-
-/* Skip a (possibly nested) comment starting at s[*i] == '('. */
-static void
-skip_comment(const char *s, size_t len, size_t *i)
-{
-	int depth = 0;
-
-	for (; *i < len; (*i)++) {
-		if (s[*i] == '\\' && *i + 1 < len)
-			(*i)++;
-		else if (s[*i] == '(')
-			depth++;
-		else if (s[*i] == ')' && --depth == 0)
-			return;
-	}
-}
-
-/* Copy a quoted string starting at s[*i] == '"' into b (quotes kept). */
-static void
-copy_quoted(const char *s, size_t len, size_t *i, struct submit_buf *b)
-{
-	submit_buf_add(b, "\"", 1);
-	for ((*i)++; *i < len && s[*i] != '"'; (*i)++) {
-		if (s[*i] == '\\' && *i + 1 < len)
-			submit_buf_add(b, &s[(*i)++], 1);
-		submit_buf_add(b, &s[*i], 1);
-	}
-	submit_buf_add(b, "\"", 1);
-}
-
-/* A list of raw address texts. */
-struct rawlist {
-	char **v;
-	size_t n, cap;
-};
-
-/* Emit the mailbox collected so far (angle address preferred). */
-static void
-rawlist_flush(struct submit_buf *plain, struct submit_buf *angle, bool had_angle,
-    struct rawlist *out)
-{
-	struct submit_buf *use = had_angle ? angle : plain;
-
-	if (use->len > 0) {
-		if (out->n == out->cap) {
-			out->cap = out->cap ? out->cap * 2 : 8;
-			out->v = xrealloc(out->v, out->cap * sizeof(*out->v));
-		}
-		out->v[out->n++] = xstrndup(use->p, use->len);
-	}
-	plain->len = angle->len = 0;
-}
-
-/*
- * Split an RFC 5322 address list ("A <a@x>, b@y, grp: c@z;") into bare
- * address texts, dropping display names, comments and group names.
- */
-static void
-rawlist_split(const char *s, size_t len, struct rawlist *out)
-{
-	struct submit_buf plain = { 0 }, angle = { 0 };
-	bool in_angle = false, had_angle = false;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		struct submit_buf *cur = in_angle ? &angle : &plain;
-
-		if (c == '(') {
-			skip_comment(s, len, &i);
-		} else if (c == '"') {
-			copy_quoted(s, len, &i, cur);
-		} else if (c == '<' && !in_angle) {
-			in_angle = had_angle = true;
-			angle.len = 0;
-		} else if (c == '>' && in_angle) {
-			in_angle = false;
-		} else if (!in_angle && (c == ',' || c == ';')) {
-			rawlist_flush(&plain, &angle, had_angle, out);
-			had_angle = false;
-		} else if (!in_angle && c == ':') {
-			plain.len = 0;		/* a group name */
-		} else if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
-			submit_buf_add(cur, &c, 1);
-		}
-	}
-	rawlist_flush(&plain, &angle, had_angle, out);
-	submit_buf_free(&plain);
-	submit_buf_free(&angle);
-}
-
-/* Free a raw address list. */
-static void
-rawlist_free(struct rawlist *l)
-{
-	for (size_t i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
 }
 
 /* Normalise one address (see submit.h). */
@@ -350,135 +188,30 @@ submit_addr_normalize(const char *raw, const char *host, bool allow_null,
 	return 0;
 }
 
-/* FNV-1a of a string, for the recipients' hash. */
-static size_t
-rcpt_hash(const char *s)
-{
-	uint64_t h = 14695981039346656037ull;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return (size_t)h;
-}
-
-/* The hash slot of s: the one holding it or the empty one to put it in. */
-static size_t *
-rcpt_slot(const struct submit_rcpts *r, const char *s)
-{
-	size_t i = rcpt_hash(s) & (r->nslots - 1);
-
-	while (r->slots[i] != 0 && strcmp(r->v[r->slots[i] - 1], s) != 0)
-		i = (i + 1) & (r->nslots - 1);
-	return &r->slots[i];
-}
-
-/* Double the hash table (kept at most half full). */
-static void
-rcpt_grow(struct submit_rcpts *r)
-{
-	free(r->slots);
-	r->nslots = r->nslots ? r->nslots * 2 : 64;
-	r->slots = xcalloc(r->nslots, sizeof(*r->slots));
-	for (size_t i = 0; i < r->n; i++)
-		*rcpt_slot(r, r->v[i]) = i + 1;
-}
-
-/* true when addr is a recipient already. */
-static bool
-rcpt_has(const struct submit_rcpts *r, const char *addr)
-{
-	return r->nslots > 0 && *rcpt_slot(r, addr) != 0;
-}
-
-/* Add addr unless it is there already; false when it was. */
-static bool
-rcpt_add(struct submit_rcpts *r, const char *addr)
-{
-	size_t *slot;
-
-	if (2 * (r->n + 1) > r->nslots)
-		rcpt_grow(r);
-	slot = rcpt_slot(r, addr);
-	if (*slot != 0)
-		return false;
-	if (r->n == r->cap) {
-		r->cap = r->cap ? r->cap * 2 : 16;
-		r->v = xrealloc(r->v, r->cap * sizeof(*r->v));
-	}
-	r->v[r->n++] = xstrdup(addr);
-	*slot = r->n;
-	return true;
-}
-
-/* Free the recipients; r is empty again. */
-void
-submit_rcpts_free(struct submit_rcpts *r)
-{
-	for (size_t i = 0; i < r->n; i++)
-		free(r->v[i]);
-	free(r->v);
-	free(r->slots);
-	memset(r, 0, sizeof(*r));
-}
-
-/* Add addr unless it is a recipient already; false when it was. */
-bool
-submit_rcpts_add(struct submit_rcpts *r, const char *addr)
-{
-	return rcpt_add(r, addr);
-}
-
-/* true when addr is a recipient already. */
-bool
-submit_rcpts_has(const struct submit_rcpts *r, const char *addr)
-{
-	return rcpt_has(r, addr);
-}
-
-/* Split an address list into bare address texts (see submit.h). */
-char **
-submit_addr_list(const char *list, size_t *n)
-{
-	struct rawlist raw = { 0 };
-
-	rawlist_split(list, strlen(list), &raw);
-	*n = raw.n;
-	return raw.v;
-}
-
-/* Free what submit_addr_list() returned. */
-void
-submit_addr_list_free(char **v, size_t n)
-{
-	struct rawlist raw = { .v = v, .n = n, .cap = n };
-
-	rawlist_free(&raw);
-}
-
 /* Add every address of an address list; 0 or a sysexits code with err. */
 static int
-add_list(const char *list, const char *host, size_t max, struct submit_rcpts *r,
+add_list(const char *list, const char *host, size_t max, struct addrset *r,
     char *err, size_t errlen)
 {
-	struct rawlist raw = { 0 };
+	struct addrlist raw = { 0 };
 	char addr[SMTP_ADDR_MAX + 1];
 	const char *why;
 	int rc = 0;
 
-	rawlist_split(list, strlen(list), &raw);
+	addrlist_split(list, strlen(list), &raw);
 	for (size_t i = 0; i < raw.n && rc == 0; i++) {
-		if (submit_addr_normalize(raw.v[i], host, false, addr, &why) < 0)
-			rc = fail(EX_DATAERR, err, errlen, "bad recipient address \"%s\": %s",
-			    raw.v[i], why);
-		else if (rcpt_has(r, addr))
+		if (submit_addr_normalize(raw.addrs[i], host, false, addr, &why) < 0)
+			rc = util_fail(EX_DATAERR, err, errlen, "bad recipient address \"%s\": %s",
+			    raw.addrs[i], why);
+		else if (addrset_has(r, addr))
 			continue;
-		else if (r->n >= max)
-			rc = fail(EX_DATAERR, err, errlen, "too many recipients (more than "
+		else if (r->list.n >= max)
+			rc = util_fail(EX_DATAERR, err, errlen, "too many recipients (more than "
 			    "%zu, the limit)", max);
 		else
-			rcpt_add(r, addr);
+			addrset_add(r, addr);
 	}
-	rawlist_free(&raw);
+	addrlist_free(&raw);
 	return rc;
 }
 
@@ -495,7 +228,7 @@ field_is_rcpt(const struct submit_line *l, bool resent)
 /* With -t: the recipients of the header fields; 0 or a sysexits code. */
 static int
 header_recipients(const struct submit_msg *m, const char *host, size_t max,
-    struct submit_rcpts *r, char *err, size_t errlen)
+    struct addrset *r, char *err, size_t errlen)
 {
 	bool resent = false;
 	int rc = 0;
@@ -509,25 +242,24 @@ header_recipients(const struct submit_msg *m, const char *host, size_t max,
 			free(v);
 		}
 	}
-	if (rc == 0 && r->n == 0)
-		rc = fail(EX_USAGE, err, errlen, "No recipient addresses found in header");
+	if (rc == 0 && r->list.n == 0)
+		rc = util_fail(EX_USAGE, err, errlen, "No recipient addresses found in header");
 	return rc;
 }
 
 /* Collect the recipients (see submit.h). */
 int
-submit_recipients(const struct submit_msg *m, char *const *args, size_t nargs,
-    bool from_headers, const char *host, size_t max, struct submit_rcpts *r,
-    char *err, size_t errlen)
+submit_recipients(const struct submit_msg *m, const struct submit_rcpt_args *a,
+    struct addrset *r, char *err, size_t errlen)
 {
 	int rc = 0;
 
-	for (size_t i = 0; i < nargs && rc == 0; i++)
-		rc = add_list(args[i], host, max, r, err, errlen);
-	if (rc == 0 && from_headers)
-		rc = header_recipients(m, host, max, r, err, errlen);
-	if (rc == 0 && r->n == 0)
-		rc = fail(EX_USAGE, err, errlen,
+	for (size_t i = 0; i < a->nargs && rc == 0; i++)
+		rc = add_list(a->args[i], a->host, a->max, r, err, errlen);
+	if (rc == 0 && a->from_headers)
+		rc = header_recipients(m, a->host, a->max, r, err, errlen);
+	if (rc == 0 && r->list.n == 0)
+		rc = util_fail(EX_USAGE, err, errlen,
 		    "no recipients: give addresses as arguments or use -t");
 	return rc;
 }
@@ -550,12 +282,12 @@ phrase_needs_encoding(const char *s)
  * whitespace, which a reader drops between adjacent encoded-words.
  */
 static void
-add_encoded_words(struct submit_buf *b, const char *name)
+add_encoded_words(struct strbuf *b, const char *name)
 {
 	size_t len = strlen(name);
 
 	for (size_t i = 0; i < len;) {
-		unsigned char enc[4 * ((EW_CHUNK + 2) / 3) + 1];
+		char enc[BASE64_LEN(EW_CHUNK) + 1];
 		size_t n = len - i < EW_CHUNK ? len - i : EW_CHUNK;
 		size_t keep = n;
 
@@ -564,35 +296,35 @@ add_encoded_words(struct submit_buf *b, const char *name)
 			keep--;		/* back to the start of a character */
 		if (keep > 0)
 			n = keep;
-		EVP_EncodeBlock(enc, (const unsigned char *)name + i, (int)n);
+		base64_encode((const unsigned char *)name + i, n, enc);
 		if (i > 0)
-			buf_adds(b, "\r\n ");
-		buf_adds(b, "=?UTF-8?B?");
-		buf_adds(b, (const char *)enc);
-		buf_adds(b, "?=");
+			strbuf_str(b, "\r\n ");
+		strbuf_str(b, "=?UTF-8?B?");
+		strbuf_str(b, enc);
+		strbuf_str(b, "?=");
 		i += n;
 	}
 }
 
 /* Append name as a quoted string (quotes and backslashes escaped). */
 static void
-add_quoted(struct submit_buf *b, const char *name)
+add_quoted(struct strbuf *b, const char *name)
 {
-	buf_adds(b, "\"");
+	strbuf_str(b, "\"");
 	for (const char *p = name; *p; p++) {
 		if (*p == '"' || *p == '\\')
-			submit_buf_add(b, "\\", 1);
-		submit_buf_add(b, p, 1);
+			strbuf_add(b, "\\", 1);
+		strbuf_add(b, p, 1);
 	}
-	buf_adds(b, "\"");
+	strbuf_str(b, "\"");
 }
 
 /* Append a From: header for addr and an optional full name (quoted, or
  * encoded-words when it is not plain ASCII). */
 static void
-add_from(struct submit_buf *b, const char *addr, const char *fullname)
+add_from(struct strbuf *b, const char *addr, const char *fullname)
 {
-	buf_adds(b, "From: ");
+	strbuf_str(b, "From: ");
 	if (fullname != NULL && fullname[0] != '\0') {
 		char *name = xmalloc(strlen(fullname) + 1);
 		size_t n = 0;
@@ -605,12 +337,12 @@ add_from(struct submit_buf *b, const char *addr, const char *fullname)
 			add_encoded_words(b, name);
 		else
 			add_quoted(b, name);
-		buf_adds(b, " ");
+		strbuf_str(b, " ");
 		free(name);
 	}
-	buf_adds(b, "<");
-	buf_adds(b, addr);
-	buf_adds(b, ">\r\n");
+	strbuf_str(b, "<");
+	strbuf_str(b, addr);
+	strbuf_str(b, ">\r\n");
 }
 
 /* RFC 5322 date of t in local time with its offset (see submit.h). */
@@ -634,34 +366,34 @@ submit_date(time_t t, char *buf, size_t bufsz)
 
 /* The envelope: X-Sender:, X-Receiver: lines, the end line. */
 static void
-add_envelope(struct submit_buf *b, const struct submit_envelope *e)
+add_envelope(struct strbuf *b, const struct submit_envelope *e)
 {
-	buf_adds(b, "X-Sender: <");
-	buf_adds(b, e->sender);
-	buf_adds(b, ">\r\n");
-	for (size_t i = 0; i < e->rcpts->n; i++) {
-		buf_adds(b, "X-Receiver: <");
-		buf_adds(b, e->rcpts->v[i]);
-		buf_adds(b, ">\r\n");
+	strbuf_str(b, "X-Sender: <");
+	strbuf_str(b, e->sender);
+	strbuf_str(b, ">\r\n");
+	for (size_t i = 0; i < e->rcpts->list.n; i++) {
+		strbuf_str(b, "X-Receiver: <");
+		strbuf_str(b, e->rcpts->list.addrs[i]);
+		strbuf_str(b, ">\r\n");
 	}
-	buf_adds(b, SUBMIT_ENVELOPE_END "\r\n");
+	strbuf_str(b, SUBMIT_ENVELOPE_END "\r\n");
 }
 
 /* Our trace field: who handed the message over, and when. */
 static void
-add_received(struct submit_buf *b, const struct submit_envelope *e)
+add_received(struct strbuf *b, const struct submit_envelope *e)
 {
 	char date[64], *line;
 
 	line = xasprintf("Received: by %s (smtpgate-sendmail, from userid %lu);\r\n\t%s\r\n",
 	    e->host, e->uid, submit_date(e->now, date, sizeof(date)));
-	buf_adds(b, line);
+	strbuf_str(b, line);
 	free(line);
 }
 
 /* Build the maildrop file (see submit.h). */
 void
-submit_build(struct submit_buf *b, const struct submit_msg *m,
+submit_build(struct strbuf *b, const struct submit_msg *m,
     const struct submit_envelope *e)
 {
 	char date[64], *line;
@@ -678,15 +410,15 @@ submit_build(struct submit_buf *b, const struct submit_msg *m,
 		add_from(b, e->from_addr, e->fullname);
 	if (!msg_has(m, "Date")) {
 		line = xasprintf("Date: %s\r\n", submit_date(e->now, date, sizeof(date)));
-		buf_adds(b, line);
+		strbuf_str(b, line);
 		free(line);
 	}
 	if (!msg_has(m, "Message-ID")) {
 		line = xasprintf("Message-ID: <%s@%s>\r\n", e->msgid, e->host);
-		buf_adds(b, line);
+		strbuf_str(b, line);
 		free(line);
 	}
-	submit_buf_add(b, "\r\n", 2);
+	strbuf_add(b, "\r\n", 2);
 	for (size_t i = m->body; i < m->nlines; i++)
 		buf_addline(b, m->lines[i].p, m->lines[i].len);
 }

@@ -17,19 +17,12 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "addrlist.h"
 #include "smtp_addr.h"
+#include "strbuf.h"
 
 /* The line that ends the envelope of a maildrop file (design of issue 16). */
 #define SUBMIT_ENVELOPE_END "X-Smtpgate-Envelope: end"
-
-/* A growable byte buffer, always NUL-terminated once anything was added. */
-struct submit_buf {
-	char *p;
-	size_t len, cap;
-};
-
-void submit_buf_add(struct submit_buf *b, const char *p, size_t n);
-void submit_buf_free(struct submit_buf *b);
 
 struct submit_line {
 	const char *p;		/* points into the caller's input */
@@ -42,14 +35,6 @@ struct submit_msg {
 	size_t nlines;
 	size_t nheader;
 	size_t body;
-};
-
-/* The envelope recipients, in order, without duplicates. */
-struct submit_rcpts {
-	char **v;
-	size_t n, cap;
-	size_t *slots;		/* open hash of index + 1 (0 = empty) */
-	size_t nslots;
 };
 
 /*
@@ -69,35 +54,30 @@ void submit_msg_free(struct submit_msg *m);
 int submit_addr_normalize(const char *raw, const char *host, bool allow_null,
     char out[SMTP_ADDR_MAX + 1], const char **why);
 
+/* Where the recipients come from (submit_recipients()). */
+struct submit_rcpt_args {
+	char *const *args;		/* address lists given as arguments */
+	size_t nargs;
+	bool from_headers;		/* -t: To:/Cc:/Bcc: (or Resent-) too */
+	const char *host;		/* qualifies an address without '@' */
+	size_t max;			/* at most this many distinct recipients */
+};
+
 /*
- * Collect the recipients: each of args (address lists), then with
- * from_headers the To:/Cc:/Bcc: fields, or the Resent- ones when the
- * message has any.  At most max distinct recipients.  0, or a sysexits
+ * Collect the recipients into r (in order, without duplicates): each of
+ * a->args (address lists, split by addrlist_split()), then with
+ * a->from_headers the To:/Cc:/Bcc: fields, or the Resent- ones when the
+ * message has any.  At most a->max distinct recipients.  0, or a sysexits
  * code with err: EX_DATAERR for a bad address or more than max,
  * EX_USAGE for -t finding none or no recipient at all.
  */
-int submit_recipients(const struct submit_msg *m, char *const *args, size_t nargs,
-    bool from_headers, const char *host, size_t max, struct submit_rcpts *r,
-    char *err, size_t errlen);
-void submit_rcpts_free(struct submit_rcpts *r);
-
-/* Add addr unless it is a recipient already (false when it was); is it one? */
-bool submit_rcpts_add(struct submit_rcpts *r, const char *addr);
-bool submit_rcpts_has(const struct submit_rcpts *r, const char *addr);
-
-/*
- * Split an RFC 5322 address list ("App <a@x>, b@y (B), grp: c@z;") into
- * bare address texts, in order, dropping display names, comments and group
- * names ("<>" gives none).  *n is the count; free with
- * submit_addr_list_free().
- */
-char **submit_addr_list(const char *list, size_t *n);
-void submit_addr_list_free(char **v, size_t n);
+int submit_recipients(const struct submit_msg *m, const struct submit_rcpt_args *a,
+    struct addrset *r, char *err, size_t errlen);
 
 /* What submit_build() writes besides the message. */
 struct submit_envelope {
 	const char *sender;		/* envelope sender; "" is the null sender */
-	const struct submit_rcpts *rcpts;
+	const struct addrset *rcpts;
 	const char *from_addr;		/* for a From: when the message has none */
 	const char *fullname;		/* its display name, or NULL */
 	const char *host;		/* Received: by, Message-ID's domain */
@@ -107,7 +87,7 @@ struct submit_envelope {
 };
 
 /* Append the maildrop file for m and e to b (Bcc: and Resent-Bcc: removed). */
-void submit_build(struct submit_buf *b, const struct submit_msg *m,
+void submit_build(struct strbuf *b, const struct submit_msg *m,
     const struct submit_envelope *e);
 
 /* "Tue, 1 Jan 2030 00:00:00 +0000" for t in local time; returns buf. */

@@ -36,12 +36,12 @@ struct submit_bs {
 	enum bs_state state;
 	struct linebuf lb;
 	unsigned errors;
-	struct submit_buf out;		/* queued replies */
+	struct strbuf out;		/* queued replies */
 	char cmd[SUBMIT_BS_MAX_LINE + 1];
 	/* the transaction */
 	char sender[SMTP_ADDR_MAX + 1];
-	struct submit_rcpts rcpts;
-	struct submit_buf data;
+	struct addrset rcpts;
+	struct strbuf data;
 	size_t data_bytes;		/* decoded so far, also past max_size */
 	enum bs_dstate dstate;
 };
@@ -65,8 +65,8 @@ bs_reply(struct submit_bs *s, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		n = 0;
-	submit_buf_add(&s->out, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
-	submit_buf_add(&s->out, "\r\n", 2);
+	strbuf_add(&s->out, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+	strbuf_add(&s->out, "\r\n", 2);
 }
 
 /* Queue an error reply and count it; past the limit, "421" ends the session. */
@@ -91,8 +91,8 @@ static void
 bs_txn_reset(struct submit_bs *s)
 {
 	s->sender[0] = '\0';
-	submit_rcpts_free(&s->rcpts);
-	submit_buf_free(&s->data);
+	addrset_free(&s->rcpts);
+	strbuf_free(&s->data);
 	s->data_bytes = 0;
 	s->dstate = D_BOL;
 	if (s->state != ST_DONE)
@@ -304,11 +304,11 @@ cmd_rcpt(struct submit_bs *s, char *args)
 		bs_error(s, "555 5.5.4 Unsupported option: %.64s", w);
 		return;
 	}
-	if (!submit_rcpts_has(&s->rcpts, addr) && s->rcpts.n >= s->p.max_rcpts) {
+	if (!addrset_has(&s->rcpts, addr) && s->rcpts.list.n >= s->p.max_rcpts) {
 		bs_error(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
-	submit_rcpts_add(&s->rcpts, addr);
+	addrset_add(&s->rcpts, addr);
 	s->state = ST_RCPT;
 	bs_reply(s, "250 2.1.5 Ok");
 }
@@ -459,7 +459,7 @@ data_emit(struct submit_bs *s, const char *p, size_t n)
 {
 	size_t room = s->data_bytes <= s->p.max_size ? s->p.max_size + 1 - s->data_bytes : 0;
 
-	submit_buf_add(&s->data, p, n < room ? n : room);
+	strbuf_add(&s->data, p, n < room ? n : room);
 	s->data_bytes += n;
 }
 
@@ -517,7 +517,7 @@ data_end(struct submit_bs *s)
 		return SUBMIT_BS_MORE;
 	}
 	if (s->data.p == NULL)
-		submit_buf_add(&s->data, "", 0);
+		strbuf_add(&s->data, "", 0);
 	s->state = ST_WAIT;
 	return SUBMIT_BS_MESSAGE;
 }
@@ -590,7 +590,7 @@ submit_bs_free(struct submit_bs *s)
 	if (s == NULL)
 		return;
 	bs_txn_reset(s);
-	submit_buf_free(&s->out);
+	strbuf_free(&s->out);
 	free(s->hostname);
 	free(s);
 }
@@ -610,7 +610,7 @@ submit_bs_sender(const struct submit_bs *s)
 }
 
 /* The message's recipients. */
-const struct submit_rcpts *
+const struct addrset *
 submit_bs_rcpts(const struct submit_bs *s)
 {
 	return &s->rcpts;

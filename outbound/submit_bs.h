@@ -62,7 +62,7 @@ enum submit_bs_event submit_bs_feed(struct submit_bs *s, const char *buf, size_t
  * (qualified, without duplicates), and data (dot-stuffing removed, line
  * ends as sent, without the final dot line). */
 const char *submit_bs_sender(const struct submit_bs *s);
-const struct submit_rcpts *submit_bs_rcpts(const struct submit_bs *s);
+const struct addrset *submit_bs_rcpts(const struct submit_bs *s);
 const char *submit_bs_data(const struct submit_bs *s, size_t *len);
 
 /* Answer the message with reply (one line, no CRLF) and end its transaction. */

@@ -53,7 +53,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (ev == SUBMIT_BS_MESSAGE) {
 			size_t len;
 			const char *d = submit_bs_data(s, &len);
-			if (submit_bs_rcpts(s)->n == 0 || strlen(d) > len)
+			if (submit_bs_rcpts(s)->list.n == 0 || strlen(d) > len)
 				abort();
 			submit_bs_done(s, (opts & 16) ? "451 4.3.0 Error: queue file write error" :
 			    "250 2.0.0 Ok: queued as X");

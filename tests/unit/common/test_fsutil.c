@@ -84,7 +84,8 @@ START_TEST(test_write_new_roundtrip)
 	size_t len = 0;
 	char *got;
 
-	ck_assert_int_eq(fsutil_write_new(tfd, "f", iov, 2, true, err, sizeof(err)), 0);
+	ck_assert_int_eq(fsutil_write_new(tfd, "f", &(struct fsutil_new){ iov, 2, true, NULL },
+	    err, sizeof(err)), 0);
 	got = fsutil_read_file(tfd, "f", 1024, &len, err, sizeof(err));
 	ck_assert_ptr_nonnull(got);
 	ck_assert_uint_eq(len, 13);
@@ -101,9 +102,11 @@ START_TEST(test_write_new_exclusive)
 	char err[PATH_MAX + 256], want[PATH_MAX + 64];
 	char *got;
 
-	ck_assert_int_eq(fsutil_write_new(tfd, "f", &one, 1, false, err, sizeof(err)), 0);
+	ck_assert_int_eq(fsutil_write_new(tfd, "f", &(struct fsutil_new){ &one, 1, false, NULL },
+	    err, sizeof(err)), 0);
 	errno = 0;
-	ck_assert_int_eq(fsutil_write_new(tfd, "f", &two, 1, true, err, sizeof(err)), -1);
+	ck_assert_int_eq(fsutil_write_new(tfd, "f", &(struct fsutil_new){ &two, 1, true, NULL },
+	    err, sizeof(err)), -1);
 	ck_assert_int_eq(errno, EEXIST);
 	snprintf(want, sizeof(want), "%s/f: open: %s", tdir, strerror(EEXIST));
 	ck_assert_str_eq(err, want);
@@ -135,7 +138,8 @@ START_TEST(test_write_new_partial_failure)
 	memset(big, 'x', sizeof(big));
 	limit_file_size(1000);
 	errno = 0;
-	ck_assert_int_eq(fsutil_write_new(tfd, "big", &iov, 1, true, err, sizeof(err)), -1);
+	ck_assert_int_eq(fsutil_write_new(tfd, "big", &(struct fsutil_new){ &iov, 1, true, NULL },
+	    err, sizeof(err)), -1);
 	ck_assert_int_eq(errno, EFBIG);
 	snprintf(want, sizeof(want), "%s/big: write: %s", tdir, strerror(EFBIG));
 	ck_assert_str_eq(err, want);
@@ -150,10 +154,10 @@ START_TEST(test_write_atomic_roundtrip)
 	char err[512], tmp[PATH_MAX + 8], *got;
 	int tmpfd = subdir_fd("tmp"), dstfd = subdir_fd("dst");
 
-	ck_assert_int_eq(fsutil_write_atomic(tmpfd, dstfd, "state", "v1", 2, true,
-	    err, sizeof(err)), 0);
-	ck_assert_int_eq(fsutil_write_atomic(tmpfd, dstfd, "state", "version 2", 9, true,
-	    err, sizeof(err)), 0);
+	ck_assert_int_eq(fsutil_write_atomic(&(struct fsutil_atomic){ tmpfd, dstfd, true },
+	    "state", "v1", 2, err, sizeof(err)), 0);
+	ck_assert_int_eq(fsutil_write_atomic(&(struct fsutil_atomic){ tmpfd, dstfd, true },
+	    "state", "version 2", 9, err, sizeof(err)), 0);
 	got = fsutil_read_file(dstfd, "state", 64, NULL, err, sizeof(err));
 	ck_assert_str_eq(got, "version 2");
 	free(got);
@@ -171,12 +175,12 @@ START_TEST(test_write_atomic_failure_keeps_old)
 	char err[512], tmp[PATH_MAX + 8], *got;
 	int tmpfd = subdir_fd("tmp"), dstfd = subdir_fd("dst");
 
-	ck_assert_int_eq(fsutil_write_atomic(tmpfd, dstfd, "state", "old", 3, true,
-	    err, sizeof(err)), 0);
+	ck_assert_int_eq(fsutil_write_atomic(&(struct fsutil_atomic){ tmpfd, dstfd, true },
+	    "state", "old", 3, err, sizeof(err)), 0);
 	limit_file_size(100);
 	errno = 0;
-	ck_assert_int_eq(fsutil_write_atomic(tmpfd, dstfd, "state", big, sizeof(big),
-	    true, err, sizeof(err)), -1);
+	ck_assert_int_eq(fsutil_write_atomic(&(struct fsutil_atomic){ tmpfd, dstfd, true },
+	    "state", big, sizeof(big), err, sizeof(err)), -1);
 	ck_assert_int_eq(errno, EFBIG);
 	ck_assert_ptr_nonnull(strstr(err, tdir));
 	ck_assert_ptr_nonnull(strstr(err, ": write: "));
@@ -198,8 +202,8 @@ START_TEST(test_write_atomic_rename_failure)
 	int blocker = subdir_fd("dst/state");
 
 	ck_assert_int_eq(mkdirat(blocker, "inner", 0750), 0);
-	ck_assert_int_eq(fsutil_write_atomic(tmpfd, dstfd, "state", "x", 1, true,
-	    err, sizeof(err)), -1);
+	ck_assert_int_eq(fsutil_write_atomic(&(struct fsutil_atomic){ tmpfd, dstfd, true },
+	    "state", "x", 1, err, sizeof(err)), -1);
 	ck_assert(errno == EISDIR || errno == ENOTEMPTY || errno == EEXIST);
 	ck_assert_ptr_nonnull(strstr(err, "/dst/state: rename: "));
 	snprintf(tmp, sizeof(tmp), "%s/tmp", tdir);
@@ -216,7 +220,8 @@ START_TEST(test_read_file_limits)
 	struct iovec iov = { .iov_base = (char[]){ "0123456789" }, .iov_len = 10 };
 	char err[PATH_MAX + 256];
 
-	ck_assert_int_eq(fsutil_write_new(tfd, "f", &iov, 1, false, err, sizeof(err)), 0);
+	ck_assert_int_eq(fsutil_write_new(tfd, "f", &(struct fsutil_new){ &iov, 1, false, NULL },
+	    err, sizeof(err)), 0);
 	errno = 0;
 	ck_assert_ptr_null(fsutil_read_file(tfd, "f", 9, NULL, err, sizeof(err)));
 	ck_assert_int_eq(errno, EFBIG);
@@ -269,7 +274,8 @@ START_TEST(test_read_fd_pieces)
 		size_t len = 7;
 		int fd;
 
-		ck_assert_int_eq(fsutil_write_new(tfd, "g", &iov, 1, false, err, sizeof(err)), 0);
+		ck_assert_int_eq(fsutil_write_new(tfd, "g", &(struct fsutil_new){ &iov, 1, false, NULL },
+		    err, sizeof(err)), 0);
 		fd = openat(tfd, "g", O_RDONLY);
 		errno = 0;
 		ck_assert_ptr_null(fsutil_read_fd(fd, 100, 99, &len));
@@ -287,7 +293,8 @@ START_TEST(test_pread_full)
 	char err[PATH_MAX + 256], buf[16];
 	int fd;
 
-	ck_assert_int_eq(fsutil_write_new(tfd, "p", &iov, 1, false, err, sizeof(err)), 0);
+	ck_assert_int_eq(fsutil_write_new(tfd, "p", &(struct fsutil_new){ &iov, 1, false, NULL },
+	    err, sizeof(err)), 0);
 	fd = openat(tfd, "p", O_RDONLY);
 	ck_assert_int_eq(fsutil_pread_full(fd, buf, 4, 3), 4);
 	ck_assert_int_eq(memcmp(buf, "3456", 4), 0);
@@ -399,7 +406,8 @@ START_TEST(test_maildir_at)
 {
 	static const char *const subs[] = { "", "/tmp", "/new", "/cur" };
 	char p[PATH_MAX + 64], s[PATH_MAX + 80], err[PATH_MAX + 256];
-	unsigned created = 0, fixed = 0;
+	struct fsutil_dir_count count = { 0, 0 };
+	const struct fsutil_perm mbperm = { 02770, (gid_t)-1, false };
 	mode_t old = umask(027);
 	struct stat st;
 
@@ -407,24 +415,24 @@ START_TEST(test_maildir_at)
 	ck_assert_int_eq(mkdir(p, 0750), 0);
 	int root = open(p, O_RDONLY | O_DIRECTORY);
 	ck_assert_int_ge(root, 0);
-	ck_assert_int_eq(fsutil_maildir_at(root, "alice", 02770, (gid_t)-1, &created, &fixed,
+	ck_assert_int_eq(fsutil_maildir_at(root, "alice", &mbperm, &count,
 	    err, sizeof(err)), 0);
-	ck_assert_uint_eq(created, 4);
-	ck_assert_uint_eq(fixed, 0);
+	ck_assert_uint_eq(count.created, 4);
+	ck_assert_uint_eq(count.fixed, 0);
 	for (size_t i = 0; i < 4; i++) {
 		snprintf(s, sizeof(s), "%s/alice%s", p, subs[i]);
 		ck_assert_int_eq(lstat(s, &st), 0);
 		ck_assert(S_ISDIR(st.st_mode));
 		ck_assert_uint_eq(st.st_mode & 07777, 02770);
 	}
-	ck_assert_int_eq(fsutil_maildir_at(root, "alice", 02770, (gid_t)-1, &created, &fixed,
+	ck_assert_int_eq(fsutil_maildir_at(root, "alice", &mbperm, &count,
 	    err, sizeof(err)), 0);
-	ck_assert_uint_eq(created + fixed, 4);
+	ck_assert_uint_eq(count.created + count.fixed, 4);
 	snprintf(s, sizeof(s), "%s/alice/cur", p);
 	ck_assert_int_eq(chmod(s, 0755), 0);
-	ck_assert_int_eq(fsutil_maildir_at(root, "alice", 02770, (gid_t)-1, &created, &fixed,
+	ck_assert_int_eq(fsutil_maildir_at(root, "alice", &mbperm, &count,
 	    err, sizeof(err)), 0);
-	ck_assert_uint_eq(fixed, 1);
+	ck_assert_uint_eq(count.fixed, 1);
 	ck_assert_int_eq(lstat(s, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 02770);
 	close(root);
@@ -444,14 +452,16 @@ START_TEST(test_dir_at_symlink)
 	ck_assert_int_eq(mkdir(t, 0700), 0);
 	snprintf(p, sizeof(p), "%s/new", tdir);
 	ck_assert_int_eq(symlink("elsewhere", p), 0);
-	ck_assert_int_eq(fsutil_dir_at(dfd, "new", 02770, (gid_t)-1, &done, err, sizeof(err)), -1);
+	ck_assert_int_eq(fsutil_dir_at(dfd, "new", &(struct fsutil_perm){ 02770, (gid_t)-1, false },
+	    &done, err, sizeof(err)), -1);
 	ck_assert_int_eq(errno, ENOTDIR);
 	ck_assert_ptr_nonnull(strstr(err, "symlink"));
 	ck_assert_int_eq(stat(t, &st), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0700);
 	snprintf(p, sizeof(p), "%s/fifo", tdir);
 	ck_assert_int_eq(mkfifo(p, 0600), 0);
-	ck_assert_int_eq(fsutil_dir_at(dfd, "fifo", 0700, (gid_t)-1, &done, err, sizeof(err)), -1);
+	ck_assert_int_eq(fsutil_dir_at(dfd, "fifo", &(struct fsutil_perm){ 0700, (gid_t)-1, false },
+	    &done, err, sizeof(err)), -1);
 	ck_assert_int_eq(errno, ENOTDIR);
 	close(dfd);
 }
@@ -466,7 +476,8 @@ START_TEST(test_write_new_perm_mode)
 	mode_t old = umask(027);
 	struct stat st;
 
-	ck_assert_int_eq(fsutil_write_new_perm(tfd, "m", &iov, 1, false, &perm, err,
+	ck_assert_int_eq(fsutil_write_new(tfd, "m", &(struct fsutil_new){ &iov, 1, false, &perm },
+	    err,
 	    sizeof(err)), 0);
 	ck_assert_int_eq(fstatat(tfd, "m", &st, 0), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0660);

@@ -216,8 +216,8 @@ build_and_parse(const struct queue_entry *e, enum dsn_kind kind, int64_t until,
 	int i;
 
 	memset(p, 0, sizeof(*p));
-	p->msg = dsn_build_until(e, kind, "gw-out.example.com", hdrs, hdrs ? strlen(hdrs) : 0,
-	    T0 + 3600, until, &len);
+	p->msg = dsn_build_until(e, kind, &(struct dsn_report){ "gw-out.example.com",
+	    { hdrs, hdrs ? strlen(hdrs) : 0 }, T0 + 3600, until }, &len);
 	ck_assert_ptr_nonnull(p->msg);
 	ck_assert_uint_eq(strlen(p->msg), len);
 	check_lines(p->msg, len);
@@ -326,8 +326,8 @@ START_TEST(delayed)
 	ck_assert_ptr_null(strstr(p.msg, "r1@remote.example"));
 	free_parsed(&p);
 	/* dsn_build: the same without Will-Retry-Until */
-	m = dsn_build(&e, DSN_DELAYED, "gw-out.example.com", ORIG_HDRS, strlen(ORIG_HDRS),
-	    T0, &len);
+	m = dsn_build(&e, DSN_DELAYED, "gw-out.example.com",
+	    &(struct dsn_headers){ ORIG_HDRS, strlen(ORIG_HDRS) }, T0, &len);
 	ck_assert_ptr_nonnull(m);
 	ck_assert_ptr_null(strstr(m, "Will-Retry-Until"));
 	ck_assert_ptr_nonnull(strstr(m, "\r\nAction: delayed\r\n"));
@@ -345,13 +345,16 @@ START_TEST(nothing_to_report)
 	size_t len = 99;
 
 	make_entry(&e, "alice@example.com", 2, st, rep);
-	ck_assert_ptr_null(dsn_build(&e, DSN_FAILED, "h", ORIG_HDRS, strlen(ORIG_HDRS), T0, &len));
+	ck_assert_ptr_null(dsn_build(&e, DSN_FAILED, "h",
+	    &(struct dsn_headers){ ORIG_HDRS, strlen(ORIG_HDRS) }, T0, &len));
 	queue_entry_free(&e);
 	make_entry(&e, "alice@example.com", 2, st2, rep);
-	ck_assert_ptr_null(dsn_build(&e, DSN_DELAYED, "h", ORIG_HDRS, strlen(ORIG_HDRS), T0, &len));
+	ck_assert_ptr_null(dsn_build(&e, DSN_DELAYED, "h",
+	    &(struct dsn_headers){ ORIG_HDRS, strlen(ORIG_HDRS) }, T0, &len));
 	free(e.sender);
 	e.sender = strdup("");	/* never to the null sender */
-	ck_assert_ptr_null(dsn_build(&e, DSN_FAILED, "h", ORIG_HDRS, strlen(ORIG_HDRS), T0, &len));
+	ck_assert_ptr_null(dsn_build(&e, DSN_FAILED, "h",
+	    &(struct dsn_headers){ ORIG_HDRS, strlen(ORIG_HDRS) }, T0, &len));
 	queue_entry_free(&e);
 }
 END_TEST
@@ -396,7 +399,8 @@ START_TEST(postmaster_notice)
 
 	make_entry(&e, "", 1, st, rep);
 	ck_assert_ptr_null(dsn_build_postmaster(&e, NULL, "gw", &h, T0, &len));
-	ck_assert_ptr_null(dsn_build_until(&e, DSN_FAILED, "gw", hdrs, h.len, T0, 0, &len));
+	ck_assert_ptr_null(dsn_build_until(&e, DSN_FAILED,
+	    &(struct dsn_report){ "gw", h, T0, 0 }, &len));
 	m = dsn_build_postmaster(&e, "pm@example.org", "gw-out.example.com", &h, T0, &len);
 	ck_assert_ptr_nonnull(m);
 	ck_assert_uint_eq(strlen(m), len);

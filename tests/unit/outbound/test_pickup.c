@@ -558,8 +558,9 @@ START_TEST(recover_crash)
 	if (_i == 1)
 		tspool_put(s.queue, CID ".msg", okstored, 10);
 	if (_i == 2 || _i == 4) {
-		ck_assert_int_eq(queue_entry_create_id(s.tmp, s.queue, CID, "a@x.org", rc, 3,
-		    okstored, sizeof(okstored) - 1, 100, false, &e, err, sizeof(err)), 0);
+		ck_assert_int_eq(queue_entry_create_id(s.tmp, s.queue, &(struct queue_new){
+		    .id = CID, .sender = "a@x.org", .rcpts = rc, .nrcpts = 3, .msg = okstored,
+		    .msglen = sizeof(okstored) - 1, .now = 100 }, &e, err, sizeof(err)), 0);
 		queue_entry_free(&e);
 	}
 	if (_i == 3) {

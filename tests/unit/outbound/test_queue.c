@@ -272,8 +272,10 @@ make_msg(struct tspool *s, struct queue_entry *e, bool sync)
 	char err[256];
 	int rc;
 
-	rc = queue_entry_create(s->tmp, s->queue, "from@example.com", rcpts2, 2,
-	    "Subject: x\r\n\r\nbody\r\n", 21, 1000, sync, e, err, sizeof(err));
+	rc = queue_entry_create(s->tmp, s->queue, &(struct queue_new){
+	    .sender = "from@example.com", .rcpts = rcpts2, .nrcpts = 2,
+	    .msg = "Subject: x\r\n\r\nbody\r\n", .msglen = 21, .now = 1000, .sync = sync },
+	    e, err, sizeof(err));
 	ck_assert_msg(rc == 0, "create: %s", err);
 }
 
@@ -358,12 +360,14 @@ START_TEST(spool_create_id_exists)
 	tspool_open(&s);
 	tspool_put(s.queue, ID1 ".msg", "x", 1);
 	errno = 0;
-	ck_assert_int_eq(queue_entry_create_id(s.tmp, s.queue, ID1, "", rcpts2, 2,
-	    "m\r\n", 3, 5, true, &e, err, sizeof(err)), -1);
+	ck_assert_int_eq(queue_entry_create_id(s.tmp, s.queue, &(struct queue_new){
+	    .id = ID1, .sender = "", .rcpts = rcpts2, .nrcpts = 2, .msg = "m\r\n",
+	    .msglen = 3, .now = 5, .sync = true }, &e, err, sizeof(err)), -1);
 	ck_assert_int_eq(errno, EEXIST);
 	ck_assert(!tspool_exists(s.queue, ID1 ".env"));
-	ck_assert_int_eq(queue_entry_create_id(s.tmp, s.queue, ID1, "", rcpts2, 0,
-	    "m\r\n", 3, 5, true, &e, err, sizeof(err)), -1);
+	ck_assert_int_eq(queue_entry_create_id(s.tmp, s.queue, &(struct queue_new){
+	    .id = ID1, .sender = "", .rcpts = rcpts2, .nrcpts = 0, .msg = "m\r\n",
+	    .msglen = 3, .now = 5, .sync = true }, &e, err, sizeof(err)), -1);
 	ck_assert_ptr_nonnull(strstr(err, "no recipients"));
 	tspool_close(&s);
 }
@@ -588,7 +592,8 @@ START_TEST(spool_put_group)
 	make_msg(&s, &e, false);
 	/* a new entry (its .msg, then its .env) and a replaced .env, one group */
 	id_generate(dsn);
-	text = queue_env_new(dsn, "", &to, 1, 6, 2000, &len);
+	text = queue_env_new(&(struct queue_new){ .id = dsn, .sender = "", .rcpts = &to,
+	    .nrcpts = 1, .msglen = 6, .now = 2000 }, &len);
 	ck_assert_int_eq(queue_env_parse(text, len, &l, err, sizeof(err)), 0);
 	ck_assert_str_eq(l.id, dsn);
 	ck_assert_str_eq(l.sender, "");

@@ -126,20 +126,20 @@ split_args(const char *s, size_t *n)
 
 /* Join the recipients with '|'. */
 static void
-join(const struct submit_rcpts *r, char *buf, size_t sz)
+join(const struct addrset *r, char *buf, size_t sz)
 {
 	buf[0] = '\0';
-	for (size_t i = 0; i < r->n; i++) {
+	for (size_t i = 0; i < r->list.n; i++) {
 		if (i > 0)
 			strncat(buf, "|", sz - strlen(buf) - 1);
-		strncat(buf, r->v[i], sz - strlen(buf) - 1);
+		strncat(buf, r->list.addrs[i], sz - strlen(buf) - 1);
 	}
 }
 
 START_TEST(rcpt_table)
 {
 	struct submit_msg m;
-	struct submit_rcpts r = { 0 };
+	struct addrset r = { 0 };
 	char err[256] = "", got[1024];
 	size_t nargs;
 	char **args = split_args(rcpt_cases[_i].args, &nargs);
@@ -147,7 +147,8 @@ START_TEST(rcpt_table)
 
 	ck_assert_int_eq(submit_parse(rcpt_cases[_i].msg, strlen(rcpt_cases[_i].msg), false,
 	    &m, err, sizeof(err)), 0);
-	rc = submit_recipients(&m, args, nargs, rcpt_cases[_i].t, HOST, rcpt_cases[_i].max,
+	rc = submit_recipients(&m, &(struct submit_rcpt_args){ .args = args, .nargs = nargs,
+	    .from_headers = rcpt_cases[_i].t, .host = HOST, .max = rcpt_cases[_i].max },
 	    &r, err, sizeof(err));
 	ck_assert_msg(rc == rcpt_cases[_i].rc, "case %d: rc %d (%s)", _i, rc, err);
 	if (rc == 0) {
@@ -156,7 +157,7 @@ START_TEST(rcpt_table)
 	} else {
 		ck_assert_msg(strstr(err, rcpt_cases[_i].err) != NULL, "case %d: %s", _i, err);
 	}
-	submit_rcpts_free(&r);
+	addrset_free(&r);
 	submit_msg_free(&m);
 	for (size_t i = 0; i < nargs; i++)
 		free(args[i]);
@@ -184,21 +185,21 @@ many_addresses(size_t n, bool dup)
 START_TEST(rcpt_limit)
 {
 	struct submit_msg m;
-	struct submit_rcpts r = { 0 };
+	struct addrset r = { 0 };
 	char err[256];
 	char *ok = many_addresses(PICKUP_MAX_RCPTS, true);
 	char *over = many_addresses(PICKUP_MAX_RCPTS + 1, false);
 
 	ck_assert_int_eq(submit_parse("", 0, false, &m, err, sizeof(err)), 0);
-	ck_assert_int_eq(submit_recipients(&m, &ok, 1, false, HOST, PICKUP_MAX_RCPTS, &r,
-	    err, sizeof(err)), 0);
-	ck_assert_uint_eq(r.n, PICKUP_MAX_RCPTS);
-	ck_assert_str_eq(r.v[PICKUP_MAX_RCPTS - 1], "u9999@x.org");
-	submit_rcpts_free(&r);
-	ck_assert_int_eq(submit_recipients(&m, &over, 1, false, HOST, PICKUP_MAX_RCPTS, &r,
-	    err, sizeof(err)), EX_DATAERR);
+	ck_assert_int_eq(submit_recipients(&m, &(struct submit_rcpt_args){ .args = &ok,
+	    .nargs = 1, .host = HOST, .max = PICKUP_MAX_RCPTS }, &r, err, sizeof(err)), 0);
+	ck_assert_uint_eq(r.list.n, PICKUP_MAX_RCPTS);
+	ck_assert_str_eq(r.list.addrs[PICKUP_MAX_RCPTS - 1], "u9999@x.org");
+	addrset_free(&r);
+	ck_assert_int_eq(submit_recipients(&m, &(struct submit_rcpt_args){ .args = &over,
+	    .nargs = 1, .host = HOST, .max = PICKUP_MAX_RCPTS }, &r, err, sizeof(err)), EX_DATAERR);
 	ck_assert_str_eq(err, "too many recipients (more than 10000, the limit)");
-	submit_rcpts_free(&r);
+	addrset_free(&r);
 	submit_msg_free(&m);
 	free(ok);
 	free(over);
@@ -207,21 +208,21 @@ END_TEST
 
 /* Build a maildrop file for msg with fixed time (UTC) and ids. */
 static void
-build(const char *msg, const char *sender, const char *fullname, struct submit_buf *out)
+build(const char *msg, const char *sender, const char *fullname, struct strbuf *out)
 {
 	struct submit_msg m;
-	struct submit_rcpts r = { 0 };
+	struct addrset r = { 0 };
 	char err[256], *args[] = { (char[]){ "a@x.org" } };
 
 	setenv("TZ", "UTC0", 1);
 	tzset();
 	ck_assert_int_eq(submit_parse(msg, strlen(msg), false, &m, err, sizeof(err)), 0);
-	ck_assert_int_eq(submit_recipients(&m, args, 1, true, HOST, 10, &r, err,
-	    sizeof(err)), 0);
+	ck_assert_int_eq(submit_recipients(&m, &(struct submit_rcpt_args){ .args = args,
+	    .nargs = 1, .from_headers = true, .host = HOST, .max = 10 }, &r, err, sizeof(err)), 0);
 	submit_build(out, &m, &(struct submit_envelope){ .sender = sender, .rcpts = &r,
 	    .from_addr = "me@" HOST, .fullname = fullname, .host = HOST, .uid = 64111,
 	    .now = 1893456000, .msgid = "id.1" });
-	submit_rcpts_free(&r);
+	addrset_free(&r);
 	submit_msg_free(&m);
 }
 
@@ -229,7 +230,7 @@ build(const char *msg, const char *sender, const char *fullname, struct submit_b
  * X-Receiver:/X-Sender: lines after the end line), completed header, no Bcc:. */
 START_TEST(build_golden)
 {
-	struct submit_buf out = { 0 };
+	struct strbuf out = { 0 };
 
 	build("X-Receiver: <x@evil>\nX-Sender: <y@evil>\nSubject: s\nBcc: h@x.org\n"
 	    "\nbody\n..dot\n", "me@" HOST, "Me", &out);
@@ -250,14 +251,14 @@ START_TEST(build_golden)
 	    "body\r\n"
 	    "..dot\r\n");
 	ck_assert_uint_eq(out.len, strlen(out.p));
-	submit_buf_free(&out);
+	strbuf_free(&out);
 }
 END_TEST
 
 /* A complete header is kept as it is; the null sender is "<>". */
 START_TEST(build_keeps_header)
 {
-	struct submit_buf out = { 0 };
+	struct strbuf out = { 0 };
 	const char *msg = "From: S <s@x.org>\nDate: Mon, 1 Jan 2029 00:00:00 +0000\n"
 	    "Message-ID: <m@x.org>\nTo: t@x.org\n\nb\n";
 
@@ -275,21 +276,21 @@ START_TEST(build_keeps_header)
 	    "To: t@x.org\r\n"
 	    "\r\n"
 	    "b\r\n");
-	submit_buf_free(&out);
+	strbuf_free(&out);
 }
 END_TEST
 
 /* A full name outside ASCII becomes encoded-words; quotes are escaped. */
 START_TEST(build_from_names)
 {
-	struct submit_buf out = { 0 };
+	struct strbuf out = { 0 };
 
 	build("Subject: s\n\nb\n", "me@" HOST, "J\xc3\xb6rg", &out);
 	ck_assert_ptr_nonnull(strstr(out.p, "\r\nFrom: =?UTF-8?B?SsO2cmc=?= <me@gw.test>\r\n"));
-	submit_buf_free(&out);
+	strbuf_free(&out);
 	build("Subject: s\n\nb\n", "me@" HOST, "Jane \"JD\"\r\n Doe", &out);
 	ck_assert_ptr_nonnull(strstr(out.p, "\r\nFrom: \"Jane \\\"JD\\\" Doe\" <me@gw.test>\r\n"));
-	submit_buf_free(&out);
+	strbuf_free(&out);
 }
 END_TEST
 

@@ -22,8 +22,8 @@
 #define QUEUED "250 2.0.0 Ok: queued as T\r\n"
 
 struct run {
-	struct submit_buf out;		/* every reply */
-	struct submit_buf msgs;		/* "sender|rcpts|data\n" per message */
+	struct strbuf out;		/* every reply */
+	struct strbuf msgs;		/* "sender|rcpts|data\n" per message */
 	int closed;
 };
 
@@ -31,21 +31,21 @@ struct run {
 static void
 take_message(struct submit_bs *s, struct run *r)
 {
-	const struct submit_rcpts *rc = submit_bs_rcpts(s);
+	const struct addrset *rc = submit_bs_rcpts(s);
 	const char *sender = submit_bs_sender(s), *data;
 	size_t len;
 
-	submit_buf_add(&r->msgs, sender, strlen(sender));
-	submit_buf_add(&r->msgs, "|", 1);
-	for (size_t i = 0; i < rc->n; i++) {
+	strbuf_add(&r->msgs, sender, strlen(sender));
+	strbuf_add(&r->msgs, "|", 1);
+	for (size_t i = 0; i < rc->list.n; i++) {
 		if (i > 0)
-			submit_buf_add(&r->msgs, ",", 1);
-		submit_buf_add(&r->msgs, rc->v[i], strlen(rc->v[i]));
+			strbuf_add(&r->msgs, ",", 1);
+		strbuf_add(&r->msgs, rc->list.addrs[i], strlen(rc->list.addrs[i]));
 	}
-	submit_buf_add(&r->msgs, "|", 1);
+	strbuf_add(&r->msgs, "|", 1);
 	data = submit_bs_data(s, &len);
-	submit_buf_add(&r->msgs, data, len);
-	submit_buf_add(&r->msgs, "\n", 1);
+	strbuf_add(&r->msgs, data, len);
+	strbuf_add(&r->msgs, "\n", 1);
 	submit_bs_done(s, "250 2.0.0 Ok: queued as T");
 }
 
@@ -59,7 +59,7 @@ run_session(const char *in, size_t len, size_t step, size_t max_size, size_t max
 {
 	struct submit_bs *s = submit_bs_new(&(struct submit_bs_params){ .hostname = HOST,
 	    .max_size = max_size, .max_rcpts = max_rcpts });
-	struct submit_buf pend = { 0 };
+	struct strbuf pend = { 0 };
 	size_t off = 0, olen;
 	const char *o;
 
@@ -68,7 +68,7 @@ run_session(const char *in, size_t len, size_t step, size_t max_size, size_t max
 	while (off < len && !r->closed) {
 		size_t n = step == 0 || len - off < step ? len - off : step, used, pos = 0;
 
-		submit_buf_add(&pend, in + off, n);
+		strbuf_add(&pend, in + off, n);
 		off += n;
 		for (;;) {
 			enum submit_bs_event ev = submit_bs_feed(s, pend.p + pos, pend.len - pos,
@@ -85,12 +85,12 @@ run_session(const char *in, size_t len, size_t step, size_t max_size, size_t max
 		pend.len -= pos;
 	}
 	o = submit_bs_output(s, &olen);
-	submit_buf_add(&r->out, o, olen);
+	strbuf_add(&r->out, o, olen);
 	if (r->out.p == NULL)
-		submit_buf_add(&r->out, "", 0);
+		strbuf_add(&r->out, "", 0);
 	if (r->msgs.p == NULL)
-		submit_buf_add(&r->msgs, "", 0);
-	submit_buf_free(&pend);
+		strbuf_add(&r->msgs, "", 0);
+	strbuf_free(&pend);
 	submit_bs_free(s);
 }
 
@@ -168,8 +168,8 @@ START_TEST(transcripts)
 		ck_assert_msg(strcmp(r.msgs.p, cases[_i].msgs) == 0, "case %d step %zu: messages "
 		    "\"%s\"", _i, steps[k], r.msgs.p);
 		ck_assert_int_eq(r.closed, cases[_i].closed);
-		submit_buf_free(&r.out);
-		submit_buf_free(&r.msgs);
+		strbuf_free(&r.out);
+		strbuf_free(&r.msgs);
 	}
 }
 END_TEST
@@ -178,21 +178,21 @@ END_TEST
  * session goes on; one of exactly max_size bytes is handed out. */
 START_TEST(size_limit)
 {
-	struct submit_buf in = { 0 };
+	struct strbuf in = { 0 };
 	struct run r;
 	char line[101];
 	const char *txn = "MAIL FROM:<a@b.c>\r\nRCPT TO:<d@e.f>\r\nDATA\r\n";
 
 	memset(line, 'x', 98);
 	memcpy(line + 98, "\r\n", 3);
-	submit_buf_add(&in, txn, strlen(txn));
+	strbuf_add(&in, txn, strlen(txn));
 	for (int i = 0; i < 11; i++)
-		submit_buf_add(&in, line, 100);
-	submit_buf_add(&in, ".\r\n", 3);
-	submit_buf_add(&in, txn, strlen(txn));
+		strbuf_add(&in, line, 100);
+	strbuf_add(&in, ".\r\n", 3);
+	strbuf_add(&in, txn, strlen(txn));
 	for (int i = 0; i < 10; i++)
-		submit_buf_add(&in, line, 100);
-	submit_buf_add(&in, ".\r\nQUIT\r\n", 9);
+		strbuf_add(&in, line, 100);
+	strbuf_add(&in, ".\r\nQUIT\r\n", 9);
 	for (size_t step = 0; step <= 1; step++) {
 		run_session(in.p, in.len, step, 1000, 5, &r);
 		ck_assert_msg(strstr(r.out.p, "354 End data with <CR><LF>.<CR><LF>\r\n"
@@ -200,10 +200,10 @@ START_TEST(size_limit)
 		    "%s", r.out.p);
 		ck_assert_msg(strstr(r.out.p, QUEUED "221 2.0.0 Bye\r\n") != NULL, "%s", r.out.p);
 		ck_assert_uint_eq(strlen(r.msgs.p), strlen("a@b.c|d@e.f|\n") + 1000);
-		submit_buf_free(&r.out);
-		submit_buf_free(&r.msgs);
+		strbuf_free(&r.out);
+		strbuf_free(&r.msgs);
 	}
-	submit_buf_free(&in);
+	strbuf_free(&in);
 }
 END_TEST
 
@@ -220,47 +220,47 @@ START_TEST(rcpt_limit)
 	    "452 4.5.3 Error: too many recipients\r\n250 2.1.5 Ok\r\n"
 	    "354 End data with <CR><LF>.<CR><LF>\r\n" QUEUED);
 	ck_assert_str_eq(r.msgs.p, "a@b.c|1@x.y,2@x.y|b\r\n\n");
-	submit_buf_free(&r.out);
-	submit_buf_free(&r.msgs);
+	strbuf_free(&r.out);
+	strbuf_free(&r.msgs);
 }
 END_TEST
 
 /* An over-long command line: one 500, the rest of it skipped, in sync after. */
 START_TEST(long_line)
 {
-	struct submit_buf in = { 0 };
+	struct strbuf in = { 0 };
 	struct run r;
 
-	submit_buf_add(&in, "NOOP ", 5);
+	strbuf_add(&in, "NOOP ", 5);
 	for (int i = 0; i < 5000; i++)
-		submit_buf_add(&in, "a", 1);
-	submit_buf_add(&in, "\r\nNOOP\r\n", 8);
+		strbuf_add(&in, "a", 1);
+	strbuf_add(&in, "\r\nNOOP\r\n", 8);
 	for (size_t step = 0; step <= 1; step++) {
 		run_session(in.p, in.len, step, 1000, 5, &r);
 		ck_assert_str_eq(r.out.p, GREET "500 5.5.2 Error: line too long\r\n250 2.0.0 Ok\r\n");
-		submit_buf_free(&r.out);
-		submit_buf_free(&r.msgs);
+		strbuf_free(&r.out);
+		strbuf_free(&r.msgs);
 	}
-	submit_buf_free(&in);
+	strbuf_free(&in);
 }
 END_TEST
 
 /* SUBMIT_BS_MAX_ERRORS error replies end the session with 421. */
 START_TEST(error_limit)
 {
-	struct submit_buf in = { 0 };
+	struct strbuf in = { 0 };
 	struct run r;
 
 	for (int i = 0; i < SUBMIT_BS_MAX_ERRORS + 5; i++)
-		submit_buf_add(&in, "BOGUS\r\n", 7);
+		strbuf_add(&in, "BOGUS\r\n", 7);
 	run_session(in.p, in.len, 0, 1000, 5, &r);
 	ck_assert_int_eq(r.closed, 1);
 	ck_assert_msg(strstr(r.out.p, "421 4.7.0 gw.test Error: too many errors\r\n") != NULL,
 	    "%s", r.out.p);
 	ck_assert_ptr_null(strstr(strstr(r.out.p, "421 "), "502 "));
-	submit_buf_free(&r.out);
-	submit_buf_free(&r.msgs);
-	submit_buf_free(&in);
+	strbuf_free(&r.out);
+	strbuf_free(&r.msgs);
+	strbuf_free(&in);
 }
 END_TEST
 

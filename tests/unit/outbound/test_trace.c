@@ -17,6 +17,7 @@
 #include "dsn.h"
 #include "pickup.h"
 #include "queue.h"
+#include "strbuf.h"
 #include "submit.h"
 
 /* 2030-01-01 00:00:00 UTC, a Tuesday */
@@ -82,8 +83,8 @@ START_TEST(test_submit_trace_golden)
 {
 	const struct submit_case *c = &submit_cases[_i];
 	struct submit_msg m;
-	struct submit_rcpts r = { 0 };
-	struct submit_buf out = { 0 };
+	struct addrset r = { 0 };
+	struct strbuf out = { 0 };
 	char err[256], *want;
 	size_t nargs = 0;
 
@@ -92,8 +93,9 @@ START_TEST(test_submit_trace_golden)
 	setenv("TZ", c->tz, 1);
 	tzset();
 	ck_assert_int_eq(submit_parse(MSG_IN, strlen(MSG_IN), false, &m, err, sizeof(err)), 0);
-	ck_assert_msg(submit_recipients(&m, (char *const *)c->args, nargs, false, c->host,
-	    PICKUP_MAX_RCPTS, &r, err, sizeof(err)) == 0, "case %d: %s", _i, err);
+	ck_assert_msg(submit_recipients(&m, &(struct submit_rcpt_args){ (char *const *)c->args,
+	    nargs, false, c->host, PICKUP_MAX_RCPTS }, &r, err, sizeof(err)) == 0,
+	    "case %d: %s", _i, err);
 	submit_build(&out, &m, &(struct submit_envelope){ .sender = c->sender, .rcpts = &r,
 	    .from_addr = "unused@x", .host = c->host, .uid = c->uid, .now = T2030,
 	    .msgid = "unused" });
@@ -104,8 +106,8 @@ START_TEST(test_submit_trace_golden)
 	    c->name, out.p, want);
 	ck_assert_uint_eq(out.len, strlen(want));
 	free(want);
-	submit_buf_free(&out);
-	submit_rcpts_free(&r);
+	strbuf_free(&out);
+	addrset_free(&r);
 	submit_msg_free(&m);
 }
 END_TEST
@@ -209,7 +211,8 @@ START_TEST(test_dsn_headers_golden)
 	char *m;
 
 	dsn_entry(&e, c->sender);
-	m = dsn_build_until(&e, c->kind, c->mta, hdrs, strlen(hdrs), NOW, NOW + 86400, &len);
+	m = dsn_build_until(&e, c->kind, &(struct dsn_report){ c->mta, { hdrs, strlen(hdrs) },
+	    NOW, NOW + 86400 }, &len);
 	ck_assert_ptr_nonnull(m);
 	ck_assert_uint_eq(len, strlen(m));
 	ck_assert_msg(len > wl && memcmp(m, c->want, wl) == 0, "case %d (%s):\n got: %.*s\nwant: %s",
@@ -228,8 +231,10 @@ START_TEST(test_dsn_null_sender)
 	size_t len = 7;
 
 	dsn_entry(&e, "");
-	ck_assert_ptr_null(dsn_build(&e, DSN_FAILED, "h", NULL, 0, NOW, &len));
-	ck_assert_ptr_null(dsn_build_until(&e, DSN_DELAYED, "h", NULL, 0, NOW, NOW + 1, &len));
+	ck_assert_ptr_null(dsn_build(&e, DSN_FAILED, "h", &(struct dsn_headers){ NULL, 0 }, NOW,
+	    &len));
+	ck_assert_ptr_null(dsn_build_until(&e, DSN_DELAYED, &(struct dsn_report){ "h",
+	    { NULL, 0 }, NOW, NOW + 1 }, &len));
 	queue_entry_free(&e);
 }
 END_TEST
