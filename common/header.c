@@ -71,6 +71,20 @@ header_is(const char *l, size_t n, const char *name)
 	return k < n && l[k] == ':' ? k + 1 : 0;
 }
 
+/* The length of one field with its continuation lines (see header.h). */
+size_t
+header_field_len(const char *h, size_t n)
+{
+	size_t i = 0;
+	const char *nl;
+
+	do {
+		nl = memchr(h + i, '\n', n - i);
+		i = nl != NULL ? (size_t)(nl - h) + 1 : n;
+	} while (i < n && (h[i] == ' ' || h[i] == '\t'));
+	return i;
+}
+
 /* The length of the header block (see header.h). */
 size_t
 header_block_len(const char *msg, size_t n)

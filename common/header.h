@@ -25,6 +25,13 @@ size_t header_name_len(const char *l, size_t n);
 size_t header_is(const char *l, size_t n, const char *name);
 
 /*
+ * The length of the header field that starts at h[0..n): its first line,
+ * its continuation lines (starting with a space or a tab) and the line
+ * end of the last (LF or CRLF); n when it runs to the end.
+ */
+size_t header_field_len(const char *h, size_t n);
+
+/*
  * The length of the header block at the start of msg[0..n): up to and
  * including the line end before the empty line (LF or CRLF) that ends it,
  * or n when there is none.

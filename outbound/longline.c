@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "longline.h"
+#include "header.h"
 #include "strbuf.h"
 #include "util.h"
 
@@ -275,21 +276,6 @@ field_token(const char *f, size_t n, char *out, size_t sz)
 	out[o] = '\0';
 }
 
-/* Length of the header field at h[0..n) including its continuation lines
- * and final CRLF. */
-static size_t
-field_len(const char *h, size_t n)
-{
-	size_t i = 0;
-	const char *nl;
-
-	do {
-		nl = memchr(h + i, '\n', n - i);
-		i = nl != NULL ? (size_t)(nl - h) + 1 : n;
-	} while (i < n && (h[i] == ' ' || h[i] == '\t'));
-	return i;
-}
-
 /* Read the MIME fields of the header section h[0..n). */
 static void
 mime_read(const char *h, size_t n, struct mime_fields *m)
@@ -298,7 +284,7 @@ mime_read(const char *h, size_t n, struct mime_fields *m)
 
 	memset(m, 0, sizeof(*m));
 	while (off < n) {
-		fl = field_len(h + off, n - off);
+		fl = header_field_len(h + off, n - off);
 		if (field_is(h + off, fl, "Content-Type"))
 			field_token(h + off, fl, m->type, sizeof(m->type));
 		else if (field_is(h + off, fl, "Content-Transfer-Encoding"))
@@ -397,7 +383,7 @@ new_header(const char *h, size_t n, const struct mime_fields *m, const char *enc
 	size_t off = 0, fl;
 
 	while (off < n) {
-		fl = field_len(h + off, n - off);
+		fl = header_field_len(h + off, n - off);
 		if (!field_is(h + off, fl, "Content-Transfer-Encoding"))
 			strbuf_add(out, h + off, fl);
 		off += fl;

@@ -16,6 +16,7 @@
 
 #include "addrlist.h"
 #include "rewrite.h"
+#include "header.h"
 #include "strbuf.h"
 #include "util.h"
 
@@ -269,29 +270,6 @@ rewrite_field(struct hdr_state *hs, struct strbuf *f, size_t klen, bool from)
 	addrlist_free(&l);
 }
 
-/* Length of the field at h[0..n) with its continuation lines and CRLF. */
-static size_t
-field_len(const char *h, size_t n)
-{
-	size_t i = 0;
-	const char *nl;
-
-	do {
-		nl = memchr(h + i, '\n', n - i);
-		i = nl != NULL ? (size_t)(nl - h) + 1 : n;
-	} while (i < n && (h[i] == ' ' || h[i] == '\t'));
-	return i;
-}
-
-/* Length of "Name:" when field f[0..n) is named name, else 0. */
-static size_t
-named(const char *f, size_t n, const char *name)
-{
-	size_t k = strlen(name);
-
-	return n > k && strncasecmp(f, name, k) == 0 && f[k] == ':' ? k + 1 : 0;
-}
-
 /* "Name: a, b, ..." folded before FOLD_AT, CRLF-ended. */
 static void
 add_list_field(struct strbuf *out, const char *name, const struct addrlist *l)
@@ -340,11 +318,11 @@ rewrite_header(struct hdr_state *hs, const char *msg, size_t hlen,
 	bool from;
 
 	while (off < hlen) {
-		fl = field_len(msg + off, hlen - off);
-		hs->have_reply_to |= named(msg + off, fl, "Reply-To") != 0;
-		from = (k = named(msg + off, fl, "From")) != 0;
+		fl = header_field_len(msg + off, hlen - off);
+		hs->have_reply_to |= header_is(msg + off, fl, "Reply-To") != 0;
+		from = (k = header_is(msg + off, fl, "From")) != 0;
 		if (k == 0)
-			k = named(msg + off, fl, "Sender");
+			k = header_is(msg + off, fl, "Sender");
 		if (k == 0) {
 			strbuf_add(out, msg + off, fl);
 			off += fl;
