@@ -245,15 +245,6 @@ struct mime_fields {
 	bool have_version;
 };
 
-/* true when the field starting at f (n bytes, folded) is named name. */
-static bool
-field_is(const char *f, size_t n, const char *name)
-{
-	size_t k = strlen(name);
-
-	return n > k && strncasecmp(f, name, k) == 0 && f[k] == ':';
-}
-
 /* The first token of a field's value (after "Name:"), lower-cased:
  * comments, white space and line folds skipped, up to ";" or white space. */
 static void
@@ -285,11 +276,11 @@ mime_read(const char *h, size_t n, struct mime_fields *m)
 	memset(m, 0, sizeof(*m));
 	while (off < n) {
 		fl = header_field_len(h + off, n - off);
-		if (field_is(h + off, fl, "Content-Type"))
+		if (header_is(h + off, fl, "Content-Type") != 0)
 			field_token(h + off, fl, m->type, sizeof(m->type));
-		else if (field_is(h + off, fl, "Content-Transfer-Encoding"))
+		else if (header_is(h + off, fl, "Content-Transfer-Encoding") != 0)
 			field_token(h + off, fl, m->cte, sizeof(m->cte));
-		else if (field_is(h + off, fl, "MIME-Version"))
+		else if (header_is(h + off, fl, "MIME-Version") != 0)
 			m->have_version = true;
 		off += fl;
 	}
@@ -384,7 +375,7 @@ new_header(const char *h, size_t n, const struct mime_fields *m, const char *enc
 
 	while (off < n) {
 		fl = header_field_len(h + off, n - off);
-		if (!field_is(h + off, fl, "Content-Transfer-Encoding"))
+		if (header_is(h + off, fl, "Content-Transfer-Encoding") == 0)
 			strbuf_add(out, h + off, fl);
 		off += fl;
 	}
