@@ -328,7 +328,6 @@ spool_setup(struct inbound *in)
 {
 	const struct inbound_config *cfg = in->gen->cfg;
 	char err[1024];
-	unsigned stale;
 	int rc = spool_owner_setup(cfg);
 
 	if (rc != 0)
@@ -342,9 +341,6 @@ spool_setup(struct inbound *in)
 		log_warnx("%s", err);
 		return EX_CANTCREAT;
 	}
-	stale = delivery_clean_tmp(spool_tmpfd(in->spool), STALE_TMP_AGE);
-	if (stale)
-		log_info("spool: removed %u stale files from %s/tmp", stale, cfg->spool);
 	return 0;
 }
 
@@ -384,6 +380,7 @@ start(struct inbound *in)
 {
 	const struct inbound_config *cfg = in->gen->cfg;
 	char err[1024];
+	unsigned stale;
 	int rc;
 
 	if ((in->base = loop_base()) == NULL) {
@@ -412,6 +409,10 @@ start(struct inbound *in)
 		return EX_OSERR;
 	}
 	in->env.delivery = in->delivery;
+	/* after the commit log's recovery, which may need tmp/ files */
+	stale = delivery_clean_tmp(spool_tmpfd(in->spool), STALE_TMP_AGE);
+	if (stale)
+		log_info("spool: removed %u stale files from %s/tmp", stale, cfg->spool);
 	if (listener_listen(in->listener, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_OSERR;
