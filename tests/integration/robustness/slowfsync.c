@@ -23,6 +23,11 @@
  * SMTPGATE_FAIL_RENAME_FILE set, renameat of a name matching the pattern
  * in that file fails with EROFS, as once ext4 has aborted its journal; so
  * does mkdirat of a name matching the pattern in SMTPGATE_FAIL_MKDIR_FILE.
+ * renameat2 (the publish into new/) fails the same way as renameat.
+ * With SMTPGATE_FAIL_FSYNC_FILE, fsync/fdatasync of a file whose name
+ * matches that file's pattern fails with EIO (a commit log segment, say);
+ * with SMTPGATE_FAIL_SYNCFS_FILE, syncfs through a descriptor whose name
+ * matches fails with EIO.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -154,6 +159,20 @@ fstrace_rename(const char *what, int olddirfd, const char *oldpath, int newdirfd
 	fstrace(what, a, b);
 }
 
+static int fail_match(const char *var, const char *path);
+
+/* true when fd's path matches the pattern in the file named by var. */
+static int
+fail_fd(const char *var, int fd)
+{
+	char p[PATH_MAX];
+
+	if (getenv(var) == NULL)
+		return 0;
+	fstrace_path(fd, NULL, p, sizeof(p));
+	return fail_match(var, p);
+}
+
 int
 fsync(int fd)
 {
@@ -162,6 +181,10 @@ fsync(int fd)
 		real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
 	slowfsync_delay();
 	fstrace_fsync(fd);
+	if (fail_fd("SMTPGATE_FAIL_FSYNC_FILE", fd)) {
+		errno = EIO;
+		return -1;
+	}
 	return real(fd);
 }
 
@@ -173,6 +196,10 @@ fdatasync(int fd)
 		real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
 	slowfsync_delay();
 	fstrace_fsync(fd);
+	if (fail_fd("SMTPGATE_FAIL_FSYNC_FILE", fd)) {
+		errno = EIO;
+		return -1;
+	}
 	return real(fd);
 }
 
@@ -184,6 +211,10 @@ syncfs(int fd)
 		real = (int (*)(int))dlsym(RTLD_NEXT, "syncfs");
 	slowfsync_delay();
 	fstrace_one("syncfs", fd, NULL);
+	if (fail_fd("SMTPGATE_FAIL_SYNCFS_FILE", fd)) {
+		errno = EIO;
+		return -1;
+	}
 	return real(fd);
 }
 
@@ -289,6 +320,10 @@ renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
 		    dlsym(RTLD_NEXT, "renameat2");
 	if ((flags & RENAME_NOREPLACE) && getenv("SMTPGATE_NO_RENAME_NOREPLACE")) {
 		errno = EINVAL;
+		return -1;
+	}
+	if (fail_match("SMTPGATE_FAIL_RENAME_FILE", oldpath)) {
+		errno = EROFS;
 		return -1;
 	}
 	fstrace_rename("rename", olddirfd, oldpath, newdirfd, newpath);
