@@ -519,6 +519,39 @@ clog_rewind(struct clog_writer *w)
 	w->next_seq = w->sync_seq;
 }
 
+/* Zero n bytes of segment k from off (page cache; best effort). */
+static void
+clog_zero(struct clog_writer *w, unsigned k, size_t off, size_t n)
+{
+	static const char zeros[64 << 10];
+
+	while (n > 0) {
+		size_t m = n < sizeof(zeros) ? n : sizeof(zeros);
+
+		if (pwrite(w->fd[k], zeros, m, (off_t)off) <= 0)
+			return;
+		off += m;
+		n -= m;
+	}
+}
+
+/*
+ * After a failed write or fdatasync: wipe what was written since the last
+ * good sync, so that records whose batch was answered 451 cannot be found
+ * by a recovery even if their bytes reach the disk later.
+ */
+static void
+clog_wipe(struct clog_writer *w)
+{
+	if (w->cur == w->sync_cur) {
+		if (w->off > w->sync_off)
+			clog_zero(w, w->cur, w->sync_off, w->off - w->sync_off);
+		return;
+	}
+	clog_zero(w, w->sync_cur, w->sync_off, w->c->segsize - w->sync_off);
+	clog_zero(w, w->cur, 0, w->off);
+}
+
 /* Write and fdatasync what was added (see clog.h). */
 int
 clog_sync(struct clog_writer *w, char *err, size_t errlen)
@@ -526,7 +559,10 @@ clog_sync(struct clog_writer *w, char *err, size_t errlen)
 	char name[32];
 
 	if (clog_flush_run(w, err, errlen) == -1) {
+		int e = errno;
+		clog_wipe(w);
 		clog_rewind(w);
+		errno = e;
 		return -1;
 	}
 	for (unsigned k = 0; k < CLOG_SEGMENTS; k++) {
@@ -536,6 +572,7 @@ clog_sync(struct clog_writer *w, char *err, size_t errlen)
 			snprintf(name, sizeof(name), "%u.%u", w->id, k);
 			clog_err(w->c, name, "fdatasync", err, errlen);
 			int e = errno;
+			clog_wipe(w);
 			clog_rewind(w);
 			errno = e;
 			return -1;
