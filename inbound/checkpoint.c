@@ -111,7 +111,7 @@ checkpoint_round(struct checkpoint *k)
 		ckpt_log(k, err);
 		return -1;
 	}
-	if (syncfs(k->syncfd) == -1) {
+	if (CLOG_DURABLE && syncfs(k->syncfd) == -1) {
 		snprintf(msg, sizeof(msg), "syncfs %s: %s", k->p->spool, strerror(errno));
 		clog_fail(k->c, errno);
 		ckpt_log(k, msg);

@@ -568,7 +568,7 @@ clog_sync(struct clog_writer *w, char *err, size_t errlen)
 	for (unsigned k = 0; k < CLOG_SEGMENTS; k++) {
 		if (!w->dirty[k])
 			continue;
-		if (fdatasync(w->fd[k]) == -1) {
+		if (CLOG_DURABLE && fdatasync(w->fd[k]) == -1) {
 			snprintf(name, sizeof(name), "%u.%u", w->id, k);
 			clog_err(w->c, name, "fdatasync", err, errlen);
 			int e = errno;

@@ -23,6 +23,17 @@
 
 #include "clog_format.h"
 
+/*
+ * scripts/bench builds a reference daemon with -DSMTPGATE_BENCH_NOT_DURABLE:
+ * no fdatasync, fsync or syncfs at all (the distance to the limit).  It
+ * says so at start; never ship it.
+ */
+#ifdef SMTPGATE_BENCH_NOT_DURABLE
+#define CLOG_DURABLE 0
+#else
+#define CLOG_DURABLE 1
+#endif
+
 #define CLOG_SEGMENTS 4		/* segment files per worker */
 #define CLOG_SEG_MIN (256u << 10)
 #define CLOG_SEG_MAX (4u << 20)

@@ -166,7 +166,8 @@ job_write_spilled(struct delivery *d, struct delivery_job *j, struct dfile *f,
 		goto fail;
 	}
 	f->crc = clog_crc(0, f->header, f->header_len);
-	if (spill_copy_lf(j->spill_fd, fd, buf, &len, &f->crc) == -1 || fdatasync(fd) == -1) {
+	if (spill_copy_lf(j->spill_fd, fd, buf, &len, &f->crc) == -1 ||
+	    (CLOG_DURABLE && fdatasync(fd) == -1)) {
 		e = errno;
 		snprintf(err, errlen, "%s/tmp/%s: copy from %s: %s", d->spool, f->name,
 		    j->spill_name, strerror(e));
@@ -223,7 +224,7 @@ job_write_big(struct delivery *d, struct delivery_job *j, struct dfile *f)
 		return;
 	}
 	fd = openat(d->tmpfd, f->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fdatasync(fd) == -1) {
+	if (fd < 0 || (CLOG_DURABLE && fdatasync(fd) == -1)) {
 		snprintf(err, sizeof(err), "%s/tmp/%s: fdatasync", d->spool, f->name);
 		job_fail(j, errno, err);
 		unlinkat(d->tmpfd, f->name, 0);
@@ -370,7 +371,7 @@ batch_log(struct delivery_worker *w, struct delivery_job *batch)
 	}
 	for (struct delivery_job *j = batch; j; j = j->next)
 		job_prepare(d, j, &refs);
-	if (refs && fsync(d->tmpfd) == -1) {
+	if (refs && CLOG_DURABLE && fsync(d->tmpfd) == -1) {
 		e = errno;
 		snprintf(err, sizeof(err), "%s/tmp: fsync: %s", d->spool, strerror(e));
 		batch_fail(batch, e, err);
@@ -694,6 +695,9 @@ delivery_new(struct event_base *base, const char *spool_path, int tmpfd,
 	pthread_cond_init(&d->cond, NULL);
 	if (nthreads == 0 || nthreads > DELIVERY_MAX_THREADS)
 		nthreads = 2;
+	if (!CLOG_DURABLE)
+		log_warnx("delivery: NOT DURABLE: a benchmark build that never syncs "
+		    "(SMTPGATE_BENCH_NOT_DURABLE); a 250 here can be lost");
 	if (delivery_recover(d, nthreads, err, errlen) == -1) {
 		delivery_abort(d);
 		return NULL;
