@@ -218,9 +218,16 @@ replay_apply(struct publisher *p, const struct clog_rec *r, const char *box,
 		return 0;
 	if (r->kind == CLOG_REF) {
 		if (!ref_ok(p, name, r)) {
-			log_warnx("delivery: recovery: mailbox %s: %s: tmp/%s missing or "
-			    "damaged; the message is not in the log", box, name, name);
-			return f->dirfd >= 0 ? 0 : -1;
+			/* its file was synced before its record and only ever
+			 * renamed: gone from new/, cur/ and tmp/ means a reader
+			 * took it (the bytes are not in the log to bring back) */
+			if (f->dirfd < 0)
+				log_info("delivery: recovery mailbox=%s file=%s action=none "
+				    "(by reference, removed by a reader)", box, name);
+			else
+				log_warnx("delivery: recovery: mailbox %s: %s differs from its "
+				    "record and tmp/%s is gone; kept as it is", box, f->name, name);
+			return 0;
 		}
 	} else if (write_tmp(p, box, name, r, perm) == -1)
 		return -1;
