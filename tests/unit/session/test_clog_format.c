@@ -141,7 +141,7 @@ END_TEST
 static char *
 segment(uint64_t first, int n, size_t segsize, size_t *ends)
 {
-	char *seg = calloc(1, segsize), msg[64], name[32];
+	char *seg = calloc(1, segsize), msg[64], name[64];
 	size_t off = 0;
 
 	for (int i = 0; i < n; i++) {
