@@ -197,10 +197,10 @@ clog_free(struct clog *c)
 	if (c == NULL)
 		return;
 	for (unsigned i = 0; i < CLOG_MAX_WORKERS; i++) {
+		clog_rewind(&c->w[i]);
 		for (unsigned k = 0; k < CLOG_SEGMENTS; k++)
 			if (c->w[i].fd[k] >= 0)
 				close(c->w[i].fd[k]);
-		clog_rewind(&c->w[i]);
 	}
 	if (c->ckfd >= 0)
 		close(c->ckfd);
@@ -494,6 +494,8 @@ clog_add(struct clog_writer *w, struct clog_rec *r, const struct iovec *msg, int
 	return 0;
 }
 
+static void clog_wipe(struct clog_writer *w);
+
 /* Free the gathered heads. */
 static void
 clog_free_heads(struct clog_writer *w)
@@ -508,10 +510,14 @@ clog_free_heads(struct clog_writer *w)
 	w->run_len = 0;
 }
 
-/* Forget everything since the last good sync. */
+/* Forget everything since the last good sync, and wipe what of it was
+ * written already: records of the same sizes written later over them
+ * could otherwise end right where one of these begins, with the next
+ * sequence number. */
 void
 clog_rewind(struct clog_writer *w)
 {
+	clog_wipe(w);
 	clog_free_heads(w);
 	w->cur = w->sync_cur;
 	w->off = w->sync_off;
@@ -560,7 +566,6 @@ clog_sync(struct clog_writer *w, char *err, size_t errlen)
 
 	if (clog_flush_run(w, err, errlen) == -1) {
 		int e = errno;
-		clog_wipe(w);
 		clog_rewind(w);
 		errno = e;
 		return -1;
@@ -572,7 +577,6 @@ clog_sync(struct clog_writer *w, char *err, size_t errlen)
 			snprintf(name, sizeof(name), "%u.%u", w->id, k);
 			clog_err(w->c, name, "fdatasync", err, errlen);
 			int e = errno;
-			clog_wipe(w);
 			clog_rewind(w);
 			errno = e;
 			return -1;

@@ -104,7 +104,8 @@ int clog_add(struct clog_writer *w, struct clog_rec *r, const struct iovec *msg,
  */
 int clog_sync(struct clog_writer *w, char *err, size_t errlen);
 
-/* Forget what was added since the last clog_sync that succeeded. */
+/* Forget what was added since the last clog_sync that succeeded (what
+ * of it was written already is overwritten with zeros). */
 void clog_rewind(struct clog_writer *w);
 
 /* Every record of writer w up to seq is in its Maildir (not yet durable). */
