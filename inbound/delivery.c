@@ -482,22 +482,52 @@ batch_post(struct delivery *d, struct delivery_job *batch)
 		log_warn("delivery: eventfd write");
 }
 
-/* Take every pending job (NULL when none); with wait, block for one. */
+/* What job j's records take in the log at most (a file past a quarter of
+ * a segment is logged by reference: its name only). */
+static size_t
+job_log_bytes(const struct delivery_job *j, size_t segsize)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < j->nfiles; i++) {
+		size_t one = j->files[i].header_len + j->body_len + CLOG_HDR + 600;
+
+		n += j->spill_fd >= 0 || one > segsize / 4 ? CLOG_HDR + 600 : one;
+	}
+	return n;
+}
+
+/*
+ * Take the pending jobs (NULL when none; with wait, block for one), but
+ * no more than one segment's worth of records (at least one job): a
+ * batch then spans at most two of a writer's segments, and can never
+ * wait for a checkpoint that only its own records could allow.  The rest
+ * stays for the next batch (or the other worker, woken).
+ */
 static struct delivery_job *
 take_pending(struct delivery *d, bool wait)
 {
-	struct delivery_job *list;
+	size_t segsize = clog_segment_size(d->log), bytes = 0;
+	struct delivery_job *list, **cut;
 
 	pthread_mutex_lock(&d->lock);
 	while (wait && d->todo == NULL && !d->stopping)
 		pthread_cond_wait(&d->cond, &d->lock);
 	list = d->todo;
-	d->todo = NULL;
-	d->todo_tail = &d->todo;
+	for (cut = &d->todo; *cut; cut = &(*cut)->next) {
+		bytes += job_log_bytes(*cut, segsize);
+		if (bytes > segsize && cut != &d->todo)
+			break;
+	}
+	d->todo = *cut;
+	*cut = NULL;
+	if (d->todo == NULL)
+		d->todo_tail = &d->todo;
+	else
+		pthread_cond_signal(&d->cond);
 	pthread_mutex_unlock(&d->lock);
 	return list;
 }
-
 
 /*
  * Worker thread:

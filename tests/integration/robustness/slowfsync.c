@@ -5,6 +5,9 @@
  * the file named by SMTPGATE_SLOW_FSYNC_FILE at every call, so a test can
  * start the daemon at full speed and slow the disk down afterwards.
  *
+ * SMTPGATE_SLOW_SYNCFS_FILE does the same for syncfs(2) alone (a slow
+ * checkpoint of the inbound commit log).
+ *
  * With SMTPGATE_NO_RENAME_NOREPLACE set, renameat2(RENAME_NOREPLACE) fails
  * with EINVAL, as on a file system that lacks it.
  *
@@ -54,11 +57,11 @@ int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpa
     unsigned int flags);
 int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags);
 
-/* Sleep for the configured delay. */
+/* Sleep for the delay configured in the file named by var. */
 static void
-slowfsync_delay(void)
+slow_delay(const char *var)
 {
-	const char *path = getenv("SMTPGATE_SLOW_FSYNC_FILE");
+	const char *path = getenv(var);
 	long v = 0;
 	FILE *f = path ? fopen(path, "r") : NULL;
 	if (f != NULL) {
@@ -71,6 +74,13 @@ slowfsync_delay(void)
 	struct timespec ts = { v / 1000, (v % 1000) * 1000000L };
 	while (nanosleep(&ts, &ts) == -1)
 		;
+}
+
+/* Sleep for the configured delay of every sync call. */
+static void
+slowfsync_delay(void)
+{
+	slow_delay("SMTPGATE_SLOW_FSYNC_FILE");
 }
 
 /* The path of fd, or of name in directory dirfd (AT_FDCWD too). */
@@ -210,6 +220,7 @@ syncfs(int fd)
 	if (real == NULL)
 		real = (int (*)(int))dlsym(RTLD_NEXT, "syncfs");
 	slowfsync_delay();
+	slow_delay("SMTPGATE_SLOW_SYNCFS_FILE");
 	fstrace_one("syncfs", fd, NULL);
 	if (fail_fd("SMTPGATE_FAIL_SYNCFS_FILE", fd)) {
 		errno = EIO;
