@@ -34,6 +34,7 @@
 #include "maildir.h"
 #include "mailfile.h"
 #include "publish.h"
+#include "recover.h"
 #include "spill.h"
 #include "util.h"
 
@@ -99,7 +100,6 @@ struct delivery {
 	struct checkpoint *ckpt;
 	struct delivery_worker workers[DELIVERY_MAX_THREADS];
 	unsigned nworkers;
-	unsigned recovered, recover_failed;	/* start-up only */
 };
 
 /* Free one job and everything it owns. */
@@ -630,57 +630,22 @@ umask_read(void)
 	return m;
 }
 
-/* clog_replay callback at start: the recovery rule. */
+/* Start nthreads workers, each with its log writer; 0 or -1 with err. */
 static int
-recover_one(void *arg, const struct clog_rec *r)
+delivery_start_workers(struct delivery *d, unsigned nthreads, char *err, size_t errlen)
 {
-	struct delivery *d = arg;
+	for (d->nworkers = 0; d->nworkers < nthreads; d->nworkers++) {
+		struct delivery_worker *w = &d->workers[d->nworkers];
+		int e;
 
-	d->recovered++;
-	if (publish_replay(&d->pub, r, false, &d->perm) == 0)
-		return 0;
-	d->recover_failed++;
-	return -1;
-}
-
-/*
- * Open the commit log and bring every record after its checkpoint into
- * its Maildir, make that durable (syncfs), checkpoint, and ready the
- * segments.  Before the workers start and before anything listens.
- * 0, or -1 with err.
- */
-static int
-delivery_recover(struct delivery *d, unsigned nthreads, char *err, size_t errlen)
-{
-	int spoolfd = open(d->spool, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = -1;
-
-	if (spoolfd == -1) {
-		snprintf(err, errlen, "%s: open: %s", d->spool, strerror(errno));
-		return -1;
+		w->d = d;
+		w->log = clog_writer(d->log, d->nworkers);
+		if ((e = worker_start(w)) != 0) {
+			snprintf(err, errlen, "pthread_create: %s", strerror(e));
+			return -1;
+		}
 	}
-	if ((d->log = clog_open(spoolfd, d->spool, nthreads, err, errlen)) == NULL)
-		goto out;
-	if (clog_replay(d->log, NULL, recover_one, d, err, errlen) < 0)
-		goto out;
-	if (d->recovered > 0)
-		log_info("delivery: commit log %s/log: %u messages after the checkpoint "
-		    "checked, %u could not be stored", d->spool, d->recovered,
-		    d->recover_failed);
-	if (syncfs(spoolfd) == -1) {
-		snprintf(err, errlen, "%s: syncfs: %s", d->spool, strerror(errno));
-		goto out;
-	}
-	if (d->recover_failed == 0 && clog_checkpoint_seen(d->log, err, errlen) == -1)
-		goto out;
-	if (d->recover_failed > 0) {
-		snprintf(err, errlen, "%s/log: %u messages of the commit log could not be "
-		    "stored (see above); the log is kept", d->spool, d->recover_failed);
-		goto out;
-	}
-	rc = clog_prepare(d->log, err, errlen);
-out:
-	close(spoolfd);
-	return rc;
+	return 0;
 }
 
 /* Undo a partial delivery_new. */
@@ -728,7 +693,7 @@ delivery_new(struct event_base *base, const char *spool_path, int tmpfd,
 	if (!CLOG_DURABLE)
 		log_warnx("delivery: NOT DURABLE: a benchmark build that never syncs "
 		    "(SMTPGATE_BENCH_NOT_DURABLE); a 250 here can be lost");
-	if (delivery_recover(d, nthreads, err, errlen) == -1) {
+	if ((d->log = recover_open(&d->pub, &d->perm, nthreads, err, errlen)) == NULL) {
 		delivery_abort(d);
 		return NULL;
 	}
@@ -744,17 +709,9 @@ delivery_new(struct event_base *base, const char *spool_path, int tmpfd,
 		delivery_abort(d);
 		return NULL;
 	}
-	for (d->nworkers = 0; d->nworkers < nthreads; d->nworkers++) {
-		struct delivery_worker *w = &d->workers[d->nworkers];
-		int e;
-
-		w->d = d;
-		w->log = clog_writer(d->log, d->nworkers);
-		if ((e = worker_start(w)) != 0) {
-			snprintf(err, errlen, "pthread_create: %s", strerror(e));
-			delivery_free(d);
-			return NULL;
-		}
+	if (delivery_start_workers(d, nthreads, err, errlen) == -1) {
+		delivery_free(d);
+		return NULL;
 	}
 	return d;
 }
