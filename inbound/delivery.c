@@ -1,8 +1,10 @@
 /*
- * delivery: durable Maildir delivery on a worker pool with group commit
- * (see delivery.h).  Threads: the loop thread submits and receives
- * results; workers only touch the jobs they took and the file system.
- * Results go back through one eventfd wake-up per batch.
+ * delivery: durable Maildir delivery on a worker pool with a commit log
+ * (see delivery.h and inbound/README.md "The commit log").  Threads: the
+ * loop thread submits and receives results; each worker takes a batch,
+ * appends it to its own log segments with one fdatasync, reports the
+ * results (one eventfd wake-up), then publishes the files into the
+ * Maildirs; the checkpoint thread (checkpoint.c) makes them durable.
  *
  * Must not know about SMTP replies, sessions or sockets.
  */
@@ -23,6 +25,8 @@
 
 #include <event2/event.h>
 
+#include "checkpoint.h"
+#include "clog.h"
 #include "config.h"
 #include "delivery.h"
 #include "fsutil.h"
@@ -30,11 +34,12 @@
 #include "log.h"
 #include "maildir.h"
 #include "mailfile.h"
+#include "publish.h"
+#include "recover.h"
 #include "spill.h"
 #include "util.h"
 
-#define DELIVERY_MAX_THREADS 16
-#define BATCH_EXTEND 8		/* rounds of late arrivals joining a batch */
+#define DELIVERY_MAX_THREADS CLOG_MAX_WORKERS
 
 /* One file: the copy for one mailbox. */
 struct dfile {
@@ -43,13 +48,13 @@ struct dfile {
 	size_t header_len;
 	char name[256];		/* Maildir name, also the tmp/ name */
 	int newfd;		/* its new/ (O_PATH, maildir_open_new) or -1 */
-	bool written;
-	bool linked;
+	bool ref;		/* logged by reference: tmp/name written and synced */
+	uint32_t crc;		/* ... and its CRC32 */
 };
 
 struct delivery_job {
-	struct delivery_job *next;
-	char *body;		/* CRLF lines until job_write makes them LF */
+	struct delivery_job *next;	/* the todo or done list */
+	char *body;		/* CRLF lines until job_prepare makes them LF */
 	size_t body_len;
 	int spill_fd;		/* a spilled body (CRLF) or -1 */
 	char spill_name[SPILL_NAME_MAX];	/* its tmp/ name */
@@ -66,18 +71,15 @@ struct delivery_job {
 };
 
 /*
- * One worker thread and the descriptor its syncfs(2) calls go through: an
- * open of tmp/ of its own, because the kernel reports a file system's
- * write-back error once per open file description.  Through a shared one,
- * another worker's syncfs could take the report and the worker whose data
- * was lost be told all is well.
+ * One worker thread and its log writer: its segments are open file
+ * descriptions of its own, so a write-back error the kernel reports once
+ * per description reaches the worker whose fdatasync it concerns.
  */
 struct delivery_worker {
 	struct delivery *d;
 	pthread_t thread;
-	int syncfd;
-	char probe[32];		/* tmp/ name of its journal probe (spool_probe) */
-	bool probe_moved;	/* ... now named probe.1 */
+	struct clog_writer *log;
+	uint64_t last_seq;	/* of its last record logged (0: none yet) */
 };
 
 struct delivery {
@@ -95,9 +97,11 @@ struct delivery {
 	struct delivery_job *done, **done_tail;
 	bool stopping;
 	size_t pending;		/* loop thread only */
+	struct publisher pub;
+	struct clog *log;
+	struct checkpoint *ckpt;
 	struct delivery_worker workers[DELIVERY_MAX_THREADS];
 	unsigned nworkers;
-	_Atomic bool link_only;	/* no RENAME_NOREPLACE on this file system */
 };
 
 /* Free one job and everything it owns. */
@@ -117,26 +121,7 @@ job_free(struct delivery_job *j)
 	free(j);
 }
 
-/* Mark a job failed with errno e: "path: what: strerror" ("path: strerror"
- * when what is NULL); the first failure wins. */
-static void
-job_fail(struct delivery_job *j, int e, const char *path, const char *what)
-{
-	int n;
-
-	if (j->failed)
-		return;
-	j->failed = true;
-	j->err_no = e;
-	if (what != NULL)
-		n = snprintf(j->err, sizeof(j->err), "%s: %s: %s", path, what, strerror(e));
-	else
-		n = snprintf(j->err, sizeof(j->err), "%s: %s", path, strerror(e));
-	if (n >= (int)sizeof(j->err))
-		memcpy(j->err + sizeof(j->err) - 4, "...", 4);	/* truncated */
-}
-
-/* Fail job j with the tool's message err and errno e. */
+/* Fail job j with errno e and a message (first failure wins). */
 static void
 job_fail_msg(struct delivery_job *j, int e, const char *err)
 {
@@ -147,12 +132,23 @@ job_fail_msg(struct delivery_job *j, int e, const char *err)
 	util_strlcpy(j->err, err, sizeof(j->err));
 }
 
+/* Fail job j with errno e and "<what>: strerror(e)". */
+static void
+job_fail(struct delivery_job *j, int e, const char *what)
+{
+	char err[sizeof(j->err)];
+
+	if (snprintf(err, sizeof(err), "%s: %s", what, strerror(e)) >= (int)sizeof(err))
+		memcpy(err + sizeof(err) - 4, "...", 4);	/* truncated */
+	job_fail_msg(j, e, err);
+}
+
 /*
  * The tmp/ file of mailbox file f of a spilled job: made with the header
- * alone (fsutil_write_new_perm: exclusive, no symlink, mode and group),
+ * alone (fsutil_write_new: exclusive, no symlink, mode and group),
  * then opened again in our private tmp/ to append the body converted to
- * LF, piece by piece.  Made durable by spool_sync like the others.
- * 0, or -1 with errno and err (the partial file removed).
+ * LF, piece by piece, and fdatasync'ed, since its record refers to it.
+ * 0, or -1 with errno and err (the file removed).
  */
 static int
 job_write_spilled(struct delivery *d, struct delivery_job *j, struct dfile *f,
@@ -171,7 +167,9 @@ job_write_spilled(struct delivery *d, struct delivery_job *j, struct dfile *f,
 		snprintf(err, errlen, "%s/tmp/%s: open: %s", d->spool, f->name, strerror(errno));
 		goto fail;
 	}
-	if (spill_copy_lf(j->spill_fd, fd, buf, &len) == -1) {
+	f->crc = clog_crc(0, f->header, f->header_len);
+	if (spill_copy_lf(j->spill_fd, fd, buf, &len, &f->crc) == -1 ||
+	    (CLOG_DURABLE && fdatasync(fd) == -1)) {
 		e = errno;
 		snprintf(err, errlen, "%s/tmp/%s: copy from %s: %s", d->spool, f->name,
 		    j->spill_name, strerror(e));
@@ -183,6 +181,7 @@ job_write_spilled(struct delivery *d, struct delivery_job *j, struct dfile *f,
 		snprintf(err, errlen, "%s/tmp/%s: close: %s", d->spool, f->name, strerror(errno));
 		goto fail;
 	}
+	f->ref = true;
 	return 0;
 fail:
 	e = errno;
@@ -191,128 +190,78 @@ fail:
 	return -1;
 }
 
-/* Write the tmp/ files of a job whose body was spilled: one pass to learn
- * the LF length (the ,S= of the names), then one copy per mailbox. */
+/* A spilled job: one pass to learn the LF length (the ,S= of the names),
+ * then per mailbox its tmp/ file, synced: logged by reference. */
 static void
 job_write_spill(struct delivery *d, struct delivery_job *j)
 {
 	char *buf = xmalloc(SPILL_COPY_BUF), err[512];
 	size_t lf_len;
 
-	if (spill_copy_lf(j->spill_fd, -1, buf, &lf_len) == -1) {
+	if (spill_copy_lf(j->spill_fd, -1, buf, &lf_len, NULL) == -1) {
 		snprintf(err, sizeof(err), "%s/tmp/%s: read: %s", d->spool, j->spill_name,
 		    strerror(errno));
 		job_fail_msg(j, errno, err);
 		free(buf);
 		return;
 	}
-	for (size_t i = 0; i < j->nfiles && !j->failed; i++) {
+	for (size_t i = 0; i < j->nfiles && !j->failed; i++)
 		if (job_write_spilled(d, j, &j->files[i], lf_len, buf, err, sizeof(err)) == -1)
 			job_fail_msg(j, errno, err);
-		else
-			j->files[i].written = true;
-	}
 	free(buf);
 }
 
-/*
- * Write the tmp/ file of every mailbox of job j (made durable by
- * spool_sync), LF line ends: the body's CRLFs are turned into LFs here,
- * once per message, on the worker (a 50 MB body must not hold up the
- * event loop), so ,S= is the size of the stored file.  A spilled body is
- * copied from its file instead: the trace block goes first, so a mailbox
- * file is always a new file, even for a single mailbox (converting the
- * spill file in place would still leave the header to prepend).
- */
+/* An in-memory file too large for an inline record: its tmp/ file,
+ * written and fdatasync'ed, logged by reference. */
 static void
-job_write(struct delivery *d, struct delivery_job *j)
+job_write_big(struct delivery *d, struct delivery_job *j, struct dfile *f)
 {
-	if (j->failed)		/* e.g. its spilled body could not be kept */
-		return;
-	if (j->spill_fd >= 0) {
-		job_write_spill(d, j);
-		return;
-	}
-	j->body_len = mailfile_to_lf(j->body, j->body_len);
-	for (size_t i = 0; i < j->nfiles && !j->failed; i++) {
-		struct dfile *f = &j->files[i];
-		struct iovec iov[2] = {
-			{ f->header, f->header_len },
-			{ j->body, j->body_len },
-		};
-		char err[256];
+	struct iovec iov[2] = { { f->header, f->header_len }, { j->body, j->body_len } };
+	char err[512];
+	int fd;
 
-		fsutil_maildir_name(f->name, sizeof(f->name), util_hostname(),
-		    f->header_len + j->body_len);
-		if (fsutil_write_new(d->tmpfd, f->name, &(struct fsutil_new){ iov, 2, false,
-		    &j->perm }, err, sizeof(err)) == -1) {
-			job_fail_msg(j, errno, err);
-			return;
-		}
-		f->written = true;
+	if (fsutil_write_new(d->tmpfd, f->name, &(struct fsutil_new){ iov, 2, false, &j->perm },
+	    err, sizeof(err)) == -1) {
+		job_fail_msg(j, errno, err);
+		return;
 	}
+	fd = openat(d->tmpfd, f->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || (CLOG_DURABLE && fdatasync(fd) == -1)) {
+		snprintf(err, sizeof(err), "%s/tmp/%s: fdatasync", d->spool, f->name);
+		job_fail(j, errno, err);
+		unlinkat(d->tmpfd, f->name, 0);
+	} else {
+		f->crc = clog_crc_iov(iov, 2);
+		f->ref = true;
+	}
+	if (fd >= 0)
+		close(fd);
 }
 
-/* Remove the names made in new/ for job j (through new/'s descriptor). */
+/* Remove the tmp/ files a job wrote for its by-reference records. */
 static void
-job_unlink_new(struct delivery *d, struct delivery_job *j)
+job_unlink_refs(struct delivery *d, struct delivery_job *j)
 {
 	for (size_t i = 0; i < j->nfiles; i++) {
-		struct dfile *f = &j->files[i];
-
-		if (!f->linked)
-			continue;
-		if (unlinkat(f->newfd, f->name, 0) == -1 && errno != ENOENT)
-			log_warn("delivery id=%s: unlink %s/mailboxes/%s/new/%s", j->qid,
-			    d->spool, f->mailbox, f->name);
-		f->linked = false;
+		if (j->files[i].ref && unlinkat(d->tmpfd, j->files[i].name, 0) == -1 &&
+		    errno != ENOENT)
+			log_warn("delivery id=%s: unlink %s/tmp/%s", j->qid, d->spool,
+			    j->files[i].name);
+		j->files[i].ref = false;
 	}
-}
-
-/* Publish one tmp file as new/name by link and unlink (file systems
- * without RENAME_NOREPLACE); 0 or -1 with errno. */
-static int
-job_link_unlink(struct delivery *d, const char *qid, const char *name, int newfd)
-{
-	if (linkat(d->tmpfd, name, newfd, name, 0) == -1)
-		return -1;
-	if (unlinkat(d->tmpfd, name, 0) == -1 && errno != ENOENT)
-		log_warn("delivery id=%s: unlink %s/tmp/%s", qid, d->spool, name);
-	return 0;
-}
-
-/* Move one written tmp file into new/ (already open as f->newfd) by a
- * rename that never replaces; 0 or -1 with errno. */
-static int
-job_publish_one(struct delivery *d, const char *qid, struct dfile *f)
-{
-	int rc;
-
-	if (atomic_load(&d->link_only))
-		return job_link_unlink(d, qid, f->name, f->newfd);
-	rc = renameat2(d->tmpfd, f->name, f->newfd, f->name, RENAME_NOREPLACE);
-	if (rc == -1 && errno == EINVAL) {
-		if (!atomic_exchange(&d->link_only, true))
-			log_warnx("delivery: %s: rename without replacing is not "
-			    "supported here; publishing by link and unlink", d->spool);
-		rc = job_link_unlink(d, qid, f->name, f->newfd);
-	}
-	return rc;
 }
 
 /*
- * Move every written tmp file of j into its mailbox's new/, by a rename
- * that never replaces: a Maildir name is unique, so meeting an existing
- * one is an error, never an overwrite.  One directory operation per
- * mailbox instead of a link and an unlink.  new/ is reached by
- * descriptors from <spool>/mailboxes with no symlink followed
- * (maildir_open_new): readers can write in the mailbox and could have put
- * a symlink to anywhere in place of new/.  Such a mailbox fails the
- * message (451), its reason naming the mailbox; nothing is published
- * outside the spool.
+ * Open new/ of every mailbox of job j and check that the daemon may
+ * write there, before anything is logged: what fails now is answered 451
+ * and never acknowledged.  new/ is reached by descriptors from
+ * <spool>/mailboxes with no symlink followed (maildir_open_new): readers
+ * can write in the mailbox and could have put a symlink to anywhere in
+ * place of new/.  Such a mailbox fails the message, its reason naming
+ * the mailbox; nothing is published outside the spool.
  */
 static void
-job_link(struct delivery *d, struct delivery_job *j)
+job_open_dirs(struct delivery *d, struct delivery_job *j)
 {
 	char err[sizeof(j->files[0].name) + 300];
 
@@ -320,192 +269,202 @@ job_link(struct delivery *d, struct delivery_job *j)
 		struct dfile *f = &j->files[i];
 
 		if ((f->newfd = maildir_open_new(d->rootfd, f->mailbox, err, sizeof(err))) < 0) {
-			j->failed = true;
-			j->err_no = errno;
-			util_strlcpy(j->err, err, sizeof(j->err));
-			break;
+			job_fail_msg(j, errno, err);
+			return;
 		}
-		if (job_publish_one(d, j->qid, f) == -1) {
-			snprintf(err, sizeof(err), "mailbox %s: new/%s: publish", f->mailbox,
-			    f->name);
-			job_fail(j, errno, err, NULL);
-			break;
+		if (faccessat(f->newfd, "", W_OK | X_OK, AT_EMPTY_PATH | AT_EACCESS) == -1) {
+			snprintf(err, sizeof(err), "mailbox %s: new/", f->mailbox);
+			job_fail(j, errno, err);
+			return;
 		}
-		f->written = false;	/* the tmp/ name is gone */
-		f->linked = true;
 	}
-	if (j->failed)
-		job_unlink_new(d, j);
 }
 
-/* Remove the tmp/ files of job j that were not published (after a failure). */
+/*
+ * Get job j ready for the log: new/ of each mailbox checked, the body
+ * turned from CRLF into LF (once per message, on the worker: a 50 MB body
+ * must not hold up the event loop), the file names chosen (,S= is the
+ * stored size).  A spilled body, or a file too large for a quarter of a
+ * segment, is written to tmp/ and synced now: logged by reference.
+ * *refs is set when a tmp/ file was made (tmp/ must then be synced).
+ */
 static void
-job_unlink_tmp(struct delivery *d, struct delivery_job *j)
+job_prepare(struct delivery *d, struct delivery_job *j, bool *refs)
+{
+	size_t big = clog_segment_size(d->log) / 4;
+
+	if (j->failed)		/* e.g. its spilled body could not be kept */
+		return;
+	job_open_dirs(d, j);
+	if (j->failed)
+		return;
+	if (j->spill_fd >= 0) {
+		job_write_spill(d, j);
+		*refs = true;
+		return;
+	}
+	j->body_len = mailfile_to_lf(j->body, j->body_len);
+	for (size_t i = 0; i < j->nfiles && !j->failed; i++) {
+		struct dfile *f = &j->files[i];
+
+		fsutil_maildir_name(f->name, sizeof(f->name), util_hostname(),
+		    f->header_len + j->body_len);
+		if (f->header_len + j->body_len + CLOG_HDR + 600 > big) {
+			job_write_big(d, j, f);
+			*refs = true;
+		}
+	}
+}
+
+/* Append the records of job j to the worker's log; 0 or -1 with err. */
+static int
+job_log(struct delivery_worker *w, struct delivery_job *j, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < j->nfiles; i++) {
-		if (j->files[i].written && unlinkat(d->tmpfd, j->files[i].name, 0) == -1 &&
-		    errno != ENOENT)
-			log_warn("delivery id=%s: unlink %s/tmp/%s", j->qid, d->spool,
-			    j->files[i].name);
-		j->files[i].written = false;
+		struct dfile *f = &j->files[i];
+		struct iovec msg[2] = { { f->header, f->header_len }, { j->body, j->body_len } };
+		struct clog_rec r = {
+			.kind = f->ref ? CLOG_REF : CLOG_INLINE,
+			.mailbox = f->mailbox, .mailbox_len = strlen(f->mailbox),
+			.name = f->name, .name_len = strlen(f->name),
+			.msg_len = f->ref ? 0 : f->header_len + j->body_len,
+		};
+
+		if (f->ref) {
+			r.msg_crc = f->crc;
+			r.msg_len = strtoull(strstr(f->name, ",S=") + 3, NULL, 10);
+		} else
+			r.msg_crc = clog_crc_iov(msg, 2);
+		if (clog_add(w->log, &r, msg, 2, err, errlen) == -1)
+			return -1;
+		w->last_seq = r.seq;
 	}
+	return 0;
 }
 
-/*
- * One syncfs(2) of the spool's file system: every file's data and inode
- * and every directory entry made so far, in one journal commit instead of
- * one per file and one per directory.  This is the group commit.  The
- * spool should sit on a file system that other busy writers do not share,
- * since their dirty data is flushed too.  On failure every job of both
- * lists fails: published links are undone, written files removed below.
- */
-static bool
-spool_sync(struct delivery_worker *w, struct delivery_job *published,
-    struct delivery_job *written)
-{
-	struct delivery *d = w->d;
-
-	if (syncfs(w->syncfd) == 0)
-		return true;
-	int e = errno;
-	log_warnx("delivery: syncfs %s: %s", d->spool, strerror(e));
-	for (struct delivery_job *j = published; j; j = j->next) {
-		job_fail(j, e, d->spool, "syncfs");
-		job_unlink_new(d, j);
-	}
-	for (struct delivery_job *j = written; j; j = j->next)
-		job_fail(j, e, d->spool, "syncfs");
-	return false;
-}
-
-/* Make worker w's probe file (spool_probe) afresh; 0 or -1 with errno. */
-static int
-spool_probe_create(struct delivery_worker *w)
-{
-	char moved[sizeof(w->probe) + 2];
-	int fd;
-
-	snprintf(moved, sizeof(moved), "%s.1", w->probe);
-	if (unlinkat(w->d->tmpfd, moved, 0) == -1 && errno != ENOENT)
-		return -1;
-	fd = openat(w->d->tmpfd, w->probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
-	if (fd == -1)
-		return -1;
-	w->probe_moved = false;
-	return close(fd);
-}
-
-/*
- * After the last syncfs of a batch: prove that the file system still
- * commits, by renaming this worker's probe file in tmp/ to its other name.
- * A syncfs that finds nothing left to commit returns 0 even when the
- * journal commit that carried this batch's renames failed: ext4 aborts
- * the journal then, and the failure is reported to the one thread that
- * waited for that commit (another worker's syncfs, or the kernel's
- * flusher), not to this one.  Every journal operation fails from then on,
- * so one made now shows whether everything before it was committed.
- * Seen in the write-back error test: a message acknowledged with 250 and
- * missing once the file system was mounted again.  On failure every job
- * of published fails and its links are undone (they may not be on disk).
- */
-static bool
-spool_probe(struct delivery_worker *w, struct delivery_job *published)
-{
-	struct delivery *d = w->d;
-	char from[sizeof(w->probe) + 2], to[sizeof(w->probe) + 2];
-	int e;
-
-	snprintf(from, sizeof(from), "%s%s", w->probe, w->probe_moved ? ".1" : "");
-	snprintf(to, sizeof(to), "%s%s", w->probe, w->probe_moved ? "" : ".1");
-	if (renameat(d->tmpfd, from, d->tmpfd, to) == 0) {
-		w->probe_moved = !w->probe_moved;
-		return true;
-	}
-	e = errno;
-	if (e == ENOENT) {	/* removed by hand: making it again proves as much */
-		log_warnx("delivery: %s/tmp/%s: missing; made again", d->spool, from);
-		if (spool_probe_create(w) == 0)
-			return true;
-		e = errno;
-	}
-	log_warnx("delivery: %s/tmp/%s: the file system takes no more changes: %s",
-	    d->spool, from, strerror(e));
-	for (struct delivery_job *j = published; j; j = j->next) {
-		job_fail(j, e, d->spool, "journal");
-		job_unlink_new(d, j);
-	}
-	return false;
-}
-
-/* Append list b to list a; the joined list. */
-static struct delivery_job *
-job_list_join(struct delivery_job *a, struct delivery_job *b)
-{
-	struct delivery_job **tail = &a;
-
-	while (*tail)
-		tail = &(*tail)->next;
-	*tail = b;
-	return a;
-}
-
-/*
- * Publish every job of written whose files are durable: rename them into
- * new/.  A job that failed (to write, sync or publish) loses its tmp/
- * files and goes to *failed; the others are returned, published.
- */
-static struct delivery_job *
-batch_publish(struct delivery *d, struct delivery_job *written,
-    struct delivery_job **failed)
-{
-	struct delivery_job *published = NULL, **ptail = &published, *j;
-
-	while ((j = written) != NULL) {
-		written = j->next;
-		j->next = NULL;
-		if (!j->failed)
-			job_link(d, j);
-		if (j->failed) {
-			job_unlink_tmp(d, j);
-			*failed = job_list_join(*failed, j);
-		} else {
-			*ptail = j;
-			ptail = &j->next;
-		}
-	}
-	return published;
-}
-
-/* Close the new/ descriptors of every job of batch (the undo is past). */
+/* Fail every job of batch not failed yet with errno e and err. */
 static void
-batch_close_dirs(struct delivery_job *batch)
+batch_fail(struct delivery_job *batch, int e, const char *err)
 {
 	for (struct delivery_job *j = batch; j; j = j->next)
+		job_fail_msg(j, e, err);
+}
+
+/*
+ * Make batch durable in the worker's log: tmp/ synced when it holds
+ * by-reference files, every record appended, one fdatasync.  A job that
+ * failed on the way is answered 451/452 and nothing of it is published;
+ * a failed log write fails them all (the writer is rewound).  Returns
+ * the last sequence number logged, 0 when none.
+ */
+static uint64_t
+batch_log(struct delivery_worker *w, struct delivery_job *batch)
+{
+	struct delivery *d = w->d;
+	uint64_t before = w->last_seq;
+	char err[512];
+	bool refs = false;
+	int e;
+
+	if ((e = clog_failed(d->log)) != 0) {
+		snprintf(err, sizeof(err), "%s: published files are not durable (%s); "
+		    "waiting for a checkpoint", d->spool, strerror(e));
+		batch_fail(batch, e, err);
+		return 0;
+	}
+	for (struct delivery_job *j = batch; j; j = j->next)
+		job_prepare(d, j, &refs);
+	if (refs && CLOG_DURABLE && fsync(d->tmpfd) == -1) {
+		e = errno;
+		snprintf(err, sizeof(err), "%s/tmp: fsync: %s", d->spool, strerror(e));
+		batch_fail(batch, e, err);
+		return 0;
+	}
+	for (struct delivery_job *j = batch; j; j = j->next) {
+		if (!j->failed && job_log(w, j, err, sizeof(err)) == -1) {
+			e = errno;
+			clog_rewind(w->log);
+			batch_fail(batch, e, err);
+			w->last_seq = before;
+			return 0;
+		}
+	}
+	if (w->last_seq != before && clog_sync(w->log, err, sizeof(err)) == -1) {
+		e = errno;
+		log_warnx("delivery: %s", err);
+		batch_fail(batch, e, err);
+		w->last_seq = before;
+		return 0;
+	}
+	return w->last_seq != before ? w->last_seq : 0;
+}
+
+/*
+ * Publish every file of a logged job: an inline one is written to tmp/
+ * now, then each is renamed into new/ without replacing; no sync (the
+ * checkpoint's).  A failure here is not the client's concern any more:
+ * the message is durable in the log, so it keeps its 250, the log stops
+ * acknowledging and the next checkpoint writes it again (clog_fail).
+ */
+static void
+job_publish(struct delivery *d, struct delivery_job *j)
+{
+	char err[600];
+
+	for (size_t i = 0; i < j->nfiles; i++) {
+		struct dfile *f = &j->files[i];
+		struct iovec iov[2] = { { f->header, f->header_len }, { j->body, j->body_len } };
+		int rc;
+
+		if (f->ref) {
+			rc = publish_rename(&d->pub, f->name, f->newfd);
+			if (rc == -1)
+				snprintf(err, sizeof(err), "new/%s: publish: %s", f->name,
+				    strerror(errno));
+		} else
+			rc = publish_file(&d->pub, f->newfd, f->name, iov, 2, &j->perm, err,
+			    sizeof(err));
+		if (rc == -1) {
+			log_warnx("delivery id=%s: mailbox %s: %s (kept in the commit log; "
+			    "written again at the next checkpoint)", j->qid, f->mailbox, err);
+			clog_fail(d->log, errno);
+			clog_kick(d->log);
+			continue;
+		}
+		f->ref = false;	/* the tmp/ name is gone */
+	}
+}
+
+/*
+ * After the log's fdatasync: publish the logged jobs of batch, drop the
+ * failed ones' tmp/ files and every spill file (the loop never waits for
+ * the unlink of a large file), and move the published number on.
+ */
+static void
+batch_publish(struct delivery_worker *w, struct delivery_job *batch, uint64_t last)
+{
+	struct delivery *d = w->d;
+
+	for (struct delivery_job *j = batch; j; j = j->next) {
+		if (last != 0 && !j->failed)
+			job_publish(d, j);
+		else
+			job_unlink_refs(d, j);
+		if (j->spill_fd >= 0) {
+			close(j->spill_fd);
+			j->spill_fd = -1;
+			if (unlinkat(d->tmpfd, j->spill_name, 0) == -1 && errno != ENOENT)
+				log_warn("delivery id=%s: unlink %s/tmp/%s", j->qid, d->spool,
+				    j->spill_name);
+		}
 		for (size_t i = 0; i < j->nfiles; i++)
 			if (j->files[i].newfd >= 0) {
 				close(j->files[i].newfd);
 				j->files[i].newfd = -1;
 			}
-}
-
-/*
- * Remove the spill files of every job of batch: each message is published
- * (its mailbox files durable) or refused by now.  Worker thread, so the
- * loop never waits for the unlink of a large file.
- */
-static void
-batch_remove_spills(struct delivery *d, struct delivery_job *batch)
-{
-	for (struct delivery_job *j = batch; j; j = j->next) {
-		if (j->spill_fd < 0)
-			continue;
-		close(j->spill_fd);
-		j->spill_fd = -1;
-		if (unlinkat(d->tmpfd, j->spill_name, 0) == -1 && errno != ENOENT)
-			log_warn("delivery id=%s: unlink %s/tmp/%s", j->qid, d->spool,
-			    j->spill_name);
 	}
+	if (last != 0)
+		clog_published(w->log, last);
 }
 
 /* Append finished jobs to the done list and wake the loop once. */
@@ -516,10 +475,6 @@ batch_post(struct delivery *d, struct delivery_job *batch)
 	bool wake;
 	uint64_t one = 1;
 
-	if (batch == NULL)
-		return;
-	batch_close_dirs(batch);
-	batch_remove_spills(d, batch);
 	while (last->next)
 		last = last->next;
 	pthread_mutex_lock(&d->lock);
@@ -531,74 +486,77 @@ batch_post(struct delivery *d, struct delivery_job *batch)
 		log_warn("delivery: eventfd write");
 }
 
-/* Take every pending job (NULL when none); with wait, block for one. */
+/* What job j's records take in the log at most (a file past a quarter of
+ * a segment is logged by reference: its name only). */
+static size_t
+job_log_bytes(const struct delivery_job *j, size_t segsize)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < j->nfiles; i++) {
+		size_t one = j->files[i].header_len + j->body_len + CLOG_HDR + 600;
+
+		n += j->spill_fd >= 0 || one > segsize / 4 ? CLOG_HDR + 600 : one;
+	}
+	return n;
+}
+
+/*
+ * Take the pending jobs (NULL when none; with wait, block for one), but
+ * no more than one segment's worth of records (at least one job): a
+ * batch then spans at most two of a writer's segments, and can never
+ * wait for a checkpoint that only its own records could allow.  The rest
+ * stays for the next batch (or the other worker, woken).
+ */
 static struct delivery_job *
 take_pending(struct delivery *d, bool wait)
 {
-	struct delivery_job *list;
+	size_t segsize = clog_segment_size(d->log), bytes = 0;
+	struct delivery_job *list, **cut;
 
 	pthread_mutex_lock(&d->lock);
 	while (wait && d->todo == NULL && !d->stopping)
 		pthread_cond_wait(&d->cond, &d->lock);
 	list = d->todo;
-	d->todo = NULL;
-	d->todo_tail = &d->todo;
+	for (cut = &d->todo; *cut; cut = &(*cut)->next) {
+		bytes += job_log_bytes(*cut, segsize);
+		if (bytes > segsize && cut != &d->todo)
+			break;
+	}
+	d->todo = *cut;
+	*cut = NULL;
+	if (d->todo == NULL)
+		d->todo_tail = &d->todo;
+	else
+		pthread_cond_signal(&d->cond);
 	pthread_mutex_unlock(&d->lock);
 	return list;
 }
 
-/* Take the pending jobs and write their tmp/ files, then whatever arrived
- * meanwhile too (up to BATCH_EXTEND rounds), so busy batches grow. */
-static struct delivery_job *
-batch_write(struct delivery *d, bool wait)
-{
-	struct delivery_job *batch = take_pending(d, wait), *more;
-
-	for (struct delivery_job *j = batch; j; j = j->next)
-		job_write(d, j);
-	for (int round = 0; batch && round < BATCH_EXTEND; round++) {
-		if ((more = take_pending(d, false)) == NULL)
-			break;
-		for (struct delivery_job *j = more; j; j = j->next)
-			job_write(d, j);
-		batch = job_list_join(batch, more);
-	}
-	return batch;
-}
-
 /*
- * Worker thread.  A file appears in new/ only once its data is durable,
- * and its message is reported only once that name is durable too:
+ * Worker thread:
  *
- *     write tmp/ files --syncfs--> rename into new/ --syncfs--> probe
- *     --> report
+ *     take a batch --> log records --fdatasync--> publish into new/
+ *     (no sync) --> report (250s) --> published number (checkpoint's)
  *
- * Otherwise a crash could leave an empty or torn file in a mailbox: a
- * journal commit (another thread's, or the periodic one) may carry the
- * rename before the data is written.  The second syncfs is the cheaper
- * one (directory entries only); while one worker waits for it, another
- * writes and syncs the next batch.
+ * The publish is page-cache work (a write and a rename per file) and goes
+ * before the report, so a message is in its new/ when its client hears
+ * 250, as readers and the tests expect; it is not made durable here (the
+ * log holds it until the checkpoint).  While this worker waits for its
+ * fdatasync, the other one takes the next batch.
  */
 static void *
 worker_main(void *arg)
 {
 	struct delivery_worker *w = arg;
 	struct delivery *d = w->d;
-	struct delivery_job *written, *published, *finished;
+	struct delivery_job *batch;
 
-	while ((written = batch_write(d, true)) != NULL) {
-		finished = NULL;
-		published = NULL;
-		if (spool_sync(w, NULL, written))
-			published = batch_publish(d, written, &finished);
-		else {
-			for (struct delivery_job *j = written; j; j = j->next)
-				job_unlink_tmp(d, j);
-			finished = written;
-		}
-		if (published != NULL && spool_sync(w, published, NULL))
-			(void)spool_probe(w, published);
-		batch_post(d, job_list_join(finished, published));
+	while ((batch = take_pending(d, true)) != NULL) {
+		uint64_t last = batch_log(w, batch);
+
+		batch_publish(w, batch, last);
+		batch_post(d, batch);
 	}
 	return NULL;
 }
@@ -607,12 +565,12 @@ worker_main(void *arg)
  * Start worker w as a SCHED_BATCH thread: woken by a new job or a
  * finished sync, it does not preempt the event loop (or the clients on
  * this machine) in the middle of a dialogue, and waits for the next
- * scheduling point instead.  Measured here with 20 sessions: 5-10% more
- * messages a second, and no change at one session.  Set here, by the
- * starting thread, so it holds before the daemon listens (glibc takes no
- * SCHED_BATCH in thread attributes).  Only a hint: when refused, it is
- * logged and the worker runs as the other threads do.  0, or an error
- * number from pthread_create.
+ * scheduling point instead.  Measured here with 20 sessions (two-syncfs
+ * design): 5-10% more messages a second, and no change at one session.
+ * Set here, by the starting thread, so it holds before the daemon
+ * listens (glibc takes no SCHED_BATCH in thread attributes).  Only a
+ * hint: when refused, it is logged and the worker runs as the other
+ * threads do.  0, or an error number from pthread_create.
  */
 static int
 worker_start(struct delivery_worker *w)
@@ -624,6 +582,7 @@ worker_start(struct delivery_worker *w)
 		return e;
 	if ((e = pthread_setschedparam(w->thread, SCHED_BATCH, &sp)) != 0)
 		log_warnx("delivery: worker thread: SCHED_BATCH: %s", strerror(e));
+	(void)pthread_setname_np(w->thread, "delivery");
 	return 0;
 }
 
@@ -659,6 +618,7 @@ wake_cb(int fd, short what, void *arg)
 {
 	uint64_t n;
 
+	(void)what;
 	if (read(fd, &n, sizeof(n)) == -1 && errno != EAGAIN)
 		log_warn("delivery: eventfd read");
 	drain_done(arg);
@@ -674,7 +634,42 @@ umask_read(void)
 	return m;
 }
 
-/* Start the worker pool and the loop-side wake-up event. */
+/* Start nthreads workers, each with its log writer; 0 or -1 with err. */
+static int
+delivery_start_workers(struct delivery *d, unsigned nthreads, char *err, size_t errlen)
+{
+	for (d->nworkers = 0; d->nworkers < nthreads; d->nworkers++) {
+		struct delivery_worker *w = &d->workers[d->nworkers];
+		int e;
+
+		w->d = d;
+		w->log = clog_writer(d->log, d->nworkers);
+		if ((e = worker_start(w)) != 0) {
+			snprintf(err, errlen, "pthread_create: %s", strerror(e));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Undo a partial delivery_new. */
+static void
+delivery_abort(struct delivery *d)
+{
+	if (d->wake_ev)
+		event_free(d->wake_ev);
+	if (d->wakefd >= 0)
+		close(d->wakefd);
+	clog_free(d->log);
+	close(d->rootfd);
+	pthread_mutex_destroy(&d->lock);
+	pthread_cond_destroy(&d->cond);
+	free(d->spool);
+	free(d);
+}
+
+/* Recover the log, then start the checkpoint thread, the worker pool and
+ * the loop-side wake-up event. */
 struct delivery *
 delivery_new(struct event_base *base, const char *spool_path, int tmpfd,
     const struct inbound_config *cfg, unsigned nthreads, char *err, size_t errlen)
@@ -684,6 +679,7 @@ delivery_new(struct event_base *base, const char *spool_path, int tmpfd,
 	d->base = base;
 	d->spool = xstrdup(spool_path);
 	d->tmpfd = tmpfd;
+	d->wakefd = -1;
 	d->umask = umask_read();
 	delivery_set_perms(d, cfg);
 	if ((d->rootfd = maildir_open_root(spool_path, err, errlen)) < 0) {
@@ -691,48 +687,41 @@ delivery_new(struct event_base *base, const char *spool_path, int tmpfd,
 		free(d);
 		return NULL;
 	}
+	d->pub = (struct publisher){ .tmpfd = tmpfd, .rootfd = d->rootfd, .spool = d->spool };
 	d->todo_tail = &d->todo;
 	d->done_tail = &d->done;
 	pthread_mutex_init(&d->lock, NULL);
 	pthread_cond_init(&d->cond, NULL);
+	if (nthreads == 0 || nthreads > DELIVERY_MAX_THREADS)
+		nthreads = 2;
+	if (!CLOG_DURABLE)
+		log_warnx("delivery: NOT DURABLE: a benchmark build that never syncs "
+		    "(SMTPGATE_BENCH_NOT_DURABLE); a 250 here can be lost");
+	if ((d->log = recover_open(&d->pub, &d->perm, nthreads, err, errlen)) == NULL) {
+		delivery_abort(d);
+		return NULL;
+	}
 	d->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (d->wakefd == -1) {
 		snprintf(err, errlen, "eventfd: %s", strerror(errno));
-		close(d->rootfd);
-		free(d->spool);
-		free(d);
+		delivery_abort(d);
 		return NULL;
 	}
 	d->wake_ev = event_new(base, d->wakefd, EV_READ | EV_PERSIST, wake_cb, d);
 	event_add(d->wake_ev, NULL);
-	if (nthreads == 0 || nthreads > DELIVERY_MAX_THREADS)
-		nthreads = 2;
-	for (d->nworkers = 0; d->nworkers < nthreads; d->nworkers++) {
-		struct delivery_worker *w = &d->workers[d->nworkers];
-		int e;
-
-		w->d = d;
-		snprintf(w->probe, sizeof(w->probe), ".journal-probe.%u", d->nworkers);
-		w->syncfd = openat(tmpfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (w->syncfd == -1 || spool_probe_create(w) == -1) {
-			snprintf(err, errlen, "%s/tmp/%s: %s", spool_path,
-			    w->syncfd == -1 ? "." : w->probe, strerror(errno));
-			if (w->syncfd != -1)
-				close(w->syncfd);
-			delivery_free(d);
-			return NULL;
-		}
-		if ((e = worker_start(w)) != 0) {
-			snprintf(err, errlen, "pthread_create: %s", strerror(e));
-			close(w->syncfd);
-			delivery_free(d);
-			return NULL;
-		}
+	if ((d->ckpt = checkpoint_start(d->log, &d->pub, &d->perm, err, errlen)) == NULL) {
+		delivery_abort(d);
+		return NULL;
+	}
+	if (delivery_start_workers(d, nthreads, err, errlen) == -1) {
+		delivery_free(d);
+		return NULL;
 	}
 	return d;
 }
 
-/* Let the workers finish every queued job, join them, report, free. */
+/* Let the workers finish every queued job, join them, checkpoint, report,
+ * free. */
 void
 delivery_free(struct delivery *d)
 {
@@ -742,13 +731,13 @@ delivery_free(struct delivery *d)
 	d->stopping = true;
 	pthread_cond_broadcast(&d->cond);
 	pthread_mutex_unlock(&d->lock);
-	for (unsigned i = 0; i < d->nworkers; i++) {
+	for (unsigned i = 0; i < d->nworkers; i++)
 		pthread_join(d->workers[i].thread, NULL);
-		close(d->workers[i].syncfd);
-	}
+	checkpoint_stop(d->ckpt);
 	drain_done(d);
 	event_free(d->wake_ev);
 	close(d->wakefd);
+	clog_free(d->log);
 	close(d->rootfd);
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->cond);
@@ -802,7 +791,7 @@ delivery_submit(struct delivery *d, const struct delivery_request *r,
 		util_strlcpy(j->err, "no recipients", sizeof(j->err));
 	}
 	if (r->body_err != 0)
-		job_fail(j, r->body_err, "tmp/" SPILL_PREFIX "*", "message body not kept");
+		job_fail(j, r->body_err, "tmp/" SPILL_PREFIX "*: message body not kept");
 	d->pending++;
 	pthread_mutex_lock(&d->lock);
 	*d->todo_tail = j;

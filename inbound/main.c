@@ -262,7 +262,6 @@ spool_setup(struct inbound *in)
 	const struct inbound_config *cfg = in->gen->cfg;
 	struct preflight pf;
 	char err[1024];
-	unsigned stale;
 	int rc;
 
 	/* the checks -t and smtpgate-check make (the TLS context is built) */
@@ -279,9 +278,6 @@ spool_setup(struct inbound *in)
 		log_warnx("%s", err);
 		return EX_CANTCREAT;
 	}
-	stale = delivery_clean_tmp(spool_tmpfd(in->spool), STALE_TMP_AGE);
-	if (stale)
-		log_info("spool: removed %u stale files from %s/tmp", stale, cfg->spool);
 	return 0;
 }
 
@@ -321,6 +317,7 @@ start(struct inbound *in)
 {
 	const struct inbound_config *cfg = in->gen->cfg;
 	char err[1024];
+	unsigned stale;
 	int rc;
 
 	if ((in->base = loop_base()) == NULL) {
@@ -355,6 +352,10 @@ start(struct inbound *in)
 		return EX_OSERR;
 	}
 	sizes_watch(in->env.sizes, cfg);
+	/* after the commit log's recovery, which may need tmp/ files */
+	stale = delivery_clean_tmp(spool_tmpfd(in->spool), STALE_TMP_AGE);
+	if (stale)
+		log_info("spool: removed %u stale files from %s/tmp", stale, cfg->spool);
 	if (listener_listen(in->listener, err, sizeof(err)) == -1) {
 		log_warnx("%s", err);
 		return EX_OSERR;

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clog_format.h"
 #include "log.h"
 #include "mailfile.h"
 #include "spill.h"
@@ -126,7 +127,7 @@ spill_write_all(int fd, const char *buf, size_t len)
 
 /* Read the spilled body in pieces, CRLF -> LF, into outfd (see spill.h). */
 int
-spill_copy_lf(int fd, int outfd, char *buf, size_t *lenp)
+spill_copy_lf(int fd, int outfd, char *buf, size_t *lenp, uint32_t *crcp)
 {
 	struct mailfile_lf st = { 0 };
 	char *out = buf + SPILL_PIECE;
@@ -144,6 +145,8 @@ spill_copy_lf(int fd, int outfd, char *buf, size_t *lenp)
 		off += n;
 		m = mailfile_to_lf_piece(&st, buf, (size_t)n, out, n == 0);
 		*lenp += m;
+		if (crcp != NULL)
+			*crcp = clog_crc(*crcp, out, m);
 		if (outfd >= 0 && m > 0 && spill_write_all(outfd, out, m) < 0)
 			return -1;
 		if (n == 0)

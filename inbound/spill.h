@@ -62,9 +62,10 @@ void spill_release(struct spill *sp, int *fd, char *name);
  * Worker side: read a spilled body (CRLF lines) from fd at offset 0 in
  * pieces, converting CRLF to LF (mailfile_to_lf_piece); with outfd >= 0
  * write the result there.  buf: SPILL_COPY_BUF bytes.  *lenp gets the LF
- * length.  0, or -1 with errno (of the read or the write).
+ * length; with crcp, *crcp is continued (clog_crc) over the LF bytes.
+ * 0, or -1 with errno (of the read or the write).
  */
-int spill_copy_lf(int fd, int outfd, char *buf, size_t *lenp);
+int spill_copy_lf(int fd, int outfd, char *buf, size_t *lenp, uint32_t *crcp);
 
 /* true for a tmp/ name spill_open makes. */
 bool spill_is_name(const char *name);

@@ -51,17 +51,23 @@ class StartupTest(InboundCase):
         self.assertTrue(first.alive())
 
     def test_delivery_workers_run_as_batch_threads(self):
-        # the two disk workers and the mailbox size scanner (issue 19) are
+        # the two disk workers, the commit log's checkpoint thread and the
+        # mailbox size scanner (issue 19) are
         # SCHED_BATCH, so that a woken one does not preempt the event loop;
         # the loop itself stays SCHED_OTHER
         d = self.start("smtpgate-inbound", self.conf(), wait_port=self.port)
-        policies = {}
+        policies, names = {}, []
         for tid in os.listdir("/proc/%d/task" % d.pid):
             with open("/proc/%d/task/%s/stat" % (d.pid, tid)) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
             policies[int(tid)] = int(fields[38])	# field 41, "policy"
+            if int(tid) != d.pid:
+                with open("/proc/%d/task/%s/comm" % (d.pid, tid)) as f:
+                    names.append(f.read().strip())
         self.assertEqual(policies.pop(d.pid), os.SCHED_OTHER)
-        self.assertEqual(sorted(policies.values()), [os.SCHED_BATCH] * 3, policies)
+        self.assertEqual(sorted(policies.values()), [os.SCHED_BATCH] * 4, policies)
+        self.assertEqual(sorted(n for n in names if n in ("checkpoint", "delivery")),
+                         ["checkpoint", "delivery", "delivery"], names)
         self.assertNotIn("SCHED_BATCH", d.log())
 
     def test_maildirs_created_and_stale_tmp_removed(self):

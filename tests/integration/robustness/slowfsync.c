@@ -5,6 +5,9 @@
  * the file named by SMTPGATE_SLOW_FSYNC_FILE at every call, so a test can
  * start the daemon at full speed and slow the disk down afterwards.
  *
+ * SMTPGATE_SLOW_SYNCFS_FILE does the same for syncfs(2) alone (a slow
+ * checkpoint of the inbound commit log).
+ *
  * With SMTPGATE_NO_RENAME_NOREPLACE set, renameat2(RENAME_NOREPLACE) fails
  * with EINVAL, as on a file system that lacks it.
  *
@@ -23,6 +26,11 @@
  * SMTPGATE_FAIL_RENAME_FILE set, renameat of a name matching the pattern
  * in that file fails with EROFS, as once ext4 has aborted its journal; so
  * does mkdirat of a name matching the pattern in SMTPGATE_FAIL_MKDIR_FILE.
+ * renameat2 (the publish into new/) fails the same way as renameat.
+ * With SMTPGATE_FAIL_FSYNC_FILE, fsync/fdatasync of a file whose name
+ * matches that file's pattern fails with EIO (a commit log segment, say);
+ * with SMTPGATE_FAIL_SYNCFS_FILE, syncfs through a descriptor whose name
+ * matches fails with EIO.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -49,11 +57,11 @@ int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpa
     unsigned int flags);
 int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags);
 
-/* Sleep for the configured delay. */
+/* Sleep for the delay configured in the file named by var. */
 static void
-slowfsync_delay(void)
+slow_delay(const char *var)
 {
-	const char *path = getenv("SMTPGATE_SLOW_FSYNC_FILE");
+	const char *path = getenv(var);
 	long v = 0;
 	FILE *f = path ? fopen(path, "r") : NULL;
 	if (f != NULL) {
@@ -66,6 +74,13 @@ slowfsync_delay(void)
 	struct timespec ts = { v / 1000, (v % 1000) * 1000000L };
 	while (nanosleep(&ts, &ts) == -1)
 		;
+}
+
+/* Sleep for the configured delay of every sync call. */
+static void
+slowfsync_delay(void)
+{
+	slow_delay("SMTPGATE_SLOW_FSYNC_FILE");
 }
 
 /* The path of fd, or of name in directory dirfd (AT_FDCWD too). */
@@ -154,6 +169,20 @@ fstrace_rename(const char *what, int olddirfd, const char *oldpath, int newdirfd
 	fstrace(what, a, b);
 }
 
+static int fail_match(const char *var, const char *path);
+
+/* true when fd's path matches the pattern in the file named by var. */
+static int
+fail_fd(const char *var, int fd)
+{
+	char p[PATH_MAX];
+
+	if (getenv(var) == NULL)
+		return 0;
+	fstrace_path(fd, NULL, p, sizeof(p));
+	return fail_match(var, p);
+}
+
 int
 fsync(int fd)
 {
@@ -162,6 +191,10 @@ fsync(int fd)
 		real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
 	slowfsync_delay();
 	fstrace_fsync(fd);
+	if (fail_fd("SMTPGATE_FAIL_FSYNC_FILE", fd)) {
+		errno = EIO;
+		return -1;
+	}
 	return real(fd);
 }
 
@@ -173,6 +206,10 @@ fdatasync(int fd)
 		real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
 	slowfsync_delay();
 	fstrace_fsync(fd);
+	if (fail_fd("SMTPGATE_FAIL_FSYNC_FILE", fd)) {
+		errno = EIO;
+		return -1;
+	}
 	return real(fd);
 }
 
@@ -183,7 +220,12 @@ syncfs(int fd)
 	if (real == NULL)
 		real = (int (*)(int))dlsym(RTLD_NEXT, "syncfs");
 	slowfsync_delay();
+	slow_delay("SMTPGATE_SLOW_SYNCFS_FILE");
 	fstrace_one("syncfs", fd, NULL);
+	if (fail_fd("SMTPGATE_FAIL_SYNCFS_FILE", fd)) {
+		errno = EIO;
+		return -1;
+	}
 	return real(fd);
 }
 
@@ -289,6 +331,10 @@ renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
 		    dlsym(RTLD_NEXT, "renameat2");
 	if ((flags & RENAME_NOREPLACE) && getenv("SMTPGATE_NO_RENAME_NOREPLACE")) {
 		errno = EINVAL;
+		return -1;
+	}
+	if (fail_match("SMTPGATE_FAIL_RENAME_FILE", oldpath)) {
+		errno = EROFS;
 		return -1;
 	}
 	fstrace_rename("rename", olddirfd, oldpath, newdirfd, newpath);

@@ -170,6 +170,11 @@ class FaultTest(harness.GatewayTestCase):
         unmount()
         subprocess.run(["mount", dev, mnt], check=True)
         mounted[0] = True
+        # what got 250 is in the commit log: a start (with the backing store
+        # freed) brings every acknowledged message into its Maildir
+        os.unlink(os.path.join(back, "filler"))
+        gw2, _, _ = self.start_inbound(spool=spool, extra="max_message_size = 52428800")
+        gw2.stop()
         found = {}
         newdir = os.path.join(spool, "mailboxes", "alice", "new")
         for name in os.listdir(newdir):
@@ -264,29 +269,34 @@ class FaultTest(harness.GatewayTestCase):
             self.assertIn(b"Delivered-To: bob@example.com", f.read())
 
     def test_journal_that_stopped_committing_is_never_acknowledged(self):
-        # After a batch's last syncfs, renaming a probe file in tmp/ proves
+        # After a checkpoint's syncfs, renaming a probe file in tmp/ proves
         # that the file system still commits: ext4 reports an aborted
         # journal to the thread that waited for the failed commit, and a
         # later syncfs that finds nothing to commit returns 0.  Here that
         # rename fails (EROFS, as with an aborted journal): the message
-        # gets 451, nothing stays in new/, and mail is taken again once it
-        # can be.
+        # already in the commit log keeps its 250 and its file, the next
+        # ones get 451 until a checkpoint succeeds again, and then mail is
+        # taken again.
         pattern = self.write("fail-rename", "")
         d, port, spool = self.start_shimmed("probe", SMTPGATE_FAIL_RENAME_FILE=pattern)
         self.assertEqual(send(port, "Subject: before\r\n\r\nkept\r\n")[0], 250)
         self.assertEqual(len(new_files(spool)), 1)
         with open(pattern, "w") as f:
             f.write(".journal-probe.*")
-        code, text = send(port, "Subject: during\r\n\r\nrefused\r\n")
+        self.assertEqual(send(port, "Subject: during\r\n\r\nlogged\r\n")[0], 250)
+        harness.wait_for(lambda: "the file system takes no more changes: Read-only file system"
+                         in d.log(), 10, "the failed checkpoint")
+        code, text = send(port, "Subject: refused\r\n\r\nrefused\r\n")
         self.assertEqual(code, 451, text)
         self.assertIn(b"4.3.0", text)
-        self.assertEqual(len(new_files(spool)), 1, "an unacknowledged message stayed in new/")
+        self.assertEqual(len(new_files(spool)), 2, "a refused message stayed in new/")
         self.assertEqual(tmp_files(spool), [])
-        self.assertIn("the file system takes no more changes: Read-only file system", d.log())
         with open(pattern, "w") as f:
             f.write("")
+        harness.wait_for(lambda: "published files durable again" in d.log(),
+                         10, "a checkpoint that succeeds")
         self.assertEqual(send(port, "Subject: after\r\n\r\nkept\r\n")[0], 250)
-        self.assertEqual(len(new_files(spool)), 2)
+        self.assertEqual(len(new_files(spool)), 3)
         self.assertTrue(d.alive())
         d.stop()
 
@@ -297,25 +307,29 @@ class FaultTest(harness.GatewayTestCase):
         d, port, spool = self.start_inbound(spool=self.path("cleared-spool"))
         self.assertEqual(send(port, "Subject: one\r\n\r\nx\r\n")[0], 250)
         tmp = os.path.join(spool, "tmp")
+        # one probe, the checkpoint thread's
+        harness.wait_for(lambda: [f for f in os.listdir(tmp) if f.startswith(".journal-probe.")],
+                         10, "the probe")
         probes = [f for f in os.listdir(tmp) if f.startswith(".journal-probe.")]
-        self.assertEqual(len(probes), 2, os.listdir(tmp))
+        self.assertEqual(len(probes), 1, os.listdir(tmp))
         for f in probes:
             os.unlink(os.path.join(tmp, f))
         for i in range(4):
             self.assertEqual(send(port, "Subject: %d\r\n\r\nx\r\n" % i)[0], 250)
         self.assertEqual(len(new_files(spool)), 5)
-        made = d.log().count("missing; made again")
-        self.assertGreaterEqual(made, 1, d.log())	# each worker that ran since
+        made = harness.wait_for(lambda: d.log().count("missing; made again"), 10,
+                                "the probe made again")
         self.assertEqual(len([f for f in os.listdir(tmp) if f.startswith(".journal-probe.")]),
                          made, os.listdir(tmp))
         self.assertNotIn("takes no more changes", d.log())
 
     def check_publish_order(self, link_only):
-        # SPEC: the file is fsynced before it is linked into new/, and the
-        # directory synced before 250.  Renamed first, a journal commit could
-        # carry the new/ entry before the data and a crash leave an empty file
-        # in a mailbox.  Messages go one at a time, so the trace (each line
-        # written before its call) is that of one worker.
+        # SPEC: durable before 250.  The message's commit log record is
+        # fdatasync'ed (its segment log/N.K) before its file is even made in
+        # tmp/, the file is renamed into new/ afterwards, and a checkpoint's
+        # syncfs follows (the new/ entry durable, the log space reusable).
+        # Messages go one at a time, so the trace (each line written before
+        # its call) is that of one worker.
         trace = self.path("fstrace-%d" % link_only)
         env = self.shim_env(SMTPGATE_FSTRACE_FILE=trace)
         if link_only:
@@ -325,6 +339,7 @@ class FaultTest(harness.GatewayTestCase):
         conf = self.write("order-%d.conf" % link_only, harness.inbound_config(spool, port))
         d = self.start("smtpgate-inbound", conf, env=env, wait_port=port)
         publish = re.compile(r"^(rename|link) (\S+/tmp/(\S+)) (\S+/mailboxes/\w+/new/(\S+))$")
+        logsync = re.compile(r"^fsync \S+/log/\d+\.\d+$")
         checked = 0
         for i, rcpts in enumerate([["alice@example.com"]] * 3 +
                                   [["alice@example.com", "bob@example.com"]]):
@@ -340,12 +355,14 @@ class FaultTest(harness.GatewayTestCase):
                 self.assertEqual(m.group(3), m.group(5))
                 created = [j for j in range(k) if lines[j] == "create " + m.group(2)]
                 self.assertEqual(len(created), 1, "no creation traced for " + m.group(2))
-                self.assertIn("syncfs", [l.split()[0] for l in lines[created[0] + 1:k]],
-                              "published before its data was synced:\n" +
-                              "\n".join(lines[created[0]:k + 1]))
-                self.assertIn("syncfs", [l.split()[0] for l in lines[k + 1:]],
-                              "250 before the new/ entry was synced:\n" + "\n".join(lines[k:]))
+                prev = pubs[checked - 1][0] if checked else -1
+                self.assertTrue([l for l in lines[prev + 1:created[0]] if logsync.match(l)],
+                                "made before its record was synced:\n" +
+                                "\n".join(lines[prev + 1:k + 1]))
             checked = len(pubs)
+            harness.wait_for(lambda: [l for l in open(trace).read().splitlines()[pubs[-1][0]:]
+                                      if l.startswith("syncfs")], 10,
+                             "a checkpoint after the publish")
         self.assertEqual(len(new_files(spool)), 4)
         self.assertEqual(len(new_files(spool, "bob")), 1)
         self.assertEqual(tmp_files(spool), [])
