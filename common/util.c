@@ -101,6 +101,20 @@ util_fail(int code, char *err, size_t errlen, const char *fmt, ...)
 	return code;
 }
 
+/* A command-line tool's fatal error: "prog: ..." on stderr, exit(code). */
+void
+util_die(const char *prog, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
+}
+
 /* Bounded copy; returns strlen(src) so truncation can be detected. */
 size_t
 util_strlcpy(char *dst, const char *src, size_t dstsz)
