@@ -101,6 +101,19 @@ util_fail(int code, char *err, size_t errlen, const char *fmt, ...)
 	return code;
 }
 
+/* FNV-1a over the bytes of s (the inbound tables' hash, see util.h). */
+uint64_t
+util_hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
 /* A command-line tool's fatal error: "prog: ..." on stderr, exit(code). */
 void
 util_die(const char *prog, int code, const char *fmt, ...)

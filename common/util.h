@@ -32,6 +32,11 @@ size_t util_strlcpy(char *dst, const char *src, size_t dstsz);
 /* ASCII lower-case in place; returns s. */
 char *util_lowercase(char *s);
 
+/* FNV-1a over the bytes of a string, for in-memory hash tables (the
+ * policy map, the mailbox sizes).  Its offset basis is not FNV's
+ * standard one; kept as it was, so the tables keep their layout. */
+uint64_t util_hash_str(const char *s);
+
 /* Monotonic clock in milliseconds / microseconds. */
 uint64_t util_monotonic_ms(void);
 uint64_t util_monotonic_us(void);

@@ -135,15 +135,6 @@ status_cb(evutil_socket_t fd, short what, void *arg)
 	daemon_notify_status("%zu connections, %llu messages", open, msgs);
 }
 
-/* Every connection is gone: leave the loop. */
-static void
-drained_cb(void *arg)
-{
-	struct inbound *in = arg;
-
-	event_base_loopexit(in->base, NULL);
-}
-
 /* The grace period is over: cut the sessions still in DATA. */
 static void
 grace_cb(evutil_socket_t fd, short what, void *arg)
@@ -180,7 +171,7 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	in->hard_ev = evtimer_new(in->base, hard_cb, in);
 	evtimer_add(in->grace_ev, &grace);
 	evtimer_add(in->hard_ev, &hard);
-	listener_stop(in->listener, drained_cb, in);
+	listener_stop(in->listener, daemon_loop_exit, in->base);	/* all gone */
 }
 
 /* Warn about reloaded keys that need a restart. */
