@@ -131,8 +131,8 @@ is_letdig(int ch)
 }
 
 /* Advance over the bytes ok() takes (first: at the part's start) and
- * UTF-8 sequences; *last is the last byte taken (-1: none).  false on
- * bad UTF-8. */
+ * UTF-8 sequences; *last is the last byte taken.  false on bad UTF-8,
+ * and SMTP_ADDR_SYNTAX when nothing was taken. */
 static bool
 cur_span(struct cur *c, bool (*ok)(int ch, bool first), int *last)
 {
@@ -150,7 +150,7 @@ cur_span(struct cur *c, bool (*ok)(int ch, bool first), int *last)
 			break;
 		*last = ch;
 	}
-	return true;
+	return c->i > start ? true : cur_fail(c, SMTP_ADDR_SYNTAX);
 }
 
 /* A byte of an Atom: atext. */
@@ -165,12 +165,9 @@ atom_byte(int ch, bool first)
 static bool
 parse_atom(struct cur *c)
 {
-	size_t start = c->i;
 	int last;
 
-	if (!cur_span(c, atom_byte, &last))
-		return false;
-	return c->i > start ? true : cur_fail(c, SMTP_ADDR_SYNTAX);
+	return cur_span(c, atom_byte, &last);
 }
 
 /* part *("." part): a Dot-string of atoms, a Domain of labels. */
@@ -243,7 +240,7 @@ parse_label(struct cur *c)
 
 	if (!cur_span(c, label_byte, &last))
 		return false;
-	if (c->i == start || last == '-')
+	if (last == '-')
 		return cur_fail(c, SMTP_ADDR_SYNTAX);
 	return cur_within(c, start, LABEL_MAX);
 }
