@@ -21,6 +21,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,74 +300,170 @@ config_parse_warnings(cfg_t *cfg, struct config_ctx *ctx)
 		    "a fully qualified name", host, host);
 }
 
-/* Validate callback: the spool is an absolute path, not "/" itself. */
-static int
-config_check_spool(cfg_t *cfg, cfg_opt_t *opt)
+/* Write a rule's reason into why; returns why. */
+const char *
+config_why(char *why, size_t whylen, const char *fmt, ...)
 {
-	const char *s = cfg_opt_getnstr(opt, 0);
+	va_list ap;
 
-	if (s == NULL || s[0] != '/')
-		return config_fail(cfg, opt->name, "\"%s\" is not an absolute path",
-		    s == NULL ? "" : s);
-	if (strspn(s, "/") == strlen(s))
-		return config_fail(cfg, opt->name, "the root directory cannot be a spool");
-	if (strlen(s) >= PATH_MAX - 64)
-		return config_fail(cfg, opt->name, "path too long");
-	return 0;
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	return why;
 }
 
-/* Validate callback: metrics_listen is empty (off) or ip:port. */
-static int
-config_check_metrics(cfg_t *cfg, cfg_opt_t *opt)
+/* spool: an absolute path, not "/" itself. */
+static const char *
+config_spool_problem(const char *s, char *why, size_t whylen)
+{
+	if (s[0] != '/')
+		return config_why(why, whylen, "\"%s\" is not an absolute path", s);
+	if (strspn(s, "/") == strlen(s))
+		return "the root directory cannot be a spool";
+	return strlen(s) >= PATH_MAX - 64 ? "path too long" : NULL;
+}
+
+/* metrics_listen: empty (off) or ip:port. */
+static const char *
+config_metrics_problem(const char *s, char *why, size_t whylen)
 {
 	struct config_sockaddr sa;
-	const char *s = cfg_opt_getnstr(opt, 0);
 
-	if (s == NULL || s[0] == '\0')
-		return 0;
-	if (config_parse_sockaddr(s, &sa) != 0)
-		return config_fail(cfg, opt->name, "\"%s\" is not a numeric "
-		    "address:port (e.g. 127.0.0.1:9325)", s);
-	return 0;
+	if (s[0] == '\0' || config_parse_sockaddr(s, &sa) == 0)
+		return NULL;
+	return config_why(why, whylen, "\"%s\" is not a numeric address:port "
+	    "(e.g. 127.0.0.1:9325)", s);
 }
 
-/* Validate callback: user is a name or number, and never uid 0. */
-static int
-config_check_user(cfg_t *cfg, cfg_opt_t *opt)
+/* user: a name or number, and never uid 0. */
+static const char *
+config_user_problem(const char *s, char *why, size_t whylen)
 {
-	const char *s = cfg_opt_getnstr(opt, 0);
-
-	if (s == NULL || !privs_name_ok(s))
-		return config_fail(cfg, opt->name, "\"%s\" is not a user name or "
-		    "number", s == NULL ? "" : s);
+	if (!privs_name_ok(s))
+		return config_why(why, whylen, "\"%s\" is not a user name or number", s);
 	if (privs_user_is_root(s))
-		return config_fail(cfg, opt->name, "\"%s\" is root (uid 0): a daemon "
-		    "never keeps root; name the unprivileged service user", s);
-	return 0;
+		return config_why(why, whylen, "\"%s\" is root (uid 0): a daemon never "
+		    "keeps root; name the unprivileged service user", s);
+	return NULL;
 }
 
-/* Validate callback: group is "" (the user's) or a name or number. */
-static int
-config_check_group(cfg_t *cfg, cfg_opt_t *opt)
+/* group: "" (the user's) or a name or number. */
+static const char *
+config_group_problem(const char *s, char *why, size_t whylen)
 {
-	const char *s = cfg_opt_getnstr(opt, 0);
-
-	if (s != NULL && s[0] != '\0' && !privs_name_ok(s))
-		return config_fail(cfg, opt->name, "\"%s\" is not a group name or "
-		    "number", s);
-	return 0;
+	return s[0] == '\0' || privs_name_ok(s) ? NULL :
+	    config_why(why, whylen, "\"%s\" is not a group name or number", s);
 }
 
-/* Validate callback: log is "stderr" or "syslog". */
-static int
-config_check_log(cfg_t *cfg, cfg_opt_t *opt)
+/* log: "stderr" or "syslog". */
+static const char *
+config_log_problem(const char *s, char *why, size_t whylen)
 {
-	const char *s = cfg_opt_getnstr(opt, 0);
+	bool ok = strcmp(s, "stderr") == 0 || strcmp(s, "syslog") == 0;
 
-	if (s == NULL || (strcmp(s, "stderr") != 0 && strcmp(s, "syslog") != 0))
-		return config_fail(cfg, opt->name, "\"%s\" is not stderr or syslog",
-		    s == NULL ? "" : s);
-	return 0;
+	return ok ? NULL : config_why(why, whylen, "\"%s\" is not stderr or syslog", s);
+}
+
+/* The checks of the keys both roles share. */
+static const struct config_value_rule config_common_rules[] = {
+	{ "hostname", NULL, config_check_hostname },
+	{ "spool", config_spool_problem, NULL },
+	{ "metrics_listen", config_metrics_problem, NULL },
+	{ "log", config_log_problem, NULL },
+	{ "user", config_user_problem, NULL },
+	{ "group", config_group_problem, NULL },
+	{ NULL, NULL, NULL },
+};
+
+/* The rule for opt (its name after any "section|") in rules, or NULL. */
+static const struct config_value_rule *
+config_find_rule(const struct config_value_rule *rules, const char *name)
+{
+	for (; rules != NULL && rules->key != NULL; rules++) {
+		const char *bar = strrchr(rules->key, '|');
+
+		if (rules->problem != NULL &&
+		    strcmp(bar != NULL ? bar + 1 : rules->key, name) == 0)
+			return rules;
+	}
+	return NULL;
+}
+
+/* Validate callback: a string key against its rule (the common ones,
+ * then the role's); the rule's reason becomes the load's error. */
+static int
+config_check_value(cfg_t *cfg, cfg_opt_t *opt)
+{
+	const struct config_value_rule *r = config_find_rule(config_common_rules, opt->name);
+	const char *s = cfg_opt_getnstr(opt, 0), *why;
+	char buf[384];
+
+	if (r == NULL)
+		r = config_find_rule(config_ctx->rules, opt->name);
+	if (r == NULL || (why = r->problem(s != NULL ? s : "", buf,
+	    sizeof(buf))) == NULL)
+		return 0;
+	return config_fail(cfg, opt->name, "%s", why);
+}
+
+/* Set each row's validate callback (config_check_value for a rule). */
+void
+config_set_value_rules(cfg_t *cfg, const struct config_value_rule *rules)
+{
+	for (; rules != NULL && rules->key != NULL; rules++)
+		cfg_set_validate_func(cfg, rules->key, rules->validate != NULL ?
+		    rules->validate : config_check_value);
+}
+
+/* Set config_check_range on every key of ranges that is a root field. */
+void
+config_set_range_checks(cfg_t *cfg, const struct config_range *ranges)
+{
+	for (const struct config_range *r = ranges; r->key != NULL; r++)
+		if (r->size != 0)
+			cfg_set_validate_func(cfg, r->key, config_check_range);
+}
+
+/* Copy every numeric root key of ranges into its field of the typed
+ * struct c (an unsigned, or a 64-bit uint64_t / size_t). */
+void
+config_fill_numbers(cfg_t *cfg, void *c, const struct config_range *ranges)
+{
+	for (const struct config_range *r = ranges; r->key != NULL; r++) {
+		long v = cfg_getint(cfg, r->key);
+		unsigned u = (unsigned)v;
+		uint64_t u64 = (uint64_t)v;
+
+		if (r->size == sizeof(u))
+			memcpy((char *)c + r->off, &u, sizeof(u));
+		else if (r->size == sizeof(u64))
+			memcpy((char *)c + r->off, &u64, sizeof(u64));
+		else if (r->size != 0)
+			fatalx("config key %s: a field of %zu bytes", r->key, r->size);
+	}
+}
+
+/* The steps of every role's load: parse with the role's table and rules,
+ * then the role's whole-file checks and copy (ops->build); NULL with err
+ * set on any error. */
+void *
+config_load_role(const struct config_role_ops *ops, const char *path, unsigned flags,
+    char *err, size_t errlen)
+{
+	struct config_ctx ctx = { .path = path, .err = err, .errlen = errlen,
+	    .ranges = ops->ranges, .rules = ops->rules, .role = ops->role };
+	void *c = NULL;
+	cfg_t *cfg;
+
+	err[0] = '\0';
+	cfg = ops->init(flags);
+	config_set_range_checks(cfg, ops->ranges);
+	config_set_value_rules(cfg, ops->rules);
+	if (config_parse_file(cfg, &ctx) == 0)
+		c = ops->build(cfg, &ctx, flags);
+	cfg_free(cfg);
+	config_ctx_free(&ctx);
+	return c;
 }
 
 /* Remember that mailbox claims addr; the earlier claimant or NULL. */
@@ -398,12 +495,7 @@ config_parse_file(cfg_t *cfg, struct config_ctx *ctx)
 	if (text == NULL)
 		return -1;
 	cfg_set_error_function(cfg, config_errfunc);
-	cfg_set_validate_func(cfg, "hostname", config_check_hostname);
-	cfg_set_validate_func(cfg, "spool", config_check_spool);
-	cfg_set_validate_func(cfg, "metrics_listen", config_check_metrics);
-	cfg_set_validate_func(cfg, "log", config_check_log);
-	cfg_set_validate_func(cfg, "user", config_check_user);
-	cfg_set_validate_func(cfg, "group", config_check_group);
+	config_set_value_rules(cfg, config_common_rules);
 	if (config_scan_text(&ctx->scan, text) != 0)
 		config_error_at(ctx, ctx->scan.err_line, "%s", ctx->scan.err);
 	else if (config_check_role(ctx) == 0) {
@@ -462,6 +554,15 @@ config_fill_common(cfg_t *cfg, char **hostname, char **spool, bool *metrics_enab
 		fatalx("metrics_listen \"%s\" passed validation but not parsing", m);
 	*log = strcmp(cfg_getstr(cfg, "log"), "syslog") == 0 ?
 	    LOG_TARGET_SYSLOG : LOG_TARGET_STDERR;
+}
+
+/* Free what both roles' configs hold (see config_int.h). */
+void
+config_free_common(char *const shared[5], char **warnings, size_t nwarnings)
+{
+	for (size_t i = 0; i < 5; i++)
+		free(shared[i]);
+	config_free_warnings(warnings, nwarnings);
 }
 
 /* Copy a string option, or NULL when unset. */

@@ -21,30 +21,38 @@
 #include "privs.h"
 #include "util.h"
 
+/* The inbound numeric keys, each a field of struct inbound_config of the
+ * same name: X(key, default, min, max).  The deadlines, fair share and
+ * refusal logging (issue 17) are documented in conf/inbound.conf. */
+#define INBOUND_NUMBERS(X)						\
+	X(max_message_size, 10485760, 1024, 4294967296L)		\
+	X(max_recipients, 100, 1, 100000)				\
+	X(max_connections, 1000, 1, 1000000)				\
+	X(max_connections_per_client, 50, 1, 1000000)			\
+	X(max_errors, 10, 1, 1000)					\
+	X(max_line_length, 2048, 512, 65536)				\
+	X(timeout_command, 300, 1, 86400)				\
+	X(timeout_data, 600, 1, 86400)					\
+	X(deadline_command, 300, 1, 86400)				\
+	X(deadline_data, 1800, 1, 86400)				\
+	X(min_data_rate, 1024, 0, 1000000000)				\
+	X(data_rate_grace, 60, 1, 86400)				\
+	X(deadline_tls_handshake, 60, 1, 86400)				\
+	X(deadline_session, 3600, 0, 604800)				\
+	X(client_prefix_ipv4, 24, 1, 32)				\
+	X(client_prefix_ipv6, 64, 1, 128)				\
+	X(max_connections_per_relay_host, 0, 0, 1000000)		\
+	X(refusal_log_interval, 10, 1, 3600)				\
+	X(body_memory_limit, 131072, 4096, 16777216)			\
+	X(memory_budget, 67108864, 1048576, 68719476736L)		\
+	X(mailbox_size_limit, 0, 0, 1125899906842624L)			\
+	X(max_data_line_length, 65536, 1000, 16777216)
+#define INBOUND_RANGE(key, def, lo, hi)					\
+	CONFIG_RANGE(struct inbound_config, key, lo, hi),
+
 static const struct config_range inbound_ranges[] = {
-	{ "max_message_size", 1024, 4294967296L },
-	{ "max_recipients", 1, 100000 },
-	{ "max_connections", 1, 1000000 },
-	{ "max_connections_per_client", 1, 1000000 },
-	{ "max_errors", 1, 1000 },
-	{ "max_line_length", 512, 65536 },
-	{ "timeout_command", 1, 86400 },
-	{ "timeout_data", 1, 86400 },
-	{ "deadline_command", 1, 86400 },
-	{ "deadline_data", 1, 86400 },
-	{ "min_data_rate", 0, 1000000000 },
-	{ "data_rate_grace", 1, 86400 },
-	{ "deadline_tls_handshake", 1, 86400 },
-	{ "deadline_session", 0, 604800 },
-	{ "client_prefix_ipv4", 1, 32 },
-	{ "client_prefix_ipv6", 1, 128 },
-	{ "max_connections_per_relay_host", 0, 1000000 },
-	{ "refusal_log_interval", 1, 3600 },
-	{ "body_memory_limit", 4096, 16777216 },
-	{ "memory_budget", 1048576, 68719476736L },
-	{ "mailbox_size_limit", 0, 1125899906842624L },
-	{ "max_data_line_length", 1000, 16777216 },
-	{ NULL, 0, 0 },
+	INBOUND_NUMBERS(INBOUND_RANGE)
+	{ NULL, 0, 0, 0, 0 },
 };
 
 /* Validate callback: every element of a listen list is ip:port. */
@@ -188,24 +196,21 @@ config_parse_octal_mode(const char *s, mode_t *out)
 	return 0;
 }
 
-/* Validate callback: a Maildir mode within config_mailbox_modes. */
-static int
-config_check_mailbox_mode(cfg_t *cfg, cfg_opt_t *opt)
+/* A Maildir mode within m. */
+static const char *
+config_mode_problem(const struct config_mailbox_mode *m, const char *s, char *why,
+    size_t whylen)
 {
-	const char *s = cfg_opt_getnstr(opt, 0);
-	const struct config_mailbox_mode *m = &config_mailbox_modes[0];
 	mode_t mode;
 
-	if (strcmp(opt->name, m->key) != 0)
-		m++;
 	if (config_parse_octal_mode(s, &mode) != 0)
-		return config_fail(cfg, opt->name, "\"%s\" is not an octal mode "
-		    "(e.g. \"%04o\")", s == NULL ? "" : s, (unsigned)m->allowed);
+		return config_why(why, whylen, "\"%s\" is not an octal mode "
+		    "(e.g. \"%04o\")", s, (unsigned)m->allowed);
 	if ((mode & ~m->allowed) != 0 || (mode & m->required) != m->required)
-		return config_fail(cfg, opt->name, "%04o: only bits of %04o are allowed "
+		return config_why(why, whylen, "%04o: only bits of %04o are allowed "
 		    "(nothing for others) and %04o must be set", (unsigned)mode,
 		    (unsigned)m->allowed, (unsigned)m->required);
-	return 0;
+	return NULL;
 }
 
 /* The gid of mailbox_group: "" -> (gid_t)-1, a decimal number (no group
@@ -234,30 +239,40 @@ config_mailbox_gid(const char *s, gid_t *out, char *why, size_t whylen)
 	return 0;
 }
 
-/* Validate callback: mailbox_group names an existing group or a number. */
-static int
-config_check_mailbox_group(cfg_t *cfg, cfg_opt_t *opt)
+/* mailbox_dir_mode, mailbox_file_mode: within config_mailbox_modes. */
+static const char *
+config_dir_mode_problem(const char *s, char *why, size_t whylen)
 {
-	char why[256];
-	gid_t gid;
-
-	if (config_mailbox_gid(cfg_opt_getnstr(opt, 0), &gid, why, sizeof(why)) != 0)
-		return config_fail(cfg, opt->name, "%s", why);
-	return 0;
+	return config_mode_problem(&config_mailbox_modes[0], s, why, whylen);
 }
 
-/* Validate callback: recipient_delimiter is "" or up to 8 of the
- * characters an address extension may start with. */
-static int
-config_check_delimiter(cfg_t *cfg, cfg_opt_t *opt)
+/* The same for mailbox_file_mode. */
+static const char *
+config_file_mode_problem(const char *s, char *why, size_t whylen)
 {
-	const char *s = cfg_opt_getnstr(opt, 0);
-	size_t len = s == NULL ? 0 : strlen(s);
+	return config_mode_problem(&config_mailbox_modes[1], s, why, whylen);
+}
 
-	if (len > 8 || strspn(s == NULL ? "" : s, "+-_=#$%&'*/?^`{|}~!") != len)
-		return config_fail(cfg, opt->name, "\"%s\" is not up to 8 of the "
-		    "characters + - _ = # $ %% & ' * / ? ^ ` { | } ~ !", s);
-	return 0;
+/* mailbox_group: "", an existing group or a number (not root's). */
+static const char *
+config_mailbox_group_problem(const char *s, char *why, size_t whylen)
+{
+	gid_t gid;
+
+	return config_mailbox_gid(s, &gid, why, whylen < 256 ? whylen : 256) == 0 ?
+	    NULL : why;
+}
+
+/* recipient_delimiter: "" or up to 8 of the characters an address
+ * extension may start with. */
+static const char *
+config_delimiter_problem(const char *s, char *why, size_t whylen)
+{
+	size_t len = strlen(s);
+
+	return len <= 8 && strspn(s, "+-_=#$%&'*/?^`{|}~!") == len ? NULL :
+	    config_why(why, whylen, "\"%s\" is not up to 8 of the "
+	    "characters + - _ = # $ %% & ' * / ? ^ ` { | } ~ !", s);
 }
 
 /* Parse spool_min_free: "N" bytes (K, M, G suffixes: 1024-based) or
@@ -288,42 +303,30 @@ config_parse_min_free(const char *s, uint64_t *v, bool *percent)
 	return 0;
 }
 
-/* Validate callback: spool_min_free is bytes or a percentage. */
-static int
-config_check_min_free(cfg_t *cfg, cfg_opt_t *opt)
+/* spool_min_free: bytes or a percentage. */
+static const char *
+config_min_free_problem(const char *s, char *why, size_t whylen)
 {
-	const char *s = cfg_opt_getnstr(opt, 0);
 	uint64_t v;
 	bool pct;
 
-	if (config_parse_min_free(s, &v, &pct) != 0)
-		return config_fail(cfg, opt->name, "\"%s\" is not bytes (e.g. 104857600, "
-		    "100M, 1G) or a percentage of the file system (0%%..50%%)",
-		    s == NULL ? "" : s);
-	return 0;
+	return config_parse_min_free(s, &v, &pct) == 0 ? NULL : config_why(why, whylen,
+	    "\"%s\" is not bytes (e.g. 104857600, 100M, 1G) or a percentage of the "
+	    "file system (0%%..50%%)", s);
 }
 
-/* Inbound deadlines, fair share and refusal logging (issue 17); the
- * defaults are documented in conf/inbound.conf and README.md. */
-#define CONFIG_INBOUND_LIMIT_OPTS					\
-	CFG_INT("deadline_command", 300, CFGF_NONE),			\
-	CFG_INT("deadline_data", 1800, CFGF_NONE),			\
-	CFG_INT("min_data_rate", 1024, CFGF_NONE),			\
-	CFG_INT("data_rate_grace", 60, CFGF_NONE),			\
-	CFG_INT("deadline_tls_handshake", 60, CFGF_NONE),		\
-	CFG_INT("deadline_session", 3600, CFGF_NONE),			\
-	CFG_INT("client_prefix_ipv4", 24, CFGF_NONE),			\
-	CFG_INT("client_prefix_ipv6", 64, CFGF_NONE),			\
-	CFG_INT("max_connections_per_relay_host", 0, CFGF_NONE),	\
-	CFG_INT("refusal_log_interval", 10, CFGF_NONE)
-#define CONFIG_INBOUND_LIMIT_KEYS "deadline_command", "deadline_data",	\
-	"min_data_rate", "data_rate_grace", "deadline_tls_handshake",	\
-	"deadline_session", "client_prefix_ipv4", "client_prefix_ipv6",	\
-	"max_connections_per_relay_host", "refusal_log_interval"
+/* The inbound string keys checked by a rule: X(key, default, problem),
+ * in the option table's order. */
+#define INBOUND_STRINGS(X)						\
+	X(mailbox_group, "", config_mailbox_group_problem)		\
+	X(mailbox_dir_mode, "2770", config_dir_mode_problem)		\
+	X(mailbox_file_mode, "0640", config_file_mode_problem)		\
+	X(recipient_delimiter, "", config_delimiter_problem)		\
+	X(spool_min_free, "1%", config_min_free_problem)
 
-/* Build a cfg_t for the inbound table and set its callbacks. */
+/* Build a cfg_t for the inbound table (its checks: config_load_inbound). */
 static cfg_t *
-config_init_inbound(void)
+config_init_inbound(unsigned flags)
 {
 	/* libconfuse wants a char * default (a literal is const here) */
 	static char listen_default[] = "{\"127.0.0.1:25\"}";
@@ -341,51 +344,18 @@ config_init_inbound(void)
 		CONFIG_COMMON_OPTS("/var/spool/smtpgate/inbound"),
 		CFG_STR_LIST("listen", listen_default, CFGF_NONE),
 		CFG_STR_LIST("relay_hosts", NULL, CFGF_NONE),
-		CFG_INT("max_message_size", 10485760, CFGF_NONE),
-		CFG_INT("max_recipients", 100, CFGF_NONE),
-		CFG_INT("max_connections", 1000, CFGF_NONE),
-		CFG_INT("max_connections_per_client", 50, CFGF_NONE),
-		CFG_INT("max_errors", 10, CFGF_NONE),
-		CFG_INT("max_line_length", 2048, CFGF_NONE),
-		CFG_INT("timeout_command", 300, CFGF_NONE),
-		CFG_INT("timeout_data", 600, CFGF_NONE),
-		CONFIG_INBOUND_LIMIT_OPTS,
-		CFG_INT("body_memory_limit", 131072, CFGF_NONE),
-		CFG_INT("memory_budget", 67108864, CFGF_NONE),
+		INBOUND_NUMBERS(CONFIG_INT_OPT)
 		CFG_SEC("tls", tls_opts, CFGF_NONE),
 		CFG_SEC("mailbox", mailbox_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-		CFG_STR("mailbox_group", "", CFGF_NONE),
-		CFG_STR("mailbox_dir_mode", "2770", CFGF_NONE),
-		CFG_STR("mailbox_file_mode", "0640", CFGF_NONE),
-		CFG_STR("recipient_delimiter", "", CFGF_NONE),
+		INBOUND_STRINGS(CONFIG_STR_OPT)
 		CFG_STR("postmaster", "", CFGF_NONE),
-		CFG_INT("mailbox_size_limit", 0, CFGF_NONE),
-		CFG_STR("spool_min_free", "1%", CFGF_NONE),
-		CFG_INT("max_data_line_length", 65536, CFGF_NONE),
 		CFG_END()
 	};
-	static const char *const ints[] = { "max_message_size", "max_recipients",
-	    "max_connections", "max_connections_per_client", "max_errors",
-	    "max_line_length", "timeout_command", "timeout_data", CONFIG_INBOUND_LIMIT_KEYS,
-	    "body_memory_limit", "memory_budget", "mailbox_size_limit",
-	    "max_data_line_length" };
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
 
+	(void)flags;
 	if (cfg == NULL)
 		fatalx("cfg_init failed");
-	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
-		cfg_set_validate_func(cfg, ints[i], config_check_range);
-	cfg_set_validate_func(cfg, "listen", config_check_listen);
-	cfg_set_validate_func(cfg, "relay_hosts", config_check_cidrs);
-	cfg_set_validate_func(cfg, "tls|certificate", config_check_readable);
-	cfg_set_validate_func(cfg, "tls|key", config_check_readable);
-	cfg_set_validate_func(cfg, "tls", config_check_tls_section);
-	cfg_set_validate_func(cfg, "mailbox", config_check_mailbox);
-	cfg_set_validate_func(cfg, "mailbox_group", config_check_mailbox_group);
-	cfg_set_validate_func(cfg, "mailbox_dir_mode", config_check_mailbox_mode);
-	cfg_set_validate_func(cfg, "mailbox_file_mode", config_check_mailbox_mode);
-	cfg_set_validate_func(cfg, "recipient_delimiter", config_check_delimiter);
-	cfg_set_validate_func(cfg, "spool_min_free", config_check_min_free);
 	return cfg;
 }
 
@@ -441,25 +411,6 @@ config_fill_mailbox_perms(cfg_t *cfg, struct inbound_config *c)
 		fatalx("mailbox_group or a mailbox mode passed validation but not parsing");
 }
 
-/* The deadline, fair-share and refusal-log keys. */
-static void
-config_fill_inbound_limits(cfg_t *cfg, struct inbound_config *c)
-{
-	c->deadline_command = (unsigned)cfg_getint(cfg, "deadline_command");
-	c->deadline_data = (unsigned)cfg_getint(cfg, "deadline_data");
-	c->min_data_rate = (unsigned)cfg_getint(cfg, "min_data_rate");
-	c->data_rate_grace = (unsigned)cfg_getint(cfg, "data_rate_grace");
-	c->deadline_tls_handshake = (unsigned)cfg_getint(cfg, "deadline_tls_handshake");
-	c->deadline_session = (unsigned)cfg_getint(cfg, "deadline_session");
-	c->client_prefix_ipv4 = (unsigned)cfg_getint(cfg, "client_prefix_ipv4");
-	c->client_prefix_ipv6 = (unsigned)cfg_getint(cfg, "client_prefix_ipv6");
-	c->max_connections_per_relay_host =
-	    (unsigned)cfg_getint(cfg, "max_connections_per_relay_host");
-	if (c->max_connections_per_relay_host == 0)
-		c->max_connections_per_relay_host = c->max_connections;
-	c->refusal_log_interval = (unsigned)cfg_getint(cfg, "refusal_log_interval");
-}
-
 /* Copy a parsed inbound cfg_t into a new typed struct. */
 static struct inbound_config *
 config_fill_inbound(cfg_t *cfg, const char *path, size_t ctx_postmaster)
@@ -473,17 +424,9 @@ config_fill_inbound(cfg_t *cfg, const char *path, size_t ctx_postmaster)
 	c->user = xstrdup(cfg_getstr(cfg, "user"));
 	c->group = xstrdup(cfg_getstr(cfg, "group"));
 	config_fill_addresses(cfg, c);
-	c->max_message_size = (uint64_t)cfg_getint(cfg, "max_message_size");
-	c->max_recipients = (unsigned)cfg_getint(cfg, "max_recipients");
-	c->max_connections = (unsigned)cfg_getint(cfg, "max_connections");
-	c->max_connections_per_client = (unsigned)cfg_getint(cfg, "max_connections_per_client");
-	c->max_errors = (unsigned)cfg_getint(cfg, "max_errors");
-	c->max_line_length = (unsigned)cfg_getint(cfg, "max_line_length");
-	c->timeout_command = (unsigned)cfg_getint(cfg, "timeout_command");
-	c->timeout_data = (unsigned)cfg_getint(cfg, "timeout_data");
-	config_fill_inbound_limits(cfg, c);
-	c->body_memory_limit = (size_t)cfg_getint(cfg, "body_memory_limit");
-	c->memory_budget = (size_t)cfg_getint(cfg, "memory_budget");
+	config_fill_numbers(cfg, c, inbound_ranges);
+	if (c->max_connections_per_relay_host == 0)	/* 0 in the file: the same */
+		c->max_connections_per_relay_host = c->max_connections;
 	c->tls_certificate = config_strdup_opt(tls, "certificate");
 	c->tls_key = config_strdup_opt(tls, "key");
 	if (c->tls_key == NULL && c->tls_certificate != NULL)
@@ -493,11 +436,9 @@ config_fill_inbound(cfg_t *cfg, const char *path, size_t ctx_postmaster)
 	config_fill_mailbox_perms(cfg, c);
 	c->recipient_delimiter = xstrdup(cfg_getstr(cfg, "recipient_delimiter"));
 	c->postmaster = ctx_postmaster;
-	c->mailbox_size_limit = (uint64_t)cfg_getint(cfg, "mailbox_size_limit");
 	if (config_parse_min_free(cfg_getstr(cfg, "spool_min_free"), &c->spool_min_free,
 	    &c->spool_min_free_percent) != 0)
 		fatalx("spool_min_free passed validation but not parsing");
-	c->max_data_line_length = (unsigned)cfg_getint(cfg, "max_data_line_length");
 	return c;
 }
 
@@ -586,26 +527,40 @@ config_check_inbound_whole(cfg_t *cfg, struct config_ctx *ctx, size_t *postmaste
 	return config_find_postmaster(cfg, ctx, postmaster);
 }
 
+/* After the parse: the whole-file checks, the copy with the load's
+ * warnings; NULL with ctx's error. */
+static void *
+config_build_inbound(cfg_t *cfg, struct config_ctx *ctx, unsigned flags)
+{
+	struct inbound_config *c;
+	size_t postmaster = 0;
+
+	(void)flags;
+	if (config_check_inbound_whole(cfg, ctx, &postmaster) != 0)
+		return NULL;
+	c = config_fill_inbound(cfg, ctx->path, postmaster);
+	config_take_warnings(ctx, &c->warnings, &c->nwarnings);
+	return c;
+}
+
 /* Load and validate an inbound config; NULL with err set on any error. */
 struct inbound_config *
 config_load_inbound(const char *path, char *err, size_t errlen)
 {
-	struct config_ctx ctx = { .path = path, .err = err, .errlen = errlen,
-	    .ranges = inbound_ranges, .role = CONFIG_INBOUND };
-	struct inbound_config *c = NULL;
-	size_t postmaster = 0;
-	cfg_t *cfg;
+	static const struct config_value_rule rules[] = {
+		{ "listen", NULL, config_check_listen },
+		{ "relay_hosts", NULL, config_check_cidrs },
+		{ "tls|certificate", NULL, config_check_readable },
+		{ "tls|key", NULL, config_check_readable },
+		{ "tls", NULL, config_check_tls_section },
+		{ "mailbox", NULL, config_check_mailbox },
+		INBOUND_STRINGS(CONFIG_RULE)
+		{ NULL, NULL, NULL },
+	};
+	static const struct config_role_ops ops = { CONFIG_INBOUND, inbound_ranges,
+	    rules, config_init_inbound, config_build_inbound };
 
-	err[0] = '\0';
-	cfg = config_init_inbound();
-	if (config_parse_file(cfg, &ctx) == 0 &&
-	    config_check_inbound_whole(cfg, &ctx, &postmaster) == 0)
-		c = config_fill_inbound(cfg, path, postmaster);
-	if (c != NULL)
-		config_take_warnings(&ctx, &c->warnings, &c->nwarnings);
-	cfg_free(cfg);
-	config_ctx_free(&ctx);
-	return c;
+	return config_load_role(&ops, path, 0, err, errlen);
 }
 
 /* Free an inbound config and everything it owns. */
@@ -626,11 +581,7 @@ config_free_inbound(struct inbound_config *c)
 	free(c->relay_hosts);
 	free(c->tls_certificate);
 	free(c->tls_key);
-	free(c->user);
-	free(c->group);
-	free(c->spool);
-	free(c->hostname);
-	free(c->path);
-	config_free_warnings(c->warnings, c->nwarnings);
+	config_free_common((char *[]){ c->path, c->hostname, c->spool, c->user, c->group },
+	    c->warnings, c->nwarnings);
 	free(c);
 }

@@ -16,11 +16,35 @@
 #include "config.h"
 #include "config_scan.h"
 
-/* A numeric key's allowed range. */
+/* A numeric key's allowed range, and where config_fill_numbers() copies
+ * its value in the role's typed struct (size 0: a key inside a section). */
 struct config_range {
 	const char *key;
 	long min, max;
+	size_t off, size;
 };
+
+/* A range row for the field of type that has the key's name. */
+#define CONFIG_RANGE(type, field, lo, hi)				\
+	{ #field, lo, hi, offsetof(type, field), sizeof(((type *)0)->field) }
+/* The option of a numeric key, from a role's X(key, default, min, max) list. */
+#define CONFIG_INT_OPT(key, def, lo, hi) CFG_INT(#key, def, CFGF_NONE),
+
+/* A string key's check: NULL when s (never NULL: "" when unset) is fine,
+ * else the reason that follows "key: " in the error (in why, or a
+ * constant). */
+typedef const char *config_problem_fn(const char *s, char *why, size_t whylen);
+/* One row of a role's checks: key as cfg_set_validate_func() names it,
+ * and either a string rule (problem) or a validate callback of its own. */
+struct config_value_rule {
+	const char *key;
+	config_problem_fn *problem;
+	cfg_validate_callback_t validate;
+};
+/* From a role's X(key, default, problem) list of string keys: the
+ * option, and the check. */
+#define CONFIG_STR_OPT(key, def, problem) CFG_STR(#key, def, CFGF_NONE),
+#define CONFIG_RULE(key, def, problem) { #key, problem, NULL },
 
 /* The state of one load, reached from libconfuse's callbacks. */
 struct config_ctx {
@@ -28,6 +52,7 @@ struct config_ctx {
 	char *err;
 	size_t errlen;
 	const struct config_range *ranges;
+	const struct config_value_rule *rules;	/* the role's checks */
 	char **addresses;		/* inbound: every address seen so far */
 	char **owners;			/* ... and the mailbox that claimed it */
 	size_t naddresses;
@@ -97,6 +122,30 @@ int config_check_readable(cfg_t *cfg, cfg_opt_t *opt);
 /* Validate callback: a secret file config_read_secret() accepts. */
 int config_check_secret(cfg_t *cfg, cfg_opt_t *opt);
 
+/* Write a rule's reason (printf-style) into why; returns why. */
+const char *config_why(char *why, size_t whylen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Set the validate callback of each row of rules (a rule's: config.c's
+ * string check). */
+void config_set_value_rules(cfg_t *cfg, const struct config_value_rule *rules);
+/* Set config_check_range on the root keys of ranges. */
+void config_set_range_checks(cfg_t *cfg, const struct config_range *ranges);
+/* Copy the numeric root keys of ranges into the typed struct c. */
+void config_fill_numbers(cfg_t *cfg, void *c, const struct config_range *ranges);
+
+/* One role's part in config_load_role(). */
+struct config_role_ops {
+	enum config_role role;
+	const struct config_range *ranges;	/* its numeric keys */
+	const struct config_value_rule *rules;	/* its checks */
+	cfg_t *(*init)(unsigned flags);		/* its option table */
+	/* after the parse: whole-file checks and the copy; NULL with ctx's error */
+	void *(*build)(cfg_t *cfg, struct config_ctx *ctx, unsigned flags);
+};
+/* Parse path with ops' table and checks, then ops->build; NULL with err. */
+void *config_load_role(const struct config_role_ops *ops, const char *path,
+    unsigned flags, char *err, size_t errlen);
+
 /* Remember that mailbox claims addr in this load; the earlier claimant or NULL. */
 const char *config_claim_address(const char *addr, const char *mailbox);
 
@@ -109,6 +158,10 @@ void config_ctx_free(struct config_ctx *ctx);
 /* Fill the fields both roles share. */
 void config_fill_common(cfg_t *cfg, char **hostname, char **spool, bool *metrics_enabled,
     struct config_sockaddr *metrics, enum log_target *log);
+
+/* Free what both roles' configs hold: { path, hostname, spool, user,
+ * group } and the warnings. */
+void config_free_common(char *const shared[5], char **warnings, size_t nwarnings);
 
 /* Copy a string option, or NULL when unset. */
 char *config_strdup_opt(cfg_t *cfg, const char *key);

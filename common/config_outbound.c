@@ -21,23 +21,30 @@
 #include "smtp_addr.h"
 #include "util.h"
 
+/* The outbound numeric keys, each a field of struct outbound_config of
+ * the same name: X(key, default, min, max), in the option table's order. */
+#define OUTBOUND_NUMBERS(X)						\
+	X(max_connections, 8, 1, 10000)					\
+	X(messages_per_connection, 100, 1, 100000)			\
+	X(retry_min, 60, 1, 86400)					\
+	X(retry_max, 3600, 1, 2592000)					\
+	X(max_queue_lifetime, 432000, 60, 5184000)			\
+	X(delay_warning, 14400, 0, 5184000)				\
+	X(scan_interval, 30, 1, 86400)					\
+	X(timeout_connect, 30, 1, 86400)				\
+	X(timeout_greeting, 300, 1, 86400)				\
+	X(timeout_command, 300, 1, 86400)				\
+	X(timeout_data_init, 120, 1, 86400)				\
+	X(timeout_data_block, 180, 1, 86400)				\
+	X(timeout_data_end, 600, 1, 86400)				\
+	X(timeout_idle, 10, 1, 3600)
+#define OUTBOUND_RANGE(key, def, lo, hi)				\
+	CONFIG_RANGE(struct outbound_config, key, lo, hi),
+
 static const struct config_range outbound_ranges[] = {
-	{ "port", 1, 65535 },
-	{ "max_connections", 1, 10000 },
-	{ "messages_per_connection", 1, 100000 },
-	{ "retry_min", 1, 86400 },
-	{ "retry_max", 1, 2592000 },
-	{ "max_queue_lifetime", 60, 5184000 },
-	{ "delay_warning", 0, 5184000 },
-	{ "scan_interval", 1, 86400 },
-	{ "timeout_connect", 1, 86400 },
-	{ "timeout_greeting", 1, 86400 },
-	{ "timeout_command", 1, 86400 },
-	{ "timeout_data_init", 1, 86400 },
-	{ "timeout_data_block", 1, 86400 },
-	{ "timeout_data_end", 1, 86400 },
-	{ "timeout_idle", 1, 3600 },
-	{ NULL, 0, 0 },
+	{ "port", 1, 65535, 0, 0 },	/* smarthost { port }: not a root field */
+	OUTBOUND_NUMBERS(OUTBOUND_RANGE)
+	{ NULL, 0, 0, 0, 0 },
 };
 
 /* Parse a smarthost tls mode; -1 when unknown. */
@@ -60,17 +67,14 @@ config_tls_mode(const char *s, enum smarthost_tls *out)
 	return -1;
 }
 
-/* Validate callback: a smarthost tls mode. */
-static int
-config_check_tls_mode(cfg_t *cfg, cfg_opt_t *opt)
+/* smarthost tls: one of the modes config_tls_mode() knows. */
+static const char *
+config_tls_mode_problem(const char *s, char *why, size_t whylen)
 {
 	enum smarthost_tls mode;
-	const char *s = cfg_opt_getnstr(opt, 0);
 
-	if (config_tls_mode(s, &mode) != 0)
-		return config_fail(cfg, opt->name, "\"%s\" is not one of starttls, "
-		    "opportunistic, implicit, none", s == NULL ? "" : s);
-	return 0;
+	return config_tls_mode(s, &mode) == 0 ? NULL : config_why(why, whylen,
+	    "\"%s\" is not one of starttls, opportunistic, implicit, none", s);
 }
 
 /* Validate callback: the smarthost section just read is complete. */
@@ -136,36 +140,40 @@ config_check_domain(cfg_t *cfg, cfg_opt_t *opt)
 	return 0;
 }
 
-/* Validate callback: a mail address "local@domain", or "" (off). */
-static int
-config_check_address(cfg_t *cfg, cfg_opt_t *opt)
+/* admin_address, sender_address, postmaster_address: a mail address
+ * "local@domain", or "" (off). */
+static const char *
+config_address_problem(const char *s, char *why, size_t whylen)
 {
-	const char *s = cfg_opt_getnstr(opt, 0);
 	char out[SMTP_ADDR_MAX + 1];
-	size_t used = 0, n = s != NULL ? strlen(s) : 0;
+	size_t used = 0, n = strlen(s);
 
-	if (n == 0)
-		return 0;
-	if (smtp_addr_parse_path(s, n, SMTP_ADDR_NO_BRACKETS_OK | SMTP_ADDR_UTF8, out,
-	    sizeof(out), &used) != SMTP_ADDR_OK || used != n || strchr(out, '@') == NULL ||
-	    s[0] == '<')
-		return config_fail(cfg, opt->name, "\"%s\" is not a mail address "
-		    "(local@domain, without <>)", s);
-	return 0;
+	if (n == 0 || (smtp_addr_parse_path(s, n, SMTP_ADDR_NO_BRACKETS_OK | SMTP_ADDR_UTF8,
+	    out, sizeof(out), &used) == SMTP_ADDR_OK && used == n &&
+	    strchr(out, '@') != NULL && s[0] != '<'))
+		return NULL;
+	return config_why(why, whylen, "\"%s\" is not a mail address "
+	    "(local@domain, without <>)", s);
 }
 
-/* Validate callback: an absolute path, or "" (none). */
-static int
-config_check_abs_path(cfg_t *cfg, cfg_opt_t *opt)
+/* mailname_file: an absolute path, or "" (none). */
+static const char *
+config_abs_path_problem(const char *s, char *why, size_t whylen)
 {
-	const char *s = cfg_opt_getnstr(opt, 0);
-
-	if (s != NULL && s[0] != '\0' && s[0] != '/')
-		return config_fail(cfg, opt->name, "\"%s\" is not an absolute path", s);
-	return 0;
+	return s[0] == '\0' || s[0] == '/' ? NULL :
+	    config_why(why, whylen, "\"%s\" is not an absolute path", s);
 }
 
-/* Build a cfg_t for the outbound table and set its callbacks. */
+/* The outbound string keys checked by a rule: X(key, default, problem),
+ * in the option table's order. */
+#define OUTBOUND_STRINGS(X)						\
+	X(admin_address, "", config_address_problem)			\
+	X(mailname_file, "/etc/mailname", config_abs_path_problem)	\
+	X(sender_address, "", config_address_problem)			\
+	X(postmaster_address, NULL, config_address_problem)
+
+/* Build a cfg_t for the outbound table and set the checks of the
+ * secret files (not for the tools); the others: config_load_outbound_opts. */
 static cfg_t *
 config_init_outbound(unsigned flags)
 {
@@ -184,51 +192,22 @@ config_init_outbound(unsigned flags)
 	static cfg_opt_t opts[] = {
 		CONFIG_COMMON_OPTS("/var/spool/smtpgate/outbound"),
 		CFG_SEC("smarthost", smarthost_opts, CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES),
-		CFG_INT("max_connections", 8, CFGF_NONE),
-		CFG_INT("messages_per_connection", 100, CFGF_NONE),
-		CFG_INT("retry_min", 60, CFGF_NONE),
-		CFG_INT("retry_max", 3600, CFGF_NONE),
-		CFG_INT("max_queue_lifetime", 432000, CFGF_NONE),
-		CFG_INT("delay_warning", 14400, CFGF_NONE),
-		CFG_INT("scan_interval", 30, CFGF_NONE),
+		OUTBOUND_NUMBERS(CONFIG_INT_OPT)
 		CFG_STR("submit_group", "", CFGF_NONE),
-		CFG_INT("timeout_connect", 30, CFGF_NONE),
-		CFG_INT("timeout_greeting", 300, CFGF_NONE),
-		CFG_INT("timeout_command", 300, CFGF_NONE),
-		CFG_INT("timeout_data_init", 120, CFGF_NONE),
-		CFG_INT("timeout_data_block", 180, CFGF_NONE),
-		CFG_INT("timeout_data_end", 600, CFGF_NONE),
-		CFG_INT("timeout_idle", 10, CFGF_NONE),
-		CFG_STR("admin_address", "", CFGF_NONE),
+		OUTBOUND_STRINGS(CONFIG_STR_OPT)
 		CFG_STR_LIST("local_domains", empty_list, CFGF_NONE),
-		CFG_STR("mailname_file", "/etc/mailname", CFGF_NONE),
 		CFG_STR("sender_domain", "", CFGF_NONE),
-		CFG_STR("sender_address", "", CFGF_NONE),
-		CFG_STR("postmaster_address", NULL, CFGF_NONE),
 		CFG_END()
 	};
-	static const char *const addr_keys[] = { "admin_address", "sender_address",
-	    "postmaster_address" };
 	cfg_t *cfg = cfg_init(opts, CFGF_NONE);
 
 	if (cfg == NULL)
 		fatalx("cfg_init failed");
-	for (const struct config_range *r = outbound_ranges; r->key != NULL; r++)
-		if (strcmp(r->key, "port") != 0)
-			cfg_set_validate_func(cfg, r->key, config_check_range);
-	cfg_set_validate_func(cfg, "smarthost|port", config_check_range);
-	cfg_set_validate_func(cfg, "smarthost|tls", config_check_tls_mode);
 	if (!(flags & CONFIG_NO_SECRETS)) {
 		cfg_set_validate_func(cfg, "smarthost|ca_file", config_check_readable);
 		cfg_set_validate_func(cfg, "smarthost|auth_password_file",
 		    config_check_secret);
 	}
-	cfg_set_validate_func(cfg, "smarthost", config_check_smarthost);
-	for (size_t i = 0; i < sizeof(addr_keys) / sizeof(addr_keys[0]); i++)
-		cfg_set_validate_func(cfg, addr_keys[i], config_check_address);
-	cfg_set_validate_func(cfg, "local_domains", config_check_domain);
-	cfg_set_validate_func(cfg, "sender_domain", config_check_domain);
-	cfg_set_validate_func(cfg, "mailname_file", config_check_abs_path);
 	return cfg;
 }
 
@@ -326,22 +305,9 @@ config_fill_outbound(cfg_t *cfg, const char *path)
 	for (size_t i = 0; i < c->nsmarthosts; i++)
 		config_fill_smarthost(cfg_getnsec(cfg, "smarthost", (unsigned)i),
 		    &c->smarthosts[i]);
-	c->max_connections = (unsigned)cfg_getint(cfg, "max_connections");
-	c->messages_per_connection = (unsigned)cfg_getint(cfg, "messages_per_connection");
-	c->retry_min = (unsigned)cfg_getint(cfg, "retry_min");
-	c->retry_max = (unsigned)cfg_getint(cfg, "retry_max");
-	c->max_queue_lifetime = (unsigned)cfg_getint(cfg, "max_queue_lifetime");
-	c->delay_warning = (unsigned)cfg_getint(cfg, "delay_warning");
-	c->scan_interval = (unsigned)cfg_getint(cfg, "scan_interval");
+	config_fill_numbers(cfg, c, outbound_ranges);
 	c->submit_group = xstrdup(cfg_getstr(cfg, "submit_group") != NULL ?
 	    cfg_getstr(cfg, "submit_group") : "");
-	c->timeout_connect = (unsigned)cfg_getint(cfg, "timeout_connect");
-	c->timeout_greeting = (unsigned)cfg_getint(cfg, "timeout_greeting");
-	c->timeout_command = (unsigned)cfg_getint(cfg, "timeout_command");
-	c->timeout_data_init = (unsigned)cfg_getint(cfg, "timeout_data_init");
-	c->timeout_data_block = (unsigned)cfg_getint(cfg, "timeout_data_block");
-	c->timeout_data_end = (unsigned)cfg_getint(cfg, "timeout_data_end");
-	c->timeout_idle = (unsigned)cfg_getint(cfg, "timeout_idle");
 	config_fill_origin(cfg, c);
 	return c;
 }
@@ -370,29 +336,40 @@ config_load_outbound(const char *path, char *err, size_t errlen)
 	return config_load_outbound_opts(path, 0, err, errlen);
 }
 
+/* After the parse: the cross-key checks, the mailname (not for the
+ * tools), the copy with the load's warnings; NULL with ctx's error. */
+static void *
+config_build_outbound(cfg_t *cfg, struct config_ctx *ctx, unsigned flags)
+{
+	struct outbound_config *c;
+	char *mailname = NULL;
+
+	if (config_check_outbound_whole(cfg, ctx) != 0 ||
+	    (!(flags & CONFIG_NO_SECRETS) && config_read_mailname(cfg, ctx, &mailname) != 0))
+		return NULL;
+	c = config_fill_outbound(cfg, ctx->path);
+	c->mailname = mailname;
+	config_take_warnings(ctx, &c->warnings, &c->nwarnings);
+	return c;
+}
+
 /* The same with CONFIG_* flags (CONFIG_NO_SECRETS: for the tools). */
 struct outbound_config *
 config_load_outbound_opts(const char *path, unsigned flags, char *err, size_t errlen)
 {
-	struct config_ctx ctx = { .path = path, .err = err, .errlen = errlen,
-	    .ranges = outbound_ranges, .role = CONFIG_OUTBOUND };
-	struct outbound_config *c = NULL;
-	char *mailname = NULL;
-	cfg_t *cfg;
+	static const struct config_value_rule rules[] = {
+		{ "smarthost|port", NULL, config_check_range },
+		{ "smarthost|tls", config_tls_mode_problem, NULL },
+		{ "smarthost", NULL, config_check_smarthost },
+		OUTBOUND_STRINGS(CONFIG_RULE)
+		{ "local_domains", NULL, config_check_domain },
+		{ "sender_domain", NULL, config_check_domain },
+		{ NULL, NULL, NULL },
+	};
+	static const struct config_role_ops ops = { CONFIG_OUTBOUND, outbound_ranges,
+	    rules, config_init_outbound, config_build_outbound };
 
-	err[0] = '\0';
-	cfg = config_init_outbound(flags);
-	if (config_parse_file(cfg, &ctx) == 0 &&
-	    config_check_outbound_whole(cfg, &ctx) == 0 &&
-	    ((flags & CONFIG_NO_SECRETS) || config_read_mailname(cfg, &ctx, &mailname) == 0)) {
-		c = config_fill_outbound(cfg, path);
-		c->mailname = mailname;
-	}
-	if (c != NULL)
-		config_take_warnings(&ctx, &c->warnings, &c->nwarnings);
-	cfg_free(cfg);
-	config_ctx_free(&ctx);
-	return c;
+	return config_load_role(&ops, path, flags, err, errlen);
 }
 
 /* Free an outbound config and everything it owns. */
@@ -421,11 +398,7 @@ config_free_outbound(struct outbound_config *c)
 	free(c->sender_address);
 	free(c->postmaster_address);
 	free(c->submit_group);
-	free(c->user);
-	free(c->group);
-	free(c->spool);
-	free(c->hostname);
-	free(c->path);
-	config_free_warnings(c->warnings, c->nwarnings);
+	config_free_common((char *[]){ c->path, c->hostname, c->spool, c->user, c->group },
+	    c->warnings, c->nwarnings);
 	free(c);
 }

@@ -231,6 +231,14 @@ daemon_tick_period(void)
 	return period;
 }
 
+/* A stop callback (arg: the struct event_base): everything has stopped,
+ * leave the loop. */
+void
+daemon_loop_exit(void *base)
+{
+	event_base_loopexit(base, NULL);
+}
+
 /* Start the loop timer on base (see daemon.h); calling again restarts it. */
 void
 daemon_watchdog_start(struct event_base *base)

@@ -41,6 +41,9 @@ void daemon_notify_status(const char *fmt, ...) __attribute__((format(printf, 1,
  * interval if shorter) that pings the watchdog and measures lag.
  */
 void daemon_watchdog_start(struct event_base *base);
+/* A "stopped" callback for the daemons' stop steps: arg is the struct
+ * event_base whose loop is left. */
+void daemon_loop_exit(void *base);
 /* Latest / worst-in-last-minute lag of that timer, in milliseconds. */
 uint64_t daemon_loop_lag_ms(void);
 uint64_t daemon_loop_lag_max_ms(void);

@@ -273,17 +273,25 @@ privs_daemon_start(const char *user, const char *group, char *err, size_t errlen
 	return EX_OK;
 }
 
+/* name into buf when there is one (an entry was found), else id. */
+static const char *
+privs_name_or_id(const char *name, unsigned long id, char *buf, size_t buflen)
+{
+	if (name != NULL)
+		snprintf(buf, buflen, "%s", name);
+	else
+		snprintf(buf, buflen, "%lu", id);
+	return buf;
+}
+
 /* A user's name, or its number (see privs.h). */
 const char *
 privs_uid_name(uid_t uid, char *buf, size_t buflen)
 {
 	struct passwd *pw = getpwuid(uid);
 
-	if (pw != NULL)
-		snprintf(buf, buflen, "%s", pw->pw_name);
-	else
-		snprintf(buf, buflen, "%lu", (unsigned long)uid);
-	return buf;
+	return privs_name_or_id(pw != NULL ? pw->pw_name : NULL, (unsigned long)uid,
+	    buf, buflen);
 }
 
 /* A group's name, or its number (see privs.h). */
@@ -292,11 +300,8 @@ privs_gid_name(gid_t gid, char *buf, size_t buflen)
 {
 	struct group *gr = getgrgid(gid);
 
-	if (gr != NULL)
-		snprintf(buf, buflen, "%s", gr->gr_name);
-	else
-		snprintf(buf, buflen, "%lu", (unsigned long)gid);
-	return buf;
+	return privs_name_or_id(gr != NULL ? gr->gr_name : NULL, (unsigned long)gid,
+	    buf, buflen);
 }
 
 /* true when this process may give its files the group gid: root, its

@@ -37,6 +37,14 @@ cur_fail(struct cur *c, enum smtp_addr_err e)
 	return false;
 }
 
+/* true when the part read since start is at most max octets, else the
+ * SMTP_ADDR_TOO_LONG error (false). */
+static bool
+cur_within(struct cur *c, size_t start, size_t max)
+{
+	return c->i - start <= max ? true : cur_fail(c, SMTP_ADDR_TOO_LONG);
+}
+
 /* The byte under the cursor, or -1 at the end. */
 static int
 cur_peek(const struct cur *c)
@@ -122,33 +130,54 @@ is_letdig(int ch)
 	    (ch >= '0' && ch <= '9');
 }
 
-/* Atom: 1*atext (UTF-8 allowed with SMTP_ADDR_UTF8). */
+/* Advance over the bytes ok() takes (first: at the part's start) and
+ * UTF-8 sequences; *last is the last byte taken.  false on bad UTF-8,
+ * and SMTP_ADDR_SYNTAX when nothing was taken. */
 static bool
-parse_atom(struct cur *c)
+cur_span(struct cur *c, bool (*ok)(int ch, bool first), int *last)
 {
 	size_t start = c->i;
 	int ch;
 
+	*last = -1;
 	while ((ch = cur_peek(c)) >= 0) {
-		if (is_atext(ch))
+		if (ok(ch, c->i == start))
 			c->i++;
 		else if (ch >= 0x80) {
 			if (!cur_utf8(c))
 				return false;
 		} else
 			break;
+		*last = ch;
 	}
 	return c->i > start ? true : cur_fail(c, SMTP_ADDR_SYNTAX);
 }
 
-/* Dot-string: Atom *("." Atom). */
+/* A byte of an Atom: atext. */
 static bool
-parse_dot_string(struct cur *c)
+atom_byte(int ch, bool first)
 {
-	if (!parse_atom(c))
+	(void)first;
+	return is_atext(ch);
+}
+
+/* Atom: 1*atext (UTF-8 allowed with SMTP_ADDR_UTF8). */
+static bool
+parse_atom(struct cur *c)
+{
+	int last;
+
+	return cur_span(c, atom_byte, &last);
+}
+
+/* part *("." part): a Dot-string of atoms, a Domain of labels. */
+static bool
+parse_dotted(struct cur *c, bool (*part)(struct cur *))
+{
+	if (!part(c))
 		return false;
 	while (cur_accept(c, '.'))
-		if (!parse_atom(c))
+		if (!part(c))
 			return false;
 	return true;
 }
@@ -182,19 +211,24 @@ parse_quoted(struct cur *c)
 	return cur_fail(c, SMTP_ADDR_SYNTAX);
 }
 
-/* Local-part: Dot-string / Quoted-string, at most 64 octets. */
+/* One side of the "@", at most max octets: bracketed() when the next byte
+ * is open (a Quoted-string, an address literal), else dotted parts
+ * (Dot-string: Atom *("." Atom); Domain: sub-domain *("." sub-domain)). */
 static bool
-parse_local(struct cur *c)
+parse_side(struct cur *c, int open, bool (*bracketed)(struct cur *),
+    bool (*part)(struct cur *), size_t max)
 {
 	size_t start = c->i;
-	bool ok;
+	bool ok = cur_peek(c) == open ? bracketed(c) : parse_dotted(c, part);
 
-	ok = cur_peek(c) == '"' ? parse_quoted(c) : parse_dot_string(c);
-	if (!ok)
-		return false;
-	if (c->i - start > LOCAL_MAX)
-		return cur_fail(c, SMTP_ADDR_TOO_LONG);
-	return true;
+	return ok && cur_within(c, start, max);
+}
+
+/* A byte of a sub-domain: Let-dig, or "-" after the first. */
+static bool
+label_byte(int ch, bool first)
+{
+	return is_letdig(ch) || (ch == '-' && !first);
 }
 
 /* sub-domain: Let-dig [Ldh-str] (a U-label may hold UTF-8). */
@@ -202,35 +236,13 @@ static bool
 parse_label(struct cur *c)
 {
 	size_t start = c->i;
-	int ch, last = -1;
+	int last;
 
-	while ((ch = cur_peek(c)) >= 0) {
-		if (is_letdig(ch) || (ch == '-' && c->i > start))
-			c->i++;
-		else if (ch >= 0x80) {
-			if (!cur_utf8(c))
-				return false;
-		} else
-			break;
-		last = ch;
-	}
-	if (c->i == start || last == '-')
-		return cur_fail(c, SMTP_ADDR_SYNTAX);
-	if (c->i - start > LABEL_MAX)
-		return cur_fail(c, SMTP_ADDR_TOO_LONG);
-	return true;
-}
-
-/* Domain: sub-domain *("." sub-domain). */
-static bool
-parse_domain_name(struct cur *c)
-{
-	if (!parse_label(c))
+	if (!cur_span(c, label_byte, &last))
 		return false;
-	while (cur_accept(c, '.'))
-		if (!parse_label(c))
-			return false;
-	return true;
+	if (last == '-')
+		return cur_fail(c, SMTP_ADDR_SYNTAX);
+	return cur_within(c, start, LABEL_MAX);
 }
 
 /* address-literal: "[" IPv4 / "IPv6:" IPv6 "]", checked by inet_pton. */
@@ -268,22 +280,14 @@ parse_literal(struct cur *c)
 static bool
 parse_domain(struct cur *c)
 {
-	size_t start = c->i;
-	bool ok;
-
-	ok = cur_peek(c) == '[' ? parse_literal(c) : parse_domain_name(c);
-	if (!ok)
-		return false;
-	if (c->i - start > DOMAIN_MAX)
-		return cur_fail(c, SMTP_ADDR_TOO_LONG);
-	return true;
+	return parse_side(c, '[', parse_literal, parse_label, DOMAIN_MAX);
 }
 
 /* Mailbox: Local-part "@" ( Domain / address-literal ). */
 static bool
 parse_mailbox(struct cur *c)
 {
-	if (!parse_local(c))
+	if (!parse_side(c, '"', parse_quoted, parse_atom, LOCAL_MAX))	/* Local-part */
 		return false;
 	if (!cur_accept(c, '@'))
 		return cur_fail(c, SMTP_ADDR_SYNTAX);

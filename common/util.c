@@ -101,6 +101,33 @@ util_fail(int code, char *err, size_t errlen, const char *fmt, ...)
 	return code;
 }
 
+/* FNV-1a over the bytes of s (the inbound tables' hash, see util.h). */
+uint64_t
+util_hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+/* A command-line tool's fatal error: "prog: ..." on stderr, exit(code). */
+void
+util_die(const char *prog, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
+}
+
 /* Bounded copy; returns strlen(src) so truncation can be detected. */
 size_t
 util_strlcpy(char *dst, const char *src, size_t dstsz)

@@ -22,10 +22,20 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int util_fail(int code, char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* For the command-line tools: print "prog: ..." and a newline on stderr,
+ * then exit(code). */
+_Noreturn void util_die(const char *prog, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Copy at most dstsz-1 bytes and NUL-terminate; returns strlen(src). */
 size_t util_strlcpy(char *dst, const char *src, size_t dstsz);
 /* ASCII lower-case in place; returns s. */
 char *util_lowercase(char *s);
+
+/* FNV-1a over the bytes of a string, for in-memory hash tables (the
+ * policy map, the mailbox sizes).  Its offset basis is not FNV's
+ * standard one; kept as it was, so the tables keep their layout. */
+uint64_t util_hash_str(const char *s);
 
 /* Monotonic clock in milliseconds / microseconds. */
 uint64_t util_monotonic_ms(void);

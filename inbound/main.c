@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,30 +91,47 @@ gauge_open(void *arg)
 	return in->listener ? (double)listener_open_count(in->listener) : 0;
 }
 
+/* The inbound counters in the order /metrics shows them: where each
+ * lives in struct inbound_stats, its name and help; by_reason: one
+ * counter per reject reason (an array of REJECT_NREASONS). */
+static const struct inbound_counter {
+	size_t off;
+	const char *name, *help;
+	bool by_reason;
+} inbound_counters[] = {
+	{ offsetof(struct inbound_stats, connections_total), "connections_total",
+	    "Connections accepted (refused ones included)", false },
+	{ offsetof(struct inbound_stats, messages_accepted), "messages_delivered_total",
+	    "Messages stored in every recipient's mailbox and answered 250", false },
+	{ offsetof(struct inbound_stats, messages_rejected), "messages_rejected_total",
+	    "Messages refused after their data (bad bytes, too big, bad BDAT)", false },
+	{ offsetof(struct inbound_stats, rejections), "rejections_total",
+	    "Refusals (4xx/5xx replies) by reason", true },
+	{ offsetof(struct inbound_stats, bytes_received), "received_bytes_total",
+	    "Bytes read from clients", false },
+	{ offsetof(struct inbound_stats, tls_handshakes), "tls_handshakes_total",
+	    "STARTTLS handshakes completed", false },
+	{ offsetof(struct inbound_stats, tls_failures), "tls_handshake_failures_total",
+	    "STARTTLS handshakes failed", false },
+};
+
 /* Register the counters; serve them when metrics_listen is set. */
 static int
 metrics_setup(struct inbound *in, char *err, size_t errlen)
 {
-	struct inbound_stats *st = &in->stats;
 	struct metrics *m = metrics_new("smtpgate_inbound");
-	int r;
 
 	in->metrics = m;
-	st->connections_total = metrics_counter(m, "connections_total",
-	    "Connections accepted (refused ones included)");
-	st->messages_accepted = metrics_counter(m, "messages_delivered_total",
-	    "Messages stored in every recipient's mailbox and answered 250");
-	st->messages_rejected = metrics_counter(m, "messages_rejected_total",
-	    "Messages refused after their data (bad bytes, too big, bad BDAT)");
-	for (r = 0; r < REJECT_NREASONS; r++)
-		st->rejections[r] = metrics_counter_label(m, "rejections_total",
-		    "Refusals (4xx/5xx replies) by reason", "reason", reject_name(r));
-	st->bytes_received = metrics_counter(m, "received_bytes_total",
-	    "Bytes read from clients");
-	st->tls_handshakes = metrics_counter(m, "tls_handshakes_total",
-	    "STARTTLS handshakes completed");
-	st->tls_failures = metrics_counter(m, "tls_handshake_failures_total",
-	    "STARTTLS handshakes failed");
+	for (size_t i = 0; i < sizeof(inbound_counters) / sizeof(inbound_counters[0]); i++) {
+		const struct inbound_counter *c = &inbound_counters[i];
+		uint64_t **slot = (uint64_t **)(void *)((char *)&in->stats + c->off);
+
+		if (!c->by_reason)
+			*slot = metrics_counter(m, c->name, c->help);
+		for (int r = 0; c->by_reason && r < REJECT_NREASONS; r++)
+			slot[r] = metrics_counter_label(m, c->name, c->help, "reason",
+			    reject_name(r));
+	}
 	metrics_gauge(m, "connections_open", "Open connections", gauge_open, in);
 	daemon_metrics(m, PROGNAME);
 	if (!in->gen->cfg->metrics_enabled)
@@ -133,15 +151,6 @@ status_cb(evutil_socket_t fd, short what, void *arg)
 	    "loop_lag_max_ms=%llu", open, msgs, (unsigned long long)*in->stats.messages_rejected,
 	    (unsigned long long)daemon_loop_lag_ms(), (unsigned long long)daemon_loop_lag_max_ms());
 	daemon_notify_status("%zu connections, %llu messages", open, msgs);
-}
-
-/* Every connection is gone: leave the loop. */
-static void
-drained_cb(void *arg)
-{
-	struct inbound *in = arg;
-
-	event_base_loopexit(in->base, NULL);
 }
 
 /* The grace period is over: cut the sessions still in DATA. */
@@ -180,7 +189,7 @@ stop_cb(evutil_socket_t sig, short what, void *arg)
 	in->hard_ev = evtimer_new(in->base, hard_cb, in);
 	evtimer_add(in->grace_ev, &grace);
 	evtimer_add(in->hard_ev, &hard);
-	listener_stop(in->listener, drained_cb, in);
+	listener_stop(in->listener, daemon_loop_exit, in->base);	/* all gone */
 }
 
 /* Warn about reloaded keys that need a restart. */

@@ -54,17 +54,11 @@ struct mboxsize {
 	bool stop;
 };
 
-/* FNV-1a of a name, reduced to a bucket. */
+/* The hash of a name, reduced to a bucket. */
 static size_t
 bucket_of(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return (size_t)(h % NBUCKETS);
+	return (size_t)(util_hash_str(s) % NBUCKETS);
 }
 
 /* The entry of name, made when missing (m->lock held). */

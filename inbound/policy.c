@@ -42,19 +42,6 @@ struct policy {
 	int postmaster;		/* the postmaster's mailbox */
 };
 
-/* FNV-1a over the bytes of s. */
-static uint64_t
-hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 /* Room for n keys at most half full. */
 static void
 map_init(struct map *m, size_t n)
@@ -71,7 +58,7 @@ map_init(struct map *m, size_t n)
 static struct slot *
 map_probe(const struct map *m, const char *key)
 {
-	size_t i = (size_t)hash_str(key) & (m->size - 1);
+	size_t i = (size_t)util_hash_str(key) & (m->size - 1);
 
 	while (m->slots[i].key != NULL && strcmp(m->slots[i].key, key) != 0)
 		i = (i + 1) & (m->size - 1);

@@ -90,17 +90,13 @@ out_append(struct session *s, const char *p, size_t n)
 	strbuf_add(&s->out, p, n);
 }
 
-/* Queue one reply line ("250 2.0.0 Ok"); CRLF is added. */
-void __attribute__((format(printf, 2, 3)))
-session_reply(struct session *s, const char *fmt, ...)
+/* Queue one reply line from fmt and ap (at most 509 bytes); CRLF is added. */
+static void __attribute__((format(printf, 2, 0)))
+session_vreply(struct session *s, const char *fmt, va_list ap)
 {
 	char line[512];
-	va_list ap;
-	int n;
+	int n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
 
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line) - 2, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		n = 0;
 	if ((size_t)n > sizeof(line) - 3)
@@ -109,6 +105,17 @@ session_reply(struct session *s, const char *fmt, ...)
 		s->p.refused(s->p.arg, line, (size_t)n);
 	memcpy(line + n, "\r\n", 2);
 	out_append(s, line, (size_t)n + 2);
+}
+
+/* Queue one reply line ("250 2.0.0 Ok"); CRLF is added. */
+void __attribute__((format(printf, 2, 3)))
+session_reply(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	session_vreply(s, fmt, ap);
+	va_end(ap);
 }
 
 /* Pass a key=value note to the caller's logger. */
@@ -144,13 +151,11 @@ count_error(struct session *s)
 void __attribute__((format(printf, 2, 3)))
 session_reply_error(struct session *s, const char *fmt, ...)
 {
-	char line[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	session_vreply(s, fmt, ap);
 	va_end(ap);
-	session_reply(s, "%s", line);
 	count_error(s);
 }
 

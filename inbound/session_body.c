@@ -187,6 +187,23 @@ refuse_long_line(struct session *s)
 	    "%zu octets", s->p.max_data_line);
 }
 
+/* A body too big or with a line too long: refuse it (true), else false. */
+static bool
+body_refused(struct session *s)
+{
+	if (s->t.too_big) {
+		session_note(s, "reject=message-too-big");
+		session_reply_error(s, "552 5.3.4 Error: message too big");
+		session_txn_reset(s);
+		return true;
+	}
+	if (s->t.line_too_long) {
+		refuse_long_line(s);
+		return true;
+	}
+	return false;
+}
+
 /* The end of DATA: refuse bad bytes, size or line length, else raise the message. */
 static void
 data_done(struct session *s)
@@ -202,16 +219,8 @@ data_done(struct session *s)
 		session_txn_reset(s);
 		return;
 	}
-	if (s->t.too_big) {
-		session_note(s, "reject=message-too-big");
-		session_reply_error(s, "552 5.3.4 Error: message too big");
-		session_txn_reset(s);
+	if (body_refused(s))
 		return;
-	}
-	if (s->t.line_too_long) {
-		refuse_long_line(s);
-		return;
-	}
 	raise_message(s);
 }
 
@@ -271,16 +280,8 @@ bdat_done(struct session *s)
 		    "send EHLO first");
 		return;
 	}
-	if (s->t.too_big) {
-		session_note(s, "reject=message-too-big");
-		session_reply_error(s, "552 5.3.4 Error: message too big");
-		session_txn_reset(s);
+	if (body_refused(s))
 		return;
-	}
-	if (s->t.line_too_long) {
-		refuse_long_line(s);
-		return;
-	}
 	if (s->bdat_last) {
 		raise_message(s);
 		return;

@@ -42,15 +42,6 @@ struct main_ctx {
 	bool stopping;
 };
 
-/* The scheduler has stopped: leave the loop. */
-static void
-main_stopped(void *arg)
-{
-	struct main_ctx *m = arg;
-
-	event_base_loopexit(m->base, NULL);
-}
-
 /* SIGTERM / SIGINT: graceful stop. */
 static void
 main_sigterm(evutil_socket_t sig, short what, void *arg)
@@ -62,7 +53,7 @@ main_sigterm(evutil_socket_t sig, short what, void *arg)
 	m->stopping = true;
 	log_info("stop signal=%d grace=%ds", (int)sig, MAIN_GRACE_SECS);
 	daemon_notify_stopping();
-	sched_stop(m->sched, MAIN_GRACE_SECS, main_stopped, m);
+	sched_stop(m->sched, MAIN_GRACE_SECS, daemon_loop_exit, m->base);
 }
 
 /* SIGHUP: reload the configuration; keep the old one on any error. */

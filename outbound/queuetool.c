@@ -61,19 +61,8 @@ struct entries {
 	int queuefd;
 };
 
-/* Print "smtpgate-queue: ..." and exit with code. */
-static _Noreturn void LOG_PRINTF(2, 3)
-die(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(code);
-}
+/* Print "smtpgate-queue: ..." and exit with code (util_die). */
+#define die(...) util_die(PROG, __VA_ARGS__)
 
 #define QUEUE_USAGE "usage: " PROG " [-c FILE] list [--json] | show ID | retry ID|all | " \
 	"delete ID | status\n       " PROG " -V | --version | -h | --help"

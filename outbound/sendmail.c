@@ -173,19 +173,8 @@ __asan_default_options(void)
 }
 #endif
 
-/* Print "smtpgate-sendmail: ..." and exit with code. */
-static _Noreturn void LOG_PRINTF(2, 3)
-die(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(code);
-}
+/* Print "smtpgate-sendmail: ..." and exit with code (util_die). */
+#define die(...) util_die(PROG, __VA_ARGS__)
 
 /* Append a string to a vector. */
 static void

@@ -52,34 +52,39 @@ struct bs_command {
 	void (*fn)(struct submit_bs *s, char *args);
 };
 
-/* Queue one reply line (CRLF added). */
-static void __attribute__((format(printf, 2, 3)))
-bs_reply(struct submit_bs *s, const char *fmt, ...)
+/* Queue one reply line from fmt and ap (at most 1023 bytes; CRLF added). */
+static void __attribute__((format(printf, 2, 0)))
+bs_vreply(struct submit_bs *s, const char *fmt, va_list ap)
 {
 	char line[1024];
-	va_list ap;
-	int n;
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
 
-	va_start(ap, fmt);
-	n = vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		n = 0;
 	strbuf_add(&s->out, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 	strbuf_add(&s->out, "\r\n", 2);
 }
 
+/* Queue one reply line (CRLF added). */
+static void __attribute__((format(printf, 2, 3)))
+bs_reply(struct submit_bs *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	bs_vreply(s, fmt, ap);
+	va_end(ap);
+}
+
 /* Queue an error reply and count it; past the limit, "421" ends the session. */
 static void __attribute__((format(printf, 2, 3)))
 bs_error(struct submit_bs *s, const char *fmt, ...)
 {
-	char line[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
+	bs_vreply(s, fmt, ap);
 	va_end(ap);
-	bs_reply(s, "%s", line);
 	if (++s->errors >= SUBMIT_BS_MAX_ERRORS) {
 		bs_reply(s, "421 4.7.0 %s Error: too many errors", s->hostname);
 		s->state = ST_DONE;
