@@ -96,11 +96,14 @@ sched_set_str(char **dst, const char *src)
 	*dst = src ? xstrdup(src) : NULL;
 }
 
-/* One log line per recipient and attempt. */
+/* One log line per recipient and attempt; o is the attempt's outcome
+ * (its relay and TLS version), NULL when none was made (expiry). */
 static void
-sched_log_out(const struct queue_entry *e, const char *rcpt, const char *relay,
-    const char *status, const char *reply, const char *tls, int64_t now)
+sched_log_out(const struct queue_entry *e, const char *rcpt, const struct relay_outcome *o,
+    const char *status, const char *reply, int64_t now)
 {
+	const char *relay = o != NULL ? o->relay : NULL, *tls = o != NULL ? o->tls : NULL;
+
 	log_info("out id=%s to=<%s> relay=%s status=%s reply=\"%s\" attempts=%u "
 	    "delay=%llds tls=%s", e->id, rcpt, relay ? relay : "none", status,
 	    reply ? reply : "", e->attempts, (long long)(now - e->created),
@@ -120,7 +123,7 @@ sched_expired_one(void *arg, const struct queue_entry *e, const struct queue_rcp
 {
 	struct sched_expiry *x = arg;
 
-	sched_log_out(e, r->addr, NULL, "bounced", r->reply, NULL, x->now);
+	sched_log_out(e, r->addr, NULL, "bounced", r->reply, x->now);
 	outmetrics_expired(x->s->om);
 }
 
@@ -263,7 +266,7 @@ sched_apply_rcpt(struct sched *s, struct sched_delivery *d, size_t k,
 		outmetrics_rcpt(s->om, o->smarthost, OUTMETRICS_BOUNCED);
 	} else
 		outmetrics_rcpt(s->om, o->smarthost, OUTMETRICS_DEFERRED);
-	sched_log_out(&d->e, r->addr, o->relay, status, reply, o->tls, now);
+	sched_log_out(&d->e, r->addr, o, status, reply, now);
 }
 
 /* relay_ops.done: a job finished. */
@@ -508,13 +511,17 @@ sched_load_one(void *arg, const char *id)
 static int
 sched_open_spool(struct sched *s, struct spool *spool, char *err, size_t errlen)
 {
+	struct spooldirs_at at;
 	struct spooldirs sd;
 	struct pickup_ctx pk;
 	char e2[512];
 	int n, rc;
 
-	rc = spooldirs_open(spool_dirfd(spool), spool_tmpfd(spool), s->spoolpath,
-	    s->cfg->submit_group, &sd, err, errlen);
+	at.spoolfd = spool_dirfd(spool);
+	at.tmpfd = spool_tmpfd(spool);
+	at.spoolpath = s->spoolpath;
+	at.submit_group = s->cfg->submit_group;
+	rc = spooldirs_open(&at, &sd, err, errlen);
 	if (rc != 0)
 		return rc;
 	s->dirs.pickup = sd.pickup;
