@@ -12,7 +12,8 @@
  * swapped), it is opened O_NOFOLLOW|O_NONBLOCK|O_NOCTTY (a FIFO or a
  * device put there meanwhile cannot block us), checked again by fstat
  * (same inode, regular, one link, size), and read through that descriptor
- * into memory, at most PICKUP_MAX_SIZE + 1 bytes.  What is queued is a copy
+ * into memory (fsutil_read_fd: refused as too large once it holds more
+ * than PICKUP_MAX_SIZE bytes, however much it grows).  What is queued is a copy
  * in files of our own; the producer's inode is dropped (or kept in bad/).
  *
  * This module knows nothing about inotify, scanning, SMTP or the

@@ -22,7 +22,7 @@
  * one link), renamed to tmp/claim.<id> (pickup) or tmp/drop.<id>
  * (maildrop), opened O_NOFOLLOW|O_NONBLOCK|O_NOCTTY, checked again by
  * fstat (same inode, regular, one link, size), read through that
- * descriptor (at most PICKUP_MAX_SIZE + 1 bytes), parsed, and COPIED into
+ * descriptor (too large once past PICKUP_MAX_SIZE), parsed, and COPIED into
  * queue/<id>.msg and .env: the daemon never keeps, maps or sends from an
  * inode a producer can still write.  Whatever cannot be taken goes to
  * bad/ with a .reason.  In the batched mode (struct pickup_ctx) the queue

@@ -43,7 +43,7 @@ struct pparse {
 	char *sender;		/* from X-Sender:, Return-Path: or From: */
 	bool sender_from_rp;
 	char *from;		/* first From: address */
-	struct addrlist xrcpts;	/* X-Receiver: */
+	struct addrset xrcpts;	/* X-Receiver: (hashed: up to 10,000 lines) */
 	struct addrlist hrcpts;	/* To:, Cc:, Bcc: */
 	char *reason;
 	size_t reasonlen;
@@ -164,10 +164,10 @@ envelope_addr(struct pparse *pp, const struct pline *l, size_t k, bool snd)
 	if (snd) {
 		pp->have_xsender = true;
 		pp->sender = xstrdup(addr);
-	} else if (pp->xrcpts.n >= PICKUP_MAX_RCPTS)
+	} else if (pp->xrcpts.list.n >= PICKUP_MAX_RCPTS)
 		return pfail(pp, "too many recipients (more than %d)", PICKUP_MAX_RCPTS);
 	else
-		addrlist_add_unique(&pp->xrcpts, addr);
+		addrset_add(&pp->xrcpts, addr);
 	return 0;
 }
 
@@ -177,7 +177,7 @@ envelope_strict(struct pparse *pp)
 {
 	if (!pp->have_xsender)
 		return pfail(pp, "no envelope: the first line must be X-Sender");
-	if (pp->xrcpts.n == 0)
+	if (pp->xrcpts.list.n == 0)
 		return pfail(pp, "no X-Receiver line before the end of the envelope");
 	if (!pp->have_end)
 		return pfail(pp, "no \"%s\" line after the envelope", PICKUP_END_LINE);
@@ -305,7 +305,7 @@ use_field(struct pparse *pp, const struct pline *first, size_t k, unsigned line,
 	for (i = 0; i < 3; i++)
 		if (has_name(first, rcpt_fields[i]) == k) {
 			f.name = rcpt_fields[i];
-			return pp->xrcpts.n > 0 ? 0 : field_addrs(pp, &f, 0, &pp->hrcpts);
+			return pp->xrcpts.list.n > 0 ? 0 : field_addrs(pp, &f, 0, &pp->hrcpts);
 		}
 	if (pp->have_xsender)
 		return 0;
@@ -412,7 +412,7 @@ check_bytes(struct pparse *pp)
 static int
 choose_envelope(struct pparse *pp, struct queue_entry *e)
 {
-	const struct addrlist *r = pp->xrcpts.n > 0 ? &pp->xrcpts : &pp->hrcpts;
+	const struct addrlist *r = pp->xrcpts.list.n > 0 ? &pp->xrcpts.list : &pp->hrcpts;
 	size_t i;
 
 	if (pp->sender == NULL && pp->from != NULL) {
@@ -461,7 +461,7 @@ pickup_parse(const char *buf, size_t len, unsigned flags, struct pickup_msg *m,
 	}
 	free(pp.sender);
 	free(pp.from);
-	addrlist_free(&pp.xrcpts);
+	addrset_free(&pp.xrcpts);
 	addrlist_free(&pp.hrcpts);
 	if (rc < 0) {
 		strbuf_free(&pp.out);
