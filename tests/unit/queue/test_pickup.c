@@ -5,7 +5,8 @@
  * its reason; and pickup_take/commit/recover end to end in a temp spool:
  * copies never the producer's inode, files that are not regular or are
  * hard-linked go to bad/, simulated crashes recovered exactly once (claims
- * from pickup/ and from maildrop/), spares that are not ours removed.
+ * from pickup/ and from maildrop/), spares that are not ours removed; two
+ * contexts side by side share no batch and no spare pool.
  */
 #include <check.h>
 #include <errno.h>
@@ -1072,6 +1073,67 @@ START_TEST(recover_old_new)
 }
 END_TEST
 
+/*
+ * Two daemons' state side by side (issue 20: no process-wide state): each
+ * context's batch holds only its own claims and commits only them, and a
+ * release fills only its own context's spare pools.
+ */
+START_TEST(contexts_independent)
+{
+	struct tspool s1, s2;
+	struct tpk pk1, pk2;
+	struct pickup_taken t;
+	char err[256];
+
+	tspool_open(&s1);
+	tspool_open(&s2);
+	tpk_open(&pk1, &s1);
+	tpk_open(&pk2, &s2);
+	tspool_put(s1.pickup, "m1", okmsg, sizeof(okmsg) - 1);
+	tspool_put(s2.pickup, "m1", okmsg, sizeof(okmsg) - 1);
+	ck_assert_int_eq(pickup_take(tpk(&pk1, 500, false, false), PICKUP_SRC_PICKUP, "m1", &t),
+	    PICKUP_QUEUED);
+	queue_entry_free(&t.e);
+	ck_assert_int_eq(pickup_take(tpk(&pk2, 500, false, false), PICKUP_SRC_PICKUP, "m1", &t),
+	    PICKUP_QUEUED);
+	queue_entry_free(&t.e);
+	ck_assert_uint_eq(pickup_batch_size(pk1.b), 1);
+	ck_assert_uint_eq(pickup_batch_size(pk2.b), 1);
+	ck_assert_int_eq(pickup_commit(&pk1.d, pk1.b, err, sizeof(err)), 0);
+	ck_assert_int_eq(tspool_count(s1.tmp, "claim."), 0);
+	ck_assert_int_eq(tspool_count(s2.tmp, "claim."), 1);	/* not pk1's to commit */
+	ck_assert_int_eq(pickup_commit(&pk2.d, pk2.b, err, sizeof(err)), 0);
+	ck_assert_int_eq(tspool_count(s2.tmp, "claim."), 0);
+	/* a release in s1 makes spares for pk1 only */
+	tspool_put(s1.pickup, "m2", okmsg, sizeof(okmsg) - 1);
+	ck_assert_int_eq(pickup_take(tpk(&pk1, 600, true, false), PICKUP_SRC_PICKUP, "m2", &t),
+	    PICKUP_QUEUED);
+	ck_assert_int_eq(pickup_release(&pk1.c, t.e.id, err, sizeof(err)), 0);
+	queue_entry_free(&t.e);
+	ck_assert_int_eq(tspool_count(s1.tmp, "spare."), 1);
+	ck_assert_int_eq(tspool_count(s1.tmp, "mspare."), 1);
+	tspool_put(s2.pickup, "m2", okmsg, sizeof(okmsg) - 1);
+	ck_assert_int_eq(pickup_take(tpk(&pk2, 600, false, false), PICKUP_SRC_PICKUP, "m2", &t),
+	    PICKUP_QUEUED);
+	queue_entry_free(&t.e);
+	ck_assert_int_eq(pickup_commit(&pk2.d, pk2.b, err, sizeof(err)), 0);
+	ck_assert_int_eq(tspool_count(s1.tmp, "spare."), 1);	/* still pk1's */
+	ck_assert_int_eq(tspool_count(s1.tmp, "mspare."), 1);
+	tspool_put(s1.pickup, "m3", okmsg, sizeof(okmsg) - 1);
+	ck_assert_int_eq(pickup_take(tpk(&pk1, 700, false, false), PICKUP_SRC_PICKUP, "m3", &t),
+	    PICKUP_QUEUED);
+	ck_assert_int_eq(pickup_commit(&pk1.d, pk1.b, err, sizeof(err)), 0);
+	assert_queued_ok(&s1, t.e.id);
+	queue_entry_free(&t.e);
+	ck_assert_int_eq(tspool_count(s1.tmp, "spare."), 0);	/* used by pk1's next copy */
+	ck_assert_int_eq(tspool_count(s1.tmp, "mspare."), 0);
+	tpk_close(&pk2);
+	tpk_close(&pk1);
+	tspool_close(&s2);
+	tspool_close(&s1);
+}
+END_TEST
+
 /* The suite. */
 static Suite *
 pickup_suite(void)
@@ -1106,6 +1168,7 @@ pickup_suite(void)
 	tcase_add_test(tc, spare_msg_replaced);
 	tcase_add_loop_test(tc, claim_batches, 0, 2);
 	tcase_add_test(tc, recover_old_new);
+	tcase_add_test(tc, contexts_independent);
 	suite_add_tcase(s, tc);
 	return s;
 }
