@@ -24,9 +24,7 @@
 #include "metrics.h"
 #include "preflight.h"
 #include "privs.h"
-#include "pickup.h"
 #include "relay.h"
-#include "rewrite.h"
 #include "scheduler.h"
 #include "spool.h"
 #include "util.h"
@@ -83,7 +81,6 @@ main_sighup(evutil_socket_t sig, short what, void *arg)
 		log_warnx("reload: user/group changed; they apply after a restart as root");
 	log_set_target(cfg->log);
 	preflight_log_warnings(cfg->warnings, cfg->nwarnings);
-	pickup_set_policy(rewrite_policy_new(cfg));
 	sched_reload(m->sched, cfg, p);
 	config_free_outbound(m->cfg);
 	m->cfg = cfg;
@@ -200,9 +197,7 @@ main_daemon(struct main_ctx *m, const struct daemon_opts *o)
 		rc = EX_UNAVAILABLE;
 		relay_profile_unref(p);
 	} else {
-		pickup_set_policy(rewrite_policy_new(m->cfg));
 		rc = main_run(m, spool, p, metrics);
-		pickup_policy_clear();
 	}
 	metrics_free(metrics);
 	event_base_free(m->base);

@@ -12,7 +12,8 @@
  * swapped), it is opened O_NOFOLLOW|O_NONBLOCK|O_NOCTTY (a FIFO or a
  * device put there meanwhile cannot block us), checked again by fstat
  * (same inode, regular, one link, size), and read through that descriptor
- * into memory, at most PICKUP_MAX_SIZE + 1 bytes.  What is queued is a copy
+ * into memory (fsutil_read_fd: refused as too large once it holds more
+ * than PICKUP_MAX_SIZE bytes, however much it grows).  What is queued is a copy
  * in files of our own; the producer's inode is dropped (or kept in bad/).
  *
  * This module knows nothing about inotify, scanning, SMTP or the
@@ -21,7 +22,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,43 +67,6 @@ static const char *
 esc(const char *name, char *buf, size_t sz)
 {
 	return log_printable(name, strlen(name), buf, sz);
-}
-
-/*
- * Claims queued with sync=false, waiting for pickup_commit().  A mutex
- * because nothing in pickup.h says claims come from one thread.
- */
-static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pickup_claim_ref *pending;
-static size_t npending, pending_cap;
-
-/* Remember a claim for the next pickup_commit(). */
-static void
-pending_add(const char *id, enum pickup_source src)
-{
-	pthread_mutex_lock(&pending_lock);
-	if (npending == pending_cap) {
-		pending_cap = pending_cap ? pending_cap * 2 : 64;
-		pending = xrealloc(pending, pending_cap * sizeof(*pending));
-	}
-	memcpy(pending[npending].id, id, ID_LEN + 1);
-	pending[npending++].src = src;
-	pthread_mutex_unlock(&pending_lock);
-}
-
-/* Take the pending list (the caller frees it). */
-static size_t
-pending_take(struct pickup_claim_ref **out)
-{
-	size_t n;
-
-	pthread_mutex_lock(&pending_lock);
-	*out = pending;
-	n = npending;
-	pending = NULL;
-	npending = pending_cap = 0;
-	pthread_mutex_unlock(&pending_lock);
-	return n;
 }
 
 /* What a file type is called in a reason. */
@@ -154,40 +117,11 @@ transient(int e)
 	    e == ENOBUFS;
 }
 
-/* Read fd to its end, at most PICKUP_MAX_SIZE + 1 bytes (the file may
- * still grow); 0 with *buf, or -1 with errno. */
-static int
-read_bounded(int fd, size_t hint, char **buf, size_t *lenp)
-{
-	size_t cap = (hint < PICKUP_MAX_SIZE ? hint : PICKUP_MAX_SIZE) + 1, off = 0;
-	ssize_t n;
-
-	*buf = xmalloc(cap);
-	while (off <= PICKUP_MAX_SIZE) {
-		if (off == cap) {
-			cap = cap * 2 < PICKUP_MAX_SIZE + 1 ? cap * 2 : PICKUP_MAX_SIZE + 1;
-			*buf = xrealloc(*buf, cap);
-		}
-		n = read(fd, *buf + off, cap - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			free(*buf);
-			*buf = NULL;
-			return -1;
-		}
-		if (n == 0)
-			break;
-		off += (size_t)n;
-	}
-	*lenp = off;
-	return 0;
-}
-
 /*
  * Open and read the claim cname (in tmp/): 0 with *buf, 1 not acceptable
  * (t->reason), -1 I/O error (t->err).  expect: the inode seen before the
- * claim, when there was one.
+ * claim, when there was one.  A file that grows past PICKUP_MAX_SIZE
+ * while it is read is too large, as the parser would say.
  */
 static int
 read_claim(const struct pickup_dirs *d, const char *cname, const struct stat *expect,
@@ -224,37 +158,38 @@ read_claim(const struct pickup_dirs *d, const char *cname, const struct stat *ex
 		close(fd);
 		return 1;
 	}
-	rc = read_bounded(fd, (size_t)st.st_size, buf, lenp);
-	if (rc < 0 && transient(errno)) {
+	*buf = fsutil_read_fd(fd, (size_t)st.st_size, PICKUP_MAX_SIZE, lenp);
+	rc = *buf != NULL ? 0 : 1;
+	if (rc != 0 && transient(errno)) {
 		snprintf(t->err, sizeof(t->err), "tmp/%s: read: %s", cname, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	if (rc < 0)
+		rc = -1;
+	} else if (rc != 0 && errno == EFBIG)	/* grew past the limit meanwhile */
+		snprintf(t->reason, sizeof(t->reason), "message too large (%zu bytes, limit %u)",
+		    (size_t)PICKUP_MAX_SIZE + 1, PICKUP_MAX_SIZE);
+	else if (rc != 0)
 		snprintf(t->reason, sizeof(t->reason), "cannot read: %s", strerror(errno));
 	close(fd);
-	return rc < 0 ? 1 : 0;
+	return rc;
 }
 
 /* Read and parse a claim (see pickup_int.h). */
 int
-pickup_load_claim(const struct pickup_dirs *d, enum pickup_source src,
-    const char *id, const struct stat *expect, struct queue_entry *p, char **msg,
-    size_t *msglen, struct pickup_taken *t)
+pickup_load_claim(const struct pickup_ctx *c, const struct pickup_claim_ref *ref,
+    const struct stat *expect, struct pickup_msg *m, struct pickup_taken *t)
 {
 	char cname[PICKUP_CNAME_MAX], *buf = NULL;
 	size_t len = 0;
 	int rc;
 
-	memset(p, 0, sizeof(*p));
-	pickup_claim_name(cname, sizeof(cname), src, id);
-	if ((rc = read_claim(d, cname, expect, &buf, &len, t)) != 0)
+	memset(m, 0, sizeof(*m));
+	pickup_claim_name(cname, sizeof(cname), ref->src, ref->id);
+	if ((rc = read_claim(c->dirs, cname, expect, &buf, &len, t)) != 0)
 		return rc;
-	rc = pickup_parse(buf, len, src == PICKUP_SRC_MAILDROP ? PICKUP_STRICT : 0, p, msg,
-	    msglen, t->reason, sizeof(t->reason)) < 0 ? 1 : 0;
+	rc = pickup_parse(buf, len, ref->src == PICKUP_SRC_MAILDROP ? PICKUP_STRICT : 0, m,
+	    t->reason, sizeof(t->reason)) < 0 ? 1 : 0;
 	free(buf);
 	if (rc == 0)
-		pickup_originate(src, id, p, msg, msglen);
+		pickup_originate(c->policies, ref->src, ref->id, m);
 	return rc;
 }
 
@@ -274,8 +209,8 @@ bad_name_ok(const char *name)
 /* Write bad/<bname>.reason: the reason, the original name escaped, the
  * owner.  Only text we made printable. */
 static int
-write_reason(const struct pickup_dirs *d, enum pickup_source src, const char *origname,
-    const struct pickup_taken *t, bool sync, char *err, size_t errlen)
+write_reason(const struct pickup_ctx *c, enum pickup_source src, const char *origname,
+    const struct pickup_taken *t, char *err, size_t errlen)
 {
 	char rname[sizeof(t->bname) + 8], text[2048], ename[800], ereason[700];
 	int n;
@@ -288,21 +223,23 @@ write_reason(const struct pickup_dirs *d, enum pickup_source src, const char *or
 		n += snprintf(text + n, sizeof(text) - (size_t)n, "uid=%ju\n", (uintmax_t)t->uid);
 	if (n < 0 || (size_t)n >= sizeof(text))
 		n = (int)strlen(text);
-	return fsutil_write_atomic(&(struct fsutil_atomic){ d->tmp, d->bad, sync }, rname, text,
-	    (size_t)n, err, errlen);
+	return fsutil_write_atomic(&(struct fsutil_atomic){ c->dirs->tmp, c->dirs->bad,
+	    c->batch == NULL }, rname, text, (size_t)n, err, errlen);
 }
 
 /*
- * Move fromdir/fromname to bad/ (named after origname, or <id>; with
- * ".<id>" when taken) and write its reason.  0; or -1 with t->err when it
+ * Move fromdir/fromname (taken from ref->src) to bad/ (named after
+ * origname, or <ref->id>; with ".<id>" when taken) and write its reason
+ * (durable in the durable mode).  0; or -1 with t->err when it
  * could not be moved (it is then where it was).  A reason file that
  * cannot be written is said in t->err, the move stands.
  */
 static int
-move_to_bad(const struct pickup_dirs *d, enum pickup_source src, int fromdir,
-    const char *fromname, const char *origname, const char *id, bool sync,
-    struct pickup_taken *t)
+move_to_bad(const struct pickup_ctx *c, const struct pickup_claim_ref *ref, int fromdir,
+    const char *fromname, const char *origname, struct pickup_taken *t)
 {
+	const struct pickup_dirs *d = c->dirs;
+	const char *id = ref->id;
 	char e1[256], e2[512];
 	int rc;
 
@@ -322,7 +259,7 @@ move_to_bad(const struct pickup_dirs *d, enum pickup_source src, int fromdir,
 		t->bname[0] = '\0';
 		return -1;
 	}
-	if (write_reason(d, src, origname, t, sync, e2, sizeof(e2)) < 0)
+	if (write_reason(c, ref->src, origname, t, e2, sizeof(e2)) < 0)
 		snprintf(t->err, sizeof(t->err), "bad/%s.reason: %s", t->bname,
 		    log_printable(e2, strlen(e2), e1, sizeof(e1)));
 	return 0;
@@ -331,7 +268,7 @@ move_to_bad(const struct pickup_dirs *d, enum pickup_source src, int fromdir,
 /* Unlink the claim of src, id (see pickup_int.h). */
 int
 pickup_drop_claim(const struct pickup_dirs *d, enum pickup_source src, const char *id,
-    bool sync, char *err, size_t errlen)
+    bool fsync_tmp, char *err, size_t errlen)
 {
 	char cname[PICKUP_CNAME_MAX];
 
@@ -340,35 +277,35 @@ pickup_drop_claim(const struct pickup_dirs *d, enum pickup_source src, const cha
 		snprintf(err, errlen, "tmp/%s: unlink: %s", cname, strerror(errno));
 		return -1;
 	}
-	return sync ? fsutil_fsync_dirfd(d->tmp, "tmp", err, errlen) : 0;
+	return fsync_tmp ? fsutil_fsync_dirfd(d->tmp, "tmp", err, errlen) : 0;
 }
 
 /*
- * Write queue/<id>.<ext> (new, not synced) from text: over a spare of kind
+ * Write queue/<id>.<ext> (new, not synced) from data: over a spare of kind
  * when there is one (renamed into queue/), else as a new file (the .env in
  * tmp/ first, the .msg straight in queue/: it means nothing without its
  * .env).
  */
 static int
-write_queue_file(const struct pickup_dirs *d, enum pickup_spare_kind kind, const char *id,
-    const char *text, size_t len, char *err, size_t errlen)
+write_queue_file(const struct pickup_ctx *c, enum pickup_spare_kind kind, const char *id,
+    const struct iovec *data, char *err, size_t errlen)
 {
+	const struct pickup_dirs *d = c->dirs;
 	const char *ext = kind == PICKUP_SPARE_MSG ? "msg" : "env";
 	char tname[64], name[ID_LEN + 8];
-	struct iovec iov = { (void *)text, len };
 	unsigned n;
 
 	snprintf(name, sizeof(name), "%s.%s", id, ext);
-	if (pickup_spare_take(kind, &n, false, 0) == 1 &&
-	    pickup_spare_write(d, kind, n, text, len, err, errlen) == 0) {
+	if (pickup_spare_take(c->spares, kind, &n, false, 0) == 1 &&
+	    pickup_spare_write(d, kind, n, data, err, errlen) == 0) {
 		pickup_spare_name(kind, tname, sizeof(tname), n);
 	} else if (kind == PICKUP_SPARE_MSG) {	/* no spare (or it is gone) */
-		return fsutil_write_new(d->queue, name, &(struct fsutil_new){ &iov, 1, false, NULL },
+		return fsutil_write_new(d->queue, name, &(struct fsutil_new){ data, 1, false, NULL },
 		    err, errlen);
 	} else {
 		snprintf(tname, sizeof(tname), "env.%s", id);
 		(void)unlinkat(d->tmp, tname, 0);
-		if (fsutil_write_new(d->tmp, tname, &(struct fsutil_new){ &iov, 1, false, NULL },
+		if (fsutil_write_new(d->tmp, tname, &(struct fsutil_new){ data, 1, false, NULL },
 		    err, errlen) < 0)
 			return -1;
 	}
@@ -382,44 +319,49 @@ write_queue_file(const struct pickup_dirs *d, enum pickup_spare_kind kind, const
 }
 
 /*
- * The sync=false copy: queue/<id>.msg, then its .env, each written over a
- * spare inode when there is one, neither synced: the batch commit makes
- * them durable.  p's envelope moves to e.
+ * The batched mode's copy: queue/<id>.msg, then its .env, each written
+ * over a spare inode when there is one, neither synced: the batch commit
+ * makes them durable.  m's envelope moves to t->e (errors in t->err).
  */
 static int
-queue_copy(const struct pickup_dirs *d, const char *id, struct queue_entry *p,
-    const char *msg, size_t msglen, int64_t now, struct queue_entry *e,
-    char *err, size_t errlen)
+queue_copy(const struct pickup_ctx *c, const char *id, struct pickup_msg *m,
+    struct pickup_taken *t)
 {
-	char name[ID_LEN + 8], *text;
-	size_t len;
+	struct queue_entry *e = &t->e;
+	struct iovec iov = { m->msg, m->msglen };
+	char name[ID_LEN + 8];
 	int rc;
 
 	snprintf(name, sizeof(name), "%s.msg", id);
-	if (write_queue_file(d, PICKUP_SPARE_MSG, id, msg, msglen, err, errlen) < 0)
+	if (write_queue_file(c, PICKUP_SPARE_MSG, id, &iov, t->err, sizeof(t->err)) < 0)
 		return -1;
-	*e = *p;
-	memset(p, 0, sizeof(*p));
+	*e = m->e;
+	memset(&m->e, 0, sizeof(m->e));
 	util_strlcpy(e->id, id, sizeof(e->id));
-	e->created = e->next_attempt = now;
-	e->size = msglen;
+	e->created = e->next_attempt = c->now;
+	e->size = m->msglen;
 	e->offset = 0;
-	text = queue_env_format(e, &len);
-	rc = write_queue_file(d, PICKUP_SPARE_ENV, id, text, len, err, errlen);
-	free(text);
+	iov.iov_base = queue_env_format(e, &iov.iov_len);
+	rc = write_queue_file(c, PICKUP_SPARE_ENV, id, &iov, t->err, sizeof(t->err));
+	free(iov.iov_base);
 	if (rc < 0) {
 		queue_entry_free(e);
-		(void)unlinkat(d->queue, name, 0);
+		(void)unlinkat(c->dirs->queue, name, 0);
 	}
 	return rc;
 }
 
-/* The durable copy (sync=true): queue_entry_create_id does every fsync. */
+/* The durable mode's copy: queue_entry_create_id does every fsync; the
+ * new entry in t->e (errors in t->err). */
 static int
-queue_copy_sync(const struct pickup_dirs *d, const char *id, const struct queue_entry *p,
-    const char *msg, size_t msglen, int64_t now, struct queue_entry *e,
-    char *err, size_t errlen)
+queue_copy_durable(const struct pickup_ctx *c, const char *id, const struct pickup_msg *m,
+    struct pickup_taken *t)
 {
+	const struct pickup_dirs *d = c->dirs;
+	const struct queue_entry *p = &m->e;
+	struct queue_entry *e = &t->e;
+	char *err = t->err;
+	size_t errlen = sizeof(t->err);
 	const char **rcpts = xcalloc(p->nrcpts, sizeof(*rcpts));
 	size_t i;
 	int rc;
@@ -427,8 +369,8 @@ queue_copy_sync(const struct pickup_dirs *d, const char *id, const struct queue_
 	for (i = 0; i < p->nrcpts; i++)
 		rcpts[i] = p->rcpts[i].addr;
 	rc = queue_entry_create_id(d->tmp, d->queue, &(struct queue_new){ .id = id,
-	    .sender = p->sender, .rcpts = rcpts, .nrcpts = p->nrcpts, .msg = msg,
-	    .msglen = msglen, .now = now, .sync = true }, e, err, errlen);
+	    .sender = p->sender, .rcpts = rcpts, .nrcpts = p->nrcpts, .msg = m->msg,
+	    .msglen = m->msglen, .now = c->now, .sync = true }, e, err, errlen);
 	free(rcpts);
 	if (rc == 0 && p->last_reply != NULL) {	/* refused at once (pickup_originate) */
 		for (i = 0; i < p->nrcpts && i < e->nrcpts; i++) {
@@ -445,54 +387,56 @@ queue_copy_sync(const struct pickup_dirs *d, const char *id, const struct queue_
 /* A claim that could not be queued or moved to bad/: back to its source
  * name when there is one (the caller backs off), else left for recovery. */
 static enum pickup_outcome
-unclaim(const struct pickup_dirs *d, enum pickup_source src, const char *id,
-    const char *back)
+unclaim(const struct pickup_dirs *d, const struct pickup_claiming *cl)
 {
 	char cname[PICKUP_CNAME_MAX];
 
-	pickup_claim_name(cname, sizeof(cname), src, id);
-	if (back != NULL)
-		(void)renameat2(d->tmp, cname, src_fd(d, src), back, RENAME_NOREPLACE);
+	pickup_claim_name(cname, sizeof(cname), cl->ref.src, cl->ref.id);
+	if (cl->back != NULL)
+		(void)renameat2(d->tmp, cname, src_fd(d, cl->ref.src), cl->back,
+		    RENAME_NOREPLACE);
 	return PICKUP_ERROR;
 }
 
-/* Queue the claim of src, id (see pickup_int.h). */
+/* Remember a batched claim for its commit. */
+static void
+batch_add(struct pickup_batch *b, const struct pickup_claim_ref *ref);
+
+/* Queue a claim in c's mode (see pickup_int.h). */
 enum pickup_outcome
-pickup_process(const struct pickup_dirs *d, enum pickup_source src, const char *id,
-    const char *origname, const char *back, const struct stat *expect, int64_t now,
-    bool sync, bool want_body, struct pickup_taken *t)
+pickup_process(const struct pickup_ctx *c, const struct pickup_claiming *cl,
+    struct pickup_taken *t)
 {
-	struct queue_entry p;
-	char cname[PICKUP_CNAME_MAX], *msg = NULL;
-	size_t msglen = 0;
+	const struct pickup_claim_ref *ref = &cl->ref;
+	struct pickup_msg m;
+	char cname[PICKUP_CNAME_MAX];
 	int rc;
 
-	pickup_claim_name(cname, sizeof(cname), src, id);
-	rc = pickup_load_claim(d, src, id, expect, &p, &msg, &msglen, t);
+	pickup_claim_name(cname, sizeof(cname), ref->src, ref->id);
+	rc = pickup_load_claim(c, ref, cl->expect, &m, t);
 	if (rc == 1) {
-		if (move_to_bad(d, src, d->tmp, cname, origname, id, sync, t) < 0)
-			return unclaim(d, src, id, back);
+		if (move_to_bad(c, ref, c->dirs->tmp, cname, cl->origname, t) < 0)
+			return unclaim(c->dirs, cl);
 		return PICKUP_BAD;
 	}
 	if (rc == 0)
-		rc = sync ? queue_copy_sync(d, id, &p, msg, msglen, now, &t->e, t->err,
-		    sizeof(t->err)) : queue_copy(d, id, &p, msg, msglen, now, &t->e, t->err,
-		    sizeof(t->err));
-	queue_entry_free(&p);
-	if (rc == 0 && want_body) {
-		t->msg = msg;
-		t->msglen = msglen;
-		msg = NULL;
+		rc = c->batch == NULL ? queue_copy_durable(c, ref->id, &m, t) :
+		    queue_copy(c, ref->id, &m, t);
+	queue_entry_free(&m.e);
+	if (rc == 0 && c->want_body) {
+		t->msg = m.msg;
+		t->msglen = m.msglen;
+		m.msg = NULL;
 	}
-	free(msg);
+	free(m.msg);
 	if (rc < 0)
-		return unclaim(d, src, id, back);
-	if (!sync) {
-		pending_add(id, src);
+		return unclaim(c->dirs, cl);
+	if (c->batch != NULL) {
+		batch_add(c->batch, ref);
 		return PICKUP_QUEUED;
 	}
 	/* queued and durable; a claim left behind is dropped by pickup_recover() */
-	(void)pickup_drop_claim(d, src, id, true, t->err, sizeof(t->err));
+	(void)pickup_drop_claim(c->dirs, ref->src, ref->id, true, t->err, sizeof(t->err));
 	return PICKUP_QUEUED;
 }
 
@@ -506,10 +450,12 @@ valid_name(const char *name)
 
 /* Take a dropped file and queue a copy (see pickup.h). */
 enum pickup_outcome
-pickup_take(const struct pickup_dirs *d, enum pickup_source src, const char *name,
-    int64_t now, bool sync, bool want_body, struct pickup_taken *t)
+pickup_take(const struct pickup_ctx *c, enum pickup_source src, const char *name,
+    struct pickup_taken *t)
 {
-	char id[ID_LEN + 1], cname[PICKUP_CNAME_MAX], ename[300];
+	const struct pickup_dirs *d = c->dirs;
+	struct pickup_claiming cl = { .ref.src = src, .origname = name, .back = name };
+	char cname[PICKUP_CNAME_MAX], ename[300];
 	struct stat st;
 	int fd = src_fd(d, src);
 
@@ -527,15 +473,15 @@ pickup_take(const struct pickup_dirs *d, enum pickup_source src, const char *nam
 	}
 	t->uid = st.st_uid;
 	t->have_uid = true;
-	id_generate(id);
+	id_generate(cl.ref.id);
 	if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
 		/* never opened, not even claimed: straight to bad/ */
 		(void)check_stat(&st, t->reason, sizeof(t->reason));
-		if (move_to_bad(d, src, fd, name, name, id, sync, t) < 0)
+		if (move_to_bad(c, &cl.ref, fd, name, name, t) < 0)
 			return errno == ENOENT ? PICKUP_GONE : PICKUP_ERROR;
 		return PICKUP_BAD;
 	}
-	pickup_claim_name(cname, sizeof(cname), src, id);
+	pickup_claim_name(cname, sizeof(cname), src, cl.ref.id);
 	if (renameat2(fd, name, d->tmp, cname, RENAME_NOREPLACE) < 0) {
 		if (errno == ENOENT)
 			return PICKUP_GONE;
@@ -543,21 +489,24 @@ pickup_take(const struct pickup_dirs *d, enum pickup_source src, const char *nam
 		    src_label(src), esc(name, ename, sizeof(ename)), cname, strerror(errno));
 		return PICKUP_ERROR;
 	}
-	return pickup_process(d, src, id, name, name, &st, now, sync, want_body, t);
+	cl.expect = &st;
+	return pickup_process(c, &cl, t);
 }
 
 /* pickup_take() from pickup/ without the body (see pickup.h). */
 enum pickup_outcome
-pickup_claim(const struct pickup_dirs *d, const char *name, int64_t now, bool sync,
-    struct queue_entry *e, char *reason, size_t reasonlen, char *err, size_t errlen)
+pickup_claim(const struct pickup_ctx *c, const char *name, struct queue_entry *e,
+    char *why, size_t whylen)
 {
 	struct pickup_taken *t = xcalloc(1, sizeof(*t));
+	struct pickup_ctx c1 = *c;
 	enum pickup_outcome o;
 
-	o = pickup_take(d, PICKUP_SRC_PICKUP, name, now, sync, false, t);
+	c1.want_body = false;
+	o = pickup_take(&c1, PICKUP_SRC_PICKUP, name, t);
 	*e = t->e;
-	util_strlcpy(reason, t->reason, reasonlen);
-	util_strlcpy(err, t->err, errlen);
+	util_strlcpy(why, o == PICKUP_BAD ? t->reason : o == PICKUP_ERROR ? t->err : "",
+	    whylen);
 	free(t);
 	return o;
 }
@@ -620,20 +569,28 @@ sync_batch(const struct pickup_dirs *d, const struct pickup_claim_ref *c, size_t
 	return d->maildrop >= 0 ? fsutil_fsync_dirfd(d->maildrop, "maildrop", err, errlen) : 0;
 }
 
-/* The sync=false claims taken for one commit. */
+/* The batched claims waiting for one commit. */
 struct pickup_batch {
 	struct pickup_claim_ref *c;
-	size_t n;
+	size_t n, cap;
 };
 
-/* Take every sync=false claim made so far as one batch (see pickup.h). */
+/* A new, empty batch (see pickup.h). */
 struct pickup_batch *
-pickup_batch_take(void)
+pickup_batch_new(void)
 {
-	struct pickup_batch *b = xcalloc(1, sizeof(*b));
+	return xcalloc(1, sizeof(struct pickup_batch));
+}
 
-	b->n = pending_take(&b->c);
-	return b;
+/* Remember a batched claim for its commit. */
+static void
+batch_add(struct pickup_batch *b, const struct pickup_claim_ref *ref)
+{
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 64;
+		b->c = xrealloc(b->c, b->cap * sizeof(*b->c));
+	}
+	b->c[b->n++] = *ref;
 }
 
 /* Number of claims in a batch. */
@@ -672,6 +629,7 @@ pickup_batch_merge(struct pickup_batch *into, struct pickup_batch *from)
 		into->c = xrealloc(into->c, (into->n + from->n) * sizeof(*into->c));
 		memcpy(into->c + into->n, from->c, from->n * sizeof(*from->c));
 		into->n += from->n;
+		into->cap = into->n;
 	}
 	pickup_batch_free(from);
 }
@@ -686,14 +644,12 @@ pickup_batch_free(struct pickup_batch *b)
 	free(b);
 }
 
-/* Make the batch of sync=false claims durable, then drop the claims. */
+/* Commit a batch, then empty it for the next claims (see pickup.h). */
 int
-pickup_commit(const struct pickup_dirs *d, char *err, size_t errlen)
+pickup_commit(const struct pickup_dirs *d, struct pickup_batch *b, char *err, size_t errlen)
 {
-	struct pickup_batch *b = pickup_batch_take();
-	int rc;
+	int rc = pickup_batch_commit(d, b, err, errlen);
 
-	rc = pickup_batch_commit(d, b, err, errlen);
-	pickup_batch_free(b);
+	b->n = 0;
 	return rc;
 }

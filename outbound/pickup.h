@@ -22,13 +22,17 @@
  * one link), renamed to tmp/claim.<id> (pickup) or tmp/drop.<id>
  * (maildrop), opened O_NOFOLLOW|O_NONBLOCK|O_NOCTTY, checked again by
  * fstat (same inode, regular, one link, size), read through that
- * descriptor (at most PICKUP_MAX_SIZE + 1 bytes), parsed, and COPIED into
+ * descriptor (too large once past PICKUP_MAX_SIZE), parsed, and COPIED into
  * queue/<id>.msg and .env: the daemon never keeps, maps or sends from an
  * inode a producer can still write.  Whatever cannot be taken goes to
- * bad/ with a .reason.  With sync=false the queue files are made durable
- * later by a group commit (pickup_batch_*); the claim in tmp/ is dropped
- * only then, and pickup_recover() finishes or redoes any claim a crash
- * interrupted, so a crash never loses or duplicates a message.
+ * bad/ with a .reason.  In the batched mode (struct pickup_ctx) the queue
+ * files are made durable later by a group commit (pickup_batch_*); the
+ * claim in tmp/ is dropped only then, and pickup_recover() finishes or
+ * redoes any claim a crash interrupted, so a crash never loses or
+ * duplicates a message.
+ *
+ * No process-wide state: the daemon owns the batch, the spare pools and
+ * the policies, and passes them in (struct pickup_ctx).
  */
 #ifndef SMTPGATE_PICKUP_H
 #define SMTPGATE_PICKUP_H
@@ -60,13 +64,70 @@ enum pickup_source {
 /* pickup_parse() flags. */
 #define PICKUP_STRICT	0x1	/* the maildrop format: envelope and end line required */
 
+/* A dropped file parsed: its envelope and the message to store. */
+struct pickup_msg {
+	struct queue_entry e;	/* sender and rcpts (pickup_parse sets no other field) */
+	char *msg;		/* malloc'd: the message as it will be stored */
+	size_t msglen;
+};
+
 /*
- * Pure: parse a dropped file.  On success (0) e->sender and e->rcpts are
- * set (other fields untouched) and *msg, *msglen is the malloc'd message to
- * store.  On failure (-1) reason says why (for the bad/ log line).
+ * Pure: parse a dropped file.  On success (0) m->e.sender and m->e.rcpts
+ * are set (other fields untouched) and m->msg, m->msglen is the malloc'd
+ * message to store.  On failure (-1) reason says why (for the bad/ log
+ * line) and m is untouched.
  */
-int pickup_parse(const char *buf, size_t len, unsigned flags, struct queue_entry *e,
-    char **msg, size_t *msglen, char *reason, size_t reasonlen);
+int pickup_parse(const char *buf, size_t len, unsigned flags, struct pickup_msg *m,
+    char *reason, size_t reasonlen);
+
+/*
+ * The spare-inode pools (pickup_recover.c, pickup_release.c): one object
+ * the daemon owns (the scheduler creates it before recovery and frees it
+ * once its worker threads are joined); its own mutex lets the claimer and
+ * the reapers share it.
+ */
+struct pickup_spares;
+struct pickup_spares *pickup_spares_new(void);
+void pickup_spares_free(struct pickup_spares *sp);
+
+/*
+ * The rewriting policies (rewrite.h) set so far, the last one in force
+ * for every file taken from then on (pickup_origin.c).  The daemon sets
+ * one at start and one at each reload; each is owned from then on and
+ * kept until pickup_policies_free(), so a claim under way on another
+ * thread never sees the policy it uses freed.  Without a policy nothing
+ * is rewritten; body lines over 998 characters are always dealt with
+ * (longline.h).
+ */
+struct rewrite_policy;
+struct pickup_policies;
+struct pickup_policies *pickup_policies_new(void);
+void pickup_policies_set(struct pickup_policies *pp, struct rewrite_policy *p);
+/* Free every policy set (no claim may be under way). */
+void pickup_policies_free(struct pickup_policies *pp);
+
+/* Claims taken in the batched mode, waiting for one commit (below). */
+struct pickup_batch;
+
+/*
+ * What a pickup call works with: the spool's directories and what the
+ * daemon owns (the spares, the policies), plus this claim's mode.
+ *
+ * The mode is batch.  NULL: the durable protocol, each file queued with
+ * every fsync before pickup_take() returns and its claim dropped at once
+ * (recovery, tests, tools).  Not NULL: the batched protocol, the queue
+ * files written without fsync and the claim added to batch; the caller
+ * must make the batch durable (pickup_batch_commit) before acting on the
+ * entry, and the claims stay in tmp/ for pickup_recover() until then.
+ */
+struct pickup_ctx {
+	const struct pickup_dirs *dirs;
+	struct pickup_spares *spares;	/* required */
+	struct pickup_policies *policies;	/* NULL: nothing rewritten */
+	struct pickup_batch *batch;	/* the mode (above) */
+	int64_t now;			/* the new entries' creation time */
+	bool want_body;			/* keep the stored message in t->msg */
+};
 
 enum pickup_outcome {
 	PICKUP_QUEUED,		/* t->e is the new queue entry */
@@ -89,52 +150,36 @@ struct pickup_taken {
 };
 
 /*
- * Take <source dir>/<name> and queue it (see above).  With sync=false the
- * caller must make the queue durable itself (pickup_batch_take/commit)
- * before acting on the entry.  want_body: keep the stored message in
- * t->msg (the caller frees it) so it can be sent without reading it back.
+ * Take <source dir>/<name> and queue it (see above), in c's mode.  With
+ * c->want_body the stored message is kept in t->msg (the caller frees
+ * it) so it can be sent without reading it back.
  */
-enum pickup_outcome pickup_take(const struct pickup_dirs *d, enum pickup_source src,
-    const char *name, int64_t now, bool sync, bool want_body, struct pickup_taken *t);
+enum pickup_outcome pickup_take(const struct pickup_ctx *c, enum pickup_source src,
+    const char *name, struct pickup_taken *t);
 
-/* pickup_take() from pickup/, without the body (for tests and tools). */
-enum pickup_outcome pickup_claim(const struct pickup_dirs *d, const char *name,
-    int64_t now, bool sync, struct queue_entry *e, char *reason, size_t reasonlen,
-    char *err, size_t errlen);
-
-/* Make a batch of sync=false claims durable (fsync files and directories),
- * then remove their claim files.  0, or -1 with err. */
-int pickup_commit(const struct pickup_dirs *d, char *err, size_t errlen);
+/* pickup_take() from pickup/, without the body (for tests and tools):
+ * why is t->reason for PICKUP_BAD, t->err for PICKUP_ERROR, else "". */
+enum pickup_outcome pickup_claim(const struct pickup_ctx *c, const char *name,
+    struct queue_entry *e, char *why, size_t whylen);
 
 /*
- * pickup_commit() in two steps, so that claiming can go on while a batch
- * is being made durable: pickup_batch_take() takes the sync=false claims
- * made so far (none may be half-done: call it from the claiming thread,
- * between claims); pickup_batch_commit() makes exactly those durable and
- * drops their claims (0, or -1 with err: the claims stay for
- * pickup_recover()), from any thread.  A later batch never depends on an
- * earlier one having succeeded.
+ * The batched mode's group commit, in two steps so that claiming can go
+ * on while a batch is being made durable: the claiming thread makes a
+ * batch (pickup_batch_new) and claims into it; pickup_batch_commit()
+ * makes exactly its claims durable and drops them (0, or -1 with err: the
+ * claims stay for pickup_recover()), from any thread.  A later batch
+ * never depends on an earlier one having succeeded.
  */
-struct pickup_batch;
-struct pickup_batch *pickup_batch_take(void);
+struct pickup_batch *pickup_batch_new(void);
 size_t pickup_batch_size(const struct pickup_batch *b);
 int pickup_batch_commit(const struct pickup_dirs *d, const struct pickup_batch *b,
     char *err, size_t errlen);
+/* pickup_batch_commit(), then b is emptied for the next claims. */
+int pickup_commit(const struct pickup_dirs *d, struct pickup_batch *b, char *err,
+    size_t errlen);
 /* Move the claims of from into into (from is freed): one commit for both. */
 void pickup_batch_merge(struct pickup_batch *into, struct pickup_batch *from);
 void pickup_batch_free(struct pickup_batch *b);
-
-/*
- * The rewriting policy (rewrite.h) for every file taken from now on, set
- * by the daemon at start and at each reload; p is owned from then on and
- * kept until pickup_policy_clear(), so a claim under way on another thread
- * never sees it freed.  Without one nothing is rewritten; body lines over
- * 998 characters are always dealt with (longline.h).
- */
-struct rewrite_policy;
-void pickup_set_policy(struct rewrite_policy *p);
-/* Free every policy set (at stop, no claim under way). */
-void pickup_policy_clear(void);
 
 #define PICKUP_ERR_MAX	512
 
@@ -146,20 +191,22 @@ void pickup_policy_clear(void);
  * could not be removed (one already gone is not an error).  0, or -1 with
  * err when the fsync failed.
  */
-int pickup_release_group(const struct pickup_dirs *d, const char (*ids)[ID_LEN + 1],
+int pickup_release_group(const struct pickup_ctx *c, const char (*ids)[ID_LEN + 1],
     size_t n, char (*errs)[PICKUP_ERR_MAX], char *err, size_t errlen);
 
 /* pickup_release_group() of one id: 0, or -1 with err. */
-int pickup_release(const struct pickup_dirs *d, const char *id, char *err, size_t errlen);
+int pickup_release(const struct pickup_ctx *c, const char *id, char *err, size_t errlen);
 
 /*
  * At start-up: finish or redo claims and removals a crash interrupted
  * (tmp/claim.<id>, tmp/drop.<id>; an older version's queue/<id>.new),
  * and take stock of the spares (regular files of ours with one link; any
- * other tmp/spare.N or tmp/mspare.N is removed with one log line).  A
- * claim that cannot be recovered is logged and left for the next start.  Returns the number
- * recovered, or -1 with err when tmp/ or queue/ cannot be read.
+ * other tmp/spare.N or tmp/mspare.N is removed with one log line) into
+ * c->spares.  Claims are redone in the durable mode whatever c->batch
+ * says, new entries created at c->now.  A claim that cannot be recovered
+ * is logged and left for the next start.  Returns the number recovered,
+ * or -1 with err when tmp/ or queue/ cannot be read.
  */
-int pickup_recover(const struct pickup_dirs *d, int64_t now, char *err, size_t errlen);
+int pickup_recover(const struct pickup_ctx *c, char *err, size_t errlen);
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * pickup_int: what the pickup files (pickup.c: taking and committing,
- * pickup_recover.c: crash recovery and the spare inodes) share.  Not for
+ * pickup_recover.c: crash recovery and the spare inodes, pickup_release.c,
+ * pickup_origin.c) share.  Not for
  * any other module: pickup.h is the interface.
  */
 #ifndef SMTPGATE_PICKUP_INT_H
@@ -10,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 
 #include "id.h"
 #include "pickup.h"
@@ -29,36 +31,43 @@ struct pickup_claim_ref {
 /* The claim file name of id for src ("claim.<id>" or "drop.<id>"). */
 void pickup_claim_name(char *buf, size_t sz, enum pickup_source src, const char *id);
 
-/*
- * Queue the claim tmp/<claim of src, id> (its inode was expect when not
- * NULL): read, parse, copy into queue/.  A bad one goes to bad/ (named
- * after origname).  On an I/O error the claim goes back to
- * <source>/<back> when back is not NULL, else it stays for recovery.
- */
-enum pickup_outcome pickup_process(const struct pickup_dirs *d, enum pickup_source src,
-    const char *id, const char *origname, const char *back, const struct stat *expect,
-    int64_t now, bool sync, bool want_body, struct pickup_taken *t);
+/* One claim to queue: tmp/<claim of ref>, where it came from. */
+struct pickup_claiming {
+	struct pickup_claim_ref ref;
+	const char *origname;		/* its name in bad/ when it is bad */
+	const char *back;		/* on an I/O error it goes back to
+					   <source>/<back>; NULL: it stays in
+					   tmp/ for recovery */
+	const struct stat *expect;	/* the inode seen before the claim, or NULL */
+};
 
 /*
- * Read and parse the claim of src, id: 0 parsed (*p, *msg), 1 not
+ * Queue a claim in c's mode (pickup.h): read, parse, copy into queue/.  A
+ * bad one goes to bad/ (named after cl->origname).
+ */
+enum pickup_outcome pickup_process(const struct pickup_ctx *c,
+    const struct pickup_claiming *cl, struct pickup_taken *t);
+
+/*
+ * Read and parse the claim ref (its inode was expect when not NULL), and
+ * apply the policy of c (pickup_originate): 0 parsed (*m), 1 not
  * acceptable (t->reason), -1 I/O error (t->err).
  */
-int pickup_load_claim(const struct pickup_dirs *d, enum pickup_source src,
-    const char *id, const struct stat *expect, struct queue_entry *p, char **msg,
-    size_t *msglen, struct pickup_taken *t);
+int pickup_load_claim(const struct pickup_ctx *c, const struct pickup_claim_ref *ref,
+    const struct stat *expect, struct pickup_msg *m, struct pickup_taken *t);
 
 /*
  * pickup_origin.c: apply the daemon's decisions to a message just parsed
- * from src (the admin map and sender rewriting of the policy in force,
- * body lines over 998 characters re-encoded or every recipient failed
- * with the reason), with one log line per change.
+ * from src (the admin map and sender rewriting of the policy in force in
+ * pp, none when NULL; body lines over 998 characters re-encoded or every
+ * recipient failed with the reason), with one log line per change.
  */
-void pickup_originate(enum pickup_source src, const char *id, struct queue_entry *e,
-    char **msg, size_t *msglen);
+void pickup_originate(struct pickup_policies *pp, enum pickup_source src, const char *id,
+    struct pickup_msg *m);
 
-/* Unlink the claim of src, id; with sync, make that durable. */
+/* Unlink the claim of src, id; with fsync_tmp, make that durable. */
 int pickup_drop_claim(const struct pickup_dirs *d, enum pickup_source src,
-    const char *id, bool sync, char *err, size_t errlen);
+    const char *id, bool fsync_tmp, char *err, size_t errlen);
 
 /* Spare inodes (pickup_recover.c), one pool for .env files, one for .msg. */
 enum pickup_spare_kind {
@@ -68,15 +77,16 @@ enum pickup_spare_kind {
 
 /* true when a file of size bytes may be kept as a spare of kind. */
 bool pickup_spare_fits(enum pickup_spare_kind kind, uint64_t size);
-/* Add number n (a file of size bytes) to pool kind. */
-void pickup_spare_push(enum pickup_spare_kind kind, unsigned n, uint64_t size);
+/* Add number n (a file of size bytes) to pool kind of sp. */
+void pickup_spare_push(struct pickup_spares *sp, enum pickup_spare_kind kind, unsigned n,
+    uint64_t size);
 /* Take a spare (1), or reserve a new number for a file of size bytes when
  * the pool may grow (0), or neither (-1). */
-int pickup_spare_take(enum pickup_spare_kind kind, unsigned *n, bool want_new,
-    uint64_t size);
+int pickup_spare_take(struct pickup_spares *sp, enum pickup_spare_kind kind, unsigned *n,
+    bool want_new, uint64_t size);
 void pickup_spare_name(enum pickup_spare_kind kind, char *buf, size_t sz, unsigned n);
-/* Write text over spare n: exactly len bytes (0), or -1 (the spare is removed). */
+/* Write data over spare n: exactly its bytes (0), or -1 (the spare is removed). */
 int pickup_spare_write(const struct pickup_dirs *d, enum pickup_spare_kind kind, unsigned n,
-    const char *text, size_t len, char *err, size_t errlen);
+    const struct iovec *data, char *err, size_t errlen);
 
 #endif

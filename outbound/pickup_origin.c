@@ -5,10 +5,11 @@
  * address map and sender masquerading (rewrite.c), and body lines over
  * SMTP's limit (longline.c).  One log line per change.
  *
- * The policy in force is set by the daemon at start and at each reload;
- * the claimer thread reads it.  Every policy ever set is kept until
- * pickup_policy_clear() (a reload is rare and a policy small), so a claim
- * under way never sees one freed.
+ * The policies are an object the daemon owns (struct pickup_policies, the
+ * scheduler's): it sets one at start and one at each reload; the claimer
+ * thread reads the last one.  Every policy ever set is kept until
+ * pickup_policies_free() (a reload is rare and a policy small), so a
+ * claim under way never sees one freed.
  *
  * Must not know: inotify, the scheduler, SMTP sessions.
  */
@@ -26,45 +27,59 @@
 
 #define ORIGIN_ESC	700	/* an escaped address or reason in a log line */
 
-/* The policies set so far, the last one in force. */
-static pthread_mutex_t policy_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct rewrite_policy **policies;
-static size_t npolicies;
+/* The policies set so far, the last one in force (pickup.h). */
+struct pickup_policies {
+	pthread_mutex_t lock;
+	struct rewrite_policy **v;
+	size_t n;
+};
+
+/* No policy yet. */
+struct pickup_policies *
+pickup_policies_new(void)
+{
+	struct pickup_policies *pp = xcalloc(1, sizeof(*pp));
+
+	pthread_mutex_init(&pp->lock, NULL);
+	return pp;
+}
 
 /* Put p in force for the files taken from now on (see pickup.h). */
 void
-pickup_set_policy(struct rewrite_policy *p)
+pickup_policies_set(struct pickup_policies *pp, struct rewrite_policy *p)
 {
-	pthread_mutex_lock(&policy_lock);
-	policies = xrealloc(policies, (npolicies + 1) * sizeof(*policies));
-	policies[npolicies++] = p;
-	pthread_mutex_unlock(&policy_lock);
+	pthread_mutex_lock(&pp->lock);
+	pp->v = xrealloc(pp->v, (pp->n + 1) * sizeof(*pp->v));
+	pp->v[pp->n++] = p;
+	pthread_mutex_unlock(&pp->lock);
 }
 
 /* Free every policy (no claim may be under way). */
 void
-pickup_policy_clear(void)
+pickup_policies_free(struct pickup_policies *pp)
 {
 	size_t i;
 
-	pthread_mutex_lock(&policy_lock);
-	for (i = 0; i < npolicies; i++)
-		rewrite_policy_free(policies[i]);
-	free(policies);
-	policies = NULL;
-	npolicies = 0;
-	pthread_mutex_unlock(&policy_lock);
+	if (pp == NULL)
+		return;
+	for (i = 0; i < pp->n; i++)
+		rewrite_policy_free(pp->v[i]);
+	free(pp->v);
+	pthread_mutex_destroy(&pp->lock);
+	free(pp);
 }
 
-/* The policy in force, or NULL. */
+/* The policy in force in pp, or NULL. */
 static const struct rewrite_policy *
-policy_now(void)
+policy_now(struct pickup_policies *pp)
 {
 	const struct rewrite_policy *p;
 
-	pthread_mutex_lock(&policy_lock);
-	p = npolicies > 0 ? policies[npolicies - 1] : NULL;
-	pthread_mutex_unlock(&policy_lock);
+	if (pp == NULL)
+		return NULL;
+	pthread_mutex_lock(&pp->lock);
+	p = pp->n > 0 ? pp->v[pp->n - 1] : NULL;
+	pthread_mutex_unlock(&pp->lock);
 	return p;
 }
 
@@ -127,16 +142,16 @@ fix_long_lines(const char *id, struct queue_entry *e, char **msg, size_t *msglen
 
 /* Apply the daemon's decisions to a message just parsed (see pickup_int.h). */
 void
-pickup_originate(enum pickup_source src, const char *id, struct queue_entry *e,
-    char **msg, size_t *msglen)
+pickup_originate(struct pickup_policies *pp, enum pickup_source src, const char *id,
+    struct pickup_msg *m)
 {
-	const struct rewrite_policy *p = policy_now();
+	const struct rewrite_policy *p = policy_now(pp);
 	struct rewrite_changes ch = { NULL, 0 };
 
 	if (p != NULL) {
-		rewrite_message(p, src == PICKUP_SRC_MAILDROP, e, msg, msglen, &ch);
+		rewrite_message(p, src == PICKUP_SRC_MAILDROP, &m->e, &m->msg, &m->msglen, &ch);
 		log_changes(id, &ch);
 		rewrite_changes_free(&ch);
 	}
-	fix_long_lines(id, e, msg, msglen);
+	fix_long_lines(id, &m->e, &m->msg, &m->msglen);
 }

@@ -24,9 +24,11 @@
 #include <strings.h>
 
 #include "addrlist.h"
+#include "header.h"
 #include "pickup.h"
 #include "queue.h"
 #include "smtp_addr.h"
+#include "strbuf.h"
 #include "util.h"
 
 /* What pickup_parse() builds up. */
@@ -35,14 +37,13 @@ struct pparse {
 	size_t len, off;
 	unsigned flags;		/* PICKUP_STRICT */
 	unsigned lineno;
-	char *out;		/* the message to store */
-	size_t olen, ocap;
+	struct strbuf out;	/* the message to store */
 	bool have_xsender;
 	bool have_end;		/* the envelope ended with the end line */
 	char *sender;		/* from X-Sender:, Return-Path: or From: */
 	bool sender_from_rp;
 	char *from;		/* first From: address */
-	struct addrlist xrcpts;	/* X-Receiver: */
+	struct addrset xrcpts;	/* X-Receiver: (hashed: up to 10,000 lines) */
 	struct addrlist hrcpts;	/* To:, Cc:, Bcc: */
 	char *reason;
 	size_t reasonlen;
@@ -83,37 +84,20 @@ peek_line(const struct pparse *pp, struct pline *l, size_t *next)
 	return true;
 }
 
-/* Append bytes to the stored message. */
-static void
-out_add(struct pparse *pp, const char *s, size_t n)
-{
-	if (pp->olen + n > pp->ocap) {
-		pp->ocap = (pp->olen + n) * 2 + 256;
-		pp->out = xrealloc(pp->out, pp->ocap);
-	}
-	memcpy(pp->out + pp->olen, s, n);
-	pp->olen += n;
-}
-
 /* Append a line and CRLF to the stored message. */
 static void
 out_line(struct pparse *pp, const struct pline *l)
 {
-	out_add(pp, l->p, l->n);
-	out_add(pp, "\r\n", 2);
+	strbuf_add(&pp->out, l->p, l->n);
+	strbuf_add(&pp->out, "\r\n", 2);
 }
 
-/* Length of "Name:" when l starts with that header name (any case), else 0. */
+/* Length of "Name:" when l starts with that header name (any case), else
+ * 0 (header.h's scanner). */
 static size_t
 has_name(const struct pline *l, const char *name)
 {
-	size_t k = strlen(name);
-
-	if (l->n < k + 1 || strncasecmp(l->p, name, k) != 0)
-		return 0;
-	while (k < l->n && (l->p[k] == ' ' || l->p[k] == '\t'))
-		k++;
-	return k < l->n && l->p[k] == ':' ? k + 1 : 0;
+	return header_is(l->p, l->n, name);
 }
 
 /* Parse one envelope address (with or without <>) from s[0..n). */
@@ -180,10 +164,10 @@ envelope_addr(struct pparse *pp, const struct pline *l, size_t k, bool snd)
 	if (snd) {
 		pp->have_xsender = true;
 		pp->sender = xstrdup(addr);
-	} else if (pp->xrcpts.n >= PICKUP_MAX_RCPTS)
+	} else if (pp->xrcpts.list.n >= PICKUP_MAX_RCPTS)
 		return pfail(pp, "too many recipients (more than %d)", PICKUP_MAX_RCPTS);
 	else
-		addrlist_add_unique(&pp->xrcpts, addr);
+		addrset_add(&pp->xrcpts, addr);
 	return 0;
 }
 
@@ -193,7 +177,7 @@ envelope_strict(struct pparse *pp)
 {
 	if (!pp->have_xsender)
 		return pfail(pp, "no envelope: the first line must be X-Sender");
-	if (pp->xrcpts.n == 0)
+	if (pp->xrcpts.list.n == 0)
 		return pfail(pp, "no X-Receiver line before the end of the envelope");
 	if (!pp->have_end)
 		return pfail(pp, "no \"%s\" line after the envelope", PICKUP_END_LINE);
@@ -248,19 +232,26 @@ is_field_start(const struct pline *l)
 	return i > 0 && i < l->n;
 }
 
+/* An address field's value: its name, its first line, its text. */
+struct pfield {
+	const char *name;
+	unsigned line;
+	const char *v;
+	size_t n;
+};
+
 /* The addresses of an address field value, added to l without duplicates
  * (up to one past the limit, so that it is noticed). */
 static int
-field_addrs(struct pparse *pp, unsigned line, const char *name, const char *v,
-    size_t n, unsigned flags, struct addrlist *l)
+field_addrs(struct pparse *pp, const struct pfield *f, unsigned flags, struct addrlist *l)
 {
 	struct addrlist tmp = { NULL, 0, 0 };
 	char err[200];
 	size_t i;
 
-	if (addrlist_parse(v, n, flags | ADDRLIST_UTF8, &tmp, err, sizeof(err)) < 0) {
+	if (addrlist_parse(f->v, f->n, flags | ADDRLIST_UTF8, &tmp, err, sizeof(err)) < 0) {
 		addrlist_free(&tmp);
-		return pfail(pp, "line %u: %s: header: %s", line, name, err);
+		return pfail(pp, "line %u: %s: header: %s", f->line, f->name, err);
 	}
 	for (i = 0; i < tmp.n && l->n <= PICKUP_MAX_RCPTS; i++)
 		addrlist_add_unique(l, tmp.addrs[i]);
@@ -273,9 +264,10 @@ static int
 use_return_path(struct pparse *pp, unsigned line, const char *v, size_t n)
 {
 	struct addrlist tmp = { NULL, 0, 0 };
+	struct pfield f = { "Return-Path", line, v, n };
 	int rc;
 
-	rc = field_addrs(pp, line, "Return-Path", v, n, ADDRLIST_ALLOW_NULL, &tmp);
+	rc = field_addrs(pp, &f, ADDRLIST_ALLOW_NULL, &tmp);
 	if (rc == 0 && tmp.n != 1)
 		rc = pfail(pp, "line %u: Return-Path: must hold one address", line);
 	if (rc == 0) {
@@ -291,9 +283,10 @@ static int
 use_from(struct pparse *pp, unsigned line, const char *v, size_t n)
 {
 	struct addrlist tmp = { NULL, 0, 0 };
+	struct pfield f = { "From", line, v, n };
 	int rc;
 
-	rc = field_addrs(pp, line, "From", v, n, 0, &tmp);
+	rc = field_addrs(pp, &f, 0, &tmp);
 	if (rc == 0 && tmp.n > 0)
 		pp->from = xstrdup(tmp.addrs[0]);
 	addrlist_free(&tmp);
@@ -306,12 +299,14 @@ use_field(struct pparse *pp, const struct pline *first, size_t k, unsigned line,
     const char *v, size_t n)
 {
 	static const char *const rcpt_fields[] = { "To", "Cc", "Bcc" };
+	struct pfield f = { NULL, line, v, n };
 	size_t i;
 
 	for (i = 0; i < 3; i++)
-		if (has_name(first, rcpt_fields[i]) == k)
-			return pp->xrcpts.n > 0 ? 0 :
-			    field_addrs(pp, line, rcpt_fields[i], v, n, 0, &pp->hrcpts);
+		if (has_name(first, rcpt_fields[i]) == k) {
+			f.name = rcpt_fields[i];
+			return pp->xrcpts.list.n > 0 ? 0 : field_addrs(pp, &f, 0, &pp->hrcpts);
+		}
 	if (pp->have_xsender)
 		return 0;
 	if (has_name(first, "Return-Path") == k && !pp->sender_from_rp)
@@ -358,7 +353,7 @@ parse_headers(struct pparse *pp)
 		if (l.n == 0) {
 			if (nfields == 0)
 				return pfail(pp, "not a message: no header fields");
-			out_add(pp, "\r\n", 2);
+			strbuf_add(&pp->out, "\r\n", 2);
 			pp->off = next;
 			return 0;
 		}
@@ -417,7 +412,7 @@ check_bytes(struct pparse *pp)
 static int
 choose_envelope(struct pparse *pp, struct queue_entry *e)
 {
-	const struct addrlist *r = pp->xrcpts.n > 0 ? &pp->xrcpts : &pp->hrcpts;
+	const struct addrlist *r = pp->xrcpts.list.n > 0 ? &pp->xrcpts.list : &pp->hrcpts;
 	size_t i;
 
 	if (pp->sender == NULL && pp->from != NULL) {
@@ -443,8 +438,8 @@ choose_envelope(struct pparse *pp, struct queue_entry *e)
 
 /* Pure: parse a dropped file (see pickup.h). */
 int
-pickup_parse(const char *buf, size_t len, unsigned flags, struct queue_entry *e,
-    char **msg, size_t *msglen, char *reason, size_t reasonlen)
+pickup_parse(const char *buf, size_t len, unsigned flags, struct pickup_msg *m,
+    char *reason, size_t reasonlen)
 {
 	struct pparse pp;
 	int rc;
@@ -462,17 +457,17 @@ pickup_parse(const char *buf, size_t len, unsigned flags, struct queue_entry *e,
 		rc = parse_headers(&pp);
 	if (rc == 0) {
 		copy_body(&pp);
-		rc = choose_envelope(&pp, e);
+		rc = choose_envelope(&pp, &m->e);
 	}
 	free(pp.sender);
 	free(pp.from);
-	addrlist_free(&pp.xrcpts);
+	addrset_free(&pp.xrcpts);
 	addrlist_free(&pp.hrcpts);
 	if (rc < 0) {
-		free(pp.out);
+		strbuf_free(&pp.out);
 		return -1;
 	}
-	*msg = pp.out != NULL ? pp.out : xstrdup("");
-	*msglen = pp.olen;
+	m->msg = pp.out.p != NULL ? pp.out.p : xstrdup("");
+	m->msglen = pp.out.len;
 	return 0;
 }

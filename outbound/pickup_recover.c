@@ -64,24 +64,62 @@ struct spare {
 	uint32_t size;
 };
 
-/* A pool of spare inodes of one kind. */
-struct spare_pool {
+/* The bounds of each kind's pool. */
+static const struct {
 	const char *prefix;	/* tmp/<prefix><n> */
 	size_t max;		/* spares at most */
 	uint64_t max_bytes;	/* bytes at most (0: no bound) */
-	pthread_mutex_t lock;
+} kinds[2] = {
+	[PICKUP_SPARE_ENV] = { PICKUP_SPARE_PREFIX, SPARE_MAX, 0 },
+	[PICKUP_SPARE_MSG] = { PICKUP_MSPARE_PREFIX, SPARE_MSG_MAX, SPARE_MSG_BYTES },
+};
+
+/* A pool of spare inodes of one kind. */
+struct spare_pool {
 	struct spare *s;
 	size_t n, cap;
 	uint64_t bytes;		/* sizes of the spares in the pool */
 	unsigned next;		/* the next free number */
 };
 
-static struct spare_pool pools[2] = {
-	[PICKUP_SPARE_ENV] = { PICKUP_SPARE_PREFIX, SPARE_MAX, 0,
-	    PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, 0 },
-	[PICKUP_SPARE_MSG] = { PICKUP_MSPARE_PREFIX, SPARE_MSG_MAX, SPARE_MSG_BYTES,
-	    PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0, 0, 0 },
+/* The pools of both kinds (pickup.h); lock covers both. */
+struct pickup_spares {
+	pthread_mutex_t lock;
+	struct spare_pool pools[2];
 };
+
+/* New, empty pools. */
+struct pickup_spares *
+pickup_spares_new(void)
+{
+	struct pickup_spares *sp = xcalloc(1, sizeof(*sp));
+
+	pthread_mutex_init(&sp->lock, NULL);
+	return sp;
+}
+
+/* Free the pools (the spare files stay in tmp/ for the next start). */
+void
+pickup_spares_free(struct pickup_spares *sp)
+{
+	if (sp == NULL)
+		return;
+	free(sp->pools[PICKUP_SPARE_ENV].s);
+	free(sp->pools[PICKUP_SPARE_MSG].s);
+	pthread_mutex_destroy(&sp->lock);
+	free(sp);
+}
+
+/* true when pool kind of sp has room for one more file of size bytes
+ * (sp->lock held). */
+static bool
+spare_room(const struct pickup_spares *sp, enum pickup_spare_kind kind, uint64_t size)
+{
+	const struct spare_pool *p = &sp->pools[kind];
+
+	return p->n < kinds[kind].max && pickup_spare_fits(kind, size) &&
+	    (kinds[kind].max_bytes == 0 || p->bytes + size <= kinds[kind].max_bytes);
+}
 
 /* true when a file of size bytes may join pool kind (not too big). */
 bool
@@ -92,11 +130,12 @@ pickup_spare_fits(enum pickup_spare_kind kind, uint64_t size)
 
 /* Add spare number n (of size bytes) to pool kind. */
 void
-pickup_spare_push(enum pickup_spare_kind kind, unsigned n, uint64_t size)
+pickup_spare_push(struct pickup_spares *sp, enum pickup_spare_kind kind, unsigned n,
+    uint64_t size)
 {
-	struct spare_pool *p = &pools[kind];
+	struct spare_pool *p = &sp->pools[kind];
 
-	pthread_mutex_lock(&p->lock);
+	pthread_mutex_lock(&sp->lock);
 	if (p->n == p->cap) {
 		p->cap = p->cap ? p->cap * 2 : 256;
 		p->s = xrealloc(p->s, p->cap * sizeof(*p->s));
@@ -106,29 +145,29 @@ pickup_spare_push(enum pickup_spare_kind kind, unsigned n, uint64_t size)
 	p->bytes += size;
 	if (n >= p->next)
 		p->next = n + 1;
-	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&sp->lock);
 }
 
 /* Take a spare number of pool kind (1), or reserve a new number for a
  * file of size bytes when the pool has room for it (0), or neither (-1). */
 int
-pickup_spare_take(enum pickup_spare_kind kind, unsigned *n, bool want_new, uint64_t size)
+pickup_spare_take(struct pickup_spares *sp, enum pickup_spare_kind kind, unsigned *n,
+    bool want_new, uint64_t size)
 {
-	struct spare_pool *p = &pools[kind];
+	struct spare_pool *p = &sp->pools[kind];
 	int rc = -1;
 
-	pthread_mutex_lock(&p->lock);
+	pthread_mutex_lock(&sp->lock);
 	if (!want_new && p->n > 0) {
 		p->n--;
 		*n = p->s[p->n].n;
 		p->bytes -= p->s[p->n].size;
 		rc = 1;
-	} else if (want_new && p->n < p->max && pickup_spare_fits(kind, size) &&
-	    (p->max_bytes == 0 || p->bytes + size <= p->max_bytes)) {
+	} else if (want_new && spare_room(sp, kind, size)) {
 		*n = p->next++;
 		rc = 0;
 	}
-	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&sp->lock);
 	return rc;
 }
 
@@ -136,7 +175,7 @@ pickup_spare_take(enum pickup_spare_kind kind, unsigned *n, bool want_new, uint6
 void
 pickup_spare_name(enum pickup_spare_kind kind, char *buf, size_t sz, unsigned n)
 {
-	snprintf(buf, sz, "%s%u", pools[kind].prefix, n);
+	snprintf(buf, sz, "%s%u", kinds[kind].prefix, n);
 }
 
 /* true when st is a spare we may write over: a regular file of our euid
@@ -165,12 +204,14 @@ spare_pwrite_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-/* Write text over spare n of pool kind: a file of exactly len bytes; 0, or
- * -1 (the spare is then removed).  Truncated only when it was longer. */
+/* Write data over spare n of pool kind: a file of exactly its bytes; 0,
+ * or -1 (the spare is then removed).  Truncated only when it was longer. */
 int
 pickup_spare_write(const struct pickup_dirs *d, enum pickup_spare_kind kind, unsigned n,
-    const char *text, size_t len, char *err, size_t errlen)
+    const struct iovec *data, char *err, size_t errlen)
 {
+	const char *text = data->iov_base;
+	size_t len = data->iov_len;
 	char sname[32];
 	struct stat st;
 	int fd;
@@ -212,22 +253,23 @@ is_spare(const char *name, const char *prefix, unsigned *n)
  * spare too big, or beyond the pool's bounds, is removed quietly), else
  * removed with one log line. */
 static void
-spare_found(const struct pickup_dirs *d, enum pickup_spare_kind kind, const char *name,
+spare_found(const struct pickup_ctx *c, enum pickup_spare_kind kind, const char *name,
     unsigned n)
 {
-	struct spare_pool *p = &pools[kind];
+	const struct pickup_dirs *d = c->dirs;
+	struct pickup_spares *sp = c->spares;
+	struct spare_pool *p = &sp->pools[kind];
 	struct stat st;
 	bool room;
 
 	if (fstatat(d->tmp, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && spare_ok(&st)) {
-		pthread_mutex_lock(&p->lock);
-		room = p->n < p->max && pickup_spare_fits(kind, (uint64_t)st.st_size) &&
-		    (p->max_bytes == 0 || p->bytes + (uint64_t)st.st_size <= p->max_bytes);
+		pthread_mutex_lock(&sp->lock);
+		room = spare_room(sp, kind, (uint64_t)st.st_size);
 		if (n >= p->next)	/* never reused while the file is there */
 			p->next = n + 1;
-		pthread_mutex_unlock(&p->lock);
+		pthread_mutex_unlock(&sp->lock);
 		if (room)
-			pickup_spare_push(kind, n, (uint64_t)st.st_size);
+			pickup_spare_push(sp, kind, n, (uint64_t)st.st_size);
 		else
 			(void)unlinkat(d->tmp, name, 0);
 		return;
@@ -270,8 +312,9 @@ is_claim_of(const char *name, const char *prefix, char id[ID_LEN + 1])
 
 /* Look at one name of tmp/ at start. */
 static void
-tmp_entry(const struct pickup_dirs *d, const char *name, struct claimlist *l)
+tmp_entry(const struct pickup_ctx *c, const char *name, struct claimlist *l)
 {
+	const struct pickup_dirs *d = c->dirs;
 	char id[ID_LEN + 1];
 	unsigned sn;
 
@@ -280,9 +323,9 @@ tmp_entry(const struct pickup_dirs *d, const char *name, struct claimlist *l)
 	else if (queue_put_is_temp(name))
 		(void)unlinkat(d->tmp, name, 0);	/* a group store cut short */
 	else if (is_spare(name, PICKUP_SPARE_PREFIX, &sn))
-		spare_found(d, PICKUP_SPARE_ENV, name, sn);
+		spare_found(c, PICKUP_SPARE_ENV, name, sn);
 	else if (is_spare(name, PICKUP_MSPARE_PREFIX, &sn))
-		spare_found(d, PICKUP_SPARE_MSG, name, sn);
+		spare_found(c, PICKUP_SPARE_MSG, name, sn);
 	else if (is_claim_of(name, PICKUP_CLAIM_PREFIX, id))
 		claimlist_add(l, id, PICKUP_SRC_PICKUP);
 	else if (is_claim_of(name, PICKUP_DROP_PREFIX, id))
@@ -291,21 +334,21 @@ tmp_entry(const struct pickup_dirs *d, const char *name, struct claimlist *l)
 
 /* Every claim in tmp/; spares go to the pool, leftovers are removed. */
 static int
-list_claims(const struct pickup_dirs *d, struct claimlist *l, char *err, size_t errlen)
+list_claims(const struct pickup_ctx *c, struct claimlist *l, char *err, size_t errlen)
 {
 	struct dirent *de;
 	DIR *dir;
 	int fd;
 
-	if ((fd = openat(d->tmp, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-	    (dir = fdopendir(fd)) == NULL) {
+	if ((fd = fsutil_open_dir(c->dirs->tmp, "tmp", ".", O_RDONLY, err, errlen)) < 0)
+		return -1;
+	if ((dir = fdopendir(fd)) == NULL) {
 		snprintf(err, errlen, "tmp: opendir: %s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
+		close(fd);
 		return -1;
 	}
 	while ((de = readdir(dir)) != NULL)
-		tmp_entry(d, de->d_name, l);
+		tmp_entry(c, de->d_name, l);
 	closedir(dir);
 	return 0;
 }
@@ -330,25 +373,26 @@ already_queued(const struct pickup_dirs *d, const char *id, const char *msg, siz
 	return same;
 }
 
-/* Finish or redo one claim; 0 done, -1 error (t->err). */
+/* Finish or redo one claim (ctx in the durable mode, with the body); 0
+ * done, -1 error (t->err). */
 static int
-recover_one(const struct pickup_dirs *d, const struct pickup_claim_ref *c, int64_t now,
+recover_one(const struct pickup_ctx *ctx, const struct pickup_claim_ref *c,
     struct pickup_taken *t)
 {
+	const struct pickup_dirs *d = ctx->dirs;
 	char cname[PICKUP_CNAME_MAX], name[ID_LEN + 8], ereason[700];
-	struct queue_entry p;
-	char *msg = NULL;
-	size_t msglen = 0;
+	struct pickup_claiming cl = { .ref = *c, .origname = cname };
+	struct pickup_msg m;
 	int rc;
 
 	pickup_claim_name(cname, sizeof(cname), c->src, c->id);
-	rc = pickup_load_claim(d, c->src, c->id, NULL, &p, &msg, &msglen, t);
+	rc = pickup_load_claim(ctx, c, NULL, &m, t);
 	if (rc < 0)
 		return -1;
 	if (rc == 0) {
-		queue_entry_free(&p);
-		rc = already_queued(d, c->id, msg, msglen);
-		free(msg);
+		queue_entry_free(&m.e);
+		rc = already_queued(d, c->id, m.msg, m.msglen);
+		free(m.msg);
 		if (rc)
 			return pickup_drop_claim(d, c->src, c->id, true, t->err, sizeof(t->err));
 	}
@@ -358,7 +402,7 @@ recover_one(const struct pickup_dirs *d, const struct pickup_claim_ref *c, int64
 	snprintf(name, sizeof(name), "%s.msg", c->id);
 	(void)unlinkat(d->queue, name, 0);
 	memset(t, 0, sizeof(*t));
-	switch (pickup_process(d, c->src, c->id, cname, NULL, NULL, now, true, true, t)) {
+	switch (pickup_process(ctx, &cl, t)) {
 	case PICKUP_QUEUED:
 		log_info("pickup id=%s claim=tmp/%s status=recovered message-id=%s", t->e.id,
 		    cname, header_msgid_for_log(t->msg, t->msglen, ereason, sizeof(ereason)));
@@ -424,11 +468,11 @@ list_queue(const struct pickup_dirs *d, struct idlist *msgs, struct idlist *envs
 	DIR *dir;
 	int fd;
 
-	if ((fd = openat(d->queue, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-	    (dir = fdopendir(fd)) == NULL) {
+	if ((fd = fsutil_open_dir(d->queue, "queue", ".", O_RDONLY, err, errlen)) < 0)
+		return -1;
+	if ((dir = fdopendir(fd)) == NULL) {
 		snprintf(err, errlen, "queue: opendir: %s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
+		close(fd);
 		return -1;
 	}
 	while ((de = readdir(dir)) != NULL) {
@@ -549,20 +593,23 @@ recover_queue(const struct pickup_dirs *d, struct claimlist *claims, char *err,
 
 /* At start-up: finish or redo interrupted claims (see pickup.h). */
 int
-pickup_recover(const struct pickup_dirs *d, int64_t now, char *err, size_t errlen)
+pickup_recover(const struct pickup_ctx *c, char *err, size_t errlen)
 {
 	struct claimlist claims = { NULL, 0, 0 };
 	struct pickup_taken *t = xcalloc(1, sizeof(*t));
+	struct pickup_ctx durable = *c;
 	char cname[PICKUP_CNAME_MAX];
 	size_t i;
 	int done = -1;
 
-	if (list_claims(d, &claims, err, errlen) < 0 ||
-	    (done = recover_queue(d, &claims, err, errlen)) < 0)
+	durable.batch = NULL;		/* each claim redone with every fsync */
+	durable.want_body = true;	/* for its Message-ID in the log line */
+	if (list_claims(c, &claims, err, errlen) < 0 ||
+	    (done = recover_queue(c->dirs, &claims, err, errlen)) < 0)
 		goto out;
 	for (i = 0; i < claims.n; i++) {
 		memset(t, 0, sizeof(*t));
-		if (recover_one(d, &claims.c[i], now, t) == 0) {
+		if (recover_one(&durable, &claims.c[i], t) == 0) {
 			done++;
 			continue;
 		}

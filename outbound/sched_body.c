@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
+#include "header.h"
 #include "log.h"
 #include "queue.h"
 #include "sched_int.h"
@@ -132,19 +134,14 @@ sched_body_read(int dirfd, struct sched_delivery *d, size_t budget, size_t *byte
 		return ok;
 	}
 	d->map = xmalloc(len ? len : 1);
-	while (got < len && (n = pread(fd, (char *)d->map + got, len - got,
-	    (off_t)(d->e.offset + got))) != 0) {
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			log_warn("queue id=%s: read queue/%s.msg", d->e.id, d->e.id);
-			free(d->map);
-			d->map = NULL;
-			close(fd);
-			return false;
-		}
-		got += (size_t)n;
+	if ((n = fsutil_pread_full(fd, d->map, len, (off_t)d->e.offset)) == -1) {
+		log_warn("queue id=%s: read queue/%s.msg", d->e.id, d->e.id);
+		free(d->map);
+		d->map = NULL;
+		close(fd);
+		return false;
 	}
+	got = (size_t)n;
 	close(fd);
 	d->maplen = got;	/* a file that shrank meanwhile is sent as it is */
 	d->owned = true;
@@ -187,23 +184,6 @@ sched_body(const struct sched_delivery *d, size_t *lenp)
 	return (const char *)d->map + off;
 }
 
-/* The header block of a message (up to the blank line). */
-static size_t
-sched_header_len(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < n; i++) {
-		if (p[i] != '\n')
-			continue;
-		if (p[i + 1] == '\n')
-			return i + 1;
-		if (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n')
-			return i + 1;
-	}
-	return n;
-}
-
 /* Read the start of queue/<id>.msg for the DSN's header part. */
 char *
 sched_read_headers(struct sched *s, const struct sched_delivery *d, size_t *lenp)
@@ -216,18 +196,18 @@ sched_read_headers(struct sched *s, const struct sched_delivery *d, size_t *lenp
 
 	if (d->map != NULL) {
 		body = sched_body(d, &blen);
-		*lenp = sched_header_len(body, blen);
+		*lenp = header_block_len(body, blen);
 		return xstrndup(body, *lenp);
 	}
 	buf = xmalloc(SCHED_HEADERS_MAX + 1);
 	snprintf(name, sizeof(name), "%s.msg", d->e.id);
 	fd = openat(s->dirs.queue, name, O_RDONLY | O_CLOEXEC);
-	while (fd != -1 && n < SCHED_HEADERS_MAX && (r = pread(fd, buf + n,
-	    SCHED_HEADERS_MAX - n, (off_t)(d->e.offset + n))) > 0)
-		n += (size_t)r;
+	if (fd != -1 && (r = fsutil_pread_full(fd, buf, SCHED_HEADERS_MAX,
+	    (off_t)d->e.offset)) > 0)
+		n = (size_t)r;
 	if (fd != -1)
 		close(fd);
-	*lenp = sched_header_len(buf, n);
+	*lenp = header_block_len(buf, n);
 	buf[*lenp] = '\0';
 	return buf;
 }

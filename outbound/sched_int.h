@@ -117,6 +117,9 @@ struct sched {
 	char *spoolpath;
 	int tmpfd, controlfd;
 	struct pickup_dirs dirs;
+	struct pickup_ctx pk;		/* dirs, and the spare pools and rewriting
+					   policies the scheduler owns (from
+					   sched_new to sched_free) */
 	struct backoff *loadback;	/* loop: queue ids that failed to load */
 	struct spoolwatch *watch;	/* maildrop/, pickup/, control/ */
 	union {				/* the messages waiting (dueheap.h), */

@@ -2,7 +2,8 @@
  * sched_worker: the outbound daemon's disk worker (see sched_worker.h):
  * the claimer, the committer and the reapers, their lock and condition
  * variables.  The only file of the scheduler that calls pthread_* (the
- * pickup code keeps two mutexes of its own, see outbound/README.md); the
+ * spare pools and the policies the scheduler owns keep a mutex each, see
+ * outbound/README.md); the
  * event loop reaches the worker's fields only through the functions at
  * the end of this file.
  *
@@ -46,6 +47,7 @@ struct sched_worker {
 	pthread_cond_t rmcond;		/* the reapers wait on it */
 	int wakefd;			/* eventfd: results are waiting */
 	const struct pickup_dirs *dirs;
+	const struct pickup_ctx *pk;	/* dirs, spares, policies (the scheduler's) */
 	bool started, quit, busy;
 	bool noclaim;			/* stopping: claim nothing more */
 	char **names;			/* names to take: 'p' (pickup/) or
@@ -160,10 +162,10 @@ sched_worker_taken_log(const struct pickup_taken *t, const char *src, const char
 	    sizeof(emsgid)));
 }
 
-/* Worker: take one dropped file (key: source letter and name); a
- * delivery holding it, or NULL. */
+/* Worker: take one dropped file (key: source letter and name) in c's
+ * batch; a delivery holding it, or NULL. */
 static struct sched_delivery *
-sched_worker_claim(struct sched_worker *w, const char *key, int64_t now)
+sched_worker_claim(struct sched_worker *w, const struct pickup_ctx *c, const char *key)
 {
 	struct pickup_taken *t = xcalloc(1, sizeof(*t));
 	struct sched_delivery *d = NULL;
@@ -182,7 +184,7 @@ sched_worker_claim(struct sched_worker *w, const char *key, int64_t now)
 		return NULL;
 	}
 	sched_esc(key + 1, ename);
-	switch (pickup_take(w->dirs, src, key + 1, now, false, true, t)) {
+	switch (pickup_take(c, src, key + 1, t)) {
 	case PICKUP_QUEUED:
 		d = xcalloc(1, sizeof(*d));
 		d->e = t->e;
@@ -221,7 +223,7 @@ sched_worker_unlink(struct sched_worker *w, char (*ids)[ID_LEN + 1], size_t n)
 	char (*errs)[PICKUP_ERR_MAX] = xcalloc(n ? n : 1, sizeof(*errs)), err[512];
 	size_t i;
 
-	if (pickup_release_group(w->dirs, (const char (*)[ID_LEN + 1])ids, n, errs, err,
+	if (pickup_release_group(w->pk, (const char (*)[ID_LEN + 1])ids, n, errs, err,
 	    sizeof(err)) == -1)
 		log_warnx("commit: %s", err);
 	for (i = 0; i < n; i++)
@@ -230,33 +232,43 @@ sched_worker_unlink(struct sched_worker *w, char (*ids)[ID_LEN + 1], size_t n)
 	free(errs);
 }
 
-/* Worker: claim names; the claimed list (count in *np), not yet durable.
- * Bodies beyond budget bytes are not kept in memory (mapped once committed). */
-static struct sched_delivery *
+/* What one claim round took. */
+struct sched_claimed {
+	struct sched_delivery *got;	/* the claimed list, not yet durable */
+	struct pickup_batch *pb;	/* their claims, for the committer */
+	size_t n, bytes;		/* deliveries, their bodies in memory */
+};
+
+/* Worker: claim names into a new batch (out).  Bodies beyond budget bytes
+ * are not kept in memory (mapped once committed). */
+static void
 sched_worker_batch(struct sched_worker *w, char **names, size_t n, size_t budget,
-    size_t *np, size_t *bytesp)
+    struct sched_claimed *out)
 {
-	struct sched_delivery *head = NULL, **tail = &head, *d;
-	int64_t now = sched_now();
+	struct sched_delivery **tail = &out->got, *d;
+	struct pickup_ctx c = *w->pk;
 	size_t i;
 
-	*np = *bytesp = 0;
+	memset(out, 0, sizeof(*out));
+	out->pb = pickup_batch_new();
+	c.batch = out->pb;		/* the batched mode: durable at the commit */
+	c.now = sched_now();
+	c.want_body = true;
 	for (i = 0; i < n; i++) {
-		if ((d = sched_worker_claim(w, names[i], now)) != NULL) {
-			if (*bytesp + d->maplen > budget) {
+		if ((d = sched_worker_claim(w, &c, names[i])) != NULL) {
+			if (out->bytes + d->maplen > budget) {
 				free(d->map);
 				d->map = NULL;
 				d->maplen = 0;
 				d->owned = false;
 			}
-			*bytesp += d->maplen;
+			out->bytes += d->maplen;
 			*tail = d;
 			tail = &d->next;
-			(*np)++;
+			out->n++;
 		}
 		free(names[i]);
 	}
-	return head;
 }
 
 /* Append a list of deliveries to the durable ones for the loop and wake
@@ -363,9 +375,8 @@ static void
 sched_claimer_round(struct sched_worker *w, size_t batch)
 {
 	char *names[SCHED_PICKUP_BATCH];
-	struct sched_delivery *got;
-	struct pickup_batch *pb;
-	size_t n = 0, ngot, bytes, budget;
+	struct sched_claimed cl;
+	size_t n = 0, budget;
 
 	budget = w->outbytes < SCHED_READY_BYTES ? SCHED_READY_BYTES - w->outbytes : 0;
 	while (n < batch && w->hnames < w->nnames && w->outstanding + n < SCHED_READY_MAX)
@@ -374,25 +385,24 @@ sched_claimer_round(struct sched_worker *w, size_t batch)
 		w->hnames = w->nnames = 0;
 	w->busy = true;
 	pthread_mutex_unlock(&w->lock);
-	got = sched_worker_batch(w, names, n, budget, &ngot, &bytes);
-	pb = pickup_batch_take();
+	sched_worker_batch(w, names, n, budget, &cl);
 	pthread_mutex_lock(&w->lock);
-	w->outstanding += ngot;
-	w->outbytes += bytes;
-	if (pickup_batch_size(pb) == 0 && got == NULL) {
-		pickup_batch_free(pb);	/* nothing claimed: just let the loop look */
+	w->outstanding += cl.n;
+	w->outbytes += cl.bytes;
+	if (pickup_batch_size(cl.pb) == 0 && cl.got == NULL) {
+		pickup_batch_free(cl.pb);	/* nothing claimed: just let the loop look */
 		w->busy = false;
 		sched_worker_deliver(w, NULL);
 		return;
 	}
 	w->busy = false;
 	if (w->batch != NULL) {	/* the committer is busy: join the waiting batch */
-		sched_delivery_append(&w->tocommit, got);
-		pickup_batch_merge(w->batch, pb);
+		sched_delivery_append(&w->tocommit, cl.got);
+		pickup_batch_merge(w->batch, cl.pb);
 		return;
 	}
-	w->tocommit = got;
-	w->batch = pb;
+	w->tocommit = cl.got;
+	w->batch = cl.pb;
 	pthread_cond_signal(&w->ccond);
 }
 
@@ -569,11 +579,12 @@ sched_worker_join(struct sched_worker *w)
 
 /* Create the worker (not started). */
 struct sched_worker *
-sched_worker_new(const struct pickup_dirs *dirs, char *err, size_t errlen)
+sched_worker_new(const struct pickup_ctx *pk, char *err, size_t errlen)
 {
 	struct sched_worker *w = xcalloc(1, sizeof(*w));
 
-	w->dirs = dirs;
+	w->pk = pk;
+	w->dirs = pk->dirs;
 	w->nameback = backoff_new();
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);

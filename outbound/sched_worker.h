@@ -1,7 +1,8 @@
 /*
  * sched_worker: the outbound daemon's disk worker, private to the
  * scheduler.  Its threads: a claimer that takes dropped files in batches
- * (pickup_take) and loads due messages (entry and body) for the loop; a
+ * (pickup_take, into a batch of its own) and loads due messages (entry
+ * and body) for the loop; a
  * committer that makes each batch durable (pickup_batch_commit: one
  * syncfs) while the claimer goes on with the next, maps bodies too big to
  * hold, and stores state updates in groups (sched_store_run); reapers
@@ -37,8 +38,9 @@ struct sched_worker_check {
 	size_t storing;		/* updates handed over, not yet back */
 };
 
-/* A worker on dirs (kept, not copied), not started; NULL with err. */
-struct sched_worker *sched_worker_new(const struct pickup_dirs *dirs, char *err,
+/* A worker on pk (kept, not copied: the directories, the spare pools and
+ * the policies the scheduler owns), not started; NULL with err. */
+struct sched_worker *sched_worker_new(const struct pickup_ctx *pk, char *err,
     size_t errlen);
 /* The eventfd the loop watches: readable when there is work to take. */
 int sched_worker_fd(const struct sched_worker *w);

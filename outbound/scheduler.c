@@ -51,6 +51,7 @@
 #include "pickup.h"
 #include "queue.h"
 #include "retry.h"
+#include "rewrite.h"
 #include "sched_int.h"
 #include "sched_worker.h"
 #include "scheduler.h"
@@ -95,11 +96,14 @@ sched_set_str(char **dst, const char *src)
 	*dst = src ? xstrdup(src) : NULL;
 }
 
-/* One log line per recipient and attempt. */
+/* One log line per recipient and attempt; o is the attempt's outcome
+ * (its relay and TLS version), NULL when none was made (expiry). */
 static void
-sched_log_out(const struct queue_entry *e, const char *rcpt, const char *relay,
-    const char *status, const char *reply, const char *tls, int64_t now)
+sched_log_out(const struct queue_entry *e, const char *rcpt, const struct relay_outcome *o,
+    const char *status, const char *reply, int64_t now)
 {
+	const char *relay = o != NULL ? o->relay : NULL, *tls = o != NULL ? o->tls : NULL;
+
 	log_info("out id=%s to=<%s> relay=%s status=%s reply=\"%s\" attempts=%u "
 	    "delay=%llds tls=%s", e->id, rcpt, relay ? relay : "none", status,
 	    reply ? reply : "", e->attempts, (long long)(now - e->created),
@@ -119,7 +123,7 @@ sched_expired_one(void *arg, const struct queue_entry *e, const struct queue_rcp
 {
 	struct sched_expiry *x = arg;
 
-	sched_log_out(e, r->addr, NULL, "bounced", r->reply, NULL, x->now);
+	sched_log_out(e, r->addr, NULL, "bounced", r->reply, x->now);
 	outmetrics_expired(x->s->om);
 }
 
@@ -262,7 +266,7 @@ sched_apply_rcpt(struct sched *s, struct sched_delivery *d, size_t k,
 		outmetrics_rcpt(s->om, o->smarthost, OUTMETRICS_BOUNCED);
 	} else
 		outmetrics_rcpt(s->om, o->smarthost, OUTMETRICS_DEFERRED);
-	sched_log_out(&d->e, r->addr, o->relay, status, reply, o->tls, now);
+	sched_log_out(&d->e, r->addr, o, status, reply, now);
 }
 
 /* relay_ops.done: a job finished. */
@@ -507,12 +511,17 @@ sched_load_one(void *arg, const char *id)
 static int
 sched_open_spool(struct sched *s, struct spool *spool, char *err, size_t errlen)
 {
+	struct spooldirs_at at;
 	struct spooldirs sd;
+	struct pickup_ctx pk;
 	char e2[512];
 	int n, rc;
 
-	rc = spooldirs_open(spool_dirfd(spool), spool_tmpfd(spool), s->spoolpath,
-	    s->cfg->submit_group, &sd, err, errlen);
+	at.spoolfd = spool_dirfd(spool);
+	at.tmpfd = spool_tmpfd(spool);
+	at.spoolpath = s->spoolpath;
+	at.submit_group = s->cfg->submit_group;
+	rc = spooldirs_open(&at, &sd, err, errlen);
 	if (rc != 0)
 		return rc;
 	s->dirs.pickup = sd.pickup;
@@ -522,7 +531,9 @@ sched_open_spool(struct sched *s, struct spool *spool, char *err, size_t errlen)
 	s->controlfd = sd.control;
 	if (fsutil_fsync_dirfd(spool_dirfd(spool), s->spoolpath, e2, sizeof(e2)) == -1)
 		log_warnx("%s", e2);
-	if ((n = pickup_recover(&s->dirs, sched_now(), e2, sizeof(e2))) == -1) {
+	pk = s->pk;
+	pk.now = sched_now();
+	if ((n = pickup_recover(&pk, e2, sizeof(e2))) == -1) {
 		snprintf(err, errlen, "pickup recovery: %s", e2);
 		return EX_CANTCREAT;
 	}
@@ -571,6 +582,10 @@ sched_new(const struct sched_setup *su, int *excode, char *err, size_t errlen)
 	s->tmpfd = s->dirs.tmp = spool_tmpfd(spool);
 	s->dirs.pickup = s->dirs.maildrop = s->dirs.queue = s->dirs.bad = s->controlfd = -1;
 	s->loadback = backoff_new();
+	s->pk.dirs = &s->dirs;
+	s->pk.spares = pickup_spares_new();	/* filled by the recovery */
+	s->pk.policies = pickup_policies_new();
+	pickup_policies_set(s->pk.policies, rewrite_policy_new(cfg));
 	s->postpone = (int64_t)cfg->retry_min;
 	*excode = EX_CANTCREAT;
 	s->om = outmetrics_new(m, s, &s->dirs);
@@ -580,7 +595,7 @@ sched_new(const struct sched_setup *su, int *excode, char *err, size_t errlen)
 	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
 	if (s->dns == NULL)
 		s->dns = evdns_base_new(base, EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-	if (s->dns == NULL || (s->w = sched_worker_new(&s->dirs, err, errlen)) == NULL ||
+	if (s->dns == NULL || (s->w = sched_worker_new(&s->pk, err, errlen)) == NULL ||
 	    (*excode = sched_open_spool(s, spool, err, errlen)) != 0) {
 		if (s->dns == NULL)
 			snprintf(err, errlen, "cannot set up the resolver");
@@ -614,6 +629,7 @@ sched_reload(struct sched *s, const struct outbound_config *cfg, struct relay_pr
 	s->cfg = cfg;
 	relay_profile_unref(s->prof);
 	s->prof = prof;
+	pickup_policies_set(s->pk.policies, rewrite_policy_new(cfg));
 	outmetrics_hosts(s->om, cfg);
 	if (!s->stopping && s->watch != NULL)
 		spoolwatch_set_interval(s->watch, cfg->scan_interval);
@@ -704,7 +720,9 @@ sched_free(struct sched *s)
 	spoolwatch_free(s->watch);
 	for (i = 0; i < sizeof(evs) / sizeof(evs[0]); i++)
 		sched_event_free(evs[i]);
-	sched_worker_free(s->w);
+	sched_worker_free(s->w);	/* its threads joined: no claim under way */
+	pickup_spares_free(s->pk.spares);
+	pickup_policies_free(s->pk.policies);
 	sched_delivery_list_free(s->fresh);
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] != -1)

@@ -67,15 +67,23 @@ sd_submit_gid(const char *name, gid_t *gid, char *err, size_t errlen)
 	return 0;
 }
 
+/* What a directory must be. */
+struct sd_want {
+	gid_t gid;
+	mode_t mode;
+	bool created;		/* we just made it (its mode is then not
+				   "fixed", just set) */
+};
+
 /*
  * Give the open directory fd (path for messages) the daemon's ownership
- * check, the group gid and the mode.  created: we just made it (its mode
- * is then not "fixed", just set).  0 or a sysexits code.
+ * check, the group and the mode of w.  0 or a sysexits code.
  */
 static int
-sd_enforce(int fd, const char *path, gid_t gid, mode_t mode, bool created,
-    char *err, size_t errlen)
+sd_enforce(int fd, const char *path, const struct sd_want *w, char *err, size_t errlen)
 {
+	gid_t gid = w->gid;
+	mode_t mode = w->mode;
 	struct stat st;
 
 	if (fstat(fd, &st) < 0) {
@@ -101,7 +109,7 @@ sd_enforce(int fd, const char *path, gid_t gid, mode_t mode, bool created,
 			    strerror(errno));
 			return EX_NOPERM;
 		}
-		if (!created)
+		if (!w->created)
 			log_info("spool dir=%s mode=%04o was=%04o status=fixed", path,
 			    (unsigned)mode, (unsigned)(st.st_mode & 07777));
 	}
@@ -111,29 +119,29 @@ sd_enforce(int fd, const char *path, gid_t gid, mode_t mode, bool created,
 /* Open (creating) one sub-directory and enforce its rule; the fd or -1
  * with *rc set. */
 static int
-sd_open(int spoolfd, const char *spoolpath, const struct sd_rule *r, gid_t gid,
-    int *rc, char *err, size_t errlen)
+sd_open(const struct spooldirs_at *at, const struct sd_rule *r, gid_t gid, int *rc,
+    char *err, size_t errlen)
 {
+	struct sd_want w = { gid, r->mode, false };
 	char path[4096];
-	bool created = false;
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", spoolpath, r->name);
-	if (mkdirat(spoolfd, r->name, 0700) == 0)
-		created = true;
+	snprintf(path, sizeof(path), "%s/%s", at->spoolpath, r->name);
+	if (mkdirat(at->spoolfd, r->name, 0700) == 0)
+		w.created = true;
 	else if (errno != EEXIST) {
 		snprintf(err, errlen, "%s: mkdir: %s", path, strerror(errno));
 		*rc = errno == EACCES || errno == EPERM ? EX_NOPERM : EX_CANTCREAT;
 		return -1;
 	}
-	fd = fsutil_open_dir(spoolfd, spoolpath, r->name, O_RDONLY, err, errlen);
+	fd = fsutil_open_dir(at->spoolfd, at->spoolpath, r->name, O_RDONLY, err, errlen);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: open: %s (it must be a directory of the daemon's)",
 		    path, strerror(errno));
 		*rc = errno == EACCES ? EX_NOPERM : EX_CANTCREAT;
 		return -1;
 	}
-	if ((*rc = sd_enforce(fd, path, gid, r->mode, created, err, errlen)) != 0) {
+	if ((*rc = sd_enforce(fd, path, &w, err, errlen)) != 0) {
 		close(fd);
 		return -1;
 	}
@@ -159,29 +167,29 @@ sd_slot(struct spooldirs *d, const char *name)
 
 /* Create and enforce the layout (see spooldirs.h). */
 int
-spooldirs_open(int spoolfd, int tmpfd, const char *spoolpath, const char *submit_group,
-    struct spooldirs *d, char *err, size_t errlen)
+spooldirs_open(const struct spooldirs_at *at, struct spooldirs *d, char *err, size_t errlen)
 {
 	char path[4096];
 	gid_t own = getegid(), submit;
+	struct sd_want w = { own, 0751, false };
 	struct stat st;
-	bool fresh;
 	size_t i;
 	int rc, fd, *slot;
 
 	d->pickup = d->maildrop = d->queue = d->bad = d->control = -1;
-	if ((rc = sd_submit_gid(submit_group, &submit, err, errlen)) != 0)
+	if ((rc = sd_submit_gid(at->submit_group, &submit, err, errlen)) != 0)
 		return rc;
 	/* a spool without queue/ is new: its modes are set, not "fixed" */
-	fresh = fstatat(spoolfd, "queue", &st, AT_SYMLINK_NOFOLLOW) < 0;
-	if ((rc = sd_enforce(spoolfd, spoolpath, own, 0751, fresh, err, errlen)) != 0)
+	w.created = fstatat(at->spoolfd, "queue", &st, AT_SYMLINK_NOFOLLOW) < 0;
+	if ((rc = sd_enforce(at->spoolfd, at->spoolpath, &w, err, errlen)) != 0)
 		return rc;
-	snprintf(path, sizeof(path), "%s/tmp", spoolpath);
-	if ((rc = sd_enforce(tmpfd, path, own, 0700, fresh, err, errlen)) != 0)
+	snprintf(path, sizeof(path), "%s/tmp", at->spoolpath);
+	w.mode = 0700;
+	if ((rc = sd_enforce(at->tmpfd, path, &w, err, errlen)) != 0)
 		return rc;
 	for (i = 0; i < sizeof(sd_rules) / sizeof(sd_rules[0]); i++) {
-		fd = sd_open(spoolfd, spoolpath, &sd_rules[i],
-		    sd_rules[i].group == SD_SUBMIT ? submit : own, &rc, err, errlen);
+		fd = sd_open(at, &sd_rules[i], sd_rules[i].group == SD_SUBMIT ? submit : own,
+		    &rc, err, errlen);
 		if (fd < 0) {
 			spooldirs_close(d);
 			return rc;

@@ -17,17 +17,24 @@ struct spooldirs {
 	int pickup, maildrop, queue, bad, control;
 };
 
+/* The spool whose layout is enforced. */
+struct spooldirs_at {
+	int spoolfd;			/* the spool */
+	int tmpfd;			/* its tmp/ */
+	const char *spoolpath;		/* its path, for messages */
+	const char *submit_group;	/* the group of maildrop/: a name, a
+					   number, or "" for the daemon's own */
+};
+
 /*
- * Create and check the sub-directories of the spool (spoolfd, its path
- * for messages; tmpfd: its tmp/), enforce the modes of the spool, tmp/ and
- * each sub-directory.  submit_group: the group of maildrop/ (a name, a
- * number, or "" for the daemon's own group).  0 (EX_OK) with d filled, or
+ * Create and check the sub-directories of the spool at, enforce the modes
+ * of the spool, tmp/ and each sub-directory.  0 (EX_OK) with d filled, or
  * a sysexits code (EX_NOPERM: owned by someone else or a group the daemon
  * cannot give; EX_CONFIG: no such group; EX_CANTCREAT) with one line in err
  * naming the path and the fix; the fds opened so far are closed then.
  */
-int spooldirs_open(int spoolfd, int tmpfd, const char *spoolpath,
-    const char *submit_group, struct spooldirs *d, char *err, size_t errlen);
+int spooldirs_open(const struct spooldirs_at *at, struct spooldirs *d, char *err,
+    size_t errlen);
 
 /* Close what spooldirs_open() opened. */
 void spooldirs_close(struct spooldirs *d);

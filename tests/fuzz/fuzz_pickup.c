@@ -81,18 +81,16 @@ fuzz_originate(struct queue_entry *e, char **msg, size_t *msglen, unsigned flags
 static void
 fuzz_one(const uint8_t *data, size_t size, unsigned flags)
 {
-	struct queue_entry e = { 0 };
-	char *msg = NULL, reason[256];
-	size_t msglen = 0;
+	struct pickup_msg m = { 0 };
+	char reason[256];
 
-	if (pickup_parse((const char *)data, size, flags, &e, &msg, &msglen, reason,
-	    sizeof(reason)) == 0) {
-		if (e.nrcpts == 0 || msg == NULL || e.sender == NULL)
+	if (pickup_parse((const char *)data, size, flags, &m, reason, sizeof(reason)) == 0) {
+		if (m.e.nrcpts == 0 || m.msg == NULL || m.e.sender == NULL)
 			abort();	/* a queued message always has a recipient */
-		fuzz_originate(&e, &msg, &msglen, flags);
+		fuzz_originate(&m.e, &m.msg, &m.msglen, flags);
 	}
-	free(msg);
-	queue_entry_free(&e);
+	free(m.msg);
+	queue_entry_free(&m.e);
 }
 
 int

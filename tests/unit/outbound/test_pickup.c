@@ -5,7 +5,8 @@
  * its reason; and pickup_take/commit/recover end to end in a temp spool:
  * copies never the producer's inode, files that are not regular or are
  * hard-linked go to bad/, simulated crashes recovered exactly once (claims
- * from pickup/ and from maildrop/), spares that are not ours removed.
+ * from pickup/ and from maildrop/), spares that are not ours removed; two
+ * contexts side by side share no batch and no spare pool.
  */
 #include <check.h>
 #include <errno.h>
@@ -188,17 +189,21 @@ static void
 check_parse(const char *given, unsigned flags, const char *sender, const char *rcpts,
     const char *stored, int i, int with_crlf)
 {
+	struct pickup_msg m;
 	struct queue_entry e;
 	char reason[256] = "", got[512], *msg = NULL, *want, *in;
 	size_t msglen, wantlen, inlen;
 
-	memset(&e, 0, sizeof(e));
+	memset(&m, 0, sizeof(m));
 	in = with_crlf ? crlf(given, &inlen) : strdup(given);
 	if (!with_crlf)
 		inlen = strlen(in);
-	ck_assert_msg(pickup_parse(in, inlen, flags, &e, &msg, &msglen, reason,
+	ck_assert_msg(pickup_parse(in, inlen, flags, &m, reason,
 	    sizeof(reason)) == 0, "good %d (crlf %d, flags %u): %s", i, with_crlf, flags,
 	    reason);
+	e = m.e;
+	msg = m.msg;
+	msglen = m.msglen;
 	ck_assert_str_eq(e.sender, sender);
 	join_rcpts(&e, got, sizeof(got));
 	ck_assert_str_eq(got, rcpts);
@@ -236,17 +241,21 @@ END_TEST
 static void
 check_prefixes(const char *in, unsigned flags)
 {
+	struct pickup_msg m;
 	struct queue_entry e;
 	char reason[256], *msg, *buf;
 	size_t msglen, n, len = strlen(in);
 
 	for (n = 0; n <= len; n++) {
-		memset(&e, 0, sizeof(e));
+		memset(&m, 0, sizeof(m));
 		buf = malloc(n ? n : 1);
 		memcpy(buf, in, n);
 		reason[0] = '\0';
 		msg = NULL;
-		if (pickup_parse(buf, n, flags, &e, &msg, &msglen, reason, sizeof(reason)) == 0) {
+		if (pickup_parse(buf, n, flags, &m, reason, sizeof(reason)) == 0) {
+			e = m.e;
+			msg = m.msg;
+			msglen = m.msglen;
 			ck_assert_uint_ge(msglen, 2);
 			ck_assert(msg[msglen - 2] == '\r' && msg[msglen - 1] == '\n');
 			ck_assert_uint_ge(e.nrcpts, 1);
@@ -254,7 +263,7 @@ check_prefixes(const char *in, unsigned flags)
 			queue_entry_free(&e);
 		} else {
 			ck_assert_int_ne(reason[0], '\0');
-			ck_assert_ptr_null(msg);
+			ck_assert_ptr_null(m.msg);
 		}
 		free(buf);
 	}
@@ -280,74 +289,73 @@ END_TEST
  * either, and every good loose case without an end line is refused. */
 START_TEST(strict_bad)
 {
-	struct queue_entry e;
-	char reason[256] = "", *msg = NULL;
-	size_t msglen = 0;
+	struct pickup_msg m;
+	char reason[256] = "";
 
-	memset(&e, 0, sizeof(e));
-	ck_assert_int_eq(pickup_parse(sbad[_i].in, strlen(sbad[_i].in), PICKUP_STRICT, &e,
-	    &msg, &msglen, reason, sizeof(reason)), -1);
+	memset(&m, 0, sizeof(m));
+	ck_assert_int_eq(pickup_parse(sbad[_i].in, strlen(sbad[_i].in), PICKUP_STRICT, &m,
+	    reason, sizeof(reason)), -1);
 	ck_assert_msg(strstr(reason, sbad[_i].reason) != NULL, "sbad %d: \"%s\", want \"%s\"",
 	    _i, reason, sbad[_i].reason);
-	ck_assert_ptr_null(msg);
-	ck_assert_ptr_null(e.sender);
+	ck_assert_ptr_null(m.msg);
+	ck_assert_ptr_null(m.e.sender);
 }
 END_TEST
 
 START_TEST(strict_needs_end)
 {
-	struct queue_entry e;
-	char reason[256] = "", *msg = NULL;
-	size_t msglen = 0;
+	struct pickup_msg m;
+	char reason[256] = "";
 
-	memset(&e, 0, sizeof(e));
+	memset(&m, 0, sizeof(m));
 	if (strstr(good[_i].in, "X-Smtpgate-Envelope") != NULL)
 		return;
-	ck_assert_int_eq(pickup_parse(good[_i].in, strlen(good[_i].in), PICKUP_STRICT, &e,
-	    &msg, &msglen, reason, sizeof(reason)), -1);
-	ck_assert_ptr_null(msg);
+	ck_assert_int_eq(pickup_parse(good[_i].in, strlen(good[_i].in), PICKUP_STRICT, &m,
+	    reason, sizeof(reason)), -1);
+	ck_assert_ptr_null(m.msg);
 }
 END_TEST
 
 START_TEST(parse_bad)
 {
-	struct queue_entry e;
-	char reason[256] = "", *msg = NULL;
-	size_t msglen = 0, len = bad[_i].len ? bad[_i].len : strlen(bad[_i].in);
+	struct pickup_msg m;
+	char reason[256] = "";
+	size_t len = bad[_i].len ? bad[_i].len : strlen(bad[_i].in);
 
-	memset(&e, 0, sizeof(e));
-	ck_assert_int_eq(pickup_parse(bad[_i].in, len, 0, &e, &msg, &msglen, reason,
+	memset(&m, 0, sizeof(m));
+	ck_assert_int_eq(pickup_parse(bad[_i].in, len, 0, &m, reason,
 	    sizeof(reason)), -1);
 	ck_assert_msg(strstr(reason, bad[_i].reason) != NULL, "bad %d: \"%s\", want \"%s\"",
 	    _i, reason, bad[_i].reason);
-	ck_assert_ptr_null(msg);
-	ck_assert_ptr_null(e.sender);
-	ck_assert_uint_eq(e.nrcpts, 0);
+	ck_assert_ptr_null(m.msg);
+	ck_assert_ptr_null(m.e.sender);
+	ck_assert_uint_eq(m.e.nrcpts, 0);
 }
 END_TEST
 
 START_TEST(parse_limits)
 {
-	struct queue_entry e;
-	char reason[256] = "", *msg = NULL, *big;
-	size_t msglen, n = (50u << 20) + 1, i, off;
+	struct pickup_msg m;
+	char reason[256] = "", *big;
+	size_t n = (50u << 20) + 1, i, off;
 
-	memset(&e, 0, sizeof(e));
+	memset(&m, 0, sizeof(m));
 	big = malloc(n);
 	memset(big, 'a', n);
 	memcpy(big, "From: a@x.org\nTo: b@y.org\n\n", 27);
-	ck_assert_int_eq(pickup_parse(big, n, 0, &e, &msg, &msglen, reason, sizeof(reason)), -1);
+	ck_assert_int_eq(pickup_parse(big, n, 0, &m, reason, sizeof(reason)), -1);
 	ck_assert_ptr_nonnull(strstr(reason, "message too large"));
-	ck_assert_int_eq(pickup_parse(big, n - 1, 0, &e, &msg, &msglen, reason, sizeof(reason)), 0);
-	ck_assert_uint_eq(msglen, n - 1 + 3 + 2);	/* 3 CRs added, CRLF at the end */
-	free(msg);
-	queue_entry_free(&e);
+	ck_assert_int_eq(pickup_parse(big, n - 1, 0, &m, reason, sizeof(reason)), 0);
+	ck_assert_uint_eq(m.msglen, n - 1 + 3 + 2);	/* 3 CRs added, CRLF at the end */
+	free(m.msg);
+	queue_entry_free(&m.e);
+	memset(&m, 0, sizeof(m));
 	/* 10001 distinct recipients */
 	off = (size_t)sprintf(big, "From: a@x.org\nTo: ");
 	for (i = 0; i < 10001; i++)
 		off += (size_t)sprintf(big + off, "%sr%zu@y.org", i ? ",\n " : "", i);
 	off += (size_t)sprintf(big + off, "\n\n");
-	ck_assert_int_eq(pickup_parse(big, off, 0, &e, &msg, &msglen, reason, sizeof(reason)), -1);
+	ck_assert_int_eq(pickup_parse(big, off, 0, &m, reason, sizeof(reason)), -1);
 	ck_assert_ptr_nonnull(strstr(reason, "too many recipients"));
 	free(big);
 }
@@ -363,6 +371,56 @@ dirs_of(const struct tspool *s)
 	struct pickup_dirs d = { s->tmp, s->pickup, s->maildrop, s->queue, s->bad };
 
 	return d;
+}
+
+/* A test's pickup context on a spool: its directories, spare pools of its
+ * own, no policy (take_originate sets one), and one batch for the
+ * batched mode. */
+struct tpk {
+	struct pickup_dirs d;
+	struct pickup_ctx c;
+	struct pickup_batch *b;
+};
+
+/* Set pk up on s. */
+static void
+tpk_open(struct tpk *pk, const struct tspool *s)
+{
+	memset(pk, 0, sizeof(*pk));
+	pk->d = dirs_of(s);
+	pk->c.dirs = &pk->d;
+	pk->c.spares = pickup_spares_new();
+	pk->b = pickup_batch_new();
+}
+
+/* pk's context for one call: time now, the durable mode when durable
+ * (else the batched mode, into pk->b), the body kept when want_body. */
+static const struct pickup_ctx *
+tpk(struct tpk *pk, int64_t now, bool durable, bool want_body)
+{
+	pk->c.now = now;
+	pk->c.batch = durable ? NULL : pk->b;
+	pk->c.want_body = want_body;
+	return &pk->c;
+}
+
+/* The batch of the claims made so far; pk claims into a new one. */
+static struct pickup_batch *
+tpk_batch_take(struct tpk *pk)
+{
+	struct pickup_batch *b = pk->b;
+
+	pk->b = pickup_batch_new();
+	return b;
+}
+
+/* Free what pk holds. */
+static void
+tpk_close(struct tpk *pk)
+{
+	pickup_batch_free(pk->b);
+	pickup_spares_free(pk->c.spares);
+	pickup_policies_free(pk->c.policies);
 }
 
 /* The one queued id in s (asserting there is exactly one). */
@@ -420,15 +478,15 @@ assert_queued_ok(const struct tspool *s, const char *id)
 START_TEST(claim_queued)
 {
 	struct tspool s;
-	struct pickup_dirs d;
+	struct tpk pk;
 	struct queue_entry e;
-	char reason[256], err[256], id[ID_LEN + 1];
+	char reason[256], id[ID_LEN + 1];
 
 	tspool_open(&s);
-	d = dirs_of(&s);
+	tpk_open(&pk, &s);
 	tspool_put(s.pickup, "m1", okmsg, sizeof(okmsg) - 1);
-	ck_assert_int_eq(pickup_claim(&d, "m1", 500, true, &e, reason, sizeof(reason),
-	    err, sizeof(err)), PICKUP_QUEUED);
+	ck_assert_int_eq(pickup_claim(tpk(&pk, 500, true, false), "m1", &e, reason,
+	    sizeof(reason)), PICKUP_QUEUED);
 	ck_assert(e.created == 500);
 	ck_assert_uint_eq(e.nrcpts, 3);
 	ck_assert_int_eq(tspool_count(s.pickup, NULL), 0);
@@ -438,12 +496,13 @@ START_TEST(claim_queued)
 	assert_queued_ok(&s, id);
 	queue_entry_free(&e);
 	/* claimed already: gone */
-	ck_assert_int_eq(pickup_claim(&d, "m1", 500, true, &e, reason, sizeof(reason),
-	    err, sizeof(err)), PICKUP_GONE);
-	ck_assert_int_eq(pickup_claim(&d, "../m1", 500, true, &e, reason, sizeof(reason),
-	    err, sizeof(err)), PICKUP_ERROR);
-	ck_assert_int_eq(pickup_claim(&d, ".hidden", 500, true, &e, reason, sizeof(reason),
-	    err, sizeof(err)), PICKUP_ERROR);
+	ck_assert_int_eq(pickup_claim(tpk(&pk, 500, true, false), "m1", &e, reason,
+	    sizeof(reason)), PICKUP_GONE);
+	ck_assert_int_eq(pickup_claim(tpk(&pk, 500, true, false), "../m1", &e, reason,
+	    sizeof(reason)), PICKUP_ERROR);
+	ck_assert_int_eq(pickup_claim(tpk(&pk, 500, true, false), ".hidden", &e, reason,
+	    sizeof(reason)), PICKUP_ERROR);
+	tpk_close(&pk);
 	tspool_close(&s);
 }
 END_TEST
@@ -451,16 +510,16 @@ END_TEST
 START_TEST(claim_bad)
 {
 	struct tspool s;
-	struct pickup_dirs d;
+	struct tpk pk;
 	struct queue_entry e;
-	char reason[256], err[256], name[64], *r, *m;
+	char reason[256], name[64], *r, *m;
 	size_t len;
 
 	tspool_open(&s);
-	d = dirs_of(&s);
+	tpk_open(&pk, &s);
 	tspool_put(s.pickup, "b1", "hello world\n", 12);
-	ck_assert_int_eq(pickup_claim(&d, "b1", 500, true, &e, reason, sizeof(reason),
-	    err, sizeof(err)), PICKUP_BAD);
+	ck_assert_int_eq(pickup_claim(tpk(&pk, 500, true, false), "b1", &e, reason,
+	    sizeof(reason)), PICKUP_BAD);
 	ck_assert_ptr_nonnull(strstr(reason, "not a header field"));
 	m = tspool_get(s.bad, "b1", &len);
 	ck_assert_ptr_nonnull(m);
@@ -475,24 +534,25 @@ START_TEST(claim_bad)
 	free(r);
 	/* the same name again goes next to it, not over it */
 	tspool_put(s.pickup, "b1", "x\n", 2);
-	ck_assert_int_eq(pickup_claim(&d, "b1", 500, true, &e, reason, sizeof(reason),
-	    err, sizeof(err)), PICKUP_BAD);
+	ck_assert_int_eq(pickup_claim(tpk(&pk, 500, true, false), "b1", &e, reason,
+	    sizeof(reason)), PICKUP_BAD);
 	ck_assert_int_eq(tspool_count(s.bad, "b1."), 3);	/* b1.reason, b1.<id>, b1.<id>.reason */
 	ck_assert_int_eq(tspool_count(s.bad, NULL), 4);
 	/* a directory, a symbolic link */
 	ck_assert_int_eq(mkdirat(s.pickup, "dir", 0700), 0);
-	ck_assert_int_eq(pickup_claim(&d, "dir", 500, true, &e, reason, sizeof(reason),
-	    err, sizeof(err)), PICKUP_BAD);
+	ck_assert_int_eq(pickup_claim(tpk(&pk, 500, true, false), "dir", &e, reason,
+	    sizeof(reason)), PICKUP_BAD);
 	ck_assert_ptr_nonnull(strstr(reason, "not a regular file"));
 	ck_assert_int_eq(symlinkat("/etc/passwd", s.pickup, "link"), 0);
-	ck_assert_int_eq(pickup_claim(&d, "link", 500, true, &e, reason, sizeof(reason),
-	    err, sizeof(err)), PICKUP_BAD);
+	ck_assert_int_eq(pickup_claim(tpk(&pk, 500, true, false), "link", &e, reason,
+	    sizeof(reason)), PICKUP_BAD);
 	ck_assert_ptr_nonnull(strstr(reason, "not a regular file"));
 	snprintf(name, sizeof(name), "link.reason");
 	ck_assert(tspool_exists(s.bad, name));
 	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
 	ck_assert_int_eq(tspool_count(s.queue, NULL), 0);
 	ck_assert_int_eq(tspool_count(s.pickup, NULL), 0);
+	tpk_close(&pk);
 	tspool_close(&s);
 }
 END_TEST
@@ -500,28 +560,29 @@ END_TEST
 START_TEST(claim_batch_commit)
 {
 	struct tspool s;
-	struct pickup_dirs d;
+	struct tpk pk;
 	struct queue_entry e;
 	char reason[256], err[256], name[16];
 	int i;
 
 	tspool_open(&s);
-	d = dirs_of(&s);
+	tpk_open(&pk, &s);
 	for (i = 0; i < 5; i++) {
 		snprintf(name, sizeof(name), "m%d", i);
 		tspool_put(s.pickup, name, okmsg, sizeof(okmsg) - 1);
-		ck_assert_int_eq(pickup_claim(&d, name, 500, false, &e, reason, sizeof(reason),
-		    err, sizeof(err)), PICKUP_QUEUED);
+		ck_assert_int_eq(pickup_claim(tpk(&pk, 500, false, false), name, &e, reason,
+	    sizeof(reason)), PICKUP_QUEUED);
 		assert_queued_ok(&s, e.id);
 		queue_entry_free(&e);
 	}
 	ck_assert_int_eq(tspool_count(s.tmp, "claim."), 5);
-	ck_assert_int_eq(pickup_commit(&d, err, sizeof(err)), 0);
+	ck_assert_int_eq(pickup_commit(&pk.d, pk.b, err, sizeof(err)), 0);
 	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
 	ck_assert_int_eq(tspool_count(s.queue, NULL), 10);
-	ck_assert_int_eq(pickup_commit(&d, err, sizeof(err)), 0);	/* nothing to do */
-	ck_assert_int_eq(pickup_recover(&d, 600, err, sizeof(err)), 0);
+	ck_assert_int_eq(pickup_commit(&pk.d, pk.b, err, sizeof(err)), 0);	/* nothing to do */
+	ck_assert_int_eq(pickup_recover(tpk(&pk, 600, true, false), err, sizeof(err)), 0);
 	ck_assert_int_eq(tspool_count(s.queue, NULL), 10);
+	tpk_close(&pk);
 	tspool_close(&s);
 }
 END_TEST
@@ -547,13 +608,13 @@ put_claim(struct tspool *s, const char *id, const char *text, size_t len)
 START_TEST(recover_crash)
 {
 	struct tspool s;
-	struct pickup_dirs d;
+	struct tpk pk;
 	struct queue_entry e;
 	const char *rc[] = { "b@y.org", "c@y.org", "d@y.org" };
 	char err[256], id[ID_LEN + 1];
 
 	tspool_open(&s);
-	d = dirs_of(&s);
+	tpk_open(&pk, &s);
 	put_claim(&s, CID, okmsg, sizeof(okmsg) - 1);
 	if (_i == 1)
 		tspool_put(s.queue, CID ".msg", okstored, 10);
@@ -574,7 +635,7 @@ START_TEST(recover_crash)
 	tspool_put(s.tmp, "put." CID ".env", "version=1\n", 10);
 	tspool_put(s.tmp, "put." CID ".msg", "x", 1);
 	tspool_put(s.tmp, "producer-writing.eml", "x", 1);
-	ck_assert_int_eq(pickup_recover(&d, 700, err, sizeof(err)), 1);
+	ck_assert_int_eq(pickup_recover(tpk(&pk, 700, true, false), err, sizeof(err)), 1);
 	ck_assert(tspool_exists(s.tmp, "producer-writing.eml"));	/* not ours */
 	ck_assert_int_eq(unlinkat(s.tmp, "producer-writing.eml", 0), 0);
 	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
@@ -585,8 +646,9 @@ START_TEST(recover_crash)
 	ck_assert(e.created == (_i == 2 ? 100 : 700));	/* a good entry is kept as it was */
 	queue_entry_free(&e);
 	/* again: nothing left to do, still one entry */
-	ck_assert_int_eq(pickup_recover(&d, 800, err, sizeof(err)), 0);
+	ck_assert_int_eq(pickup_recover(tpk(&pk, 800, true, false), err, sizeof(err)), 0);
 	only_queued(&s, id);
+	tpk_close(&pk);
 	tspool_close(&s);
 }
 END_TEST
@@ -594,18 +656,19 @@ END_TEST
 START_TEST(recover_bad_claim)
 {
 	struct tspool s;
-	struct pickup_dirs d;
+	struct tpk pk;
 	char err[256];
 
 	tspool_open(&s);
-	d = dirs_of(&s);
+	tpk_open(&pk, &s);
 	put_claim(&s, CID, "garbage\n", 8);
-	ck_assert_int_eq(pickup_recover(&d, 700, err, sizeof(err)), 1);
+	ck_assert_int_eq(pickup_recover(tpk(&pk, 700, true, false), err, sizeof(err)), 1);
 	ck_assert(tspool_exists(s.bad, "claim." CID));
 	ck_assert(tspool_exists(s.bad, "claim." CID ".reason"));
 	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
 	ck_assert_int_eq(tspool_count(s.queue, NULL), 0);
-	ck_assert_int_eq(pickup_recover(&d, 700, err, sizeof(err)), 0);
+	ck_assert_int_eq(pickup_recover(tpk(&pk, 700, true, false), err, sizeof(err)), 0);
+	tpk_close(&pk);
 	tspool_close(&s);
 }
 END_TEST
@@ -624,21 +687,21 @@ static const char dropstored[] = "X-Receiver: <evil@z.org>\r\nFrom: a@x.org\r\n"
 START_TEST(take_maildrop_copy)
 {
 	struct tspool s;
-	struct pickup_dirs d;
+	struct tpk pk;
 	struct pickup_taken t;
 	struct stat st, qst;
 	char name[64];
 	int fd;
 
 	tspool_open(&s);
-	d = dirs_of(&s);
+	tpk_open(&pk, &s);
 	tspool_put(s.maildrop, "u1", dropmsg, sizeof(dropmsg) - 1);
 	if (geteuid() == 0)
 		ck_assert_int_eq(fchownat(s.maildrop, "u1", 64111, 64111, 0), 0);
 	fd = openat(s.maildrop, "u1", O_WRONLY | O_CLOEXEC);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(fstat(fd, &st), 0);
-	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_MAILDROP, "u1", 500, false, true, &t),
+	ck_assert_int_eq(pickup_take(tpk(&pk, 500, false, true), PICKUP_SRC_MAILDROP, "u1", &t),
 	    PICKUP_QUEUED);
 	ck_assert(t.have_uid);
 	ck_assert_uint_eq(t.uid, st.st_uid);
@@ -647,7 +710,7 @@ START_TEST(take_maildrop_copy)
 	ck_assert_uint_eq(t.msglen, sizeof(dropstored) - 1);
 	ck_assert_mem_eq(t.msg, dropstored, t.msglen);
 	ck_assert_int_eq(tspool_count(s.tmp, "drop."), 1);	/* until the commit */
-	ck_assert_int_eq(pickup_commit(&d, t.err, sizeof(t.err)), 0);
+	ck_assert_int_eq(pickup_commit(&pk.d, pk.b, t.err, sizeof(t.err)), 0);
 	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
 	ck_assert_int_eq(tspool_count(s.maildrop, NULL), 0);
 	/* the producer rewrites and truncates the file it dropped */
@@ -662,6 +725,7 @@ START_TEST(take_maildrop_copy)
 	assert_msg_file(&s, t.e.id, dropstored, sizeof(dropstored) - 1);
 	free(t.msg);
 	queue_entry_free(&t.e);
+	tpk_close(&pk);
 	tspool_close(&s);
 }
 END_TEST
@@ -679,7 +743,7 @@ START_TEST(take_originate)
 	struct outbound_config c;
 	struct queue_entry e;
 	struct tspool s;
-	struct pickup_dirs d;
+	struct tpk pk;
 	struct pickup_taken t;
 	char *text, *line = xmalloc(2001);
 	char err[256];
@@ -689,16 +753,17 @@ START_TEST(take_originate)
 	c.admin_address = (char[]){ "ops@example.org" };
 	c.sender_domain = (char[]){ "example.org" };
 	c.local_domains = (char **)none;
-	pickup_set_policy(rewrite_policy_new(&c));
 	memset(line, 'z', 2000);
 	line[2000] = '\0';
 	tspool_open(&s);
-	d = dirs_of(&s);
+	tpk_open(&pk, &s);
+	pk.c.policies = pickup_policies_new();
+	pickup_policies_set(pk.c.policies, rewrite_policy_new(&c));
 	text = xasprintf("X-Sender: <cron@gw.test>\nX-Receiver: <root@gw.test>\n"
 	    "X-Smtpgate-Envelope: end\nFrom: cron@gw.test\nSubject: s\n\n%s\n", line);
 	tspool_put(s.maildrop, "o1", text, strlen(text));
 	free(text);
-	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_MAILDROP, "o1", 500, false, true, &t),
+	ck_assert_int_eq(pickup_take(tpk(&pk, 500, false, true), PICKUP_SRC_MAILDROP, "o1", &t),
 	    PICKUP_QUEUED);
 	ck_assert_str_eq(t.e.sender, "cron@example.org");
 	ck_assert_uint_eq(t.e.nrcpts, 1);
@@ -706,7 +771,7 @@ START_TEST(take_originate)
 	ck_assert_ptr_nonnull(memmem(t.msg, t.msglen, "\r\nContent-Transfer-Encoding: "
 	    "quoted-printable\r\n", 45));
 	ck_assert_ptr_null(memmem(t.msg, t.msglen, line, 999));
-	ck_assert_int_eq(pickup_commit(&d, err, sizeof(err)), 0);
+	ck_assert_int_eq(pickup_commit(&pk.d, pk.b, err, sizeof(err)), 0);
 	assert_msg_file(&s, t.e.id, t.msg, t.msglen);
 	free(t.msg);
 	queue_entry_free(&t.e);
@@ -714,7 +779,7 @@ START_TEST(take_originate)
 	    "Content-Type: multipart/mixed; boundary=q\n\n--q\n\n%s\n--q--\n", line);
 	tspool_put(s.pickup, "o2", text, strlen(text));
 	free(text);
-	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_PICKUP, "o2", 500, true, false, &t),
+	ck_assert_int_eq(pickup_take(tpk(&pk, 500, true, false), PICKUP_SRC_PICKUP, "o2", &t),
 	    PICKUP_QUEUED);
 	ck_assert_int_eq(queue_entry_load(s.queue, t.e.id, &e, err, sizeof(err)), 0);
 	ck_assert_int_eq(e.rcpts[0].state, QUEUE_RCPT_FAILED);
@@ -722,8 +787,8 @@ START_TEST(take_originate)
 	    "2000 characters"));
 	queue_entry_free(&e);
 	queue_entry_free(&t.e);
+	tpk_close(&pk);
 	tspool_close(&s);
-	pickup_policy_clear();
 	free(line);
 }
 END_TEST
@@ -732,15 +797,15 @@ END_TEST
 START_TEST(take_maildrop_strict)
 {
 	struct tspool s;
-	struct pickup_dirs d;
+	struct tpk pk;
 	struct pickup_taken t;
 	static const char loose[] = "X-Sender: <a@x.org>\nX-Receiver: <b@y.org>\n"
 	    "X-Receiver: <evil@z.org>\nFrom: a@x.org\n\nhi\n";
 
 	tspool_open(&s);
-	d = dirs_of(&s);
+	tpk_open(&pk, &s);
 	tspool_put(s.maildrop, "n1", loose, sizeof(loose) - 1);
-	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_MAILDROP, "n1", 500, false, true, &t),
+	ck_assert_int_eq(pickup_take(tpk(&pk, 500, false, true), PICKUP_SRC_MAILDROP, "n1", &t),
 	    PICKUP_BAD);
 	ck_assert_ptr_nonnull(strstr(t.reason, "X-Smtpgate-Envelope: end"));
 	ck_assert_str_eq(t.bname, "n1");
@@ -749,10 +814,11 @@ START_TEST(take_maildrop_strict)
 	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
 	/* the same file in pickup/ is a trusted producer's: taken */
 	tspool_put(s.pickup, "n1", loose, sizeof(loose) - 1);
-	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_PICKUP, "n1", 500, true, false, &t),
+	ck_assert_int_eq(pickup_take(tpk(&pk, 500, true, false), PICKUP_SRC_PICKUP, "n1", &t),
 	    PICKUP_QUEUED);
 	ck_assert_uint_eq(t.e.nrcpts, 2);
 	queue_entry_free(&t.e);
+	tpk_close(&pk);
 	tspool_close(&s);
 }
 END_TEST
@@ -763,31 +829,31 @@ END_TEST
 START_TEST(take_odd_files)
 {
 	struct tspool s;
-	struct pickup_dirs d;
+	struct tpk pk;
 	struct pickup_taken t;
 	char longname[251], odd[] = "x\nstatus=sent \033[31m", *r;
 	size_t len;
 
 	tspool_open(&s);
-	d = dirs_of(&s);
+	tpk_open(&pk, &s);
 	ck_assert_int_eq(mkfifoat(s.pickup, "fifo", 0600), 0);
-	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_PICKUP, "fifo", 500, false, true, &t),
+	ck_assert_int_eq(pickup_take(tpk(&pk, 500, false, true), PICKUP_SRC_PICKUP, "fifo", &t),
 	    PICKUP_BAD);
 	ck_assert_ptr_nonnull(strstr(t.reason, "not a regular file (FIFO)"));
 	tspool_put(s.pickup, "h1", okmsg, sizeof(okmsg) - 1);
 	ck_assert_int_eq(linkat(s.pickup, "h1", s.tmp, "keep", 0), 0);
-	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_PICKUP, "h1", 500, false, true, &t),
+	ck_assert_int_eq(pickup_take(tpk(&pk, 500, false, true), PICKUP_SRC_PICKUP, "h1", &t),
 	    PICKUP_BAD);
 	ck_assert_ptr_nonnull(strstr(t.reason, "hard-linked file"));
 	ck_assert_int_eq(unlinkat(s.tmp, "keep", 0), 0);
 	memset(longname, 'n', 250);
 	longname[250] = '\0';
 	tspool_put(s.pickup, longname, "junk\n", 5);
-	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_PICKUP, longname, 500, false, true, &t),
+	ck_assert_int_eq(pickup_take(tpk(&pk, 500, false, true), PICKUP_SRC_PICKUP, longname, &t),
 	    PICKUP_BAD);
 	ck_assert_uint_eq(strlen(t.bname), ID_LEN);
 	tspool_put(s.pickup, odd, "junk\n", 5);
-	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_PICKUP, odd, 500, false, true, &t),
+	ck_assert_int_eq(pickup_take(tpk(&pk, 500, false, true), PICKUP_SRC_PICKUP, odd, &t),
 	    PICKUP_BAD);
 	ck_assert_uint_eq(strlen(t.bname), ID_LEN);
 	strcat(t.bname, ".reason");
@@ -799,6 +865,7 @@ START_TEST(take_odd_files)
 	ck_assert_int_eq(tspool_count(s.pickup, NULL), 0);
 	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
 	ck_assert_int_eq(tspool_count(s.queue, NULL), 0);
+	tpk_close(&pk);
 	tspool_close(&s);
 }
 END_TEST
@@ -808,16 +875,17 @@ END_TEST
 START_TEST(recover_fifo_claim)
 {
 	struct tspool s;
-	struct pickup_dirs d;
+	struct tpk pk;
 	char err[256];
 
 	tspool_open(&s);
-	d = dirs_of(&s);
+	tpk_open(&pk, &s);
 	ck_assert_int_eq(mkfifoat(s.tmp, "claim." CID, 0600), 0);
-	ck_assert_int_eq(pickup_recover(&d, 700, err, sizeof(err)), 1);
+	ck_assert_int_eq(pickup_recover(tpk(&pk, 700, true, false), err, sizeof(err)), 1);
 	ck_assert(tspool_exists(s.bad, "claim." CID));
 	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
 	ck_assert_int_eq(tspool_count(s.queue, NULL), 0);
+	tpk_close(&pk);
 	tspool_close(&s);
 }
 END_TEST
@@ -827,21 +895,22 @@ END_TEST
 START_TEST(recover_drop)
 {
 	struct tspool s;
-	struct pickup_dirs d;
+	struct tpk pk;
 	char err[256], id[ID_LEN + 1];
 
 	tspool_open(&s);
-	d = dirs_of(&s);
+	tpk_open(&pk, &s);
 	tspool_put(s.tmp, "drop." CID, dropmsg, sizeof(dropmsg) - 1);
 	tspool_put(s.tmp, "drop.00000000000000bb", okmsg, sizeof(okmsg) - 1);
-	ck_assert_int_eq(pickup_recover(&d, 700, err, sizeof(err)), 2);
+	ck_assert_int_eq(pickup_recover(tpk(&pk, 700, true, false), err, sizeof(err)), 2);
 	only_queued(&s, id);
 	ck_assert_str_eq(id, CID);
 	assert_msg_file(&s, id, dropstored, sizeof(dropstored) - 1);
 	ck_assert(tspool_exists(s.bad, "drop.00000000000000bb.reason"));
 	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
-	ck_assert_int_eq(pickup_recover(&d, 800, err, sizeof(err)), 0);
+	ck_assert_int_eq(pickup_recover(tpk(&pk, 800, true, false), err, sizeof(err)), 0);
 	only_queued(&s, id);
+	tpk_close(&pk);
 	tspool_close(&s);
 }
 END_TEST
@@ -853,12 +922,12 @@ END_TEST
 START_TEST(spares_checked)
 {
 	struct tspool s;
-	struct pickup_dirs d;
+	struct tpk pk;
 	struct pickup_taken t;
 	char err[256], big[4096];
 
 	tspool_open(&s);
-	d = dirs_of(&s);
+	tpk_open(&pk, &s);
 	ck_assert_int_eq(mkfifoat(s.tmp, "spare.1", 0600), 0);
 	ck_assert_int_eq(symlinkat("/etc/passwd", s.tmp, "spare.2"), 0);
 	tspool_put(s.tmp, "spare.3", "x", 1);
@@ -868,31 +937,32 @@ START_TEST(spares_checked)
 	ck_assert_int_eq(symlinkat("/etc/passwd", s.tmp, "mspare.2"), 0);
 	memset(big, 'z', sizeof(big));
 	tspool_put(s.tmp, "mspare.5", big, sizeof(big));	/* longer than okstored */
-	ck_assert_int_eq(pickup_recover(&d, 700, err, sizeof(err)), 0);
+	ck_assert_int_eq(pickup_recover(tpk(&pk, 700, true, false), err, sizeof(err)), 0);
 	ck_assert_int_eq(tspool_count(s.tmp, NULL), 2);
 	ck_assert(tspool_exists(s.tmp, "spare.4"));
 	ck_assert(tspool_exists(s.tmp, "mspare.5"));
 	tspool_put(s.pickup, "m1", okmsg, sizeof(okmsg) - 1);
-	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_PICKUP, "m1", 800, false, false, &t),
+	ck_assert_int_eq(pickup_take(tpk(&pk, 800, false, false), PICKUP_SRC_PICKUP, "m1", &t),
 	    PICKUP_QUEUED);
 	ck_assert_int_eq(tspool_count(s.tmp, "spare."), 0);
 	ck_assert_int_eq(tspool_count(s.tmp, "mspare."), 0);
-	ck_assert_int_eq(pickup_commit(&d, err, sizeof(err)), 0);
+	ck_assert_int_eq(pickup_commit(&pk.d, pk.b, err, sizeof(err)), 0);
 	assert_queued_ok(&s, t.e.id);	/* the 4096 bytes are gone */
-	ck_assert_int_eq(pickup_release(&d, t.e.id, err, sizeof(err)), 0);
+	ck_assert_int_eq(pickup_release(&pk.c, t.e.id, err, sizeof(err)), 0);
 	ck_assert_int_eq(tspool_count(s.tmp, "spare."), 1);
 	ck_assert_int_eq(tspool_count(s.tmp, "mspare."), 1);
 	ck_assert_int_eq(tspool_count(s.queue, NULL), 0);
 	queue_entry_free(&t.e);
 	/* and round again, over the spares the release made */
 	tspool_put(s.pickup, "m2", okmsg, sizeof(okmsg) - 1);
-	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_PICKUP, "m2", 900, false, false, &t),
+	ck_assert_int_eq(pickup_take(tpk(&pk, 900, false, false), PICKUP_SRC_PICKUP, "m2", &t),
 	    PICKUP_QUEUED);
 	ck_assert_int_eq(tspool_count(s.tmp, "spare."), 0);
 	ck_assert_int_eq(tspool_count(s.tmp, "mspare."), 0);
-	ck_assert_int_eq(pickup_commit(&d, err, sizeof(err)), 0);
+	ck_assert_int_eq(pickup_commit(&pk.d, pk.b, err, sizeof(err)), 0);
 	assert_queued_ok(&s, t.e.id);
 	queue_entry_free(&t.e);
+	tpk_close(&pk);
 	tspool_close(&s);
 }
 END_TEST
@@ -902,28 +972,29 @@ END_TEST
 START_TEST(spare_msg_replaced)
 {
 	struct tspool s;
-	struct pickup_dirs d;
+	struct tpk pk;
 	struct pickup_taken t;
 	char err[256];
 	int fd;
 
 	tspool_open(&s);
-	d = dirs_of(&s);
+	tpk_open(&pk, &s);
 	tspool_put(s.tmp, "mspare.3", "x", 1);
-	ck_assert_int_eq(pickup_recover(&d, 700, err, sizeof(err)), 0);
+	ck_assert_int_eq(pickup_recover(tpk(&pk, 700, true, false), err, sizeof(err)), 0);
 	/* swapped for a FIFO after the start: open O_NONBLOCK, fstat, refused */
 	ck_assert_int_eq(unlinkat(s.tmp, "mspare.3", 0), 0);
 	ck_assert_int_eq(mkfifoat(s.tmp, "mspare.3", 0600), 0);
 	fd = openat(s.tmp, "mspare.3", O_RDONLY | O_NONBLOCK);	/* a reader */
 	ck_assert_int_ge(fd, 0);
 	tspool_put(s.pickup, "m1", okmsg, sizeof(okmsg) - 1);
-	ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_PICKUP, "m1", 800, false, false, &t),
+	ck_assert_int_eq(pickup_take(tpk(&pk, 800, false, false), PICKUP_SRC_PICKUP, "m1", &t),
 	    PICKUP_QUEUED);
 	close(fd);
 	ck_assert(!tspool_exists(s.tmp, "mspare.3"));
-	ck_assert_int_eq(pickup_commit(&d, err, sizeof(err)), 0);
+	ck_assert_int_eq(pickup_commit(&pk.d, pk.b, err, sizeof(err)), 0);
 	assert_queued_ok(&s, t.e.id);
 	queue_entry_free(&t.e);
+	tpk_close(&pk);
 	tspool_close(&s);
 }
 END_TEST
@@ -933,51 +1004,52 @@ END_TEST
 START_TEST(claim_batches)
 {
 	struct tspool s;
-	struct pickup_dirs d;
+	struct tpk pk;
 	struct queue_entry e;
 	struct pickup_batch *b1, *b2;
 	char reason[256], err[256];
 
 	tspool_open(&s);
-	d = dirs_of(&s);
+	tpk_open(&pk, &s);
 	tspool_put(s.pickup, "r1", okmsg, sizeof(okmsg) - 1);
 	tspool_put(s.pickup, "m1", okmsg, sizeof(okmsg) - 1);
 	tspool_put(s.maildrop, "r2", dropmsg, sizeof(dropmsg) - 1);
-	ck_assert_int_eq(pickup_claim(&d, "r1", 500, false, &e, reason, sizeof(reason),
-	    err, sizeof(err)), PICKUP_QUEUED);
+	ck_assert_int_eq(pickup_claim(tpk(&pk, 500, false, false), "r1", &e, reason,
+	    sizeof(reason)), PICKUP_QUEUED);
 	queue_entry_free(&e);
-	ck_assert_int_eq(pickup_claim(&d, "m1", 500, false, &e, reason, sizeof(reason),
-	    err, sizeof(err)), PICKUP_QUEUED);
+	ck_assert_int_eq(pickup_claim(tpk(&pk, 500, false, false), "m1", &e, reason,
+	    sizeof(reason)), PICKUP_QUEUED);
 	queue_entry_free(&e);
-	b1 = pickup_batch_take();
+	b1 = tpk_batch_take(&pk);
 	ck_assert_uint_eq(pickup_batch_size(b1), 2);
 	{
 		struct pickup_taken t;
 
-		ck_assert_int_eq(pickup_take(&d, PICKUP_SRC_MAILDROP, "r2", 500, false, false,
+		ck_assert_int_eq(pickup_take(tpk(&pk, 500, false, false), PICKUP_SRC_MAILDROP, "r2",
 		    &t), PICKUP_QUEUED);
 		queue_entry_free(&t.e);
 	}
-	b2 = pickup_batch_take();
+	b2 = tpk_batch_take(&pk);
 	ck_assert_uint_eq(pickup_batch_size(b2), 1);
 	ck_assert_int_eq(tspool_count(s.tmp, "claim."), 2);
 	ck_assert_int_eq(tspool_count(s.tmp, "drop."), 1);
 	if (_i == 0) {
-		ck_assert_int_eq(pickup_batch_commit(&d, b2, err, sizeof(err)), 0);
+		ck_assert_int_eq(pickup_batch_commit(&pk.d, b2, err, sizeof(err)), 0);
 		ck_assert_int_eq(tspool_count(s.tmp, "drop."), 0);
 		ck_assert_int_eq(tspool_count(s.tmp, "claim."), 2);
-		ck_assert_int_eq(pickup_batch_commit(&d, b1, err, sizeof(err)), 0);
+		ck_assert_int_eq(pickup_batch_commit(&pk.d, b1, err, sizeof(err)), 0);
 		pickup_batch_free(b1);
 	} else {
 		pickup_batch_merge(b2, b1);
 		ck_assert_uint_eq(pickup_batch_size(b2), 3);
-		ck_assert_int_eq(pickup_batch_commit(&d, b2, err, sizeof(err)), 0);
+		ck_assert_int_eq(pickup_batch_commit(&pk.d, b2, err, sizeof(err)), 0);
 	}
 	pickup_batch_free(b2);
 	ck_assert_int_eq(tspool_count(s.tmp, NULL), 0);
 	ck_assert_int_eq(tspool_count(s.queue, NULL), 6);
-	ck_assert_int_eq(pickup_recover(&d, 600, err, sizeof(err)), 0);
+	ck_assert_int_eq(pickup_recover(tpk(&pk, 600, true, false), err, sizeof(err)), 0);
 	ck_assert_int_eq(tspool_count(s.queue, NULL), 6);
+	tpk_close(&pk);
 	tspool_close(&s);
 }
 END_TEST
@@ -987,18 +1059,80 @@ END_TEST
 START_TEST(recover_old_new)
 {
 	struct tspool s;
-	struct pickup_dirs d;
+	struct tpk pk;
 	char err[256], id[ID_LEN + 1];
 
 	tspool_open(&s);
-	d = dirs_of(&s);
+	tpk_open(&pk, &s);
 	tspool_put(s.queue, CID ".new", okmsg, sizeof(okmsg) - 1);
 	tspool_put(s.queue, CID ".env", "version=1\n", 10);
-	ck_assert_int_eq(pickup_recover(&d, 700, err, sizeof(err)), 1);
+	ck_assert_int_eq(pickup_recover(tpk(&pk, 700, true, false), err, sizeof(err)), 1);
 	only_queued(&s, id);
 	ck_assert_str_eq(id, CID);
 	assert_queued_ok(&s, id);
+	tpk_close(&pk);
 	tspool_close(&s);
+}
+END_TEST
+
+/*
+ * Two daemons' state side by side (issue 20: no process-wide state): each
+ * context's batch holds only its own claims and commits only them, and a
+ * release fills only its own context's spare pools.
+ */
+START_TEST(contexts_independent)
+{
+	struct tspool s1, s2;
+	struct tpk pk1, pk2;
+	struct pickup_taken t;
+	char err[256];
+
+	tspool_open(&s1);
+	tspool_open(&s2);
+	tpk_open(&pk1, &s1);
+	tpk_open(&pk2, &s2);
+	tspool_put(s1.pickup, "m1", okmsg, sizeof(okmsg) - 1);
+	tspool_put(s2.pickup, "m1", okmsg, sizeof(okmsg) - 1);
+	ck_assert_int_eq(pickup_take(tpk(&pk1, 500, false, false), PICKUP_SRC_PICKUP, "m1", &t),
+	    PICKUP_QUEUED);
+	queue_entry_free(&t.e);
+	ck_assert_int_eq(pickup_take(tpk(&pk2, 500, false, false), PICKUP_SRC_PICKUP, "m1", &t),
+	    PICKUP_QUEUED);
+	queue_entry_free(&t.e);
+	ck_assert_uint_eq(pickup_batch_size(pk1.b), 1);
+	ck_assert_uint_eq(pickup_batch_size(pk2.b), 1);
+	ck_assert_int_eq(pickup_commit(&pk1.d, pk1.b, err, sizeof(err)), 0);
+	ck_assert_int_eq(tspool_count(s1.tmp, "claim."), 0);
+	ck_assert_int_eq(tspool_count(s2.tmp, "claim."), 1);	/* not pk1's to commit */
+	ck_assert_int_eq(pickup_commit(&pk2.d, pk2.b, err, sizeof(err)), 0);
+	ck_assert_int_eq(tspool_count(s2.tmp, "claim."), 0);
+	/* a release in s1 makes spares for pk1 only */
+	tspool_put(s1.pickup, "m2", okmsg, sizeof(okmsg) - 1);
+	ck_assert_int_eq(pickup_take(tpk(&pk1, 600, true, false), PICKUP_SRC_PICKUP, "m2", &t),
+	    PICKUP_QUEUED);
+	ck_assert_int_eq(pickup_release(&pk1.c, t.e.id, err, sizeof(err)), 0);
+	queue_entry_free(&t.e);
+	ck_assert_int_eq(tspool_count(s1.tmp, "spare."), 1);
+	ck_assert_int_eq(tspool_count(s1.tmp, "mspare."), 1);
+	tspool_put(s2.pickup, "m2", okmsg, sizeof(okmsg) - 1);
+	ck_assert_int_eq(pickup_take(tpk(&pk2, 600, false, false), PICKUP_SRC_PICKUP, "m2", &t),
+	    PICKUP_QUEUED);
+	queue_entry_free(&t.e);
+	ck_assert_int_eq(pickup_commit(&pk2.d, pk2.b, err, sizeof(err)), 0);
+	ck_assert_int_eq(tspool_count(s1.tmp, "spare."), 1);	/* still pk1's */
+	ck_assert_int_eq(tspool_count(s1.tmp, "mspare."), 1);
+	tspool_put(s1.pickup, "m3", okmsg, sizeof(okmsg) - 1);
+	ck_assert_int_eq(pickup_take(tpk(&pk1, 700, false, false), PICKUP_SRC_PICKUP, "m3", &t),
+	    PICKUP_QUEUED);
+	ck_assert_int_eq(pickup_commit(&pk1.d, pk1.b, err, sizeof(err)), 0);
+	assert_queued_ok(&s1, t.e.id);
+	queue_entry_free(&t.e);
+	ck_assert_int_eq(tspool_count(s1.tmp, "spare."), 0);	/* used by pk1's next copy */
+	ck_assert_int_eq(tspool_count(s1.tmp, "mspare."), 0);
+	tpk_close(&pk2);
+	tpk_close(&pk1);
+	tspool_close(&s2);
+	tspool_close(&s1);
 }
 END_TEST
 
@@ -1036,6 +1170,7 @@ unit_suite(void)
 	tcase_add_test(tc, spare_msg_replaced);
 	tcase_add_loop_test(tc, claim_batches, 0, 2);
 	tcase_add_test(tc, recover_old_new);
+	tcase_add_test(tc, contexts_independent);
 	suite_add_tcase(s, tc);
 	return s;
 }
