@@ -143,6 +143,13 @@ job_fail(struct delivery_job *j, int e, const char *what)
 	job_fail_msg(j, e, err);
 }
 
+/* The spilled body as job_write_spill learnt it: its length with LF line
+ * ends, and the copy buffer the files share. */
+struct spill_pass {
+	size_t lf_len;
+	char *buf;
+};
+
 /*
  * The tmp/ file of mailbox file f of a spilled job: made with the header
  * alone (fsutil_write_new: exclusive, no symlink, mode and group),
@@ -152,9 +159,11 @@ job_fail(struct delivery_job *j, int e, const char *what)
  */
 static int
 job_write_spilled(struct delivery *d, struct delivery_job *j, struct dfile *f,
-    size_t lf_len, char *buf, char *err, size_t errlen)
+    const struct spill_pass *sp, char *err, size_t errlen)
 {
 	struct iovec iov = { f->header, f->header_len };
+	size_t lf_len = sp->lf_len;
+	char *buf = sp->buf;
 	size_t len;
 	int fd, e;
 
@@ -206,7 +215,8 @@ job_write_spill(struct delivery *d, struct delivery_job *j)
 		return;
 	}
 	for (size_t i = 0; i < j->nfiles && !j->failed; i++)
-		if (job_write_spilled(d, j, &j->files[i], lf_len, buf, err, sizeof(err)) == -1)
+		if (job_write_spilled(d, j, &j->files[i], &(struct spill_pass){ lf_len, buf },
+		    err, sizeof(err)) == -1)
 			job_fail_msg(j, errno, err);
 	free(buf);
 }
@@ -422,7 +432,8 @@ job_publish(struct delivery *d, struct delivery_job *j)
 				snprintf(err, sizeof(err), "new/%s: publish: %s", f->name,
 				    strerror(errno));
 		} else
-			rc = publish_file(&d->pub, f->newfd, f->name, iov, 2, &j->perm, err,
+			rc = publish_file(&d->pub, f->newfd, f->name,
+			    &(struct fsutil_new){ iov, 2, false, &j->perm }, err,
 			    sizeof(err));
 		if (rc == -1) {
 			log_warnx("delivery id=%s: mailbox %s: %s (kept in the commit log; "
@@ -671,10 +682,12 @@ delivery_abort(struct delivery *d)
 /* Recover the log, then start the checkpoint thread, the worker pool and
  * the loop-side wake-up event. */
 struct delivery *
-delivery_new(struct event_base *base, const char *spool_path, int tmpfd,
+delivery_new(struct event_base *base, const struct delivery_spool *spool,
     const struct inbound_config *cfg, unsigned nthreads, char *err, size_t errlen)
 {
 	struct delivery *d = xcalloc(1, sizeof(*d));
+	const char *spool_path = spool->path;
+	int tmpfd = spool->tmpfd;
 
 	d->base = base;
 	d->spool = xstrdup(spool_path);

@@ -63,15 +63,19 @@ struct delivery_request {
 /* Called on the loop thread; err is a one-line reason ("" on success). */
 typedef void (*delivery_done_fn)(void *arg, enum delivery_result result, const char *err);
 
+/* The spool the workers deliver into: its path and its open tmp/. */
+struct delivery_spool {
+	const char *path;
+	int tmpfd;
+};
+
 /*
- * Start nthreads workers for the spool at spool_path whose tmp/ is open
- * as tmpfd and whose Maildirs maildir_prepare made; files get the mode and
- * group of cfg.  Call before any other thread makes files (it reads the
- * umask).  NULL with err on failure.
+ * Start nthreads workers for spool, whose Maildirs maildir_prepare made;
+ * files get the mode and group of cfg.  Call before any other thread
+ * makes files (it reads the umask).  NULL with err on failure.
  */
-struct delivery *delivery_new(struct event_base *base, const char *spool_path,
-    int tmpfd, const struct inbound_config *cfg, unsigned nthreads,
-    char *err, size_t errlen);
+struct delivery *delivery_new(struct event_base *base, const struct delivery_spool *spool,
+    const struct inbound_config *cfg, unsigned nthreads, char *err, size_t errlen);
 
 /* Files of messages submitted from now on get the mode and group of cfg
  * (loop thread; after a reload). */

@@ -348,8 +348,8 @@ start(struct inbound *in)
 	}
 	if ((rc = spool_setup(in)) != 0)
 		return rc;
-	in->delivery = delivery_new(in->base, spool_path(in->spool), spool_tmpfd(in->spool),
-	    in->gen->cfg, DELIVERY_THREADS, err, sizeof(err));
+	in->delivery = delivery_new(in->base, &(struct delivery_spool){ spool_path(in->spool),
+	    spool_tmpfd(in->spool) }, in->gen->cfg, DELIVERY_THREADS, err, sizeof(err));
 	if (in->delivery == NULL) {
 		log_warnx("delivery: %s", err);
 		return EX_OSERR;

@@ -52,13 +52,13 @@ publish_rename(struct publisher *p, const char *name, int newfd)
 
 /* Write tmp/name and publish it. */
 int
-publish_file(struct publisher *p, int newfd, const char *name, const struct iovec *iov,
-    int n, const struct fsutil_perm *perm, char *err, size_t errlen)
+publish_file(struct publisher *p, int newfd, const char *name,
+    const struct fsutil_new *data, char *err, size_t errlen)
 {
 	int e;
 
-	if (fsutil_write_new(p->tmpfd, name, &(struct fsutil_new){ iov, n, false, perm }, err,
-	    errlen) == -1)
+	if (fsutil_write_new(p->tmpfd, name, &(struct fsutil_new){ data->iov, data->iovcnt,
+	    false, data->perm }, err, errlen) == -1)
 		return -1;
 	if (publish_rename(p, name, newfd) == 0)
 		return 0;
@@ -207,12 +207,21 @@ ref_ok(struct publisher *p, const char *name, const struct clog_rec *r)
 	    crc == r->msg_crc;
 }
 
+/* Where a record goes: its mailbox, its file name, the mailbox's new/. */
+struct place {
+	const char *box;
+	const char *name;
+	int newfd;
+};
+
 /* Apply the decision for r; 0 or -1 (logged). */
 static int
-replay_apply(struct publisher *p, const struct clog_rec *r, const char *box,
-    const char *name, int newfd, const struct found *f, bool force,
-    const struct fsutil_perm *perm)
+replay_apply(struct publisher *p, const struct clog_rec *r, const struct place *at,
+    const struct found *f, bool force, const struct fsutil_perm *perm)
 {
+	const char *box = at->box, *name = at->name;
+	int newfd = at->newfd;
+
 	bool same = f->dirfd >= 0 && found_same(f, r);
 	enum clog_action a = clog_decide(f->dirfd >= 0, (uint64_t)f->size, same, r->msg_len);
 
@@ -273,7 +282,7 @@ publish_replay(struct publisher *p, const struct clog_rec *r, bool force,
 		f.size = st.st_size;
 	} else if (curfd >= 0)
 		find_in_cur(curfd, name, &f);
-	rc = replay_apply(p, r, box, name, newfd, &f, force, perm);
+	rc = replay_apply(p, r, &(struct place){ box, name, newfd }, &f, force, perm);
 out:
 	if (newfd >= 0)
 		close(newfd);

@@ -35,12 +35,12 @@ struct publisher {
 int publish_rename(struct publisher *p, const char *name, int newfd);
 
 /*
- * Write tmp/name from iov[0..n) with perm (exclusive, no symlink, no sync)
- * and publish_rename it into newfd.  0, or -1 with errno and err (the
- * tmp/ file removed).
+ * Write tmp/name from data (its iov and perm; exclusive, no symlink, no
+ * sync whatever data says) and publish_rename it into newfd.  0, or -1
+ * with errno and err (the tmp/ file removed).
  */
-int publish_file(struct publisher *p, int newfd, const char *name, const struct iovec *iov,
-    int n, const struct fsutil_perm *perm, char *err, size_t errlen);
+int publish_file(struct publisher *p, int newfd, const char *name,
+    const struct fsutil_new *data, char *err, size_t errlen);
 
 /*
  * Bring record r into its Maildir by the recovery rule: kept when new/ or
