@@ -663,7 +663,7 @@ delivery_start_workers(struct delivery *d, unsigned nthreads, char *err, size_t 
 	return 0;
 }
 
-/* Undo a partial delivery_new. */
+/* Free what delivery_new made (a partial one too; the end of delivery_free). */
 static void
 delivery_abort(struct delivery *d)
 {
@@ -748,14 +748,7 @@ delivery_free(struct delivery *d)
 		pthread_join(d->workers[i].thread, NULL);
 	checkpoint_stop(d->ckpt);
 	drain_done(d);
-	event_free(d->wake_ev);
-	close(d->wakefd);
-	clog_free(d->log);
-	close(d->rootfd);
-	pthread_mutex_destroy(&d->lock);
-	pthread_cond_destroy(&d->cond);
-	free(d->spool);
-	free(d);
+	delivery_abort(d);
 }
 
 /* Fill the per-mailbox files of a new job (one per distinct mailbox). */
