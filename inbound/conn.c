@@ -240,6 +240,7 @@ conn_free(struct conn *c)
 		event_free(c->linger_ev);
 	conn_io_free(c);
 	session_free(c->sess);		/* a spilled body left is dropped */
+	free(c->rcpt_boxes);
 	conn_budget_leave(c);
 	gen_unref(c->gen);
 	if (c->closed)
@@ -486,7 +487,8 @@ conn_submit(struct conn *c)
 	c->msg_size = r.body_len;
 	admit_delivering(&a, names, m->nrcpts, r.body_len);
 	c->job = delivery_submit(c->env->delivery, &r, conn_delivered, c);
-	free(names);
+	free(c->rcpt_boxes);
+	c->rcpt_boxes = names;		/* for the delivered lines (conn_log.c) */
 	free(rc);
 }
 

@@ -65,6 +65,8 @@ struct conn {
 	char from[300];			/* log copy of the pending message */
 	char msgid[256];		/* its Message-ID, escaped (conn_log.c) */
 	bool msgid_seen;		/* msgid is the current message's */
+	const char **rcpt_boxes;	/* the mailbox of each recipient of the
+					   message being delivered (names of c->gen) */
 	char greet_reply[200];		/* a refusal at connect, for the listener */
 	size_t msg_size, msg_nrcpt;
 	unsigned messages;

@@ -14,10 +14,8 @@
 
 #include "conn.h"
 #include "conn_int.h"
-#include "gen.h"
 #include "header.h"
 #include "log.h"
-#include "policy.h"
 #include "session.h"
 #include "util.h"
 
@@ -92,13 +90,10 @@ conn_log_message(struct conn *c, enum delivery_result r, const char *err)
 	    r == DELIVERY_OK ? "delivered" : "deferred",
 	    r == DELIVERY_OK ? "" : " reason=", r == DELIVERY_OK ? "" : reason);
 	c->msgid_seen = false;
-	if (r != DELIVERY_OK || m == NULL)
+	if (r != DELIVERY_OK || m == NULL || c->rcpt_boxes == NULL)
 		return;
-	for (size_t i = 0; i < m->nrcpts; i++) {
-		int idx = policy_lookup(c->gen->policy, m->rcpts[i]);
-
+	for (size_t i = 0; i < m->nrcpts; i++)	/* the mailboxes conn_submit resolved */
 		log_info("in id=%s to=<%s> mailbox=%s status=delivered", c->queue_id,
 		    log_printable(m->rcpts[i], strlen(m->rcpts[i]), to, sizeof(to)),
-		    idx >= 0 ? policy_mailbox_name(c->gen->policy, idx) : "-");
-	}
+		    c->rcpt_boxes[i][0] != '\0' ? c->rcpt_boxes[i] : "-");
 }
