@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "longline.h"
+#include "base64.h"
 #include "header.h"
 #include "strbuf.h"
 #include "util.h"
@@ -194,29 +195,14 @@ qp_decode(const char *p, size_t n, struct strbuf *out)
 static void
 b64_encode(const unsigned char *p, size_t n, struct strbuf *out)
 {
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t i, col = 0;
-	char q[4];
+	char line[B64_LINE + 1];
+	size_t i, k;
 
-	for (i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		q[0] = tab[(v >> 18) & 63];
-		q[1] = tab[(v >> 12) & 63];
-		q[2] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-		q[3] = i + 2 < n ? tab[v & 63] : '=';
-		strbuf_add(out, q, 4);
-		if ((col += 4) >= B64_LINE) {
-			strbuf_add(out, "\r\n", 2);
-			col = 0;
-		}
-	}
-	if (col > 0)
+	for (i = 0; i < n; i += k) {
+		k = n - i < B64_LINE / 4 * 3 ? n - i : B64_LINE / 4 * 3;
+		strbuf_add(out, line, base64_encode(p + i, k, line));
 		strbuf_add(out, "\r\n", 2);
+	}
 }
 
 /* base64 text again in lines of B64_LINE (white space dropped). */
