@@ -158,7 +158,11 @@ qp_decode_line(const char *p, size_t n, struct strbuf *out)
 		n--;
 	for (i = 0; i < n; i++) {
 		if (p[i] != '=') {
-			strbuf_add(out, p + i, 1);
+			const char *eq = memchr(p + i, '=', n - i);
+			size_t k = eq != NULL ? (size_t)(eq - (p + i)) : n - i;
+
+			strbuf_add(out, p + i, k);	/* the run up to the next '=' */
+			i += k - 1;
 			continue;
 		}
 		if (i + 1 == n)
@@ -205,17 +209,30 @@ b64_encode(const unsigned char *p, size_t n, struct strbuf *out)
 	}
 }
 
+/* true for the white space dropped from base64 text. */
+static bool
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 /* base64 text again in lines of B64_LINE (white space dropped). */
 static void
 b64_rewrap(const char *p, size_t n, struct strbuf *out)
 {
-	size_t i, col = 0;
+	size_t i = 0, k, col = 0;
 
-	for (i = 0; i < n; i++) {
-		if (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n')
+	while (i < n) {
+		if (is_space(p[i])) {
+			i++;
 			continue;
-		strbuf_add(out, p + i, 1);
-		if (++col == B64_LINE) {
+		}
+		/* the run of non-space bytes that fits the line, in one append */
+		for (k = 1; i + k < n && col + k < B64_LINE && !is_space(p[i + k]); k++)
+			;
+		strbuf_add(out, p + i, k);
+		i += k;
+		if ((col += k) == B64_LINE) {
 			strbuf_add(out, "\r\n", 2);
 			col = 0;
 		}
