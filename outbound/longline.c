@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "longline.h"
+#include "base64.h"
 #include "header.h"
 #include "strbuf.h"
 #include "util.h"
@@ -157,7 +158,11 @@ qp_decode_line(const char *p, size_t n, struct strbuf *out)
 		n--;
 	for (i = 0; i < n; i++) {
 		if (p[i] != '=') {
-			strbuf_add(out, p + i, 1);
+			const char *eq = memchr(p + i, '=', n - i);
+			size_t k = eq != NULL ? (size_t)(eq - (p + i)) : n - i;
+
+			strbuf_add(out, p + i, k);	/* the run up to the next '=' */
+			i += k - 1;
 			continue;
 		}
 		if (i + 1 == n)
@@ -194,42 +199,40 @@ qp_decode(const char *p, size_t n, struct strbuf *out)
 static void
 b64_encode(const unsigned char *p, size_t n, struct strbuf *out)
 {
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	size_t i, col = 0;
-	char q[4];
+	char line[B64_LINE + 1];
+	size_t i, k;
 
-	for (i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		q[0] = tab[(v >> 18) & 63];
-		q[1] = tab[(v >> 12) & 63];
-		q[2] = i + 1 < n ? tab[(v >> 6) & 63] : '=';
-		q[3] = i + 2 < n ? tab[v & 63] : '=';
-		strbuf_add(out, q, 4);
-		if ((col += 4) >= B64_LINE) {
-			strbuf_add(out, "\r\n", 2);
-			col = 0;
-		}
-	}
-	if (col > 0)
+	for (i = 0; i < n; i += k) {
+		k = n - i < B64_LINE / 4 * 3 ? n - i : B64_LINE / 4 * 3;
+		strbuf_add(out, line, base64_encode(p + i, k, line));
 		strbuf_add(out, "\r\n", 2);
+	}
+}
+
+/* true for the white space dropped from base64 text. */
+static bool
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 /* base64 text again in lines of B64_LINE (white space dropped). */
 static void
 b64_rewrap(const char *p, size_t n, struct strbuf *out)
 {
-	size_t i, col = 0;
+	size_t i = 0, k, col = 0;
 
-	for (i = 0; i < n; i++) {
-		if (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n')
+	while (i < n) {
+		if (is_space(p[i])) {
+			i++;
 			continue;
-		strbuf_add(out, p + i, 1);
-		if (++col == B64_LINE) {
+		}
+		/* the run of non-space bytes that fits the line, in one append */
+		for (k = 1; i + k < n && col + k < B64_LINE && !is_space(p[i + k]); k++)
+			;
+		strbuf_add(out, p + i, k);
+		i += k;
+		if ((col += k) == B64_LINE) {
 			strbuf_add(out, "\r\n", 2);
 			col = 0;
 		}

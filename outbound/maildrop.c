@@ -302,12 +302,18 @@ static int
 drop_sync(struct maildrop *md, int fd, const char *name, char *err, size_t errlen)
 {
 	char derr[1024];
-	int dfd;
+	int dfd, rc, e;
 
-	if (fsync(fd) < 0 || close(fd) < 0)
+	rc = fsync(fd);
+	e = errno;
+	if (close(fd) < 0 && rc == 0) {	/* closed even after a failed fsync: -bs goes on */
+		rc = -1;
+		e = errno;
+	}
+	if (rc < 0)
 		return util_fail(EX_TEMPFAIL, err, errlen,
 		    "%s/maildrop/%s: fsync after the rename: "
-		    "%s (the message may not be queued)", md->spool, name, strerror(errno));
+		    "%s (the message may not be queued)", md->spool, name, strerror(e));
 	dfd = fsutil_open_dir(md->spoolfd, md->spool, "maildrop", O_RDONLY, derr,
 	    sizeof(derr));
 	if (dfd < 0)

@@ -160,13 +160,14 @@ rewrite_changes_free(struct rewrite_changes *c)
 	c->n = 0;
 }
 
-/* Local recipients to the admin address, duplicates dropped; the
- * originals of the mapped ones are appended to orig. */
+/* Local recipients to the admin address, duplicates dropped (a hash set:
+ * up to PICKUP_MAX_RCPTS of them); the originals of the mapped ones are
+ * appended to orig (empty before). */
 static void
 map_recipients(const struct rewrite_policy *p, struct queue_entry *e,
     struct addrlist *orig, struct rewrite_changes *ch)
 {
-	struct addrlist out = { NULL, 0, 0 };
+	struct addrset out = { { NULL, 0, 0 }, NULL, 0 }, mapped = { { NULL, 0, 0 }, NULL, 0 };
 	const char *a;
 	size_t i;
 
@@ -176,19 +177,22 @@ map_recipients(const struct rewrite_policy *p, struct queue_entry *e,
 		a = e->rcpts[i].addr;
 		if (rewrite_is_local(p, a)) {
 			note(ch, "rcpt", a, p->admin_address);
-			addrlist_add_unique(orig, a);
+			addrset_add(&mapped, a);
 			a = p->admin_address;
 		}
-		addrlist_add_unique(&out, a);
+		addrset_add(&out, a);
 	}
 	for (i = 0; i < e->nrcpts; i++)
 		free(e->rcpts[i].addr);
-	for (i = 0; i < out.n; i++) {
-		e->rcpts[i].addr = out.addrs[i];
+	for (i = 0; i < out.list.n; i++) {
+		e->rcpts[i].addr = out.list.addrs[i];
 		e->rcpts[i].state = QUEUE_RCPT_PENDING;
 	}
-	e->nrcpts = out.n;
-	free(out.addrs);
+	e->nrcpts = out.list.n;
+	free(out.list.addrs);
+	free(out.slots);
+	*orig = mapped.list;	/* the strings move to orig */
+	free(mapped.slots);
 }
 
 /* true when c may be part of an address as written. */

@@ -383,12 +383,10 @@ add_envelope(struct strbuf *b, const struct submit_envelope *e)
 static void
 add_received(struct strbuf *b, const struct submit_envelope *e)
 {
-	char date[64], *line;
+	char date[64];
 
-	line = xasprintf("Received: by %s (smtpgate-sendmail, from userid %lu);\r\n\t%s\r\n",
+	strbuf_printf(b, "Received: by %s (smtpgate-sendmail, from userid %lu);\r\n\t%s\r\n",
 	    e->host, e->uid, submit_date(e->now, date, sizeof(date)));
-	strbuf_str(b, line);
-	free(line);
 }
 
 /* Build the maildrop file (see submit.h). */
@@ -396,28 +394,23 @@ void
 submit_build(struct strbuf *b, const struct submit_msg *m,
     const struct submit_envelope *e)
 {
-	char date[64], *line;
+	char date[64];
 
 	add_envelope(b, e);
 	add_received(b, e);
-	for (size_t i = 0; i < m->nheader; i = field_end(m, i)) {
+	for (size_t i = 0, end; i < m->nheader; i = end) {
+		end = field_end(m, i);
 		if (field_is(&m->lines[i], "Bcc") || field_is(&m->lines[i], "Resent-Bcc"))
 			continue;
-		for (size_t j = i; j < field_end(m, i); j++)
+		for (size_t j = i; j < end; j++)
 			buf_addline(b, m->lines[j].p, m->lines[j].len);
 	}
 	if (!msg_has(m, "From"))
 		add_from(b, e->from_addr, e->fullname);
-	if (!msg_has(m, "Date")) {
-		line = xasprintf("Date: %s\r\n", submit_date(e->now, date, sizeof(date)));
-		strbuf_str(b, line);
-		free(line);
-	}
-	if (!msg_has(m, "Message-ID")) {
-		line = xasprintf("Message-ID: <%s@%s>\r\n", e->msgid, e->host);
-		strbuf_str(b, line);
-		free(line);
-	}
+	if (!msg_has(m, "Date"))
+		strbuf_printf(b, "Date: %s\r\n", submit_date(e->now, date, sizeof(date)));
+	if (!msg_has(m, "Message-ID"))
+		strbuf_printf(b, "Message-ID: <%s@%s>\r\n", e->msgid, e->host);
 	strbuf_add(b, "\r\n", 2);
 	for (size_t i = m->body; i < m->nlines; i++)
 		buf_addline(b, m->lines[i].p, m->lines[i].len);
