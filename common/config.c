@@ -278,8 +278,9 @@ config_parse_warnings(cfg_t *cfg, struct config_ctx *ctx)
 {
 	const struct config_word *w, *first;
 	const char *host = util_hostname();
+	size_t next = 0;
 
-	for (size_t i = 0; (w = config_scan_repeat(&ctx->scan, i, &first)) != NULL; i++) {
+	while ((w = config_scan_repeat(&ctx->scan, &next, &first)) != NULL) {
 		const struct config_block *b = w->block >= 0 ?
 		    &ctx->scan.blocks[w->block] : NULL;
 		char name[200];

@@ -278,8 +278,7 @@ config_read_mailname(cfg_t *cfg, struct config_ctx *ctx, char **out)
 	for (p = text; isspace((unsigned char)*p); p++)
 		;
 	memmove(text, p, strlen(p) + 1);
-	for (p = text; *p != '\0'; p++)
-		*p = (char)tolower((unsigned char)*p);
+	util_lowercase(text);
 	if ((why = config_domain_problem(text)) != NULL) {
 		config_error_at(ctx, line, "mailname_file: %s: \"%.100s\" %s", path, text, why);
 		free(text);

@@ -329,22 +329,21 @@ scan_same_setting(const struct config_word *e, const struct config_word *w)
 	    !(w->section && e->section);	/* sections: libconfuse judges titles */
 }
 
-/* The i-th key word that sets again a key of its section; *first: the
- * earliest setting it overrides.  NULL after the last. */
+/* The next key word from *next on that sets again a key of its section;
+ * *first: the earliest setting it overrides.  NULL after the last. */
 const struct config_word *
-config_scan_repeat(const struct config_scan *s, size_t i, const struct config_word **first)
+config_scan_repeat(const struct config_scan *s, size_t *next, const struct config_word **first)
 {
-	for (size_t k = 0; k < s->nwords; k++) {
+	for (size_t k = *next; k < s->nwords; k++) {
 		for (size_t e = 0; e < k; e++) {
-			if (!scan_same_setting(&s->words[e], &s->words[k]))
-				continue;
-			if (i-- == 0) {
+			if (scan_same_setting(&s->words[e], &s->words[k])) {
 				*first = &s->words[e];
+				*next = k + 1;
 				return &s->words[k];
 			}
-			break;
 		}
 	}
+	*next = s->nwords;
 	return NULL;
 }
 

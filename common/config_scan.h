@@ -61,9 +61,10 @@ const struct config_word *config_scan_find(const struct config_scan *s,
 const struct config_word *config_scan_word_before(const struct config_scan *s, int line);
 
 /* A key set twice in one section (libconfuse keeps the last value): the
- * i-th such key word (from 0) with, in *first, its earlier setting; NULL
- * after the last.  "+=" (a list grows) and titled sections are not repeats. */
-const struct config_word *config_scan_repeat(const struct config_scan *s, size_t i,
+ * next such key word from *next on (0 at the start; moved past the word
+ * returned) with, in *first, its earlier setting; NULL after the last.
+ * "+=" (a list grows) and titled sections are not repeats. */
+const struct config_word *config_scan_repeat(const struct config_scan *s, size_t *next,
     const struct config_word **first);
 
 #endif

@@ -49,11 +49,11 @@ logrep_flush(struct logrep *r, uint64_t now_ms, bool all, logrep_emit_fn emit, v
 
 /* The slot holding text at prio, or NULL. */
 static struct logrep_slot *
-logrep_find(struct logrep *r, int prio, const char *text)
+logrep_find(struct logrep *r, int prio, const char *text, size_t len)
 {
 	for (size_t i = 0; i < LOGREP_SLOTS; i++)
-		if (r->slot[i].used && r->slot[i].prio == prio &&
-		    strcmp(r->slot[i].text, text) == 0)
+		if (r->slot[i].used && r->slot[i].prio == prio && r->slot[i].len == len &&
+		    memcmp(r->slot[i].text, text, len) == 0)
 			return &r->slot[i];
 	return NULL;
 }
@@ -80,17 +80,21 @@ logrep_line(struct logrep *r, int prio, const char *text, uint64_t now_ms,
     logrep_emit_fn emit, void *arg)
 {
 	struct logrep_slot *sl;
+	size_t len;
 
 	if (r->window_ms == 0)
 		return true;
 	logrep_flush(r, now_ms, false, emit, arg);
-	if ((sl = logrep_find(r, prio, text)) != NULL) {
+	len = strlen(text);
+	if ((sl = logrep_find(r, prio, text, len)) != NULL) {
 		sl->repeats++;
 		sl->last_ms = now_ms;
 		return false;
 	}
 	sl = logrep_take(r, now_ms, emit, arg);
-	snprintf(sl->text, sizeof(sl->text), "%s", text);
+	sl->len = len < sizeof(sl->text) ? len : sizeof(sl->text) - 1;
+	memcpy(sl->text, text, sl->len);
+	sl->text[sl->len] = '\0';
 	sl->prio = prio;
 	sl->first_ms = sl->last_ms = now_ms;
 	sl->repeats = 0;

@@ -25,6 +25,7 @@
 
 struct logrep_slot {
 	char text[LOGREP_TEXT];	/* the line as written (NUL-terminated) */
+	size_t len;		/* strlen(text): compared before the text */
 	int prio;
 	uint64_t first_ms;	/* when it was written (the window's start) */
 	uint64_t last_ms;	/* the last repeat (eviction order) */

@@ -306,6 +306,10 @@ preflight_file(const char *path, enum config_role role, FILE *f, struct prefligh
 	struct outbound_config *out = NULL;
 
 	memset(pf, 0, sizeof(*pf));
+	if (inp != NULL)
+		*inp = NULL;	/* also when the file does not load */
+	if (outp != NULL)
+		*outp = NULL;
 	if (role == CONFIG_INBOUND)
 		in = config_load_inbound(path, pf->err, sizeof(pf->err));
 	else

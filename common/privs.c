@@ -66,18 +66,27 @@ int
 privs_group_id(const char *group, gid_t *gid)
 {
 	struct group gr, *res = NULL;
-	char buf[4096];
+	size_t len = 4096;
 	unsigned long id;
+	char *buf;
+	int rc;
 
 	if (privs_parse_number(group, &id)) {
 		*gid = (gid_t)id;
 		return 1;
 	}
-	if (!privs_name_ok(group) || getgrnam_r(group, &gr, buf, sizeof(buf), &res) != 0 ||
-	    res == NULL)
+	if (!privs_name_ok(group))
 		return 0;
-	*gid = res->gr_gid;
-	return 1;
+	/* a group with many members does not fit a fixed buffer (ERANGE) */
+	buf = xmalloc(len);
+	while ((rc = getgrnam_r(group, &gr, buf, len, &res)) == ERANGE && len < (1u << 20)) {
+		len *= 2;
+		buf = xrealloc(buf, len);
+	}
+	if (rc == 0 && res != NULL)
+		*gid = res->gr_gid;
+	free(buf);
+	return rc == 0 && res != NULL;
 }
 
 /* 1 when user names uid 0. */
