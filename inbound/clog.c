@@ -481,7 +481,7 @@ clog_add(struct clog_writer *w, struct clog_rec *r, const struct iovec *msg, int
 			return -1;
 	}
 	h = xmalloc(sizeof(*h) + head);
-	clog_encode_head(h->buf, r, msg, n);
+	clog_encode_head(h->buf, r);
 	h->next = w->heads;
 	w->heads = h;
 	w->iov[w->niov++] = (struct iovec){ h->buf, head };

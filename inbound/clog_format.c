@@ -68,9 +68,10 @@ clog_rec_size(const struct clog_rec *r)
 	return clog_head_size(r) + (r->kind == CLOG_INLINE ? (size_t)r->msg_len : 0);
 }
 
-/* Encode the head of r; the record CRC runs over the message pieces too. */
+/* Encode the head of r; the record CRC runs over the message too, joined
+ * from r->msg_crc rather than read again. */
 void
-clog_encode_head(char *out, const struct clog_rec *r, const struct iovec *msg, int n)
+clog_encode_head(char *out, const struct clog_rec *r)
 {
 	size_t head = clog_head_size(r);
 	uint32_t crc;
@@ -87,8 +88,7 @@ clog_encode_head(char *out, const struct clog_rec *r, const struct iovec *msg, i
 	memcpy(out + CLOG_HDR + r->mailbox_len, r->name, r->name_len);
 	crc = clog_crc(0, out + 8, head - 8);
 	if (r->kind == CLOG_INLINE)
-		for (int i = 0; i < n; i++)
-			crc = clog_crc(crc, msg[i].iov_base, msg[i].iov_len);
+		crc = (uint32_t)crc32_combine(crc, r->msg_crc, (z_off_t)r->msg_len);
 	put_le(out + 4, crc, 4);
 }
 

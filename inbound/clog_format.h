@@ -55,12 +55,12 @@ size_t clog_rec_size(const struct clog_rec *r);
 
 /*
  * Encode the header part of record r into out (clog_head_size bytes).
- * msg/n: the message's pieces (an inline record's bytes, written by the
- * caller right after the head); r->msg_crc must be set already (for a
- * reference, the file's CRC; for inline, clog_crc_iov(msg, n)).  The
- * record CRC covers everything after itself, message included.
+ * An inline record's message bytes are written by the caller right after
+ * the head; r->msg_crc must be set already (for a reference, the file's
+ * CRC; for inline, the CRC of those bytes).  The record CRC covers
+ * everything after itself, message included (joined from r->msg_crc).
  */
-void clog_encode_head(char *out, const struct clog_rec *r, const struct iovec *msg, int n);
+void clog_encode_head(char *out, const struct clog_rec *r);
 
 /*
  * Decode the record at buf[0..len).  1: *r filled (r->size bytes used,
