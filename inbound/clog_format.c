@@ -43,6 +43,13 @@ clog_crc(uint32_t crc, const void *buf, size_t len)
 	return crc;
 }
 
+/* The CRC32 of a then b, from their CRCs a and b (blen: b's length). */
+uint32_t
+clog_crc_join(uint32_t a, uint32_t b, size_t blen)
+{
+	return (uint32_t)crc32_combine(a, b, (z_off_t)blen);
+}
+
 /* CRC32 of the pieces iov[0..n). */
 uint32_t
 clog_crc_iov(const struct iovec *iov, int n)
@@ -88,7 +95,7 @@ clog_encode_head(char *out, const struct clog_rec *r)
 	memcpy(out + CLOG_HDR + r->mailbox_len, r->name, r->name_len);
 	crc = clog_crc(0, out + 8, head - 8);
 	if (r->kind == CLOG_INLINE)
-		crc = (uint32_t)crc32_combine(crc, r->msg_crc, (z_off_t)r->msg_len);
+		crc = clog_crc_join(crc, r->msg_crc, (size_t)r->msg_len);
 	put_le(out + 4, crc, 4);
 }
 

@@ -45,6 +45,9 @@ struct clog_rec {
 /* CRC32 (zlib's polynomial) of buf, continuing from crc (0 to start). */
 uint32_t clog_crc(uint32_t crc, const void *buf, size_t len);
 
+/* The CRC32 of bytes A then bytes B, from crc(A), crc(B) and B's length. */
+uint32_t clog_crc_join(uint32_t a, uint32_t b, size_t blen);
+
 /* CRC32 of the concatenated pieces iov[0..n). */
 uint32_t clog_crc_iov(const struct iovec *iov, int n);
 
