@@ -96,7 +96,7 @@ checkpoint_round(struct checkpoint *k)
 {
 	uint64_t target[CLOG_MAX_WORKERS], done[CLOG_MAX_WORKERS];
 	unsigned gen;
-	int failed, n;
+	int failed, n, e;
 	char err[512], msg[600];
 
 	clog_published_all(k->c, target);
@@ -112,15 +112,17 @@ checkpoint_round(struct checkpoint *k)
 		return -1;
 	}
 	if (CLOG_DURABLE && syncfs(k->syncfd) == -1) {
-		snprintf(msg, sizeof(msg), "syncfs %s: %s", k->p->spool, strerror(errno));
-		clog_fail(k->c, errno);
+		e = errno;
+		snprintf(msg, sizeof(msg), "syncfs %s: %s", k->p->spool, strerror(e));
+		clog_fail(k->c, e);
 		ckpt_log(k, msg);
 		return -1;
 	}
 	if (probe(k) == -1) {
+		e = errno;
 		snprintf(msg, sizeof(msg), "%s/tmp/%s: the file system takes no more changes: %s",
-		    k->p->spool, PROBE, strerror(errno));
-		clog_fail(k->c, errno);
+		    k->p->spool, PROBE, strerror(e));
+		clog_fail(k->c, e);
 		ckpt_log(k, msg);
 		return -1;
 	}

@@ -83,24 +83,35 @@ clog_err(struct clog *c, const char *name, const char *what, char *err, size_t e
 	return -1;
 }
 
+/* Write n zero bytes into fd from off; 0 or -1 with errno. */
+static int
+zero_range(int fd, size_t off, size_t n)
+{
+	static const char zeros[64 << 10];
+
+	while (n > 0) {
+		size_t m = n < sizeof(zeros) ? n : sizeof(zeros);
+		ssize_t k = pwrite(fd, zeros, m, (off_t)off);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			if (k == 0)
+				errno = EIO;
+			return -1;
+		}
+		off += (size_t)k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
 /* Write len zero bytes into fd from offset 0, then fsync; 0 or -1. */
 static int
 zero_fill(int fd, size_t len)
 {
-	static const char zeros[64 << 10];
-	size_t off = 0;
-
-	while (off < len) {
-		size_t n = len - off < sizeof(zeros) ? len - off : sizeof(zeros);
-		ssize_t k = pwrite(fd, zeros, n, (off_t)off);
-
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		off += (size_t)k;
-	}
+	if (zero_range(fd, 0, len) == -1)
+		return -1;
 	return fsync(fd);
 }
 
@@ -481,7 +492,7 @@ clog_add(struct clog_writer *w, struct clog_rec *r, const struct iovec *msg, int
 			return -1;
 	}
 	h = xmalloc(sizeof(*h) + head);
-	clog_encode_head(h->buf, r, msg, n);
+	clog_encode_head(h->buf, r);
 	h->next = w->heads;
 	w->heads = h;
 	w->iov[w->niov++] = (struct iovec){ h->buf, head };
@@ -530,16 +541,7 @@ clog_rewind(struct clog_writer *w)
 static void
 clog_zero(struct clog_writer *w, unsigned k, size_t off, size_t n)
 {
-	static const char zeros[64 << 10];
-
-	while (n > 0) {
-		size_t m = n < sizeof(zeros) ? n : sizeof(zeros);
-
-		if (pwrite(w->fd[k], zeros, m, (off_t)off) <= 0)
-			return;
-		off += m;
-		n -= m;
-	}
+	(void)zero_range(w->fd[k], off, n);
 }
 
 /*

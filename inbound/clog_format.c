@@ -43,6 +43,13 @@ clog_crc(uint32_t crc, const void *buf, size_t len)
 	return crc;
 }
 
+/* The CRC32 of a then b, from their CRCs a and b (blen: b's length). */
+uint32_t
+clog_crc_join(uint32_t a, uint32_t b, size_t blen)
+{
+	return (uint32_t)crc32_combine(a, b, (z_off_t)blen);
+}
+
 /* CRC32 of the pieces iov[0..n). */
 uint32_t
 clog_crc_iov(const struct iovec *iov, int n)
@@ -68,9 +75,10 @@ clog_rec_size(const struct clog_rec *r)
 	return clog_head_size(r) + (r->kind == CLOG_INLINE ? (size_t)r->msg_len : 0);
 }
 
-/* Encode the head of r; the record CRC runs over the message pieces too. */
+/* Encode the head of r; the record CRC runs over the message too, joined
+ * from r->msg_crc rather than read again. */
 void
-clog_encode_head(char *out, const struct clog_rec *r, const struct iovec *msg, int n)
+clog_encode_head(char *out, const struct clog_rec *r)
 {
 	size_t head = clog_head_size(r);
 	uint32_t crc;
@@ -87,8 +95,7 @@ clog_encode_head(char *out, const struct clog_rec *r, const struct iovec *msg, i
 	memcpy(out + CLOG_HDR + r->mailbox_len, r->name, r->name_len);
 	crc = clog_crc(0, out + 8, head - 8);
 	if (r->kind == CLOG_INLINE)
-		for (int i = 0; i < n; i++)
-			crc = clog_crc(crc, msg[i].iov_base, msg[i].iov_len);
+		crc = clog_crc_join(crc, r->msg_crc, (size_t)r->msg_len);
 	put_le(out + 4, crc, 4);
 }
 

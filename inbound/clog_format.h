@@ -45,6 +45,9 @@ struct clog_rec {
 /* CRC32 (zlib's polynomial) of buf, continuing from crc (0 to start). */
 uint32_t clog_crc(uint32_t crc, const void *buf, size_t len);
 
+/* The CRC32 of bytes A then bytes B, from crc(A), crc(B) and B's length. */
+uint32_t clog_crc_join(uint32_t a, uint32_t b, size_t blen);
+
 /* CRC32 of the concatenated pieces iov[0..n). */
 uint32_t clog_crc_iov(const struct iovec *iov, int n);
 
@@ -55,12 +58,12 @@ size_t clog_rec_size(const struct clog_rec *r);
 
 /*
  * Encode the header part of record r into out (clog_head_size bytes).
- * msg/n: the message's pieces (an inline record's bytes, written by the
- * caller right after the head); r->msg_crc must be set already (for a
- * reference, the file's CRC; for inline, clog_crc_iov(msg, n)).  The
- * record CRC covers everything after itself, message included.
+ * An inline record's message bytes are written by the caller right after
+ * the head; r->msg_crc must be set already (for a reference, the file's
+ * CRC; for inline, the CRC of those bytes).  The record CRC covers
+ * everything after itself, message included (joined from r->msg_crc).
  */
-void clog_encode_head(char *out, const struct clog_rec *r, const struct iovec *msg, int n);
+void clog_encode_head(char *out, const struct clog_rec *r);
 
 /*
  * Decode the record at buf[0..len).  1: *r filled (r->size bytes used,

@@ -326,10 +326,14 @@ job_prepare(struct delivery *d, struct delivery_job *j, bool *refs)
 	}
 }
 
-/* Append the records of job j to the worker's log; 0 or -1 with err. */
+/* Append the records of job j to the worker's log; 0 or -1 with err.
+ * The body's CRC is taken once, each inline file's joined from it. */
 static int
 job_log(struct delivery_worker *w, struct delivery_job *j, char *err, size_t errlen)
 {
+	uint32_t body_crc = 0;
+	bool body_crc_set = false;
+
 	for (size_t i = 0; i < j->nfiles; i++) {
 		struct dfile *f = &j->files[i];
 		struct iovec msg[2] = { { f->header, f->header_len }, { j->body, j->body_len } };
@@ -343,8 +347,14 @@ job_log(struct delivery_worker *w, struct delivery_job *j, char *err, size_t err
 		if (f->ref) {
 			r.msg_crc = f->crc;
 			r.msg_len = strtoull(strstr(f->name, ",S=") + 3, NULL, 10);
-		} else
-			r.msg_crc = clog_crc_iov(msg, 2);
+		} else {
+			if (!body_crc_set) {
+				body_crc = clog_crc(0, j->body, j->body_len);
+				body_crc_set = true;
+			}
+			r.msg_crc = clog_crc_join(clog_crc(0, f->header, f->header_len),
+			    body_crc, j->body_len);
+		}
 		if (clog_add(w->log, &r, msg, 2, err, errlen) == -1)
 			return -1;
 		w->last_seq = r.seq;

@@ -29,7 +29,7 @@ make(enum clog_kind kind, uint64_t seq, const char *box, const char *name, const
 	head = clog_head_size(&r);
 	size = clog_rec_size(&r);
 	buf = malloc(size);
-	clog_encode_head(buf, &r, iov, 2);
+	clog_encode_head(buf, &r);
 	if (kind == CLOG_INLINE)
 		memcpy(buf + head, msg, strlen(msg));
 	*lenp = size;
