@@ -76,7 +76,7 @@ txn_next(struct client *c)
 		client_txn_finish(c);
 		return;
 	}
-	strbuf_printf(&c->out, "%s", c->cmds[c->next_send].line);
+	strbuf_str(&c->out, c->cmds[c->next_send].line);
 	c->next_send++;
 }
 
@@ -90,7 +90,7 @@ on_data(struct client *c, int code)
 		c->st = ST_BODY;
 		c->ev = CLIENT_EV_BODY;
 	} else if (code == 354) {
-		strbuf_printf(&c->out, ".\r\n");	/* RFC 2920 3.1: a single dot */
+		strbuf_str(&c->out, ".\r\n");	/* RFC 2920 3.1: a single dot */
 		c->lone_dot = true;
 		c->st = ST_DATA_END;
 	} else if (code / 100 == 2 || code / 100 == 3) {
@@ -180,11 +180,10 @@ addr_ok(const char *a)
 	return true;
 }
 
-/* Add one command to the transaction. */
+/* Add one command to the transaction (c->cmds has room: txn_build). */
 static void
 txn_add(struct client *c, enum cmd_kind kind, size_t rcpt, char *line)
 {
-	c->cmds = xrealloc(c->cmds, (c->ncmds + 1) * sizeof(*c->cmds));
 	c->cmds[c->ncmds].kind = kind;
 	c->cmds[c->ncmds].rcpt = rcpt;
 	c->cmds[c->ncmds].line = line;
@@ -221,6 +220,8 @@ txn_build(struct client *c, const struct client_message *m)
 	char size[32] = "";
 	size_t i;
 
+	/* RSET, MAIL, one RCPT per recipient, DATA: allocated once */
+	c->cmds = xcalloc(m->nrcpts + 3, sizeof(*c->cmds));
 	if (c->ntxn > 0)
 		txn_add(c, CMD_RSET, 0, xstrdup("RSET\r\n"));
 	if (c->caps.size)
@@ -270,7 +271,7 @@ client_send_message(struct client *c, const struct client_message *m)
 		return 0;
 	}
 	for (i = 0; i < c->ncmds; i++)
-		strbuf_printf(&c->out, "%s", c->cmds[i].line);
+		strbuf_str(&c->out, c->cmds[i].line);
 	c->next_send = c->ncmds;
 	return 0;
 }

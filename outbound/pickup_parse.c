@@ -372,17 +372,28 @@ parse_headers(struct pparse *pp)
 	return 0;	/* headers only, no body: allowed */
 }
 
-/* The body, line by line, CRLF-normalised. */
+/* The body, CRLF-normalised: lines that end in CRLF already are copied
+ * as runs, a bare LF (or the unterminated last line) ends one.  Every CR
+ * is followed by LF (check_bytes). */
 static void
 copy_body(struct pparse *pp)
 {
-	struct pline l;
-	size_t next;
+	const char *run = pp->buf + pp->off, *p = run, *end = pp->buf + pp->len, *nl;
 
-	while (peek_line(pp, &l, &next)) {
-		out_line(pp, &l);
-		pp->off = next;
+	while (p < end) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;		/* the last line, unterminated */
+		else if (nl > p && nl[-1] == '\r') {
+			p = nl + 1;		/* CRLF already: part of the run */
+			continue;
+		}
+		strbuf_add(&pp->out, run, (size_t)(nl - run));
+		strbuf_add(&pp->out, "\r\n", 2);
+		run = p = nl < end ? nl + 1 : end;
 	}
+	if (run < end)
+		strbuf_add(&pp->out, run, (size_t)(end - run));
+	pp->off = pp->len;
 }
 
 /* Whole-file checks before any parsing. */

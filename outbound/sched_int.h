@@ -29,6 +29,7 @@
 #include "pickup.h"
 #include "queue.h"
 #include "relay.h"
+#include "util.h"
 
 struct event;
 struct event_base;
@@ -164,10 +165,7 @@ sched_now(void)
 static inline int64_t
 sched_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)util_monotonic_ms();
 }
 
 /* name made printable for a log line (buf: SCHED_ESC bytes). */
