@@ -3,8 +3,9 @@
  * (see delivery.h and inbound/README.md "The commit log").  Threads: the
  * loop thread submits and receives results; each worker takes a batch,
  * appends it to its own log segments with one fdatasync, reports the
- * results (one eventfd wake-up), then publishes the files into the
- * Maildirs; the checkpoint thread (checkpoint.c) makes them durable.
+ * results (one eventfd wake-up), then hands the batch to the publisher
+ * thread (pubthread.c), which puts the files into the Maildirs; the
+ * checkpoint thread (checkpoint.c) makes them durable.
  *
  * Must not know about SMTP replies, sessions or sockets.
  */
@@ -29,46 +30,19 @@
 #include "clog.h"
 #include "config.h"
 #include "delivery.h"
+#include "delivery_int.h"
 #include "fsutil.h"
 #include "id.h"
 #include "log.h"
 #include "maildir.h"
 #include "mailfile.h"
 #include "publish.h"
+#include "pubthread.h"
 #include "recover.h"
 #include "spill.h"
 #include "util.h"
 
 #define DELIVERY_MAX_THREADS CLOG_MAX_WORKERS
-
-/* One file: the copy for one mailbox. */
-struct dfile {
-	char *mailbox;
-	char *header;
-	size_t header_len;
-	char name[256];		/* Maildir name, also the tmp/ name */
-	int newfd;		/* its new/ (O_PATH, maildir_open_new) or -1 */
-	bool ref;		/* logged by reference: tmp/name written and synced */
-	uint32_t crc;		/* ... and its CRC32 */
-};
-
-struct delivery_job {
-	struct delivery_job *next;	/* the todo or done list */
-	char *body;		/* CRLF lines until job_prepare makes them LF */
-	size_t body_len;
-	int spill_fd;		/* a spilled body (CRLF) or -1 */
-	char spill_name[SPILL_NAME_MAX];	/* its tmp/ name */
-	struct fsutil_perm perm;	/* mode and group of its files */
-	struct dfile *files;
-	size_t nfiles;
-	bool failed;
-	int err_no;
-	char err[256];
-	delivery_done_fn done;
-	void *arg;
-	bool cancelled;		/* loop thread only */
-	char qid[ID_LEN + 1];	/* the queue id, for log lines */
-};
 
 /*
  * One worker thread and its log writer: its segments are open file
@@ -100,6 +74,7 @@ struct delivery {
 	struct publisher pub;
 	struct clog *log;
 	struct checkpoint *ckpt;
+	struct pubthread *pubt;
 	struct delivery_worker workers[DELIVERY_MAX_THREADS];
 	unsigned nworkers;
 };
@@ -119,6 +94,14 @@ job_free(struct delivery_job *j)
 	if (j->spill_fd >= 0)
 		close(j->spill_fd);
 	free(j);
+}
+
+/* One owner is done with j (see delivery_int.h). */
+void
+delivery_job_release(struct delivery_job *j)
+{
+	if (atomic_fetch_sub(&j->refs, 1) == 1)
+		job_free(j);
 }
 
 /* Fail job j with errno e and a message (first failure wins). */
@@ -420,57 +403,25 @@ batch_log(struct delivery_worker *w, struct delivery_job *batch)
 }
 
 /*
- * Publish every file of a logged job: an inline one is written to tmp/
- * now, then each is renamed into new/ without replacing; no sync (the
- * checkpoint's).  A failure here is not the client's concern any more:
- * the message is durable in the log, so it keeps its 250, the log stops
- * acknowledging and the next checkpoint writes it again (clog_fail).
+ * After the log's fdatasync: a job not logged (failed, answered 451/452)
+ * is cleaned up now, before its result goes back (its tmp/ files, its
+ * spill file, its descriptors); the logged ones are linked for the
+ * publisher, each with a reference of its own.  The logged jobs, or
+ * NULL.
  */
-static void
-job_publish(struct delivery *d, struct delivery_job *j)
+static struct delivery_job *
+batch_split(struct delivery *d, struct delivery_job *batch, uint64_t last)
 {
-	char err[600];
-
-	for (size_t i = 0; i < j->nfiles; i++) {
-		struct dfile *f = &j->files[i];
-		struct iovec iov[2] = { { f->header, f->header_len }, { j->body, j->body_len } };
-		int rc;
-
-		if (f->ref) {
-			rc = publish_rename(&d->pub, f->name, f->newfd);
-			if (rc == -1)
-				snprintf(err, sizeof(err), "new/%s: publish: %s", f->name,
-				    strerror(errno));
-		} else
-			rc = publish_file(&d->pub, f->newfd, f->name,
-			    &(struct fsutil_new){ iov, 2, false, &j->perm }, err,
-			    sizeof(err));
-		if (rc == -1) {
-			log_warnx("delivery id=%s: mailbox %s: %s (kept in the commit log; "
-			    "written again at the next checkpoint)", j->qid, f->mailbox, err);
-			clog_fail(d->log, errno);
-			clog_kick(d->log);
-			continue;
-		}
-		f->ref = false;	/* the tmp/ name is gone */
-	}
-}
-
-/*
- * After the log's fdatasync: publish the logged jobs of batch, drop the
- * failed ones' tmp/ files and every spill file (the loop never waits for
- * the unlink of a large file), and move the published number on.
- */
-static void
-batch_publish(struct delivery_worker *w, struct delivery_job *batch, uint64_t last)
-{
-	struct delivery *d = w->d;
+	struct delivery_job *logged = NULL, **tail = &logged;
 
 	for (struct delivery_job *j = batch; j; j = j->next) {
-		if (last != 0 && !j->failed)
-			job_publish(d, j);
-		else
-			job_unlink_refs(d, j);
+		if (last != 0 && !j->failed) {
+			atomic_store(&j->refs, 2);
+			*tail = j;
+			tail = &j->pub_next;
+			continue;
+		}
+		job_unlink_refs(d, j);
 		if (j->spill_fd >= 0) {
 			close(j->spill_fd);
 			j->spill_fd = -1;
@@ -484,8 +435,8 @@ batch_publish(struct delivery_worker *w, struct delivery_job *batch, uint64_t la
 				j->files[i].newfd = -1;
 			}
 	}
-	if (last != 0)
-		clog_published(w->log, last);
+	*tail = NULL;
+	return logged;
 }
 
 /* Append finished jobs to the done list and wake the loop once. */
@@ -557,14 +508,16 @@ take_pending(struct delivery *d, bool wait)
 /*
  * Worker thread:
  *
- *     take a batch --> log records --fdatasync--> publish into new/
- *     (no sync) --> report (250s) --> published number (checkpoint's)
+ *     take a batch --> log records --fdatasync--> report (250s)
+ *     --> the publisher: into new/ (no sync) --> published number
+ *     (the checkpoint's)
  *
- * The publish is page-cache work (a write and a rename per file) and goes
- * before the report, so a message is in its new/ when its client hears
- * 250, as readers and the tests expect; it is not made durable here (the
- * log holds it until the checkpoint).  While this worker waits for its
- * fdatasync, the other one takes the next batch.
+ * A 250 waits for the log's flush and nothing else: the publish is
+ * page-cache work (a write and a rename per file) on a thread of its own,
+ * so a writer is free for the next batch at once.  A reader may see a
+ * message a moment after its client heard 250; it is durable in the log
+ * by then.  While this worker waits for its fdatasync, the other one
+ * takes the next batch.
  */
 static void *
 worker_main(void *arg)
@@ -575,9 +528,11 @@ worker_main(void *arg)
 
 	while ((batch = take_pending(d, true)) != NULL) {
 		uint64_t last = batch_log(w, batch);
+		struct delivery_job *logged = batch_split(d, batch, last);
 
-		batch_publish(w, batch, last);
 		batch_post(d, batch);
+		if (logged != NULL)
+			pubthread_put(d->pubt, logged, w->log, last);
 	}
 	return NULL;
 }
@@ -629,7 +584,7 @@ drain_done(struct delivery *d)
 		d->pending--;
 		if (!j->cancelled && j->done)
 			j->done(j->arg, r, j->failed ? j->err : "");
-		job_free(j);
+		delivery_job_release(j);
 	}
 }
 
@@ -736,6 +691,11 @@ delivery_new(struct event_base *base, const struct delivery_spool *spool,
 		delivery_abort(d);
 		return NULL;
 	}
+	if ((d->pubt = pubthread_start(&d->pub, d->log, err, errlen)) == NULL) {
+		checkpoint_stop(d->ckpt);
+		delivery_abort(d);
+		return NULL;
+	}
 	if (delivery_start_workers(d, nthreads, err, errlen) == -1) {
 		delivery_free(d);
 		return NULL;
@@ -756,6 +716,7 @@ delivery_free(struct delivery *d)
 	pthread_mutex_unlock(&d->lock);
 	for (unsigned i = 0; i < d->nworkers; i++)
 		pthread_join(d->workers[i].thread, NULL);
+	pubthread_stop(d->pubt);
 	checkpoint_stop(d->ckpt);
 	drain_done(d);
 	delivery_abort(d);
@@ -789,6 +750,7 @@ delivery_submit(struct delivery *d, const struct delivery_request *r,
 {
 	struct delivery_job *j = xcalloc(1, sizeof(*j));
 
+	atomic_init(&j->refs, 1);
 	j->body = r->body;
 	j->body_len = r->body_len;
 	j->spill_fd = -1;
@@ -844,6 +806,20 @@ size_t
 delivery_pending(const struct delivery *d)
 {
 	return d->pending;
+}
+
+/* Messages answered 250 and not yet in their new/. */
+size_t
+delivery_unpublished(const struct delivery *d)
+{
+	return d->pubt != NULL ? pubthread_backlog(d->pubt) : 0;
+}
+
+/* 0 while the log acknowledges, else the error number that stopped it. */
+int
+delivery_log_error(const struct delivery *d)
+{
+	return clog_failed(d->log);
 }
 
 /* Remove stale regular files left in the spool tmp/ by a crash. */

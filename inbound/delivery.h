@@ -1,19 +1,20 @@
 /*
  * delivery: durable Maildir delivery of accepted messages, off the event
- * loop.  The loop thread submits a message (envelope + body); a small pool
- * of worker threads writes and publishes the files with GROUP COMMIT (every
- * pending job at once, one syncfs for the data of the whole batch and one
- * for its directory entries) and posts all results back to the loop with
- * one wake-up.
+ * loop (inbound/README.md "The commit log").  The loop thread submits a
+ * message (envelope + body); a small pool of log writers appends every
+ * pending job to its commit log at once with one fdatasync (GROUP COMMIT)
+ * and posts all results back to the loop with one wake-up; then the
+ * publisher thread puts the files into the Maildirs and the checkpoint
+ * thread makes them durable.
  *
- * Per recipient mailbox one file is written to <spool>/tmp/ holding
- * Return-Path, one Delivered-To per recipient of that mailbox, Received and
- * the body, with LF line ends (mailfile.h), in mailbox_file_mode and
- * mailbox_group; once it is durable it is renamed (never replacing) into
+ * Per recipient mailbox one file holds Return-Path, one Delivered-To per
+ * recipient of that mailbox, Received and the body, with LF line ends
+ * (mailfile.h), in mailbox_file_mode and mailbox_group; it is written in
+ * <spool>/tmp/ and renamed (never replacing) into
  * <spool>/mailboxes/<name>/new/, reached by descriptors with no symlink
- * followed (maildir.h), and the result is reported once that is durable
- * too.  On any failure nothing stays in any new/.  Knows nothing about
- * SMTP sessions or sockets.
+ * followed (maildir.h).  A result is OK once the message is durable in the
+ * log; it reaches new/ moments later.  On a failure nothing of the message
+ * is logged or published.  Knows nothing about SMTP sessions or sockets.
  */
 #ifndef SMTPGATE_DELIVERY_H
 #define SMTPGATE_DELIVERY_H
@@ -97,6 +98,14 @@ void delivery_cancel(struct delivery_job *j);
 
 /* Jobs submitted and not yet reported back. */
 size_t delivery_pending(const struct delivery *d);
+
+/* Messages answered 250 (durable in the log) and not yet in their new/. */
+size_t delivery_unpublished(const struct delivery *d);
+
+/* 0 while the commit log acknowledges; else the error number of the
+ * failed flush, publish or checkpoint that stopped it (every message is
+ * answered 451/452 until a checkpoint succeeds). */
+int delivery_log_error(const struct delivery *d);
 
 /* The spool's tmp/ descriptor (spill files are made there). */
 int delivery_tmpfd(const struct delivery *d);

@@ -91,6 +91,25 @@ gauge_open(void *arg)
 	return in->listener ? (double)listener_open_count(in->listener) : 0;
 }
 
+/* Gauge: messages answered 250 and not yet in their new/. */
+static double
+gauge_unpublished(void *arg)
+{
+	struct inbound *in = arg;
+
+	return in->delivery ? (double)delivery_unpublished(in->delivery) : 0;
+}
+
+/* Gauge: 1 while the commit log acknowledges, 0 while it waits for a
+ * checkpoint after a failure. */
+static double
+gauge_log_ok(void *arg)
+{
+	struct inbound *in = arg;
+
+	return in->delivery && delivery_log_error(in->delivery) != 0 ? 0 : 1;
+}
+
 /* The inbound counters in the order /metrics shows them: where each
  * lives in struct inbound_stats, its name and help; by_reason: one
  * counter per reject reason (an array of REJECT_NREASONS). */
@@ -133,6 +152,10 @@ metrics_setup(struct inbound *in, char *err, size_t errlen)
 			    reject_name(r));
 	}
 	metrics_gauge(m, "connections_open", "Open connections", gauge_open, in);
+	metrics_gauge(m, "unpublished_messages", "Messages answered 250 (durable in the "
+	    "commit log) not yet in their Maildir's new/", gauge_unpublished, in);
+	metrics_gauge(m, "commit_log_ok", "1 while the commit log acknowledges; 0 after a "
+	    "failed flush, publish or checkpoint until a checkpoint succeeds", gauge_log_ok, in);
 	daemon_metrics(m, PROGNAME);
 	if (!in->gen->cfg->metrics_enabled)
 		return 0;
@@ -147,10 +170,16 @@ status_cb(evutil_socket_t fd, short what, void *arg)
 	size_t open = listener_open_count(in->listener);
 	unsigned long long msgs = *in->stats.messages_accepted;
 
+	size_t unpub = in->delivery ? delivery_unpublished(in->delivery) : 0;
+	int lerr = in->delivery ? delivery_log_error(in->delivery) : 0;
+
 	log_info("status connections=%zu messages=%llu rejected=%llu loop_lag_ms=%llu "
-	    "loop_lag_max_ms=%llu", open, msgs, (unsigned long long)*in->stats.messages_rejected,
-	    (unsigned long long)daemon_loop_lag_ms(), (unsigned long long)daemon_loop_lag_max_ms());
-	daemon_notify_status("%zu connections, %llu messages", open, msgs);
+	    "loop_lag_max_ms=%llu unpublished=%zu log=%s", open, msgs,
+	    (unsigned long long)*in->stats.messages_rejected,
+	    (unsigned long long)daemon_loop_lag_ms(), (unsigned long long)daemon_loop_lag_max_ms(),
+	    unpub, lerr ? "failed" : "ok");
+	daemon_notify_status("%zu connections, %llu messages%s", open, msgs,
+	    lerr ? ", NOT acknowledging (commit log)" : "");
 }
 
 /* The grace period is over: cut the sessions still in DATA. */
