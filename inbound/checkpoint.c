@@ -111,7 +111,7 @@ checkpoint_round(struct checkpoint *k)
 		ckpt_log(k, err);
 		return -1;
 	}
-	if (CLOG_DURABLE && syncfs(k->syncfd) == -1) {
+	if (CLOG_CHECKPOINT_SYNC && syncfs(k->syncfd) == -1) {
 		e = errno;
 		snprintf(msg, sizeof(msg), "syncfs %s: %s", k->p->spool, strerror(e));
 		clog_fail(k->c, e);

@@ -273,18 +273,25 @@ job_open_dirs(struct delivery *d, struct delivery_job *j)
 	}
 }
 
+/* The largest record logged inline in segments of segsize bytes. */
+static size_t
+inline_max(size_t segsize)
+{
+	return segsize / 4 < CLOG_INLINE_MAX ? segsize / 4 : CLOG_INLINE_MAX;
+}
+
 /*
  * Get job j ready for the log: new/ of each mailbox checked, the body
  * turned from CRLF into LF (once per message, on the worker: a 50 MB body
  * must not hold up the event loop), the file names chosen (,S= is the
- * stored size).  A spilled body, or a file too large for a quarter of a
- * segment, is written to tmp/ and synced now: logged by reference.
+ * stored size).  A spilled body, or a file past inline_max, is written
+ * to tmp/ and synced now: logged by reference.
  * *refs is set when a tmp/ file was made (tmp/ must then be synced).
  */
 static void
 job_prepare(struct delivery *d, struct delivery_job *j, bool *refs)
 {
-	size_t big = clog_segment_size(d->log) / 4;
+	size_t big = inline_max(clog_segment_size(d->log));
 
 	if (j->failed)		/* e.g. its spilled body could not be kept */
 		return;
@@ -458,8 +465,8 @@ batch_post(struct delivery *d, struct delivery_job *batch)
 		log_warn("delivery: eventfd write");
 }
 
-/* What job j's records take in the log at most (a file past a quarter of
- * a segment is logged by reference: its name only). */
+/* What job j's records take in the log at most (a file past inline_max
+ * is logged by reference: its name only). */
 static size_t
 job_log_bytes(const struct delivery_job *j, size_t segsize)
 {
@@ -468,7 +475,7 @@ job_log_bytes(const struct delivery_job *j, size_t segsize)
 	for (size_t i = 0; i < j->nfiles; i++) {
 		size_t one = j->files[i].header_len + j->body_len + CLOG_HDR + 600;
 
-		n += j->spill_fd >= 0 || one > segsize / 4 ? CLOG_HDR + 600 : one;
+		n += j->spill_fd >= 0 || one > inline_max(segsize) ? CLOG_HDR + 600 : one;
 	}
 	return n;
 }
@@ -530,9 +537,9 @@ worker_main(void *arg)
 		uint64_t last = batch_log(w, batch);
 		struct delivery_job *logged = batch_split(d, batch, last);
 
-		batch_post(d, batch);
-		if (logged != NULL)
+		if (logged != NULL)	/* first, so it counts as unpublished at its 250 */
 			pubthread_put(d->pubt, logged, w->log, last);
+		batch_post(d, batch);
 	}
 	return NULL;
 }
@@ -675,6 +682,9 @@ delivery_new(struct event_base *base, const struct delivery_spool *spool,
 	if (!CLOG_DURABLE)
 		log_warnx("delivery: NOT DURABLE: a benchmark build that never syncs "
 		    "(SMTPGATE_BENCH_NOT_DURABLE); a 250 here can be lost");
+	else if (!CLOG_CHECKPOINT_SYNC)
+		log_warnx("delivery: NOT DURABLE: a benchmark build whose checkpoint never "
+		    "syncs (SMTPGATE_BENCH_LOG_ONLY); a 250 here can be lost");
 	if ((d->log = recover_open(&d->pub, &d->perm, nthreads, err, errlen)) == NULL) {
 		delivery_abort(d);
 		return NULL;
