@@ -98,8 +98,9 @@ class PublishTest(harness.GatewayTestCase):
 
     def test_failed_publish_shows_and_heals(self):
         spool = self.path("spool")
-        pattern = self.write("rename-pattern", "1*")	# Maildir names, by their time
+        pattern = self.write("rename-pattern", "")
         d, port, mport = self.start_on(spool, self.shim_env(SMTPGATE_FAIL_RENAME_FILE=pattern))
+        self.write("rename-pattern", "1*")	# Maildir names, by their time
         code, text = send(port, "Message-ID: <late@x>\r\n\r\nlate\r\n")
         self.assertEqual(code, 250, text)
         harness.wait_for(lambda: gauge(mport, "commit_log_ok") == 0, 10, "commit_log_ok 0")
