@@ -99,9 +99,8 @@ checkpoint_round(struct checkpoint *k)
 	int failed, n, e;
 	char err[512], msg[600];
 
-	clog_published_all(k->c, target);
-	gen = clog_fail_count(k->c);
-	failed = clog_failed(k->c);
+	/* together: a failed publish and its published number (clog.h) */
+	failed = clog_snapshot(k->c, target, &gen);
 	clog_checkpointed(k->c, done);
 	if (!failed && memcmp(target, done, sizeof(done)) == 0)
 		return 0;

@@ -600,6 +600,33 @@ clog_published(struct clog_writer *w, uint64_t seq)
 	atomic_store(&w->c->published[w->id], seq);
 }
 
+/* Every record up to seq was tried, some failed with e: both at once
+ * under the lock clog_snapshot reads under (see clog.h). */
+void
+clog_published_failed(struct clog_writer *w, uint64_t seq, int e)
+{
+	struct clog *c = w->c;
+
+	pthread_mutex_lock(&c->lock);
+	clog_fail(c, e);
+	atomic_store(&c->published[w->id], seq);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* The published numbers and the failures, read together (see clog.h). */
+int
+clog_snapshot(struct clog *c, uint64_t *seq, unsigned *gen)
+{
+	int failed;
+
+	pthread_mutex_lock(&c->lock);
+	clog_published_all(c, seq);
+	*gen = clog_fail_count(c);
+	failed = clog_failed(c);
+	pthread_mutex_unlock(&c->lock);
+	return failed;
+}
+
 /* The published numbers. */
 void
 clog_published_all(struct clog *c, uint64_t *seq)

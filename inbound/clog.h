@@ -132,6 +132,20 @@ void clog_published(struct clog_writer *w, uint64_t seq);
 /* Checkpoint thread: each writer's published number into seq[]. */
 void clog_published_all(struct clog *c, uint64_t *seq);
 
+/*
+ * The publisher: every record of w up to seq was tried and a publish
+ * failed with errno e.  The failure and the published number move
+ * together, so a checkpoint never covers the failed record without
+ * seeing the failure (and so writing it again), nor counts the failure
+ * repaired by a repair that did not include the record.
+ */
+void clog_published_failed(struct clog_writer *w, uint64_t seq, int e);
+
+/* Checkpoint thread: the published numbers into seq[], the failure
+ * count into *gen, and clog_failed(), read together with
+ * clog_published_failed's changes; returns clog_failed(). */
+int clog_snapshot(struct clog *c, uint64_t *seq, unsigned *gen);
+
 /* The checkpointed numbers of each writer into seq[]. */
 void clog_checkpointed(struct clog *c, uint64_t *seq);
 

@@ -44,13 +44,15 @@ struct pubthread {
 /*
  * Publish every file of logged job j: an inline one is written to tmp/
  * now, then each is renamed into new/ without replacing; no sync (the
- * checkpoint's).  A failure keeps the 250 (the record is durable): the
- * log stops acknowledging and the next checkpoint writes it again.
+ * checkpoint's).  A failure keeps the 250 (the record is durable): 0, or
+ * the errno of the last failure, for item_publish to stop the log
+ * acknowledging until the next checkpoint writes it again.
  */
-static void
+static int
 job_publish(struct pubthread *t, struct delivery_job *j)
 {
 	char err[600];
+	int failed = 0;
 
 	for (size_t i = 0; i < j->nfiles; i++) {
 		struct dfile *f = &j->files[i];
@@ -67,14 +69,14 @@ job_publish(struct pubthread *t, struct delivery_job *j)
 			    &(struct fsutil_new){ iov, 2, false, &j->perm }, err,
 			    sizeof(err));
 		if (rc == -1) {
+			failed = errno ? errno : EIO;
 			log_warnx("delivery id=%s: mailbox %s: %s (kept in the commit log; "
 			    "written again at the next checkpoint)", j->qid, f->mailbox, err);
-			clog_fail(t->log, errno);
-			clog_kick(t->log);
 			continue;
 		}
 		f->ref = false;	/* the tmp/ name is gone */
 	}
+	return failed;
 }
 
 /* Close and remove job j's spill file (the loop never waits for the
@@ -96,19 +98,32 @@ job_close(struct pubthread *t, struct delivery_job *j)
 		}
 }
 
-/* Publish one batch, then move its writer's published number on. */
+/*
+ * Publish one batch, then move its writer's published number on; after
+ * a failure together with marking the log failed (clog_published_failed:
+ * a checkpoint between the two would either cover the unpublished
+ * record or call the failure repaired without writing it again), then
+ * ask for the checkpoint that writes it again.
+ */
 static void
 item_publish(struct pubthread *t, struct pubitem *it)
 {
 	struct delivery_job *j = it->jobs, *next;
+	int failed = 0, e;
 
 	for (; j != NULL; j = next) {
 		next = j->pub_next;
-		job_publish(t, j);
+		if ((e = job_publish(t, j)) != 0)
+			failed = e;
 		job_close(t, j);
 		delivery_job_release(j);
 	}
-	clog_published(it->w, it->last);
+	if (failed == 0) {
+		clog_published(it->w, it->last);
+		return;
+	}
+	clog_published_failed(it->w, it->last, failed);
+	clog_kick(t->log);
 }
 
 /* Take the next batch (NULL: stopping and nothing left). */

@@ -121,10 +121,87 @@ def run_daemon_user(argv, **kw):
     return run(daemon_ids() + list(argv), **kw)
 
 
+def shim_path():
+    """The fault shim (slowfsync.so): where meson's shim_env says, else in
+    the build tree; None when it was not built."""
+    shim = os.environ.get("SMTPGATE_SLOWFSYNC") or os.path.join(
+        BUILD, "tests", "integration", "slowfsync.so")
+    return os.path.abspath(shim) if os.path.exists(shim) else None
+
+
+def shim_preload(env):
+    """env (a dict, changed) with the fault shim in LD_PRELOAD, after
+    whatever is preloaded already; returns env."""
+    shim = shim_path()
+    if shim is None:
+        raise AssertionError("fault shim not built (ninja -C %s)" % BUILD)
+    have = [p for p in env.get("LD_PRELOAD", "").replace(" ", ":").split(":") if p]
+    if shim not in [os.path.abspath(p) for p in have]:
+        env["LD_PRELOAD"] = ":".join(have + [shim])
+    # an ASan build: the shim is preloaded ahead of the sanitizer runtime
+    if "verify_asan_link_order=0" not in env.get("ASAN_OPTIONS", ""):
+        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"
+    return env
+
+
+def slow_publish_ms():
+    """SMTPGATE_TEST_SLOW_PUBLISH_MS: when set (and not 0), every
+    smtpgate-inbound the suite starts runs with the fault shim delaying each
+    publish into a Maildir's new/ by that many ms, so a test that reads a
+    Maildir without waiting for the publisher thread fails."""
+    v = os.environ.get("SMTPGATE_TEST_SLOW_PUBLISH_MS", "").strip()
+    return int(v) if v and int(v) > 0 else 0
+
+
+def publish_timeout(n, timeout=None):
+    """timeout, or how long an inbound may take to publish n acknowledged
+    messages into new/: 20 s plus, under SMTPGATE_TEST_SLOW_PUBLISH_MS, n
+    delayed renames (its publisher thread does them one after the other)."""
+    if timeout is not None:
+        return timeout
+    return 20.0 + max(n, 1) * slow_publish_ms() / 1000.0
+
+
+def wait_files(directory, n, timeout=None):
+    """Wait until directory (a Maildir's new/, say) holds at least n
+    entries; return the sorted names of all of them.  The inbound answers
+    250 before its publisher thread renames the file into new/, so a test
+    that knows n messages were acknowledged waits here instead of reading
+    new/ at once (timeout: see publish_timeout)."""
+    def names():
+        return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+    if n <= 0:
+        return names()
+    return wait_for(lambda: (lambda fs: fs if len(fs) >= n else None)(names()),
+                    publish_timeout(n, timeout),
+                    "%d file(s) in %s (%d there)" % (n, directory, len(names())))
+
+
+def is_inbound(argv):
+    """True when argv runs smtpgate-inbound (through any prefix)."""
+    return any(os.path.basename(str(a)) == "smtpgate-inbound" for a in argv)
+
+
+def inbound_env(env=None):
+    """The environment of an inbound daemon: env (None: this process's)
+    unchanged, or with SMTPGATE_TEST_SLOW_PUBLISH_MS set the fault shim
+    added to its LD_PRELOAD and SMTPGATE_SLOW_PUBLISH_MS set (unless env
+    sets it already)."""
+    ms = slow_publish_ms()
+    if not ms:
+        return env
+    env = dict(os.environ if env is None else env)
+    env.setdefault("SMTPGATE_SLOW_PUBLISH_MS", str(ms))
+    return shim_preload(env)
+
+
 class Daemon:
-    """A daemon started in the foreground, its stderr captured to a file."""
+    """A daemon started in the foreground, its stderr captured to a file.
+    An smtpgate-inbound gets inbound_env() (the slow-publish switch)."""
 
     def __init__(self, argv, logpath, env=None):
+        if is_inbound(argv):
+            env = inbound_env(env)
         self.argv = argv
         self.logpath = logpath
         self._log = open(logpath, "ab")

@@ -151,7 +151,9 @@ class TwoHostsTest(harness.GatewayTestCase):
         msgid2 = "<two-hosts-2.%d@example.org>" % os.getpid()
         r = self.send_from(self.ns_b, A_IP, port, "alice@example.com", msgid2)
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertTrue(self.maildir_has(in_spool, msgid2))
+        # published into new/ after the 250
+        harness.wait_for(lambda: self.maildir_has(in_spool, msgid2), harness.publish_timeout(1),
+                         "the second inbound's delivery")
         self.assertTrue(inbound.alive())
 
 

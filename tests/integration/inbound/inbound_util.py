@@ -3,6 +3,17 @@
 A raw SMTP socket client (for pipelining, BDAT, broken input), Maildir
 read-back with Python's mailbox module, and a test base class that starts
 the daemon with a given config.  Stdlib only.
+
+The daemon answers 250 once a message is durable in its commit log and
+its publisher thread renames the file into new/ a moment later: a test
+that read a Maildir right after a 250 would race it.  So the Maildir
+readers take want=N (the number of files the test knows must be there:
+its 250s) and wait until at least that many are published, then return
+everything there (a test asserting an exact count compares the result,
+so one too many still fails).  Only where nothing may have been
+delivered (no 250) does a test read without waiting.  Run the suite
+with SMTPGATE_TEST_SLOW_PUBLISH_MS=N to delay every publish by N ms
+(harness.inbound_env) and see a test that forgot to wait fail.
 """
 
 import mailbox
@@ -89,17 +100,34 @@ class Raw:
             pass
 
 
-def maildir_messages(spool, name):
-    """[(filename, bytes)] of every message in <spool>/mailboxes/<name>/new."""
+def new_files(spool, name):
+    """Sorted names in <spool>/mailboxes/<name>/new ([] when it is missing)."""
+    new = os.path.join(spool, "mailboxes", name, "new")
+    return sorted(os.listdir(new)) if os.path.isdir(new) else []
+
+
+def wait_new(spool, name, n, timeout=None):
+    """Wait until <spool>/mailboxes/<name>/new holds at least n files (the
+    publisher thread renames them in after the 250); return the sorted
+    names of all of them (harness.wait_files)."""
+    return harness.wait_files(os.path.join(spool, "mailboxes", name, "new"), n, timeout)
+
+
+def maildir_messages(spool, name, want=0, timeout=None):
+    """[(filename, bytes)] of every message in <spool>/mailboxes/<name>/new,
+    once at least want of them are there (see wait_new)."""
     new = os.path.join(spool, "mailboxes", name, "new")
     out = []
-    for fn in sorted(os.listdir(new)):
+    for fn in wait_new(spool, name, want, timeout) if want else sorted(os.listdir(new)):
         with open(os.path.join(new, fn), "rb") as f:
             out.append((fn, f.read()))
     return out
 
 
-def maildir(spool, name):
+def maildir(spool, name, want=0, timeout=None):
+    """The mailbox module's view of a mailbox, once at least want files are
+    in its new/ (see wait_new)."""
+    wait_new(spool, name, want, timeout)
     return mailbox.Maildir(os.path.join(spool, "mailboxes", name), factory=None, create=False)
 
 
@@ -108,19 +136,28 @@ def size_in_name(fn):
     return int(m.group(1)) if m else None
 
 
-def new_count(spool, name):
-    new = os.path.join(spool, "mailboxes", name, "new")
-    return len(os.listdir(new)) if os.path.isdir(new) else 0
+def new_count(spool, name, want=0, timeout=None):
+    """How many files <spool>/mailboxes/<name>/new holds, once at least
+    want are there (see wait_new)."""
+    return len(wait_new(spool, name, want, timeout))
 
 
-def all_new_files(spool):
+def all_new_files(spool, want=0, timeout=None):
+    """Paths of the files in every mailbox's new/, once at least want are
+    there in all (see wait_new)."""
     root = os.path.join(spool, "mailboxes")
-    out = []
-    for name in sorted(os.listdir(root)):
-        new = os.path.join(root, name, "new")
-        if os.path.isdir(new):
-            out += [os.path.join(new, f) for f in os.listdir(new)]
-    return out
+
+    def files():
+        out = []
+        for name in sorted(os.listdir(root)):
+            new = os.path.join(root, name, "new")
+            if os.path.isdir(new):
+                out += [os.path.join(new, f) for f in os.listdir(new)]
+        return out
+    if want > 0:
+        harness.wait_for(lambda: len(files()) >= want, harness.publish_timeout(want, timeout),
+                         "%d file(s) published into the mailboxes' new/" % want)
+    return files()
 
 
 def tmp_files(spool):

@@ -108,7 +108,7 @@ class AdmissionTest(InboundCase):
         with smtplib.SMTP("::1", self.port, timeout=10) as s:
             s.ehlo("v6.test")
             self.assertEqual(s.sendmail("s@v6.test", ["alice@example.com"], message()), {})
-        msg = maildir(self.spool, "alice").values()[0]
+        msg = maildir(self.spool, "alice", want=1).values()[0]
         self.assertIn("[IPv6:::1]", msg["Received"])
         self.daemon.wait_log(r"client=\[::1\]:\d+")
 
@@ -125,7 +125,7 @@ class AdmissionTest(InboundCase):
             with smtplib.SMTP(host, port, timeout=10) as s:
                 s.ehlo("c.test")
                 self.assertEqual(s.sendmail("s@c.test", ["bob@example.com"], message()), {})
-        self.assertEqual(new_count(self.spool, "bob"), 2)
+        self.assertEqual(new_count(self.spool, "bob", want=2), 2)
 
 class ConcurrencyTest(InboundCase):
 
@@ -152,7 +152,7 @@ class ConcurrencyTest(InboundCase):
             code, text = r.reply()
             self.assertEqual(code, 250, text)
             self.assertEqual(r.reply()[0], 221)
-        self.assertEqual(new_count(self.spool, "branch"), self.N)
+        self.assertEqual(new_count(self.spool, "branch", want=self.N), self.N)
 
 
 if __name__ == "__main__":

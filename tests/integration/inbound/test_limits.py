@@ -169,7 +169,7 @@ class DeadlineTest(LimitsCase):
         c.send(message(body=("z" * 998 + "\r\n") * 200) + ".\r\n")
         code, text = c.reply()
         self.assertEqual(code, 250, text)
-        self.assertEqual(new_count(self.spool, "alice"), 1)
+        self.assertEqual(new_count(self.spool, "alice", want=1), 1)
         self.assertNotIn("deadline=", d.log())
 
     def test_whole_data_phase_deadline(self):
@@ -262,7 +262,7 @@ class DeadlineTest(LimitsCase):
         self.assertEqual(code, 421, text)       # then the passed deadline
         self.assertIn("4.4.2", text)
         self.assertTrue(c.eof())
-        self.assertEqual(new_count(self.spool, "alice"), 1)
+        self.assertEqual(new_count(self.spool, "alice", want=1), 1)
         d.wait_log(r"deadline=session seconds=2")
 
 
@@ -309,7 +309,7 @@ class FairShareTest(LimitsCase):
         self.assertEqual(r.cmd("DATA")[0], 354)
         r.send(message() + ".\r\n")
         self.assertEqual(r.reply()[0], 250)
-        self.assertEqual(new_count(self.spool, "alice"), 1)
+        self.assertEqual(new_count(self.spool, "alice", want=1), 1)
         self.assertEqual(len(flood), 2)
         self.assertNotIn("relay 127.0.0.1/32", re.findall(r"cmd=connect .* net=(.*?) open=", d.log()))
 

@@ -19,7 +19,7 @@ import sys
 import textwrap
 
 import harness
-from inbound_util import InboundCase, MAILBOXES, tmp_files, size_in_name
+from inbound_util import InboundCase, MAILBOXES, tmp_files, size_in_name, wait_new
 
 MAIL_CONF = 'mailbox_group = "%d"' % harness.MAIL_GID
 DOVECOT_IMAP = "/usr/lib/dovecot/imap"
@@ -45,7 +45,11 @@ def mode_of(path):
     return stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
 
 
-def files_in(spool, box, sub):
+def files_in(spool, box, sub, want=0):
+    """Sorted names in the mailbox's sub; for new/, once at least want are
+    published there (inbound_util.wait_new)."""
+    if want:
+        wait_new(spool, box, want)
     d = os.path.join(spool, "mailboxes", box, sub)
     return sorted(os.listdir(d))
 
@@ -110,7 +114,7 @@ class LayoutTest(MaildirCase):
             for sub in ("", "tmp", "new", "cur"):
                 self.assertEqual(mode_of(os.path.join(sp, "mailboxes", box, sub)),
                                  (0o2770, harness.DAEMON_UID, harness.MAIL_GID), box + "/" + sub)
-        [name] = files_in(sp, "alice", "new")
+        [name] = files_in(sp, "alice", "new", want=1)
         path = os.path.join(sp, "mailboxes", "alice", "new", name)
         self.assertEqual(mode_of(path), (0o640, harness.DAEMON_UID, harness.MAIL_GID))
         with open(path, "rb") as f:
@@ -127,7 +131,7 @@ class LayoutTest(MaildirCase):
         # units' (027) take away: the daemon sets it with fchmod
         self.inbound(extra=MAIL_CONF + '\nmailbox_file_mode = "0660"\nmailbox_dir_mode = "2750"')
         self.assertEqual(send(self.port, "bob@example.com", "m")[0], 250)
-        [name] = files_in(self.spool, "bob", "new")
+        [name] = files_in(self.spool, "bob", "new", want=1)
         self.assertEqual(mode_of(os.path.join(self.spool, "mailboxes", "bob", "new", name))[0],
                          0o660)
         self.assertEqual(mode_of(os.path.join(self.spool, "mailboxes", "bob", "new"))[0], 0o2750)
@@ -135,7 +139,7 @@ class LayoutTest(MaildirCase):
     def test_default_group_is_the_daemons(self):
         self.inbound()
         self.assertEqual(send(self.port, "alice@example.com", "x")[0], 250)
-        [name] = files_in(self.spool, "alice", "new")
+        [name] = files_in(self.spool, "alice", "new", want=1)
         self.assertEqual(mode_of(os.path.join(self.spool, "mailboxes", "alice", "new", name)),
                          (0o640, harness.DAEMON_UID, harness.DAEMON_GID))
         self.assertEqual(mode_of(os.path.join(self.spool, "mailboxes", "alice")),
@@ -168,7 +172,8 @@ class LayoutTest(MaildirCase):
                                        "group %d)" % harness.MAIL_GID), 1, d.log())
         self.assertEqual(send(self.port, "alice@example.com", "after")[0], 250)
         new = os.path.join(self.spool, "mailboxes", "alice", "new")
-        modes = sorted(mode_of(os.path.join(new, f)) for f in os.listdir(new))
+        modes = sorted(mode_of(os.path.join(new, f)) for f in files_in(self.spool, "alice", "new",
+                                                                       want=2))
         self.assertEqual(modes, [(0o640, harness.DAEMON_UID, harness.DAEMON_GID),
                                  (0o660, harness.DAEMON_UID, harness.MAIL_GID)])
         self.assertEqual(mode_of(new), (0o2770, harness.DAEMON_UID, harness.MAIL_GID))
@@ -222,6 +227,7 @@ class ReaderTest(MaildirCase):
         self.inbound(extra=MAIL_CONF)
         for subject in ("keep", "drop", "other"):
             self.assertEqual(send(self.port, "alice@example.com", subject)[0], 250)
+        self.assertEqual(len(files_in(self.spool, "alice", "new", want=3)), 3)
         root = os.path.join(self.spool, "mailboxes", "alice")
         r = self.reader(READER, root)
         self.assertEqual(r.returncode, 0, r.stderr)
@@ -241,7 +247,7 @@ class ReaderTest(MaildirCase):
         self.inbound(extra=MAIL_CONF)
         self.assertEqual(send(self.port, "alice@example.com", "secret")[0], 250)
         root = os.path.join(self.spool, "mailboxes")
-        [name] = files_in(self.spool, "alice", "new")
+        [name] = files_in(self.spool, "alice", "new", want=1)
         targets = [self.spool + "/", root + "/", os.path.join(root, "alice", "new") + "/",
                    os.path.join(root, "alice", "new", name)]
         r = self.reader(OUTSIDER, *targets, uid=harness.USER_A, gid=harness.USER_A, groups=())
@@ -264,6 +270,7 @@ class ReaderTest(MaildirCase):
         # (in the issue, Dovecot then failed every FETCH of such a file)
         # and removes "drop"
         self.assertEqual(send(self.port, "alice@example.com", "drop")[0], 250)
+        self.assertEqual(len(files_in(self.spool, "alice", "new", want=3)), 3)
         r = self.reader(READER, os.path.join(self.spool, "mailboxes", "alice"))
         self.assertEqual(r.returncode, 0, r.stderr)
         home = self.path("dovecot")
@@ -331,7 +338,10 @@ class RedirectTest(MaildirCase):
         self.assertEqual(r.returncode, 0, r.stderr)
 
     def refused(self, d, what):
+        """A message to alice is refused (451), one to bob delivered; every
+        earlier 250 was waited for (tmp/ holds nothing published later)."""
         before = d.log().count("mailbox alice: new: ")
+        bob = len(files_in(self.spool, "bob", "new"))
         code, text = send(self.port, "alice@example.com", what)
         self.assertEqual(code, 451, text)
         self.assertIn(b"4.3.0", text)
@@ -340,10 +350,12 @@ class RedirectTest(MaildirCase):
         self.assertEqual(tmp_files(self.spool), [])
         # the other mailboxes still get mail
         self.assertEqual(send(self.port, "bob@example.com", "for bob " + what)[0], 250)
+        self.assertEqual(len(files_in(self.spool, "bob", "new", want=bob + 1)), bob + 1)
 
     def test_symlink_fifo_and_missing_new(self):
         d = self.inbound(extra=MAIL_CONF)
         self.assertEqual(send(self.port, "alice@example.com", "before")[0], 250)
+        self.assertEqual(len(files_in(self.spool, "alice", "new", want=1)), 1)
         self.as_reader("os.rename(sys.argv[1] + '/new', sys.argv[1] + '/new.moved')\n"
                        "os.symlink(%r, sys.argv[1] + '/new')" % self.target)
         self.refused(d, "symlink")
@@ -356,7 +368,7 @@ class RedirectTest(MaildirCase):
         self.assertIn("mailbox alice: new: No such file or directory", d.log())
         self.as_reader("os.rename(sys.argv[1] + '/new.moved', sys.argv[1] + '/new')")
         self.assertEqual(send(self.port, "alice@example.com", "after")[0], 250)
-        self.assertEqual(len(files_in(self.spool, "alice", "new")), 2)
+        self.assertEqual(len(files_in(self.spool, "alice", "new", want=2)), 2)
         self.assertEqual(len(files_in(self.spool, "bob", "new")), 3)
         self.assertTrue(d.alive())
 

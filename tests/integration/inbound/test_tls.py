@@ -31,7 +31,7 @@ class StartTlsTest(InboundCase):
             self.assertFalse(s.has_extn("starttls"))
             version = s.sock.version()
             self.assertEqual(s.sendmail("s@client.test", ["alice@example.com"], message()), {})
-        _, raw = maildir_messages(self.spool, "alice")[0]
+        _, raw = maildir_messages(self.spool, "alice", want=1)[0]
         received = " ".join(email.message_from_bytes(raw)["Received"].split())
         self.assertIn("with ESMTPS id", received)
         self.assertIn(version, received)
@@ -49,7 +49,7 @@ class StartTlsTest(InboundCase):
                              input=script.encode(), capture_output=True, timeout=60)
         stdout = out.stdout.decode(errors="replace")
         self.assertIn("250 2.0.0", stdout, stdout + out.stderr.decode(errors="replace"))
-        _, raw = maildir_messages(self.spool, "bob")[0]
+        _, raw = maildir_messages(self.spool, "bob", want=1)[0]
         received = " ".join(email.message_from_bytes(raw)["Received"].split())
         self.assertRegex(received, r"\(using TLSv1\.[23] with cipher \S+\)")
         self.assertIn("from sclient.test", received)
@@ -107,7 +107,7 @@ class RequireTlsTest(InboundCase):
             s.starttls(context=ssl.create_default_context(cafile=pki["ca"]))
             s.ehlo("c.test")
             self.assertEqual(s.sendmail("s@c.test", ["alice@example.com"], message()), {})
-        self.assertEqual(new_count(self.spool, "alice"), 1)
+        self.assertEqual(new_count(self.spool, "alice", want=1), 1)
         self.assertTrue(d.alive())
 
 

@@ -31,6 +31,15 @@
  * matches that file's pattern fails with EIO (a commit log segment, say);
  * with SMTPGATE_FAIL_SYNCFS_FILE, syncfs through a descriptor whose name
  * matches fails with EIO.
+ *
+ * With SMTPGATE_SLOW_PUBLISH_MS=N (read at every call; unset or 0: no
+ * delay), renameat2 and linkat into a directory named "new" (the
+ * inbound's publish into a Maildir) made by any thread but the main one
+ * sleep N ms first, so that a test reading a Maildir right after its 250
+ * races the publisher thread and loses (tests/integration:
+ * SMTPGATE_TEST_SLOW_PUBLISH_MS preloads this into every inbound daemon
+ * the suite starts).  The main thread's are not delayed: that is the
+ * commit log's recovery at start, done before the daemon listens.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -57,6 +66,16 @@ int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpa
     unsigned int flags);
 int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags);
 
+/* Sleep for ms milliseconds. */
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
 /* Sleep for the delay configured in the file named by var. */
 static void
 slow_delay(const char *var)
@@ -69,11 +88,8 @@ slow_delay(const char *var)
 			v = 0;
 		fclose(f);
 	}
-	if (v <= 0)
-		return;
-	struct timespec ts = { v / 1000, (v % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) == -1)
-		;
+	if (v > 0)
+		sleep_ms(v);
 }
 
 /* Sleep for the configured delay of every sync call. */
@@ -167,6 +183,40 @@ fstrace_rename(const char *what, int olddirfd, const char *oldpath, int newdirfd
 	fstrace_path(olddirfd, oldpath, a, sizeof(a));
 	fstrace_path(newdirfd, newpath, b, sizeof(b));
 	fstrace(what, a, b);
+}
+
+/* true when newpath (relative to newdirfd) lies in a directory named "new". */
+static int
+in_new_dir(int newdirfd, const char *newpath)
+{
+	char p[PATH_MAX], *slash;
+	const char *dir;
+
+	if (strchr(newpath, '/') == NULL && newdirfd == AT_FDCWD) {
+		if (getcwd(p, sizeof(p)) == NULL)
+			return 0;
+		dir = p;
+	} else {
+		fstrace_path(newdirfd, newpath, p, sizeof(p));
+		if ((slash = strrchr(p, '/')) == NULL)
+			return 0;
+		*slash = '\0';
+		dir = p;
+	}
+	slash = strrchr(dir, '/');
+	return strcmp(slash != NULL ? slash + 1 : dir, "new") == 0;
+}
+
+/* Sleep SMTPGATE_SLOW_PUBLISH_MS before a rename or link into new/ by a
+ * thread other than the main one. */
+static void
+slow_publish(int newdirfd, const char *newpath)
+{
+	const char *v = getenv("SMTPGATE_SLOW_PUBLISH_MS");
+	long ms = v != NULL ? strtol(v, NULL, 10) : 0;
+
+	if (ms > 0 && gettid() != getpid() && in_new_dir(newdirfd, newpath))
+		sleep_ms(ms);
 }
 
 static int fail_match(const char *var, const char *path);
@@ -337,6 +387,7 @@ renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
 		errno = EROFS;
 		return -1;
 	}
+	slow_publish(newdirfd, newpath);
 	fstrace_rename("rename", olddirfd, oldpath, newdirfd, newpath);
 	return real(olddirfd, oldpath, newdirfd, newpath, flags);
 }
@@ -361,6 +412,7 @@ linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int
 	static int (*real)(int, const char *, int, const char *, int);
 	if (real == NULL)
 		real = (int (*)(int, const char *, int, const char *, int))dlsym(RTLD_NEXT, "linkat");
+	slow_publish(newdirfd, newpath);
 	fstrace_rename("link", olddirfd, oldpath, newdirfd, newpath);
 	return real(olddirfd, oldpath, newdirfd, newpath, flags);
 }

@@ -84,8 +84,11 @@ def maildir_files(spool, box):
     return out
 
 
-def message_ids(spool, box):
-    """{Message-ID: [paths]} of box, each file checked whole (its ,S=)."""
+def message_ids(spool, box, want=0):
+    """{Message-ID: [paths]} of box, each file checked whole (its ,S=);
+    first waits until box's new/ holds at least want files (the daemon
+    publishes a file after its 250: harness.wait_files)."""
+    harness.wait_files(os.path.join(spool, "mailboxes", box, "new"), want)
     ids = {}
     for path, raw in maildir_files(spool, box).items():
         m = re.search(r",S=(\d+)", os.path.basename(path))
@@ -314,7 +317,7 @@ class CommitLogTest(harness.GatewayTestCase):
         harness_write(pattern, "")
         harness.wait_for(lambda: "published files durable again" in d.log(), 10, "repair")
         self.assertEqual(send(port, "Message-ID: <after@x>\r\n\r\nok\r\n")[0], 250)
-        ids = message_ids(spool, "alice")
+        ids = message_ids(spool, "alice", want=2)
         self.assertEqual(sorted(ids), ["<after@x>", "<in-log@x>"])
         self.assertTrue(all(len(p) == 1 for p in ids.values()), ids)
 
@@ -325,6 +328,10 @@ class CommitLogTest(harness.GatewayTestCase):
         d, port, spool, pattern = self.faulty("pub", "SMTPGATE_FAIL_RENAME_FILE")
         harness_write(pattern, "1*")	# Maildir names, by their time
         self.assertEqual(send(port, "Message-ID: <late@x>\r\n\r\nlate\r\n")[0], 250)
+        # the publisher thread's rename fails after the 250: it marks the
+        # log failed and kicks the checkpoint, whose repair fails too (and
+        # logs it: after the mark, so the next message is refused)
+        d.wait_log(r"checkpoint: .*; not acknowledging until it succeeds")
         self.assertIn("kept in the commit log", d.log())
         self.assertEqual(message_ids(spool, "alice"), {})
         code, text = send(port, "Message-ID: <refused@x>\r\n\r\nno\r\n")
@@ -332,7 +339,7 @@ class CommitLogTest(harness.GatewayTestCase):
         harness_write(pattern, "")
         harness.wait_for(lambda: "published files durable again" in d.log(), 10, "repair")
         self.assertEqual(send(port, "Message-ID: <after@x>\r\n\r\nok\r\n")[0], 250)
-        ids = message_ids(spool, "alice")
+        ids = message_ids(spool, "alice", want=2)
         self.assertEqual(sorted(ids), ["<after@x>", "<late@x>"])
         self.assertTrue(all(len(p) == 1 for p in ids.values()), ids)
 
@@ -351,6 +358,7 @@ class CommitLogTest(harness.GatewayTestCase):
         d = self.start_on(spool, port)
         self.assertEqual(sorted(os.listdir(os.path.join(spool, "log")))[:2], ["0.0", "0.1"])
         self.assertEqual(send(port, "Message-ID: <before@x>\r\n\r\nok\r\n")[0], 250)
+        self.assertEqual(len(message_ids(spool, "alice", want=1)), 1)	# published before the fill
         filler = os.path.join(spool, "filler")
         with open(filler, "wb", buffering=0) as f:
             try:
@@ -365,7 +373,8 @@ class CommitLogTest(harness.GatewayTestCase):
         os.unlink(filler)
         harness.wait_for(lambda: send(port, "Message-ID: <after@x>\r\n\r\nok\r\n")[0] == 250,
                          15, "acceptance once space is back")
-        ids = message_ids(spool, "alice")
+        # before, the full-N that got 250 and after: each published once
+        ids = message_ids(spool, "alice", want=2 + codes.count(250))
         for i, c in enumerate(codes):
             if c == 250:
                 self.assertEqual(len(ids.get("<full-%d@x>" % i, [])), 1, ids)

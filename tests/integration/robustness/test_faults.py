@@ -22,9 +22,10 @@ import harness
 IS_ROOT = os.geteuid() == 0
 
 
-def new_files(spool, box="alice"):
-    d = os.path.join(spool, "mailboxes", box, "new")
-    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+def new_files(spool, box="alice", want=0):
+    """The names in a mailbox's new/, once at least want are there (the
+    inbound publishes a file after its 250: harness.wait_files)."""
+    return harness.wait_files(os.path.join(spool, "mailboxes", box, "new"), want)
 
 
 def tmp_files(spool):
@@ -89,7 +90,7 @@ class FaultTest(harness.GatewayTestCase):
         os.unlink(filler)
         code, text = send(port, "Subject: after\r\n\r\nspace again\r\n")
         self.assertEqual(code, 250, text)
-        self.assertEqual(len(new_files(spool)), 1)
+        self.assertEqual(len(new_files(spool, want=1)), 1)
         self.assertTrue(gw.alive())
 
     @unittest.skipUnless(IS_ROOT and shutil.which("losetup") and shutil.which("mkfs.ext4"),
@@ -206,6 +207,7 @@ class FaultTest(harness.GatewayTestCase):
         harness.wait_for(lambda: harness.port_open(port) or not d.alive(), 10, "inbound as nobody")
         self.assertTrue(d.alive(), d.log())
         self.assertEqual(send(port, "Subject: one\r\n\r\nok\r\n")[0], 250)
+        self.assertEqual(len(new_files(spool, want=1)), 1)	# published before new/ is closed
         new = os.path.join(spool, "mailboxes", "alice", "new")
         os.chmod(new, 0o555)
         code, text = send(port, "Subject: two\r\n\r\nrefused\r\n")
@@ -216,7 +218,7 @@ class FaultTest(harness.GatewayTestCase):
         self.assertRegex(d.log(), r"Permission denied")
         os.chmod(new, 0o755)
         self.assertEqual(send(port, "Subject: three\r\n\r\nok\r\n")[0], 250)
-        self.assertEqual(len(new_files(spool)), 2)
+        self.assertEqual(len(new_files(spool, want=2)), 2)
 
     def test_slow_disk_does_not_stall_other_sessions(self):
         delay = self.write("fsync-delay-ms", "0")
@@ -247,7 +249,7 @@ class FaultTest(harness.GatewayTestCase):
         self.assertLess(elapsed, 1.0, "a slow fsync stalled another session for %.2fs" % elapsed)
         t.join(60)
         self.assertEqual(result["reply"][0], 250)
-        self.assertEqual(len(new_files(spool)), 1)
+        self.assertEqual(len(new_files(spool, want=1)), 1)
         self.assertTrue(d.alive())
 
     def test_publish_without_rename_noreplace(self):
@@ -261,9 +263,10 @@ class FaultTest(harness.GatewayTestCase):
         s.sendmail("f@example.org", ["alice@example.com", "bob@example.com"],
                    "Subject: both\r\n\r\ntwo mailboxes\r\n")
         s.quit()
-        self.assertEqual(len(new_files(spool)), 4)
-        self.assertEqual(len(new_files(spool, "bob")), 1)
-        self.assertEqual(tmp_files(spool), [])
+        self.assertEqual(len(new_files(spool, want=4)), 4)
+        self.assertEqual(len(new_files(spool, "bob", want=1)), 1)
+        # the publisher unlinks tmp/'s name just after the link into new/
+        harness.wait_for(lambda: tmp_files(spool) == [], 10, "tmp/ empty after the links")
         self.assertEqual(d.log().count("rename without replacing is not supported"), 1, d.log())
         with open(os.path.join(spool, "mailboxes", "bob", "new", new_files(spool, "bob")[0]), "rb") as f:
             self.assertIn(b"Delivered-To: bob@example.com", f.read())
@@ -280,7 +283,7 @@ class FaultTest(harness.GatewayTestCase):
         pattern = self.write("fail-rename", "")
         d, port, spool = self.start_shimmed("probe", SMTPGATE_FAIL_RENAME_FILE=pattern)
         self.assertEqual(send(port, "Subject: before\r\n\r\nkept\r\n")[0], 250)
-        self.assertEqual(len(new_files(spool)), 1)
+        self.assertEqual(len(new_files(spool, want=1)), 1)
         with open(pattern, "w") as f:
             f.write(".journal-probe.*")
         self.assertEqual(send(port, "Subject: during\r\n\r\nlogged\r\n")[0], 250)
@@ -289,14 +292,15 @@ class FaultTest(harness.GatewayTestCase):
         code, text = send(port, "Subject: refused\r\n\r\nrefused\r\n")
         self.assertEqual(code, 451, text)
         self.assertIn(b"4.3.0", text)
-        self.assertEqual(len(new_files(spool)), 2, "a refused message stayed in new/")
+        # the logged one is published (its 250 stands), the refused one not
+        self.assertEqual(len(new_files(spool, want=2)), 2, "a refused message stayed in new/")
         self.assertEqual(tmp_files(spool), [])
         with open(pattern, "w") as f:
             f.write("")
         harness.wait_for(lambda: "published files durable again" in d.log(),
                          10, "a checkpoint that succeeds")
         self.assertEqual(send(port, "Subject: after\r\n\r\nkept\r\n")[0], 250)
-        self.assertEqual(len(new_files(spool)), 3)
+        self.assertEqual(len(new_files(spool, want=3)), 3)
         self.assertTrue(d.alive())
         d.stop()
 
@@ -316,7 +320,7 @@ class FaultTest(harness.GatewayTestCase):
             os.unlink(os.path.join(tmp, f))
         for i in range(4):
             self.assertEqual(send(port, "Subject: %d\r\n\r\nx\r\n" % i)[0], 250)
-        self.assertEqual(len(new_files(spool)), 5)
+        self.assertEqual(len(new_files(spool, want=5)), 5)
         made = harness.wait_for(lambda: d.log().count("missing; made again"), 10,
                                 "the probe made again")
         self.assertEqual(len([f for f in os.listdir(tmp) if f.startswith(".journal-probe.")]),
@@ -347,9 +351,16 @@ class FaultTest(harness.GatewayTestCase):
             s.ehlo("fault.example")
             s.sendmail("f@example.org", rcpts, "Subject: order %d\r\n\r\nbody\r\n" % i)
             s.quit()
-            with open(trace) as f:	# read once the 250 is in
-                lines = f.read().splitlines()
-            pubs = [(k, m) for k, m in ((k, publish.match(l)) for k, l in enumerate(lines)) if m]
+            # the 250 is in: the publisher thread renames the files into
+            # new/ a moment later (each trace line is written before its call)
+            def traced():
+                with open(trace) as f:
+                    lines = f.read().splitlines()
+                pubs = [(k, m) for k, m in ((k, publish.match(l)) for k, l in enumerate(lines))
+                        if m]
+                return (lines, pubs) if len(pubs) >= checked + len(rcpts) else None
+            lines, pubs = harness.wait_for(traced, harness.publish_timeout(len(rcpts)),
+                                           "the publish of message %d traced" % i)
             self.assertEqual(len(pubs), checked + len(rcpts), "\n".join(lines))
             for k, m in pubs[checked:]:
                 self.assertEqual(m.group(3), m.group(5))
@@ -363,9 +374,10 @@ class FaultTest(harness.GatewayTestCase):
             harness.wait_for(lambda: [l for l in open(trace).read().splitlines()[pubs[-1][0]:]
                                       if l.startswith("syncfs")], 10,
                              "a checkpoint after the publish")
-        self.assertEqual(len(new_files(spool)), 4)
-        self.assertEqual(len(new_files(spool, "bob")), 1)
-        self.assertEqual(tmp_files(spool), [])
+        self.assertEqual(len(new_files(spool, want=4)), 4)
+        self.assertEqual(len(new_files(spool, "bob", want=1)), 1)
+        # by link: tmp/'s name is unlinked just after the link into new/
+        harness.wait_for(lambda: tmp_files(spool) == [], 10, "tmp/ empty after the publish")
         d.stop()
 
     def test_data_synced_before_it_is_published(self):

@@ -23,7 +23,8 @@ class LoadTest(harness.GatewayTestCase):
                             "127.0.0.1:%d" % port], capture_output=True, text=True, timeout=300)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         new = os.path.join(spool, "mailboxes", "box", "new")
-        self.assertEqual(len(os.listdir(new)), n)
+        # the publisher thread renames the files in after their 250s
+        self.assertEqual(len(harness.wait_files(new, n)), n)
         self.assertNotIn(" cmd=connect ", gw.log())   # no 421 at connect
         # every file is a complete message of the size in its name
         for name in os.listdir(new)[:50]:
