@@ -172,9 +172,11 @@ def wait_files(directory, n, timeout=None):
         return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
     if n <= 0:
         return names()
-    return wait_for(lambda: (lambda fs: fs if len(fs) >= n else None)(names()),
-                    publish_timeout(n, timeout),
-                    "%d file(s) in %s (%d there)" % (n, directory, len(names())))
+    try:
+        return wait_for(lambda: (lambda fs: fs if len(fs) >= n else None)(names()),
+                        publish_timeout(n, timeout), "%d file(s) in %s" % (n, directory))
+    except AssertionError as e:
+        raise AssertionError("%s (%d there)" % (e, len(names()))) from None
 
 
 def is_inbound(argv):
