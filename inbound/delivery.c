@@ -515,9 +515,9 @@ take_pending(struct delivery *d, bool wait)
 /*
  * Worker thread:
  *
- *     take a batch --> log records --fdatasync--> report (250s)
- *     --> the publisher: into new/ (no sync) --> published number
- *     (the checkpoint's)
+ *     take a batch --> log records --fdatasync--> hand the logged jobs
+ *     to the publisher --> report (250s); the publisher: into new/ (no
+ *     sync) --> published number (the checkpoint's)
  *
  * A 250 waits for the log's flush and nothing else: the publish is
  * page-cache work (a write and a rename per file) on a thread of its own,
