@@ -9,27 +9,12 @@ The daemon runs as the service user, as the units run it.
 """
 import os
 import re
-import smtplib
 import unittest
 
 import harness
+from test_commitlog import send  # one message to alice: (code, text)
 
 GROUP = 'mailbox_group = %d' % harness.MAIL_GID
-
-
-def send(port, body):
-    """One message to alice; (code, text) of the final reply."""
-    s = smtplib.SMTP("127.0.0.1", port, timeout=30)
-    try:
-        s.ehlo("publish.example")
-        s.mail("f@example.org")
-        s.rcpt("alice@example.com")
-        return s.data(body)
-    finally:
-        try:
-            s.quit()
-        except (smtplib.SMTPException, OSError):
-            pass
 
 
 def new_files(spool):
