@@ -8,12 +8,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "bgthread.h"
 #include "checkpoint.h"
 #include "log.h"
 #include "util.h"
@@ -169,18 +169,13 @@ checkpoint_start(struct clog *c, struct publisher *p, const struct fsutil_perm *
 		free(k);
 		return NULL;
 	}
-	if ((e = pthread_create(&k->thread, NULL, ckpt_main, k)) != 0) {
+	if ((e = bgthread_start(&k->thread, ckpt_main, k, "checkpoint")) != 0) {
 		snprintf(err, errlen, "pthread_create: %s", strerror(e));
 		close(k->syncfd);
 		free(k);
 		return NULL;
 	}
 	k->running = true;
-	/* background work like the workers': no preempting the event loop */
-	struct sched_param sp = { .sched_priority = 0 };
-	if ((e = pthread_setschedparam(k->thread, SCHED_BATCH, &sp)) != 0)
-		log_warnx("delivery: checkpoint thread: SCHED_BATCH: %s", strerror(e));
-	(void)pthread_setname_np(k->thread, "checkpoint");
 	return k;
 }
 

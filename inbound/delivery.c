@@ -26,6 +26,7 @@
 
 #include <event2/event.h>
 
+#include "bgthread.h"
 #include "checkpoint.h"
 #include "clog.h"
 #include "config.h"
@@ -545,28 +546,15 @@ worker_main(void *arg)
 }
 
 /*
- * Start worker w as a SCHED_BATCH thread: woken by a new job or a
- * finished sync, it does not preempt the event loop (or the clients on
- * this machine) in the middle of a dialogue, and waits for the next
- * scheduling point instead.  Measured here with 20 sessions (two-syncfs
- * design): 5-10% more messages a second, and no change at one session.
- * Set here, by the starting thread, so it holds before the daemon
- * listens (glibc takes no SCHED_BATCH in thread attributes).  Only a
- * hint: when refused, it is logged and the worker runs as the other
- * threads do.  0, or an error number from pthread_create.
+ * Start worker w (bgthread.h: SCHED_BATCH, signals blocked).  Measured
+ * here with 20 sessions (two-syncfs design): SCHED_BATCH gave 5-10% more
+ * messages a second, and no change at one session.  0, or an error
+ * number from pthread_create.
  */
 static int
 worker_start(struct delivery_worker *w)
 {
-	struct sched_param sp = { .sched_priority = 0 };
-	int e;
-
-	if ((e = pthread_create(&w->thread, NULL, worker_main, w)) != 0)
-		return e;
-	if ((e = pthread_setschedparam(w->thread, SCHED_BATCH, &sp)) != 0)
-		log_warnx("delivery: worker thread: SCHED_BATCH: %s", strerror(e));
-	(void)pthread_setname_np(w->thread, "delivery");
-	return 0;
+	return bgthread_start(&w->thread, worker_main, w, "delivery");
 }
 
 /* Loop side: hand every finished job's result to its submitter. */

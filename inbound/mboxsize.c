@@ -12,8 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bgthread.h"
 #include "log.h"
 #include "mboxsize.h"
 #include "util.h"
@@ -235,21 +234,12 @@ struct mboxsize *
 mboxsize_new(const char *spool, char *err, size_t errlen)
 {
 	struct mboxsize *m = xcalloc(1, sizeof(*m));
-	sigset_t all, old;
 	int e;
 
 	m->root = xasprintf("%s/mailboxes", spool);
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->wake, NULL);
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);	/* signals stay with the loop */
-	e = pthread_create(&m->thread, NULL, scanner_main, m);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	/* a background scan never preempts the event loop (as delivery's workers) */
-	if (e == 0 && pthread_setschedparam(m->thread, SCHED_BATCH,
-	    &(struct sched_param){ .sched_priority = 0 }) != 0)
-		log_debug("mboxsize: SCHED_BATCH refused; the scanner runs as other threads");
-	if (e != 0) {
+	if ((e = bgthread_start(&m->thread, scanner_main, m, "mboxsize")) != 0) {
 		snprintf(err, errlen, "mailbox size scanner: pthread_create: %s", strerror(e));
 		pthread_mutex_destroy(&m->lock);
 		pthread_cond_destroy(&m->wake);

@@ -7,13 +7,13 @@
  */
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "bgthread.h"
 #include "clog.h"
 #include "delivery_int.h"
 #include "log.h"
@@ -163,7 +163,6 @@ struct pubthread *
 pubthread_start(struct publisher *pub, struct clog *c, char *err, size_t errlen)
 {
 	struct pubthread *t = xcalloc(1, sizeof(*t));
-	struct sched_param sp = { .sched_priority = 0 };
 	int e;
 
 	t->pub = pub;
@@ -171,17 +170,13 @@ pubthread_start(struct publisher *pub, struct clog *c, char *err, size_t errlen)
 	t->tail = &t->head;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->cond, NULL);
-	if ((e = pthread_create(&t->thread, NULL, pub_main, t)) != 0) {
+	if ((e = bgthread_start(&t->thread, pub_main, t, "publish")) != 0) {
 		snprintf(err, errlen, "pthread_create: %s", strerror(e));
 		pthread_mutex_destroy(&t->lock);
 		pthread_cond_destroy(&t->cond);
 		free(t);
 		return NULL;
 	}
-	/* background work like the writers': no preempting the event loop */
-	if ((e = pthread_setschedparam(t->thread, SCHED_BATCH, &sp)) != 0)
-		log_warnx("delivery: publisher thread: SCHED_BATCH: %s", strerror(e));
-	(void)pthread_setname_np(t->thread, "publish");
 	return t;
 }
 
