@@ -67,9 +67,8 @@ fsutil_err(int dirfd, const char *name, const char *step, char *err,
 	errno = saved;
 }
 
-/* Write all of iov to fd in as few writev(2) calls as the kernel allows,
- * resuming after short writes and EINTR. */
-static int
+/* Write all of iov to fd (see fsutil.h). */
+int
 fsutil_writev_all(int fd, const struct iovec *iov, int iovcnt)
 {
 	struct iovec v[FSUTIL_IOV_MAX];
@@ -125,6 +124,15 @@ fsutil_set_perm(int fd, int dirfd, const char *name, const struct fsutil_perm *p
 		return -1;
 	}
 	return 0;
+}
+
+/* Write all of buf to fd (see fsutil.h). */
+int
+fsutil_write_all(int fd, const void *buf, size_t len)
+{
+	struct iovec iov = { (void *)buf, len };
+
+	return fsutil_writev_all(fd, &iov, 1);
 }
 
 /* Create dirfd/name exclusively and write f->iov into it (see fsutil.h). */

@@ -41,6 +41,14 @@ struct fsutil_new {
  * 0 on success; -1 with errno preserved and "path: what: strerror" in err,
  * and the partial file unlinked.
  */
+/* Write all of iov (at most FSUTIL_IOV_MAX entries) to fd in as few
+ * writev(2) calls as the kernel allows, resuming after short writes and
+ * EINTR; 0, or -1 with errno. */
+int fsutil_writev_all(int fd, const struct iovec *iov, int iovcnt);
+
+/* The same for one buffer. */
+int fsutil_write_all(int fd, const void *buf, size_t len);
+
 int fsutil_write_new(int dirfd, const char *name, const struct fsutil_new *f,
     char *err, size_t errlen);
 

@@ -62,9 +62,10 @@ cur_accept(struct cur *c, int ch)
 	return true;
 }
 
-/* Length of a valid non-ASCII UTF-8 sequence at p[0..n), or 0. */
-static size_t
-utf8_seq(const unsigned char *p, size_t n)
+/* Length of a valid non-ASCII UTF-8 sequence at p[0..n), or 0 (see
+ * smtp_addr.h). */
+size_t
+smtp_addr_utf8_seq(const unsigned char *p, size_t n)
 {
 	unsigned char b = p[0];
 	size_t need, k;
@@ -103,7 +104,7 @@ cur_utf8(struct cur *c)
 
 	if (!(c->flags & SMTP_ADDR_UTF8))
 		return cur_fail(c, SMTP_ADDR_NEED_UTF8);
-	n = utf8_seq(c->p + c->i, c->len - c->i);
+	n = smtp_addr_utf8_seq(c->p + c->i, c->len - c->i);
 	if (n == 0)
 		return cur_fail(c, SMTP_ADDR_SYNTAX);
 	c->i += n;

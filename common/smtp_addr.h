@@ -68,4 +68,9 @@ bool smtp_addr_unquote(const char *addr, char *out, size_t outsz);
  */
 size_t smtp_addr_ext_base(const char *local, size_t len, const char *delims);
 
+/* The length of the well-formed non-ASCII UTF-8 sequence at p[0..n)
+ * (2-4 bytes: no overlong form, no surrogate, nothing past U+10FFFF), or
+ * 0 when there is none. */
+size_t smtp_addr_utf8_seq(const unsigned char *p, size_t n);
+
 #endif

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "clog_format.h"
+#include "fsutil.h"
 #include "log.h"
 #include "mailfile.h"
 #include "spill.h"
@@ -108,22 +109,6 @@ spill_is_name(const char *name)
 	return strncmp(name, SPILL_PREFIX, sizeof(SPILL_PREFIX) - 1) == 0;
 }
 
-/* Write all of buf to fd; 0 or -1 with errno. */
-static int
-spill_write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 /* Read the spilled body in pieces, CRLF -> LF, into outfd (see spill.h). */
 int
@@ -147,7 +132,7 @@ spill_copy_lf(int fd, int outfd, char *buf, size_t *lenp, uint32_t *crcp)
 		*lenp += m;
 		if (crcp != NULL)
 			*crcp = clog_crc(*crcp, out, m);
-		if (outfd >= 0 && m > 0 && spill_write_all(outfd, out, m) < 0)
+		if (outfd >= 0 && m > 0 && fsutil_write_all(outfd, out, m) < 0)
 			return -1;
 		if (n == 0)
 			return 0;

@@ -12,6 +12,7 @@
 #include "longline.h"
 #include "base64.h"
 #include "header.h"
+#include "smtp_addr.h"
 #include "strbuf.h"
 #include "util.h"
 
@@ -326,33 +327,15 @@ has_8bit(const char *b, size_t n)
 static bool
 is_utf8(const unsigned char *b, size_t n)
 {
-	size_t i = 0, k, need;
-	unsigned long cp;
+	size_t i = 0, k;
 
 	while (i < n) {
-		if (b[i] < 0x80) {
+		if (b[i] < 0x80)
 			i++;
-			continue;
-		}
-		if (b[i] >= 0xc2 && b[i] <= 0xdf)
-			need = 1, cp = b[i] & 0x1f;
-		else if (b[i] >= 0xe0 && b[i] <= 0xef)
-			need = 2, cp = b[i] & 0x0f;
-		else if (b[i] >= 0xf0 && b[i] <= 0xf4)
-			need = 3, cp = b[i] & 0x07;
+		else if ((k = smtp_addr_utf8_seq(b + i, n - i)) != 0)
+			i += k;
 		else
 			return false;
-		if (i + need >= n)
-			return false;
-		for (k = 1; k <= need; k++) {
-			if ((b[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (b[i + k] & 0x3f);
-		}
-		if ((need == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (need == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			return false;
-		i += need + 1;
 	}
 	return true;
 }

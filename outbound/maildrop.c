@@ -201,23 +201,6 @@ drop_fail(struct maildrop *md, const char *name, const char *what, char *err, si
 	    what, strerror(e), (e == EACCES || e == EPERM) ? SETGID_HINT : "");
 }
 
-/* Write all of b to fd; 0 or -1 with errno. */
-static int
-write_all(int fd, const struct strbuf *b)
-{
-	size_t off = 0;
-
-	while (off < b->len) {
-		ssize_t n = write(fd, b->p + off, b->len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		off += (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * Create maildrop/<wname> (with the group), write b, fchmod 0644, fsync.
  * *fd gets the open file; 0, -1 when the name exists already, or a code.
@@ -240,7 +223,7 @@ drop_write(struct maildrop *md, const char *wname, const struct strbuf *b, int *
 		    "%s/maildrop/%s: create: %s%s", md->spool,
 		    wname, strerror(e), (e == EACCES || e == EPERM) ? SETGID_HINT : "");
 	}
-	const char *what = write_all(*fd, b) < 0 ? "write" : fchmod(*fd, 0644) < 0 ?
+	const char *what = fsutil_write_all(*fd, b->p, b->len) < 0 ? "write" : fchmod(*fd, 0644) < 0 ?
 	    "fchmod" : fsync(*fd) < 0 ? "fsync" : NULL;
 
 	if (what == NULL)

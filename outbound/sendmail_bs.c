@@ -14,6 +14,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "sendmail_bs.h"
 
 #define BS_READ_SIZE	65536
@@ -23,18 +24,12 @@
 static int
 bs_flush(struct submit_bs *s, int out)
 {
-	size_t len, off = 0;
+	size_t len;
 	const char *p = submit_bs_output(s, &len);
 
-	while (off < len) {
-		ssize_t n = write(out, p + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			fprintf(stderr, PROG ": -bs: writing the replies: %s\n", strerror(errno));
-			return -1;
-		}
-		off += (size_t)n;
+	if (fsutil_write_all(out, p, len) == -1) {
+		fprintf(stderr, PROG ": -bs: writing the replies: %s\n", strerror(errno));
+		return -1;
 	}
 	submit_bs_output_clear(s);
 	return 0;
